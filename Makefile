@@ -1,0 +1,130 @@
+# vmcrypt-agent
+#
+#   make            build build/vmcrypt-agent (stubs generated from soap/)
+#   make check      install what is missing, build, run every test
+#   make demo       install what is missing, start a local vcsim with a
+#                   default KMS cluster, run the agent against it
+#   make stubs      regenerate stubs/ from soap/vim25.h with soapcpp2
+#   make SANITIZE=1 check     the same under ASan + UBSan
+#   make deps       only install dependencies (apt, Go test bed, PyPI)
+
+CC       ?= gcc
+BUILD    ?= build
+SANITIZE ?=
+VERSION  := 0.1.0
+
+PKGS     := gsoapssl libuv libxml-2.0 openssl json-c
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+OPT      := -O2
+ifeq ($(SANITIZE),1)
+OPT      := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDSAN    := -fsanitize=address,undefined
+BUILD    := build-san
+endif
+
+CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -g $(OPT) $(PKG_CFLAGS) -Iagent -I$(BUILD)/stubs \
+		 -DVMCRYPT_VERSION=\"$(VERSION)\"
+CFLAGS   := $(CFLAGS_COMMON) -Wall -Wextra
+LDLIBS   := $(PKG_LIBS) -lpthread $(LDSAN)
+
+SOAPCPP2 := soapcpp2
+GSOAP_IMPORT := /usr/share/gsoap/import
+
+# The SOAP module (the only objects built against the generated stubs).
+SOAP_OBJS  := vim.o pbm.o
+CORE_OBJS  := log.o xmalloc.o config.o config_xsd.o tls.o xnode.o inventory.o
+AGENT_OBJS := main.o loop.o $(CORE_OBJS) $(SOAP_OBJS) soapC.o soapClient.o
+
+BIN := $(BUILD)/vmcrypt-agent
+
+.PHONY: all stubs deps check unit integration demo clean tools
+all: $(BIN)
+
+# ---- generated stubs --------------------------------------------------------
+# stubs/ holds only a README in git: the C is produced here from soap/ and
+# never edited by hand.
+$(BUILD)/stubs/soapH.h: soap/vim25.h
+	@mkdir -p $(BUILD)/stubs
+	$(SOAPCPP2) -c -C -L -x -1 -w -I$(GSOAP_IMPORT) -d $(BUILD)/stubs soap/vim25.h >$(BUILD)/stubs/soapcpp2.log 2>&1 \
+	  || { cat $(BUILD)/stubs/soapcpp2.log; exit 1; }
+	@rm -f $(BUILD)/stubs/*.wsdl $(BUILD)/stubs/*.xsd
+$(BUILD)/stubs/soapC.c $(BUILD)/stubs/soapClient.c $(BUILD)/stubs/vim.nsmap: $(BUILD)/stubs/soapH.h
+
+stubs: $(BUILD)/stubs/soapH.h
+	@rm -f stubs/*.c stubs/*.h stubs/*.nsmap
+	cp $(BUILD)/stubs/soapH.h $(BUILD)/stubs/soapStub.h $(BUILD)/stubs/soapC.c \
+	   $(BUILD)/stubs/soapClient.c $(BUILD)/stubs/vim.nsmap stubs/
+	@echo "stubs/ regenerated from soap/vim25.h (generated files, do not edit)"
+
+# ---- build ------------------------------------------------------------------
+$(BUILD)/config_xsd.c: policies/vmcrypt-agent.xsd
+	@mkdir -p $(BUILD)
+	{ echo '/* generated from policies/vmcrypt-agent.xsd; do not edit */'; \
+	  echo '#include <stddef.h>'; \
+	  echo 'const unsigned char config_xsd[] = {'; \
+	  od -An -v -tx1 $< | sed 's/ \([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  echo '0x00 };'; \
+	  echo "const size_t config_xsd_len = sizeof(config_xsd) - 1;"; } > $@
+
+$(BUILD)/config_xsd.o: $(BUILD)/config_xsd.c
+	$(CC) $(CFLAGS_COMMON) -c -o $@ $<
+
+$(BUILD)/soapC.o: $(BUILD)/stubs/soapC.c
+	$(CC) $(CFLAGS_COMMON) -w -c -o $@ $<
+$(BUILD)/soapClient.o: $(BUILD)/stubs/soapClient.c
+	$(CC) $(CFLAGS_COMMON) -w -c -o $@ $<
+
+$(BUILD)/%.o: agent/%.c agent/*.h $(BUILD)/stubs/soapH.h
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BIN): $(addprefix $(BUILD)/,$(AGENT_OBJS))
+	$(CC) -o $@ $^ $(LDLIBS)
+
+# ---- tests ------------------------------------------------------------------
+UNIT_TESTS := test_config test_xnode test_tls test_inventory
+UNIT_BINS  := $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
+
+$(BUILD)/tests/%.o: tests/unit/%.c agent/*.h $(BUILD)/stubs/soapH.h
+	@mkdir -p $(BUILD)/tests
+	$(CC) $(CFLAGS) -Itests/unit -c -o $@ $<
+
+TEST_LIBS := $(LDLIBS) -lcmocka
+$(BUILD)/tests/test_config: $(BUILD)/tests/test_config.o $(addprefix $(BUILD)/,log.o xmalloc.o config.o config_xsd.o)
+	$(CC) -o $@ $^ $(TEST_LIBS)
+$(BUILD)/tests/test_tls: $(BUILD)/tests/test_tls.o $(addprefix $(BUILD)/,log.o xmalloc.o tls.o)
+	$(CC) -o $@ $^ $(TEST_LIBS)
+$(BUILD)/tests/test_xnode: $(BUILD)/tests/test_xnode.o $(addprefix $(BUILD)/,log.o xmalloc.o xnode.o soapC.o)
+	$(CC) -o $@ $^ $(TEST_LIBS)
+$(BUILD)/tests/test_inventory: $(BUILD)/tests/test_inventory.o $(addprefix $(BUILD)/,log.o xmalloc.o xnode.o inventory.o soapC.o) $(BUILD)/tests/stub_calls.o
+	$(CC) -o $@ $^ $(TEST_LIBS)
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+TOOLS := $(BUILD)/tools
+tools: $(TOOLS)/govc $(TOOLS)/vcsimd
+$(TOOLS)/govc $(TOOLS)/vcsimd: tests/harness/go.mod tests/harness/go.sum tests/harness/govc/main.go tests/harness/vcsimd/main.go
+	@mkdir -p $(TOOLS)
+	cd tests/harness && go build -o $(abspath $(TOOLS))/ ./govc ./vcsimd
+
+integration: $(BIN) tools
+	VMCRYPT_BIN=$(abspath $(BIN)) VMCRYPT_TOOLS=$(abspath $(TOOLS)) \
+	  python3 -m pytest -q -p no:cacheprovider tests/integration
+
+deps:
+	@tests/setup-deps.sh
+
+check: deps
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) integration
+
+demo: deps
+	$(MAKE) all tools
+	tests/demo.sh $(abspath $(BIN)) $(abspath $(TOOLS))
+
+clean:
+	rm -rf build build-san

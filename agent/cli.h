@@ -1,0 +1,22 @@
+/* Commands and the exit codes every command shares (documented in the
+ * README and in `vmcrypt-agent --help`). */
+#ifndef VMCRYPT_CLI_H
+#define VMCRYPT_CLI_H
+
+#define EXIT_OK		0
+#define EXIT_FAIL	1	/* the command ran and the answer is "no" */
+#define EXIT_USAGE	2	/* bad command line */
+#define EXIT_CONFIG	3	/* configuration file rejected */
+#define EXIT_CONNECT	4	/* vCenter unreachable, TLS refused, protocol */
+#define EXIT_LOGIN	5	/* vCenter rejected the credentials */
+
+struct config;
+
+/* Loads the config or prints its errors; returns EXIT_OK or EXIT_CONFIG. */
+int	cli_load_config(const char *path, struct config **out);
+/* Maps a V_ERR_* code to an exit code. */
+int	cli_exit_for(int verr);
+
+int	cmd_run(int argc, char **argv);
+
+#endif

@@ -1,0 +1,448 @@
+#include "config.h"
+#include "log.h"
+#include "xmalloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <libxml/xmlschemas.h>
+
+/* The schema, embedded by the Makefile from policies/vmcrypt-agent.xsd. */
+extern const unsigned char config_xsd[];
+extern const size_t config_xsd_len;
+
+struct errbuf {
+	char	*buf;
+	size_t	 len;
+	size_t	 used;
+	int	 count;
+	const char *file;
+};
+
+static void
+errbuf_add(struct errbuf *eb, int line, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	eb->count++;
+	if (eb->used + 1 >= eb->len)
+		return;
+	if (line > 0)
+		n = snprintf(eb->buf + eb->used, eb->len - eb->used, "%s:%d: ",
+		    eb->file, line);
+	else
+		n = snprintf(eb->buf + eb->used, eb->len - eb->used, "%s: ",
+		    eb->file);
+	if (n < 0 || (size_t)n >= eb->len - eb->used) {
+		eb->used = eb->len - 1;
+		return;
+	}
+	eb->used += n;
+	va_start(ap, fmt);
+	n = vsnprintf(eb->buf + eb->used, eb->len - eb->used, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= eb->len - eb->used) {
+		eb->used = eb->len - 1;
+		return;
+	}
+	eb->used += n;
+	if (eb->used + 1 < eb->len) {
+		eb->buf[eb->used++] = '\n';
+		eb->buf[eb->used] = '\0';
+	}
+}
+
+/* libxml2 reports parser and schema errors here, with the line number. */
+static void
+xml_error(void *ctx, const xmlError *e)
+{
+	struct errbuf *eb = ctx;
+	char msg[512];
+	size_t n;
+
+	snprintf(msg, sizeof(msg), "%s", e->message ? e->message : "invalid XML");
+	n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+		msg[--n] = '\0';
+	errbuf_add(eb, e->line, "%s", msg);
+}
+
+static char *
+attr(xmlNode *n, const char *name)
+{
+	xmlChar *v = xmlGetProp(n, (const xmlChar *)name);
+	char *s;
+	if (v == NULL)
+		return NULL;
+	s = xstrdup((const char *)v);
+	xmlFree(v);
+	return s;
+}
+
+static int
+attr_bool(xmlNode *n, const char *name, int dflt)
+{
+	char *v = attr(n, name);
+	int r = dflt;
+	if (v != NULL) {
+		r = strcmp(v, "true") == 0 || strcmp(v, "1") == 0;
+		free(v);
+	}
+	return r;
+}
+
+static int
+attr_int(xmlNode *n, const char *name, int dflt)
+{
+	char *v = attr(n, name);
+	int r = dflt;
+	if (v != NULL) {
+		r = (int)strtol(v, NULL, 10);	/* range checked by the XSD */
+		free(v);
+	}
+	return r;
+}
+
+static char *
+attr_or(xmlNode *n, const char *name, const char *dflt)
+{
+	char *v = attr(n, name);
+	return v ? v : xstrdup_or_null(dflt);
+}
+
+static char *
+text(xmlNode *n)
+{
+	xmlChar *v = xmlNodeGetContent(n);
+	char *s = xstrdup(v ? (const char *)v : "");
+	xmlFree(v);
+	return s;
+}
+
+static int
+is(xmlNode *n, const char *name)
+{
+	return n->type == XML_ELEMENT_NODE &&
+	    strcmp((const char *)n->name, name) == 0;
+}
+
+static void
+upcase(char *s)
+{
+	for (; s && *s; s++)
+		if (*s >= 'a' && *s <= 'f')
+			*s -= 'a' - 'A';
+}
+
+/* Checks the schema cannot express; each names the line it is about. */
+static void
+config_semantic(struct config *c, xmlNode *vc, xmlNode *tls, xmlNode *pol,
+    struct errbuf *eb)
+{
+	const char *p;
+
+	p = c->vc_url + strlen("https://");
+	if (strchr(p, '/') == NULL || strcmp(strchr(p, '/'), "/sdk") != 0)
+		errbuf_add(eb, xmlGetLineNo(vc),
+		    "vcenter url '%s' must end in /sdk (expected https://HOST[:PORT]/sdk)",
+		    c->vc_url);
+	if (tls != NULL) {
+		int n = (c->tls.ca_file != NULL) + (c->tls.thumbprint != NULL) +
+		    (c->tls.mode == TLS_INSECURE);
+		if (n > 1)
+			errbuf_add(eb, xmlGetLineNo(tls),
+			    "tls: give one of ca-file, thumbprint or insecure=\"true\", not %d", n);
+		if (c->tls.ca_file != NULL && access(c->tls.ca_file, R_OK) != 0)
+			errbuf_add(eb, xmlGetLineNo(tls),
+			    "tls ca-file '%s' cannot be read: %s (expected a PEM file of CA certificates)",
+			    c->tls.ca_file, strerror(errno));
+	}
+	if (pol != NULL && c->policy_name == NULL && c->policy_id == NULL)
+		errbuf_add(eb, xmlGetLineNo(pol),
+		    "encryption-policy needs a name or an id attribute");
+	for (size_t i = 0; i < c->nexclusions; i++) {
+		if (c->exclusions[i].kind == EXCL_FOLDER &&
+		    strlen(c->exclusions[i].pattern) > 1 &&
+		    c->exclusions[i].pattern[strlen(c->exclusions[i].pattern) - 1] == '/')
+			errbuf_add(eb, 0, "exclusion folder '%s' must not end in '/'",
+			    c->exclusions[i].pattern);
+	}
+}
+
+int
+config_load(const char *path, struct config **out, char *err, size_t errlen)
+{
+	struct errbuf eb = { err, errlen, 0, 0, path };
+	xmlSchemaParserCtxtPtr spctx = NULL;
+	xmlSchemaPtr schema = NULL;
+	xmlSchemaValidCtxtPtr vctx = NULL;
+	xmlParserCtxtPtr pctx = NULL;
+	xmlDocPtr doc = NULL;
+	struct config *c = NULL;
+	xmlNode *root, *n, *vc = NULL, *tls = NULL, *pol = NULL;
+	int rc = -1;
+
+	if (errlen > 0)
+		err[0] = '\0';
+	*out = NULL;
+
+	spctx = xmlSchemaNewMemParserCtxt((const char *)config_xsd, (int)config_xsd_len);
+	schema = spctx ? xmlSchemaParse(spctx) : NULL;
+	if (schema == NULL) {
+		errbuf_add(&eb, 0, "internal error: embedded schema does not load");
+		goto out;
+	}
+
+	pctx = xmlNewParserCtxt();
+	if (pctx == NULL)
+		fatalx("out of memory");
+	xmlSetStructuredErrorFunc(&eb, (xmlStructuredErrorFunc)xml_error);
+	/* No network, no entity expansion, no DTD loading: a config is data. */
+	doc = xmlCtxtReadFile(pctx, path, NULL,
+	    XML_PARSE_NONET | XML_PARSE_NOWARNING);
+	xmlSetStructuredErrorFunc(NULL, NULL);
+	if (doc == NULL) {
+		if (eb.count == 0)
+			errbuf_add(&eb, 0, "cannot read: %s", strerror(errno));
+		goto out;
+	}
+	if (eb.count > 0)
+		goto out;
+
+	vctx = xmlSchemaNewValidCtxt(schema);
+	if (vctx == NULL)
+		fatalx("out of memory");
+	xmlSchemaSetValidStructuredErrors(vctx, (xmlStructuredErrorFunc)xml_error, &eb);
+	if (xmlSchemaValidateDoc(vctx, doc) != 0) {
+		if (eb.count == 0)
+			errbuf_add(&eb, 0, "does not match the configuration schema");
+		goto out;
+	}
+
+	c = xcalloc(1, sizeof(*c));
+	c->path = xstrdup(path);
+	root = xmlDocGetRootElement(doc);
+
+	/* Defaults for optional elements; the XSD supplies attribute defaults
+	 * only when the element is present. */
+	c->pbm_path = NULL;
+	c->kms_require_default = 1;
+	c->kms_health_interval = 300;
+	c->min_hw_version = 13;
+	c->encrypt = 1;
+	c->max_in_flight = 8;
+	c->reconcile_interval = 3600;
+
+	for (n = root->children; n != NULL; n = n->next) {
+		if (is(n, "vcenter")) {
+			vc = n;
+			c->vc_url = attr(n, "url");
+			c->vc_user = attr(n, "user");
+			c->password_file = attr(n, "password-file");
+			c->pbm_path = attr(n, "pbm-path");
+			c->timeout = attr_int(n, "timeout", 60);
+			for (xmlNode *t = n->children; t; t = t->next) {
+				if (!is(t, "tls"))
+					continue;
+				tls = t;
+				c->tls.ca_file = attr(t, "ca-file");
+				c->tls.thumbprint = attr(t, "thumbprint");
+				upcase(c->tls.thumbprint);
+				if (attr_bool(t, "insecure", 0))
+					c->tls.mode = TLS_INSECURE;
+				else if (c->tls.thumbprint)
+					c->tls.mode = TLS_PINNED;
+				else if (c->tls.ca_file)
+					c->tls.mode = TLS_CA_FILE;
+			}
+		} else if (is(n, "encryption-policy")) {
+			pol = n;
+			c->policy_name = attr(n, "name");
+			c->policy_id = attr(n, "id");
+		} else if (is(n, "kms")) {
+			c->kms_cluster = attr(n, "cluster");
+			c->kms_require_default = attr_bool(n, "require-default", 1);
+			c->kms_health_interval = attr_int(n, "health-interval", 300);
+			for (xmlNode *s = n->children; s; s = s->next) {
+				if (!is(s, "server"))
+					continue;
+				c->kms_servers = xreallocarray(c->kms_servers,
+				    c->nkms_servers + 1, sizeof(*c->kms_servers));
+				struct kms_server_expect *k = &c->kms_servers[c->nkms_servers++];
+				k->name = attr(s, "name");
+				k->address = attr(s, "address");
+				k->port = attr_int(s, "port", 5696);
+			}
+		} else if (is(n, "enforce")) {
+			c->min_hw_version = attr_int(n, "min-hw-version", 13);
+			c->encrypt = attr_bool(n, "encrypt", 1);
+			c->migrate_encryption = attr(n, "migrate-encryption");
+			c->ft_encryption = attr(n, "ft-encryption");
+			c->templates = attr(n, "templates");
+			c->dry_run = attr_bool(n, "dry-run", 0);
+			c->max_in_flight = attr_int(n, "max-in-flight", 8);
+			c->reconcile_interval = attr_int(n, "reconcile-interval", 3600);
+		} else if (is(n, "exclusions")) {
+			for (xmlNode *x = n->children; x; x = x->next) {
+				if (x->type != XML_ELEMENT_NODE)
+					continue;
+				c->exclusions = xreallocarray(c->exclusions,
+				    c->nexclusions + 1, sizeof(*c->exclusions));
+				struct exclusion *e = &c->exclusions[c->nexclusions++];
+				e->value = NULL;
+				if (is(x, "name-pattern")) {
+					e->kind = EXCL_NAME_PATTERN;
+					e->pattern = text(x);
+				} else if (is(x, "folder")) {
+					e->kind = EXCL_FOLDER;
+					e->pattern = text(x);
+				} else {
+					e->kind = EXCL_CUSTOM_ATTR;
+					e->pattern = attr(x, "name");
+					e->value = attr_or(x, "value", "true");
+				}
+			}
+		} else if (is(n, "state-dir")) {
+			c->state_dir = text(n);
+		} else if (is(n, "log")) {
+			c->log_level = attr(n, "level");
+		}
+	}
+	if (c->pbm_path == NULL)
+		c->pbm_path = xstrdup("/pbm/sdk");
+	if (c->migrate_encryption == NULL)
+		c->migrate_encryption = xstrdup("required");
+	if (c->ft_encryption == NULL)
+		c->ft_encryption = xstrdup("leave");
+	if (c->templates == NULL)
+		c->templates = xstrdup("report");
+	if (c->state_dir == NULL)
+		c->state_dir = xstrdup("/var/lib/vmcrypt-agent");
+	if (c->log_level == NULL)
+		c->log_level = xstrdup("info");
+	if (c->policy_name == NULL && c->policy_id == NULL)
+		c->policy_name = xstrdup("VM Encryption Policy");
+
+	config_semantic(c, vc, tls, pol, &eb);
+	if (eb.count > 0)
+		goto out;
+
+	*out = c;
+	c = NULL;
+	rc = 0;
+out:
+	config_free(c);
+	xmlFreeDoc(doc);
+	xmlFreeParserCtxt(pctx);
+	xmlSchemaFreeValidCtxt(vctx);
+	xmlSchemaFree(schema);
+	xmlSchemaFreeParserCtxt(spctx);
+	return rc;
+}
+
+void
+config_free(struct config *c)
+{
+	if (c == NULL)
+		return;
+	free(c->path);
+	free(c->vc_url);
+	free(c->vc_user);
+	free(c->password_file);
+	free(c->pbm_path);
+	free(c->tls.ca_file);
+	free(c->tls.thumbprint);
+	free(c->policy_name);
+	free(c->policy_id);
+	free(c->kms_cluster);
+	for (size_t i = 0; i < c->nkms_servers; i++) {
+		free(c->kms_servers[i].name);
+		free(c->kms_servers[i].address);
+	}
+	free(c->kms_servers);
+	free(c->migrate_encryption);
+	free(c->ft_encryption);
+	free(c->templates);
+	for (size_t i = 0; i < c->nexclusions; i++) {
+		free(c->exclusions[i].pattern);
+		free(c->exclusions[i].value);
+	}
+	free(c->exclusions);
+	free(c->state_dir);
+	free(c->log_level);
+	free(c);
+}
+
+void
+secret_free(char *s)
+{
+	if (s == NULL)
+		return;
+	explicit_bzero(s, strlen(s));
+	free(s);
+}
+
+char *
+config_read_password(const struct config *cfg, char *err, size_t errlen)
+{
+	char buf[1024];
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	if (cfg->password_file == NULL) {
+		const char *env = getenv("VMCRYPT_VC_PASSWORD");
+		if (env == NULL || *env == '\0') {
+			snprintf(err, errlen,
+			    "no vCenter password: set password-file in %s or the environment variable VMCRYPT_VC_PASSWORD",
+			    cfg->path);
+			return NULL;
+		}
+		return xstrdup(env);
+	}
+	fd = open(cfg->password_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd == -1) {
+		snprintf(err, errlen, "password-file %s: %s", cfg->password_file,
+		    strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "password-file %s: not a regular file",
+		    cfg->password_file);
+		close(fd);
+		return NULL;
+	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+		snprintf(err, errlen,
+		    "password-file %s is accessible by group or other (mode %03o); run: chmod 600 %s",
+		    cfg->password_file, (unsigned)(st.st_mode & 0777), cfg->password_file);
+		close(fd);
+		return NULL;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0) {
+		snprintf(err, errlen, "password-file %s: %s", cfg->password_file,
+		    strerror(errno));
+		return NULL;
+	}
+	buf[n] = '\0';
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	if (n == 0) {
+		snprintf(err, errlen, "password-file %s is empty", cfg->password_file);
+		return NULL;
+	}
+	char *s = xstrdup(buf);
+	explicit_bzero(buf, sizeof(buf));
+	return s;
+}

@@ -1,0 +1,84 @@
+/* The configuration file: one XML document validated against the XSD in
+ * policies/ (embedded at build time), then copied into plain C structs.
+ * libxml2 is used here and nowhere else. */
+#ifndef VMCRYPT_CONFIG_H
+#define VMCRYPT_CONFIG_H
+
+#include <stddef.h>
+
+enum tls_mode { TLS_SYSTEM_CA = 0, TLS_CA_FILE, TLS_PINNED, TLS_INSECURE };
+
+struct tls_trust {
+	enum tls_mode	 mode;
+	char		*ca_file;		/* TLS_CA_FILE */
+	char		*thumbprint;		/* TLS_PINNED, "AA:BB:..." upper-case */
+};
+
+struct kms_server_expect {
+	char	*name;
+	char	*address;
+	int	 port;
+};
+
+enum exclusion_kind { EXCL_NAME_PATTERN, EXCL_FOLDER, EXCL_CUSTOM_ATTR };
+
+struct exclusion {
+	enum exclusion_kind	 kind;
+	char			*pattern;	/* fnmatch pattern, folder path or attribute name */
+	char			*value;		/* EXCL_CUSTOM_ATTR only */
+};
+
+struct config {
+	char			*path;		/* the file it came from */
+
+	char			*vc_url;	/* https://host[:port]/sdk */
+	char			*vc_user;
+	char			*password_file;	/* NULL: VMCRYPT_VC_PASSWORD */
+	char			*pbm_path;
+	int			 timeout;	/* seconds, per SOAP call */
+	struct tls_trust	 tls;
+
+	char			*policy_name;	/* at least one of name / id */
+	char			*policy_id;
+
+	char			*kms_cluster;	/* NULL: any */
+	int			 kms_require_default;
+	int			 kms_health_interval;
+	struct kms_server_expect *kms_servers;
+	size_t			 nkms_servers;
+
+	int			 min_hw_version;
+	int			 encrypt;
+	char			*migrate_encryption;	/* required|opportunistic|leave */
+	char			*ft_encryption;		/* required|leave */
+	char			*templates;		/* report|enforce */
+	int			 dry_run;
+	int			 max_in_flight;
+	int			 reconcile_interval;
+
+	struct exclusion	*exclusions;
+	size_t			 nexclusions;
+
+	char			*state_dir;
+	char			*log_level;
+};
+
+/*
+ * Loads and validates the file at path.  On success returns 0 and a new
+ * config in *out (free with config_free).  On failure returns -1, changes
+ * nothing, and writes every problem as "file:line: what is wrong" lines into
+ * err (truncated to errlen).
+ */
+int	config_load(const char *path, struct config **out, char *err, size_t errlen);
+void	config_free(struct config *);
+
+/*
+ * Reads the vCenter password: from cfg->password_file (which must not be
+ * readable by group or other) or else from VMCRYPT_VC_PASSWORD.  Returns a
+ * malloc'd string the caller wipes with secret_free, or NULL with a reason
+ * in err.
+ */
+char	*config_read_password(const struct config *cfg, char *err, size_t errlen);
+void	 secret_free(char *);
+
+#endif

@@ -1,0 +1,418 @@
+#include "inventory.h"
+#include "log.h"
+#include "pbm.h"
+#include "vim.h"
+#include "xmalloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+const char *const inventory_vm_paths[] = {
+	"name", "parent", "config.version", "config.template", "config.keyId",
+	"config.migrateEncryption", "config.ftEncryptionMode",
+	"runtime.powerState", "snapshot", "config.hardware.device",
+};
+const size_t inventory_nvm_paths =
+    sizeof(inventory_vm_paths) / sizeof(inventory_vm_paths[0]);
+
+static char *
+dup_text(const xnode *n)
+{
+	return xstrdup(xnode_text(n));
+}
+
+static void
+set_str(char **dst, const char *src)
+{
+	free(*dst);
+	*dst = src ? xstrdup(src) : NULL;
+}
+
+static void
+disks_from_devices(struct vm_info *vm, const xnode *arr)
+{
+	for (size_t i = 0; i < vm->ndisks; i++) {
+		free(vm->disks[i].label);
+		free(vm->disks[i].file);
+		free(vm->disks[i].key_id);
+		free(vm->disks[i].provider);
+	}
+	free(vm->disks);
+	vm->disks = NULL;
+	vm->ndisks = 0;
+	for (const xnode *d = xnode_first(arr); d; d = xnode_next(d)) {
+		if (strcmp(xnode_type(d), "VirtualDisk") != 0)
+			continue;
+		vm->disks = xreallocarray(vm->disks, vm->ndisks + 1, sizeof(*vm->disks));
+		struct disk_info *k = &vm->disks[vm->ndisks++];
+		const char *s;
+		memset(k, 0, sizeof(*k));
+		s = xnode_path_text(d, "key");
+		k->key = s ? atoi(s) : 0;
+		k->label = xstrdup_or_null(xnode_path_text(d, "deviceInfo.label"));
+		k->file = xstrdup_or_null(xnode_path_text(d, "backing.fileName"));
+		k->key_id = xstrdup_or_null(xnode_path_text(d, "backing.keyId.keyId"));
+		k->provider = xstrdup_or_null(xnode_path_text(d, "backing.keyId.providerId.id"));
+		k->encrypted = xnode_path(d, "backing.keyId") != NULL;
+	}
+}
+
+void
+vm_info_set_prop(struct vm_info *vm, const char *name, const xnode *val)
+{
+	if (strcmp(name, "name") == 0) {
+		set_str(&vm->name, xnode_text(val));
+	} else if (strcmp(name, "parent") == 0) {
+		snprintf(vm->parent, sizeof(vm->parent), "%s", xnode_text(val));
+	} else if (strcmp(name, "config.version") == 0) {
+		const char *v = xnode_text(val);
+		set_str(&vm->hw_version, v);
+		vm->hw_number = strncmp(v, "vmx-", 4) == 0 ? atoi(v + 4) : 0;
+		vm->has_config = 1;
+	} else if (strcmp(name, "config.template") == 0) {
+		vm->template = strcmp(xnode_text(val), "true") == 0;
+		vm->has_config = 1;
+	} else if (strcmp(name, "config.keyId") == 0) {
+		vm->encrypted = val != NULL && xnode_child(val, "keyId") != NULL;
+		set_str(&vm->key_id, xnode_path_text(val, "keyId"));
+		set_str(&vm->provider, xnode_path_text(val, "providerId.id"));
+	} else if (strcmp(name, "config.migrateEncryption") == 0) {
+		set_str(&vm->migrate_encryption, xnode_text(val));
+	} else if (strcmp(name, "config.ftEncryptionMode") == 0) {
+		set_str(&vm->ft_encryption_mode, xnode_text(val));
+	} else if (strcmp(name, "runtime.powerState") == 0) {
+		set_str(&vm->power_state, xnode_text(val));
+	} else if (strcmp(name, "snapshot") == 0) {
+		vm->snapshot = val != NULL && xnode_first(val) != NULL;
+	} else if (strcmp(name, "config.hardware.device") == 0) {
+		disks_from_devices(vm, val);
+	}
+}
+
+void
+vm_info_clear(struct vm_info *vm)
+{
+	disks_from_devices(vm, NULL);
+	free(vm->name);
+	free(vm->folder);
+	free(vm->hw_version);
+	free(vm->power_state);
+	free(vm->key_id);
+	free(vm->provider);
+	free(vm->migrate_encryption);
+	free(vm->ft_encryption_mode);
+	free(vm->home_policy_id);
+	free(vm->home_policy_name);
+	memset(vm, 0, sizeof(*vm));
+}
+
+/* ---------------------------------------------------------------- */
+
+struct folder {
+	char	 moref[96];
+	char	*name;
+	char	 parent[96];
+};
+
+struct collect {
+	struct inventory *inv;
+	size_t		  cap;
+	struct folder	 *folders;
+	size_t		  nfolders;
+	const char	 *root;
+	char		**ids;		/* distinct profile ids */
+	size_t		  nids;
+};
+
+static int
+vm_cb(void *arg, const struct vmoref *obj, size_t n, const char *const *names,
+    const xnode *const *vals)
+{
+	struct collect *cs = arg;
+	struct inventory *inv = cs->inv;
+
+	if (inv->nvms == cs->cap) {
+		cs->cap = cs->cap ? cs->cap * 2 : 256;
+		inv->vms = xreallocarray(inv->vms, cs->cap, sizeof(*inv->vms));
+	}
+	struct vm_info *vm = &inv->vms[inv->nvms++];
+	memset(vm, 0, sizeof(*vm));
+	snprintf(vm->moref, sizeof(vm->moref), "%s", obj->value);
+	for (size_t i = 0; i < n; i++)
+		vm_info_set_prop(vm, names[i], vals[i]);
+	return 0;
+}
+
+static int
+folder_cb(void *arg, const struct vmoref *obj, size_t n, const char *const *names,
+    const xnode *const *vals)
+{
+	struct collect *cs = arg;
+	cs->folders = xreallocarray(cs->folders, cs->nfolders + 1, sizeof(*cs->folders));
+	struct folder *f = &cs->folders[cs->nfolders++];
+	memset(f, 0, sizeof(*f));
+	snprintf(f->moref, sizeof(f->moref), "%s", obj->value);
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(names[i], "name") == 0)
+			f->name = dup_text(vals[i]);
+		else if (strcmp(names[i], "parent") == 0)
+			snprintf(f->parent, sizeof(f->parent), "%s", xnode_text(vals[i]));
+	}
+	return 0;
+}
+
+static int
+folder_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct folder *)a)->moref, ((const struct folder *)b)->moref);
+}
+
+static const struct folder *
+folder_find(const struct collect *cs, const char *moref)
+{
+	struct folder key;
+	snprintf(key.moref, sizeof(key.moref), "%s", moref);
+	return bsearch(&key, cs->folders, cs->nfolders, sizeof(*cs->folders), folder_cmp);
+}
+
+/* Inventory path of a folder ("/DC0/vm/sub"), as govc prints it: the root
+ * folder is "/" and has no name in the path.  Names with '/' are escaped
+ * as %2f by vCenter already. */
+static char *
+folder_path(const struct collect *cs, const char *moref)
+{
+	const char *parts[64];
+	size_t n = 0, len = 1;
+	const struct folder *f;
+
+	while (n < 64 && strcmp(moref, cs->root) != 0 && (f = folder_find(cs, moref)) != NULL) {
+		parts[n++] = f->name ? f->name : "?";
+		len += strlen(parts[n - 1]) + 1;
+		moref = f->parent;
+	}
+	char *p = xmalloc(len + 1), *w = p;
+	if (n == 0)
+		*w++ = '/';
+	while (n > 0) {
+		size_t l = strlen(parts[--n]);
+		*w++ = '/';
+		memcpy(w, parts[n], l);
+		w += l;
+	}
+	*w = '\0';
+	return p;
+}
+
+static int
+vm_cmp(const void *a, const void *b)
+{
+	const struct vm_info *x = a, *y = b;
+	int r = strcmp(x->name ? x->name : "", y->name ? y->name : "");
+	return r ? r : strcmp(x->moref, y->moref);
+}
+
+static int
+vm_moref_cmp(const void *key, const void *elt)
+{
+	return strcmp(key, ((const struct vm_info *)elt)->moref);
+}
+
+static void
+assoc_cb(void *arg, const char *vm_moref, const char *profile_id)
+{
+	struct collect *cs = arg;
+	struct vm_info *vm = bsearch(vm_moref, cs->inv->vms, cs->inv->nvms,
+	    sizeof(*cs->inv->vms), vm_moref_cmp);
+	if (vm == NULL || *profile_id == '\0' || vm->home_policy_id != NULL)
+		return;
+	vm->home_policy_id = xstrdup(profile_id);
+	for (size_t i = 0; i < cs->nids; i++)
+		if (strcmp(cs->ids[i], profile_id) == 0)
+			return;
+	cs->ids = xreallocarray(cs->ids, cs->nids + 1, sizeof(*cs->ids));
+	cs->ids[cs->nids++] = xstrdup(profile_id);
+}
+
+static void
+name_cb(void *arg, const char *id, const char *name)
+{
+	struct collect *cs = arg;
+	for (size_t i = 0; i < cs->inv->nvms; i++) {
+		struct vm_info *vm = &cs->inv->vms[i];
+		if (vm->home_policy_id && strcmp(vm->home_policy_id, id) == 0)
+			set_str(&vm->home_policy_name, name);
+	}
+}
+
+static int
+morefcmp_vm(const void *a, const void *b)
+{
+	return strcmp(((const struct vm_info *)a)->moref, ((const struct vm_info *)b)->moref);
+}
+
+int
+inventory_collect(struct vconn *c, int page, struct inventory *inv)
+{
+	static const char *const fpaths[] = { "name", "parent" };
+	struct vsession *s = vconn_session(c);
+	struct collect cs = { .inv = inv };
+	struct vmoref view = { "", "" };
+	const char **keys = NULL;
+	int rc;
+
+	memset(inv, 0, sizeof(*inv));
+	inv->vcenter = xstrdup(vsession_about(s, "fullName"));
+	inv->api_version = xstrdup(vsession_api_version(s));
+	cs.root = vsession_mo(s, VMO_ROOT_FOLDER)->value;
+
+	/* Folders and datacenters, for inventory paths. */
+	for (int t = 0; t < 2; t++) {
+		const char *type = t == 0 ? "Folder" : "Datacenter";
+		rc = vim_create_container_view(c, vsession_mo(s, VMO_ROOT_FOLDER), type, 1, &view);
+		if (rc == 0)
+			rc = vim_retrieve_view(c, &view, type, fpaths, 2, 1000, folder_cb, &cs);
+		if (view.value[0])
+			vim_destroy_view(c, &view);
+		view.value[0] = '\0';
+		if (rc != 0)
+			goto out;
+	}
+	qsort(cs.folders, cs.nfolders, sizeof(*cs.folders), folder_cmp);
+
+	rc = vim_create_container_view(c, vsession_mo(s, VMO_ROOT_FOLDER),
+	    "VirtualMachine", 1, &view);
+	if (rc == 0)
+		rc = vim_retrieve_view(c, &view, "VirtualMachine", inventory_vm_paths,
+		    inventory_nvm_paths, page, vm_cb, &cs);
+	if (view.value[0])
+		vim_destroy_view(c, &view);
+	if (rc != 0)
+		goto out;
+
+	for (size_t i = 0; i < inv->nvms; i++)
+		inv->vms[i].folder = folder_path(&cs, inv->vms[i].parent);
+
+	/* Storage policy of each VM home (SPBM), joined by moref. */
+	qsort(inv->vms, inv->nvms, sizeof(*inv->vms), morefcmp_vm);
+	keys = xcalloc(inv->nvms ? inv->nvms : 1, sizeof(*keys));
+	for (size_t i = 0; i < inv->nvms; i++)
+		keys[i] = inv->vms[i].moref;
+	rc = pbm_vm_home_profiles(c, keys, inv->nvms, assoc_cb, &cs);
+	if (rc == 0)
+		rc = pbm_profile_names(c, (const char *const *)cs.ids, cs.nids, name_cb, &cs);
+	qsort(inv->vms, inv->nvms, sizeof(*inv->vms), vm_cmp);
+out:
+	free(keys);
+	for (size_t i = 0; i < cs.nfolders; i++)
+		free(cs.folders[i].name);
+	free(cs.folders);
+	for (size_t i = 0; i < cs.nids; i++)
+		free(cs.ids[i]);
+	free(cs.ids);
+	if (rc != 0)
+		inventory_free(inv);
+	return rc;
+}
+
+void
+inventory_free(struct inventory *inv)
+{
+	for (size_t i = 0; i < inv->nvms; i++)
+		vm_info_clear(&inv->vms[i]);
+	free(inv->vms);
+	free(inv->vcenter);
+	free(inv->api_version);
+	memset(inv, 0, sizeof(*inv));
+}
+
+/* ---------------------------------------------------------------- */
+
+static size_t
+disks_encrypted(const struct vm_info *vm)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < vm->ndisks; i++)
+		k += vm->disks[i].encrypted != 0;
+	return k;
+}
+
+void
+inventory_print_table(const struct inventory *inv, FILE *f)
+{
+	fprintf(f, "%-28s %-10s %-7s %-11s %-4s %-9s %-6s %-13s %s\n", "NAME", "MOREF",
+	    "HW", "POWER", "TMPL", "ENCRYPTED", "DISKS", "VMOTION-ENC", "HOME POLICY");
+	for (size_t i = 0; i < inv->nvms; i++) {
+		const struct vm_info *vm = &inv->vms[i];
+		char disks[32];
+		snprintf(disks, sizeof(disks), "%zu/%zu", disks_encrypted(vm), vm->ndisks);
+		fprintf(f, "%-28s %-10s %-7s %-11s %-4s %-9s %-6s %-13s %s\n",
+		    vm->name ? vm->name : "?", vm->moref,
+		    vm->hw_version ? vm->hw_version : "-",
+		    vm->power_state ? vm->power_state : "-",
+		    vm->template ? "yes" : "no", vm->encrypted ? "yes" : "no", disks,
+		    vm->migrate_encryption ? vm->migrate_encryption : "-",
+		    vm->home_policy_name ? vm->home_policy_name : "-");
+	}
+	fprintf(f, "%zu VMs\n", inv->nvms);
+}
+
+static json_object *
+jstr(const char *s)
+{
+	return s ? json_object_new_string(s) : NULL;
+}
+
+int
+inventory_print_json(const struct inventory *inv, FILE *f)
+{
+	json_object *root = json_object_new_object();
+	json_object *arr = json_object_new_array();
+
+	json_object_object_add(root, "vcenter", jstr(inv->vcenter));
+	json_object_object_add(root, "apiVersion", jstr(inv->api_version));
+	json_object_object_add(root, "count", json_object_new_int64((int64_t)inv->nvms));
+	for (size_t i = 0; i < inv->nvms; i++) {
+		const struct vm_info *vm = &inv->vms[i];
+		json_object *o = json_object_new_object(), *disks = json_object_new_array();
+		json_object_object_add(o, "name", jstr(vm->name));
+		json_object_object_add(o, "moref", jstr(vm->moref));
+		json_object_object_add(o, "folder", jstr(vm->folder));
+		json_object_object_add(o, "hardwareVersion", jstr(vm->hw_version));
+		json_object_object_add(o, "powerState", jstr(vm->power_state));
+		json_object_object_add(o, "template", json_object_new_boolean(vm->template));
+		json_object_object_add(o, "encrypted", json_object_new_boolean(vm->encrypted));
+		json_object_object_add(o, "keyId", jstr(vm->key_id));
+		json_object_object_add(o, "keyProvider", jstr(vm->provider));
+		for (size_t d = 0; d < vm->ndisks; d++) {
+			const struct disk_info *k = &vm->disks[d];
+			json_object *jd = json_object_new_object();
+			json_object_object_add(jd, "key", json_object_new_int(k->key));
+			json_object_object_add(jd, "label", jstr(k->label));
+			json_object_object_add(jd, "file", jstr(k->file));
+			json_object_object_add(jd, "encrypted", json_object_new_boolean(k->encrypted));
+			json_object_object_add(jd, "keyId", jstr(k->key_id));
+			json_object_object_add(jd, "keyProvider", jstr(k->provider));
+			json_object_array_add(disks, jd);
+		}
+		json_object_object_add(o, "disks", disks);
+		json_object_object_add(o, "migrateEncryption", jstr(vm->migrate_encryption));
+		json_object_object_add(o, "ftEncryptionMode", jstr(vm->ft_encryption_mode));
+		json_object_object_add(o, "snapshot", json_object_new_boolean(vm->snapshot));
+		json_object *pol = NULL;
+		if (vm->home_policy_id) {
+			pol = json_object_new_object();
+			json_object_object_add(pol, "id", jstr(vm->home_policy_id));
+			json_object_object_add(pol, "name", jstr(vm->home_policy_name));
+		}
+		json_object_object_add(o, "homePolicy", pol);
+		json_object_array_add(arr, o);
+	}
+	json_object_object_add(root, "vms", arr);
+	int rc = fputs(json_object_to_json_string_ext(root,
+	    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE), f) < 0 ? -1 : 0;
+	fputc('\n', f);
+	json_object_put(root);
+	return rc;
+}

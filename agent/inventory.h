@@ -1,0 +1,72 @@
+/* The inventory: every VM with the facts encryption enforcement depends on,
+ * read in pages through a container view, plus each VM home's storage
+ * policy from SPBM.  vm_info_set_prop is pure and unit-tested. */
+#ifndef VMCRYPT_INVENTORY_H
+#define VMCRYPT_INVENTORY_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "xnode.h"
+
+struct vconn;
+
+struct disk_info {
+	int	 key;
+	char	*label;
+	char	*file;
+	int	 encrypted;
+	char	*key_id;
+	char	*provider;
+};
+
+struct vm_info {
+	char		 moref[96];
+	char		*name;
+	char		 parent[96];
+	char		*folder;		/* inventory path of the parent */
+	char		*hw_version;		/* "vmx-13" */
+	int		 hw_number;		/* 13, or 0 if unknown */
+	char		*power_state;
+	int		 template;
+	int		 encrypted;		/* config.keyId present */
+	char		*key_id;
+	char		*provider;
+	struct disk_info *disks;
+	size_t		 ndisks;
+	char		*migrate_encryption;	/* NULL: not reported (default) */
+	char		*ft_encryption_mode;
+	int		 snapshot;
+	char		*home_policy_id;
+	char		*home_policy_name;
+	int		 has_config;
+};
+
+struct inventory {
+	struct vm_info	*vms;
+	size_t		 nvms;
+	char		*vcenter;
+	char		*api_version;
+};
+
+/* The property paths inventory reads for each VM. */
+extern const char *const inventory_vm_paths[];
+extern const size_t inventory_nvm_paths;
+
+/* Applies one retrieved property to vm.  Unknown names are ignored. */
+void	vm_info_set_prop(struct vm_info *vm, const char *name, const xnode *val);
+void	vm_info_clear(struct vm_info *vm);
+
+/*
+ * Reads every VM under the root folder (page = objects per round trip) and
+ * each VM home's storage policy.  Returns 0 and fills inv, or a V_ERR_*
+ * code (vconn_error says why).
+ */
+int	inventory_collect(struct vconn *, int page, struct inventory *inv);
+void	inventory_free(struct inventory *);
+
+void	inventory_print_table(const struct inventory *, FILE *);
+/* JSON via json-c; returns 0 or -1. */
+int	inventory_print_json(const struct inventory *, FILE *);
+
+#endif

@@ -1,0 +1,227 @@
+/*
+ * vmcrypt-agent: makes VM encryption the default in vCenter.
+ * Command dispatch; each command lives in its own function.
+ */
+#include "cli.h"
+#include "config.h"
+#include "inventory.h"
+#include "log.h"
+#include "vim.h"
+#include "xmalloc.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef VMCRYPT_VERSION
+#define VMCRYPT_VERSION "0.1.0"
+#endif
+
+static void
+usage_main(FILE *f)
+{
+	fprintf(f,
+	    "usage: vmcrypt-agent COMMAND [OPTIONS]\n"
+	    "\n"
+	    "Makes VM encryption the default in vCenter: every VM of virtual hardware 13\n"
+	    "or newer gets the encryption storage policy on its home and disks and\n"
+	    "Encrypted vMotion set to Required.\n"
+	    "\n"
+	    "commands:\n"
+	    "  run --config FILE             run the agent in the foreground\n"
+	    "  inventory --config FILE       list every VM and its encryption state\n"
+	    "  check-config FILE             validate a configuration file\n"
+	    "  version                       print the version\n"
+	    "\n"
+	    "Run `vmcrypt-agent COMMAND --help` for a command's options.\n"
+	    "\n"
+	    "exit status: 0 success, 1 failure, 2 usage, 3 bad configuration,\n"
+	    "4 vCenter unreachable or TLS refused, 5 login failed.\n"
+	    "The vCenter password comes from the config's password-file or from the\n"
+	    "environment variable VMCRYPT_VC_PASSWORD, never from the command line.\n");
+}
+
+int
+cli_load_config(const char *path, struct config **out)
+{
+	char err[8192];
+
+	if (config_load(path, out, err, sizeof(err)) != 0) {
+		fputs(err, stderr);
+		if (err[0] && err[strlen(err) - 1] != '\n')
+			fputc('\n', stderr);
+		return EXIT_CONFIG;
+	}
+	enum log_level lvl;
+	if (log_parse_level((*out)->log_level, &lvl) == 0 && getenv("VMCRYPT_DEBUG") == NULL)
+		log_setlevel(lvl);
+	return EXIT_OK;
+}
+
+int
+cli_exit_for(int verr)
+{
+	switch (verr) {
+	case 0:
+		return EXIT_OK;
+	case V_ERR_LOGIN:
+		return EXIT_LOGIN;
+	case V_ERR_TRANSPORT:
+	case V_ERR_TLS:
+	case V_ERR_PROTO:
+		return EXIT_CONNECT;
+	default:
+		return EXIT_FAIL;
+	}
+}
+
+static int
+cmd_check_config(int argc, char **argv)
+{
+	struct config *cfg;
+	int rc;
+
+	if (argc != 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		fprintf(argc == 2 ? stdout : stderr,
+		    "usage: vmcrypt-agent check-config FILE\n\n"
+		    "Validates FILE against the configuration schema and prints every\n"
+		    "problem as FILE:LINE: message.  Exit 0 if valid, 3 if not.\n");
+		return argc == 2 ? EXIT_OK : EXIT_USAGE;
+	}
+	if ((rc = cli_load_config(argv[1], &cfg)) != EXIT_OK)
+		return rc;
+	printf("%s: valid (vCenter %s, user %s, TLS %s)\n", argv[1], cfg->vc_url,
+	    cfg->vc_user, cfg->tls.mode == TLS_PINNED ? "pinned thumbprint" :
+	    cfg->tls.mode == TLS_CA_FILE ? "CA file" :
+	    cfg->tls.mode == TLS_INSECURE ? "NOT VERIFIED" : "system CA store");
+	config_free(cfg);
+	return EXIT_OK;
+}
+
+/* Opens a logged-in session for a one-shot command. */
+static int
+open_session(const struct config *cfg, struct vsession **out)
+{
+	char err[1024];
+	char *password;
+	struct vsession *s;
+	int rc;
+
+	*out = NULL;
+	if ((password = config_read_password(cfg, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "vmcrypt-agent: %s\n", err);
+		return EXIT_CONFIG;
+	}
+	if ((s = vsession_new(cfg, err, sizeof(err))) == NULL) {
+		secret_free(password);
+		fprintf(stderr, "vmcrypt-agent: %s\n", err);
+		return EXIT_CONNECT;
+	}
+	rc = vsession_open(s, password, err, sizeof(err));
+	secret_free(password);
+	if (rc != 0) {
+		fprintf(stderr, "vmcrypt-agent: %s\n", err);
+		vsession_free(s);
+		return cli_exit_for(rc);
+	}
+	*out = s;
+	return EXIT_OK;
+}
+
+static int
+cmd_inventory(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "page-size", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = NULL;
+	int json = 0, page = 500, ch, rc;
+	struct config *cfg = NULL;
+	struct vsession *s = NULL;
+	struct vconn *c;
+	struct inventory inv;
+
+	while ((ch = getopt_long(argc, argv, "c:jp:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': path = optarg; break;
+		case 'j': json = 1; break;
+		case 'p':
+			page = atoi(optarg);
+			if (page < 1 || page > 10000) {
+				fprintf(stderr, "vmcrypt-agent: --page-size must be 1..10000\n");
+				return EXIT_USAGE;
+			}
+			break;
+		case 'h':
+			printf("usage: vmcrypt-agent inventory --config FILE [--json] [--page-size N]\n\n"
+			    "Lists every VM with its moref, folder, hardware version, power state,\n"
+			    "template flag, encryption (config.keyId and key provider), disks and\n"
+			    "their encryption, migrateEncryption, ftEncryptionMode, snapshots and\n"
+			    "the storage policy on VM home.  Objects are read N per round trip\n"
+			    "(default 500).\n");
+			return EXIT_OK;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (path == NULL || optind != argc) {
+		fprintf(stderr, "usage: vmcrypt-agent inventory --config FILE [--json]\n");
+		return EXIT_USAGE;
+	}
+	if ((rc = cli_load_config(path, &cfg)) != EXIT_OK)
+		return rc;
+	if ((rc = open_session(cfg, &s)) != EXIT_OK)
+		goto out;
+	c = vconn_new(s);
+	vconn_set_timeout(c, cfg->timeout);
+	int vr = inventory_collect(c, page, &inv);
+	if (vr != 0) {
+		fprintf(stderr, "vmcrypt-agent: inventory: %s\n", vconn_error(c));
+		rc = cli_exit_for(vr);
+	} else {
+		if (json)
+			rc = inventory_print_json(&inv, stdout) == 0 ? EXIT_OK : EXIT_FAIL;
+		else
+			inventory_print_table(&inv, stdout);
+		inventory_free(&inv);
+	}
+	vconn_free(c);
+	vsession_close(s);
+out:
+	vsession_free(s);
+	config_free(cfg);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	log_init(getenv("VMCRYPT_DEBUG") ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	if (argc < 2) {
+		usage_main(stderr);
+		return EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+		usage_main(stdout);
+		return EXIT_OK;
+	}
+	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+		printf("vmcrypt-agent %s\n", VMCRYPT_VERSION);
+		return EXIT_OK;
+	}
+	if (strcmp(cmd, "check-config") == 0)
+		return cmd_check_config(argc - 1, argv + 1);
+	if (strcmp(cmd, "inventory") == 0)
+		return cmd_inventory(argc - 1, argv + 1);
+	if (strcmp(cmd, "run") == 0)
+		return cmd_run(argc - 1, argv + 1);
+	fprintf(stderr, "vmcrypt-agent: unknown command '%s'\n\n", cmd);
+	usage_main(stderr);
+	return EXIT_USAGE;
+}

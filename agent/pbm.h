@@ -1,0 +1,21 @@
+/* SPBM (storage policies) over the vim25 session: the policy on each VM's
+ * home, and profile names.  Shares vim.c's session and call wrapper. */
+#ifndef VMCRYPT_PBM_H
+#define VMCRYPT_PBM_H
+
+#include <stddef.h>
+
+struct vconn;
+
+/* Called per VM with the id of each profile on its home ("" if none). */
+typedef void (*pbm_assoc_cb)(void *arg, const char *vm_moref, const char *profile_id);
+/* Called per profile with its id and display name. */
+typedef void (*pbm_name_cb)(void *arg, const char *id, const char *name);
+
+/* Returns 0 or a V_ERR_* code (message in vconn_error). */
+int	pbm_vm_home_profiles(struct vconn *, const char *const *vm_morefs,
+	    size_t n, pbm_assoc_cb cb, void *arg);
+int	pbm_profile_names(struct vconn *, const char *const *ids, size_t n,
+	    pbm_name_cb cb, void *arg);
+
+#endif

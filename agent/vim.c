@@ -1,0 +1,811 @@
+#include "vsoap_int.h"
+
+#include "config.h"
+#include "log.h"
+#include "tls.h"
+#include "xmalloc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "vim.nsmap"
+
+/* Newest API this client was written against; never send a newer one. */
+#define VIM_MAX_VERSION	"8.0.3.0"
+#define VIM_MIN_VERSION	"6.5"
+/* Cap on one response: 10,000 VMs with devices page well below this. */
+#define VIM_RECV_MAX	(256UL * 1024 * 1024)
+
+static int (*http_parse_header)(struct soap *, const char *, const char *);
+
+/* ---------------------------------------------------------------- */
+/* helpers                                                           */
+/* ---------------------------------------------------------------- */
+
+static void
+copystr(char *dst, size_t len, const char *src)
+{
+	snprintf(dst, len, "%s", src ? src : "");
+}
+
+void
+vmoref_set(struct vmoref *m, const struct vim__ManagedObjectReference *r)
+{
+	copystr(m->type, sizeof(m->type), r ? r->type : NULL);
+	copystr(m->value, sizeof(m->value), r ? r->__item : NULL);
+}
+
+struct vim__ManagedObjectReference *
+vmoref_soap(struct soap *soap, const struct vmoref *m)
+{
+	struct vim__ManagedObjectReference *r = soap_malloc(soap, sizeof(*r));
+	if (r == NULL)
+		fatalx("out of memory");
+	r->type = soap_strdup(soap, m->type);
+	r->__item = soap_strdup(soap, m->value);
+	return r;
+}
+
+/* Compares dotted version strings numerically. */
+static int
+version_cmp(const char *a, const char *b)
+{
+	while (*a || *b) {
+		long x = strtol(a, (char **)&a, 10);
+		long y = strtol(b, (char **)&b, 10);
+		if (x != y)
+			return x < y ? -1 : 1;
+		if (*a == '.')
+			a++;
+		if (*b == '.')
+			b++;
+		if (!*a && !*b)
+			break;
+		if ((*a && *a < '0') || (*a > '9') || (*b && *b < '0') || (*b > '9'))
+			break;
+	}
+	return 0;
+}
+
+/* Keeps vmware_soap_session out of gSOAP's cookie jar (which scopes it to
+ * /sdk, so it would never reach SPBM) and in the session instead. */
+static int
+parse_header(struct soap *soap, const char *key, const char *val)
+{
+	struct vconn *c = soap->user;
+	static const char name[] = "vmware_soap_session=";
+
+	if (c != NULL && strcasecmp(key, "Set-Cookie") == 0 &&
+	    strncmp(val, name, sizeof(name) - 1) == 0) {
+		const char *v = val + sizeof(name) - 1;
+		size_t n = strcspn(v, ";");
+		pthread_mutex_lock(&c->s->mtx);
+		if (n < sizeof(c->s->cookie)) {
+			memcpy(c->s->cookie, v, n);
+			c->s->cookie[n] = '\0';
+		}
+		pthread_mutex_unlock(&c->s->mtx);
+		return SOAP_OK;
+	}
+	return http_parse_header(soap, key, val);
+}
+
+/* ---------------------------------------------------------------- */
+/* connections                                                       */
+/* ---------------------------------------------------------------- */
+
+static struct soap *
+soap_base_new(void)
+{
+	struct soap *soap = soap_new1(SOAP_IO_KEEPALIVE | SOAP_C_UTFSTRING);
+	if (soap == NULL)
+		fatalx("out of memory");
+	soap_set_namespaces(soap, namespaces);
+	soap->recv_maxlength = VIM_RECV_MAX;
+	soap->maxlevel = 64;
+	if (http_parse_header == NULL)
+		http_parse_header = soap->fparsehdr;
+	soap->fparsehdr = parse_header;
+	return soap;
+}
+
+struct vconn *
+vconn_new(struct vsession *s)
+{
+	struct vconn *c = xcalloc(1, sizeof(*c));
+	c->s = s;
+	c->soap = soap_copy(s->master);
+	if (c->soap == NULL)
+		fatalx("out of memory");
+	c->soap->user = c;
+	return c;
+}
+
+void
+vconn_free(struct vconn *c)
+{
+	if (c == NULL)
+		return;
+	if (c->soap != NULL) {
+		soap_destroy(c->soap);
+		soap_end(c->soap);
+		soap_free(c->soap);
+	}
+	free(c);
+}
+
+struct vsession *
+vconn_session(struct vconn *c)
+{
+	return c->s;
+}
+
+void
+vconn_set_timeout(struct vconn *c, int seconds)
+{
+	c->soap->connect_timeout = seconds < 30 ? seconds : 30;
+	c->soap->send_timeout = seconds;
+	c->soap->recv_timeout = seconds;
+}
+
+const char *
+vconn_error(const struct vconn *c)
+{
+	return c->err;
+}
+
+const char *
+vconn_fault_type(const struct vconn *c)
+{
+	return c->fault_type;
+}
+
+void
+vconn_reset(struct vconn *c)
+{
+	soap_destroy(c->soap);
+	soap_end(c->soap);
+}
+
+void
+vconn_prepare(struct vconn *c, int pbm)
+{
+	char token[512];
+
+	c->err[0] = '\0';
+	c->fault_type[0] = '\0';
+	tls_clear_verify_error();
+	pthread_mutex_lock(&c->s->mtx);
+	if (c->s->cookie[0] != '\0')
+		snprintf(c->hdr, sizeof(c->hdr), "Cookie: vmware_soap_session=%s",
+		    c->s->cookie);
+	else
+		c->hdr[0] = '\0';
+	copystr(token, sizeof(token), c->s->cookie);
+	pthread_mutex_unlock(&c->s->mtx);
+	/* gSOAP clears this after each request: set it every time. */
+	c->soap->http_extra_header = c->hdr[0] ? c->hdr : NULL;
+	c->soap->header = NULL;
+	if (pbm && token[0] != '\0') {
+		/* SPBM wants the bare token, without vCenter's quotes. */
+		char *t = token;
+		size_t n = strlen(t);
+		if (n >= 2 && t[0] == '"' && t[n - 1] == '"') {
+			t[n - 1] = '\0';
+			t++;
+		}
+		soap_header(c->soap);
+		c->soap->header->vcSessionCookie = soap_strdup(c->soap, t);
+	}
+}
+
+static int vsession_login(struct vconn *c);
+
+/* Classifies a finished call; may log in again and ask for a retry. */
+int
+vconn_finish(struct vconn *c, int soaprc, const char *op, int attempt)
+{
+	struct soap *soap = c->soap;
+	const char *fs, *detail_type = "";
+
+	if (soaprc == SOAP_OK)
+		return 0;
+
+	if (soap->fault != NULL && soap->fault->detail != NULL)
+		detail_type = xnode_type(&soap->fault->detail->__any);
+	if (soap->fault != NULL && soap->fault->SOAP_ENV__Detail != NULL && !*detail_type)
+		detail_type = xnode_type(&soap->fault->SOAP_ENV__Detail->__any);
+	copystr(c->fault_type, sizeof(c->fault_type), detail_type);
+
+	if (soaprc == SOAP_FAULT || (soaprc >= 400 && soaprc < 600 && soap->fault &&
+	    soap->fault->faultstring)) {
+		fs = soap->fault && soap->fault->faultstring ?
+		    soap->fault->faultstring : "no fault string";
+		if (strcmp(c->fault_type, "NotAuthenticated") == 0 && attempt == 0 &&
+		    c->s->password != NULL && strcmp(op, "Login") != 0) {
+			log_info("%s: session no longer valid, logging in again", op);
+			if (vsession_login(c) == 0)
+				return V_RETRY;
+		}
+		snprintf(c->err, sizeof(c->err), "%s: %s%s%s", op,
+		    c->fault_type[0] ? c->fault_type : "fault",
+		    ": ", fs);
+		if (strcmp(c->fault_type, "InvalidLogin") == 0)
+			return V_ERR_LOGIN;
+		if (strcmp(c->fault_type, "RequestCanceled") == 0)
+			return V_ERR_CANCELED;
+		return V_ERR_FAULT;
+	}
+	if (tls_last_verify_error()[0] != '\0') {
+		snprintf(c->err, sizeof(c->err), "TLS: %s: %s", c->s->base,
+		    tls_last_verify_error());
+		return V_ERR_TLS;
+	}
+	log_debug("%s: gSOAP error %d", op, soaprc);
+	fs = *soap_faultstring(soap);
+	if (soaprc == SOAP_SSL_ERROR) {
+		snprintf(c->err, sizeof(c->err), "TLS: %s: handshake failed: %s",
+		    c->s->base, fs ? fs : "unknown error");
+		return V_ERR_TLS;
+	}
+	if (soaprc > 200 && soaprc < 600)
+		snprintf(c->err, sizeof(c->err), "%s: HTTP %d from %s", op, soaprc,
+		    c->s->base);
+	else
+		snprintf(c->err, sizeof(c->err), "%s: cannot talk to %s: %s", op,
+		    c->s->base, fs ? fs : "transport error");
+	/* Make the message one line. */
+	for (char *p = c->err; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	return V_ERR_TRANSPORT;
+}
+
+/* ---------------------------------------------------------------- */
+/* session                                                           */
+/* ---------------------------------------------------------------- */
+
+struct vsession *
+vsession_new(const struct config *cfg, char *err, size_t errlen)
+{
+	struct vsession *s = xcalloc(1, sizeof(*s));
+	const char *p;
+
+	pthread_mutex_init(&s->mtx, NULL);
+	s->url = xstrdup(cfg->vc_url);
+	p = strchr(cfg->vc_url + strlen("https://"), '/');
+	s->base = p ? strndup(cfg->vc_url, (size_t)(p - cfg->vc_url)) : xstrdup(cfg->vc_url);
+	if (s->base == NULL)
+		fatalx("out of memory");
+	s->pbm_url = xasprintf("%s%s", s->base, cfg->pbm_path);
+	s->user = xstrdup(cfg->vc_user);
+	s->timeout = cfg->timeout;
+	copystr(s->action, sizeof(s->action), "urn:vim25/" VIM_MIN_VERSION);
+
+	s->master = soap_base_new();
+	if (cfg->tls.mode == TLS_INSECURE)
+		log_warnx("TLS verification of %s is OFF (<tls insecure=\"true\"/>): "
+		    "anyone on the path can read the vCenter password; use ca-file or thumbprint",
+		    s->base);
+	if (tls_setup_soap(s->master, &cfg->tls, err, errlen) != 0) {
+		vsession_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void
+vsession_free(struct vsession *s)
+{
+	if (s == NULL)
+		return;
+	if (s->master != NULL) {
+		soap_destroy(s->master);
+		soap_end(s->master);
+		soap_free(s->master);
+	}
+	if (s->password != NULL) {
+		explicit_bzero(s->password, strlen(s->password));
+		free(s->password);
+	}
+	explicit_bzero(s->cookie, sizeof(s->cookie));
+	free(s->url);
+	free(s->base);
+	free(s->pbm_url);
+	free(s->user);
+	pthread_mutex_destroy(&s->mtx);
+	free(s);
+}
+
+unsigned
+vsession_generation(struct vsession *s)
+{
+	pthread_mutex_lock(&s->mtx);
+	unsigned g = s->generation;
+	pthread_mutex_unlock(&s->mtx);
+	return g;
+}
+
+const char *
+vsession_api_version(const struct vsession *s)
+{
+	return s->api_version;
+}
+
+const char *
+vsession_about(const struct vsession *s, const char *field)
+{
+	if (strcmp(field, "fullName") == 0)
+		return s->about_full;
+	if (strcmp(field, "apiType") == 0)
+		return s->about_type;
+	if (strcmp(field, "apiVersion") == 0)
+		return s->about_version;
+	if (strcmp(field, "instanceUuid") == 0)
+		return s->about_uuid;
+	return "";
+}
+
+const struct vmoref *
+vsession_mo(const struct vsession *s, enum vmo which)
+{
+	return &s->mo[which];
+}
+
+/* GET /sdk/vimServiceVersions.xml (no session needed) and pick the newest
+ * version both sides speak.  Leaves the default on any failure. */
+static void
+negotiate_version(struct vconn *c)
+{
+	struct vsession *s = c->s;
+	struct soap *soap = c->soap;
+	char *url = xasprintf("%s/sdk/vimServiceVersions.xml", s->base);
+	const char *server = NULL;
+	char *body = NULL;
+	size_t len = 0;
+
+	vconn_prepare(c, 0);
+	int g = soap_GET(soap, url, NULL);
+	if (g == SOAP_OK)
+		g = soap_begin_recv(soap);
+	if (g == SOAP_OK)
+		body = soap_http_get_body(soap, &len);
+	log_debug("GET %s: gSOAP %d, %zu bytes", url, g, len);
+	if (body != NULL) {
+		soap_end_recv(soap);
+		struct soap *p = soap_new1(SOAP_C_UTFSTRING);
+		struct soap_dom_element dom;
+		p->is = body;
+		p->recv_maxlength = 1 << 20;
+		soap_default_xsd__anyType(p, &dom);
+		if (soap_begin_recv(p) == SOAP_OK &&
+		    soap_in_xsd__anyType(p, NULL, &dom, NULL) != NULL) {
+			for (const xnode *ns = xnode_first(&dom); ns; ns = xnode_next(ns)) {
+				const char *name = xnode_path_text(ns, "name");
+				if (name && strcmp(name, "urn:vim25") == 0)
+					server = xnode_path_text(ns, "version");
+			}
+			if (server != NULL && *server) {
+				if (version_cmp(server, VIM_MAX_VERSION) > 0)
+					copystr(s->api_version, sizeof(s->api_version), VIM_MAX_VERSION);
+				else
+					copystr(s->api_version, sizeof(s->api_version), server);
+			}
+		}
+		soap_end_recv(p);
+		soap_destroy(p);
+		soap_end(p);
+		soap_free(p);
+	}
+	/* A fresh connection for the SOAP calls that follow. */
+	soap->keep_alive = 0;
+	soap_closesock(soap);
+	if (s->api_version[0] == '\0')
+		log_debug("%s: no usable vimServiceVersions.xml; using about.apiVersion", url);
+	free(url);
+	vconn_reset(c);
+}
+
+static int
+vsession_login(struct vconn *c)
+{
+	struct vsession *s = c->s;
+	struct vim__LoginResponse out = { 0 };
+	struct vim__ManagedObjectReference *sm;
+	int rc;
+
+	pthread_mutex_lock(&s->mtx);
+	s->cookie[0] = '\0';
+	pthread_mutex_unlock(&s->mtx);
+	sm = vmoref_soap(c->soap, &s->mo[VMO_SESSION_MANAGER]);
+	vconn_prepare(c, 0);
+	rc = vconn_finish(c, soap_call_vim__Login(c->soap, s->url, s->action, sm,
+	    s->user, s->password, NULL, &out), "Login", 1);
+	if (rc == V_ERR_LOGIN) {
+		snprintf(c->err, sizeof(c->err),
+		    "login failed for user '%s' at %s: vCenter rejected the user name or password",
+		    s->user, s->base);
+		return rc;
+	}
+	if (rc != 0)
+		return rc;
+	pthread_mutex_lock(&s->mtx);
+	s->generation++;
+	s->logged_in = 1;
+	s->pbm_ready = 0;
+	int have_cookie = s->cookie[0] != '\0';
+	pthread_mutex_unlock(&s->mtx);
+	if (!have_cookie) {
+		snprintf(c->err, sizeof(c->err),
+		    "Login: %s set no vmware_soap_session cookie", s->base);
+		return V_ERR_PROTO;
+	}
+	return 0;
+}
+
+int
+vsession_open(struct vsession *s, const char *password, char *err, size_t errlen)
+{
+	struct vconn *c = vconn_new(s);
+	struct vim__RetrieveServiceContentResponse out = { 0 };
+	struct vim__ManagedObjectReference si = { "ServiceInstance", "ServiceInstance" };
+	struct vim__ServiceContent *sc;
+	int rc;
+
+	vconn_set_timeout(c, s->timeout);
+	if (s->password != NULL) {
+		explicit_bzero(s->password, strlen(s->password));
+		free(s->password);
+	}
+	s->password = xstrdup(password);
+
+	negotiate_version(c);
+	if (s->api_version[0] != '\0')
+		snprintf(s->action, sizeof(s->action), "urn:vim25/%s", s->api_version);
+
+	VCALL(c, 0, "RetrieveServiceContent", rc,
+	    soap_call_vim__RetrieveServiceContent(c->soap, s->url, s->action, &si, &out));
+	if (rc != 0)
+		goto out;
+	sc = out.returnval;
+	if (sc == NULL || sc->sessionManager == NULL) {
+		snprintf(c->err, sizeof(c->err),
+		    "RetrieveServiceContent: %s answered without a session manager; is this a vSphere SDK endpoint?",
+		    s->url);
+		rc = V_ERR_PROTO;
+		goto out;
+	}
+	vmoref_set(&s->mo[VMO_ROOT_FOLDER], &sc->rootFolder);
+	vmoref_set(&s->mo[VMO_PROPERTY_COLLECTOR], &sc->propertyCollector);
+	vmoref_set(&s->mo[VMO_VIEW_MANAGER], sc->viewManager);
+	vmoref_set(&s->mo[VMO_SESSION_MANAGER], sc->sessionManager);
+	vmoref_set(&s->mo[VMO_EVENT_MANAGER], sc->eventManager);
+	vmoref_set(&s->mo[VMO_CUSTOM_FIELDS_MANAGER], sc->customFieldsManager);
+	vmoref_set(&s->mo[VMO_CRYPTO_MANAGER], sc->cryptoManager);
+	vmoref_set(&s->mo[VMO_TASK_MANAGER], sc->taskManager);
+	copystr(s->about_full, sizeof(s->about_full), sc->about.fullName);
+	copystr(s->about_type, sizeof(s->about_type), sc->about.apiType);
+	copystr(s->about_version, sizeof(s->about_version), sc->about.apiVersion);
+	copystr(s->about_uuid, sizeof(s->about_uuid), sc->about.instanceUuid);
+	if (s->api_version[0] == '\0') {
+		const char *v = sc->about.apiVersion ? sc->about.apiVersion : VIM_MIN_VERSION;
+		copystr(s->api_version, sizeof(s->api_version),
+		    version_cmp(v, VIM_MAX_VERSION) > 0 ? VIM_MAX_VERSION : v);
+		snprintf(s->action, sizeof(s->action), "urn:vim25/%s", s->api_version);
+	}
+	if (version_cmp(s->api_version, VIM_MIN_VERSION) < 0) {
+		snprintf(c->err, sizeof(c->err),
+		    "%s speaks vSphere API %s; VM encryption needs %s or newer",
+		    s->base, s->api_version, VIM_MIN_VERSION);
+		rc = V_ERR_PROTO;
+		goto out;
+	}
+	rc = vsession_login(c);
+	if (rc == 0)
+		log_info("logged in to %s (%s, API %s) as %s", s->base, s->about_full,
+		    s->api_version, s->user);
+out:
+	if (rc != 0)
+		snprintf(err, errlen, "%s", c->err);
+	vconn_free(c);
+	return rc;
+}
+
+void
+vsession_close(struct vsession *s)
+{
+	struct vim__LogoutResponse out;
+	struct vconn *c;
+	int rc;
+
+	if (!s->logged_in)
+		return;
+	c = vconn_new(s);
+	vconn_set_timeout(c, 10);
+	vconn_prepare(c, 0);
+	rc = vconn_finish(c, soap_call_vim__Logout(c->soap, s->url, s->action,
+	    vmoref_soap(c->soap, &s->mo[VMO_SESSION_MANAGER]), &out), "Logout", 1);
+	if (rc != 0)
+		log_warnx("%s", c->err);
+	else
+		log_info("logged out of %s", s->base);
+	s->logged_in = 0;
+	explicit_bzero(s->cookie, sizeof(s->cookie));
+	vconn_free(c);
+}
+
+/* ---------------------------------------------------------------- */
+/* calls                                                             */
+/* ---------------------------------------------------------------- */
+
+int
+vim_current_time(struct vconn *c, char *out, size_t outlen)
+{
+	struct vim__CurrentTimeResponse r = { 0 };
+	struct vim__ManagedObjectReference si = { "ServiceInstance", "ServiceInstance" };
+	int rc;
+
+	VCALL(c, 0, "CurrentTime", rc,
+	    soap_call_vim__CurrentTime(c->soap, c->s->url, c->s->action, &si, &r));
+	if (rc == 0)
+		copystr(out, outlen, r.returnval);
+	return rc;
+}
+
+int
+vim_create_container_view(struct vconn *c, const struct vmoref *container,
+    const char *type, int recursive, struct vmoref *out)
+{
+	struct vim__CreateContainerViewResponse r = { 0 };
+	char *types[1] = { (char *)type };
+	int rc;
+
+	VCALL(c, 0, "CreateContainerView", rc,
+	    soap_call_vim__CreateContainerView(c->soap, c->s->url, c->s->action,
+	    vmoref_soap(c->soap, &c->s->mo[VMO_VIEW_MANAGER]),
+	    vmoref_soap(c->soap, container), 1, types,
+	    recursive ? true_ : false_, &r));
+	if (rc == 0) {
+		if (r.returnval == NULL)
+			return V_ERR_PROTO;
+		vmoref_set(out, r.returnval);
+	}
+	return rc;
+}
+
+int
+vim_destroy_view(struct vconn *c, const struct vmoref *view)
+{
+	struct vim__DestroyViewResponse r;
+	int rc;
+
+	VCALL(c, 0, "DestroyView", rc,
+	    soap_call_vim__DestroyView(c->soap, c->s->url, c->s->action,
+	    vmoref_soap(c->soap, view), &r));
+	return rc;
+}
+
+/* A PropertyFilterSpec over every object of type in a container view. */
+static struct vim__PropertyFilterSpec *
+view_spec(struct soap *soap, const struct vmoref *view, const char *type,
+    const char *const *paths, size_t npaths)
+{
+	struct vim__PropertyFilterSpec *spec = soap_malloc(soap, sizeof(*spec));
+	struct vim__PropertySpec *ps = soap_malloc(soap, sizeof(*ps));
+	struct vim__ObjectSpec *os = soap_malloc(soap, sizeof(*os));
+	struct vim__TraversalSpec *ts = soap_malloc(soap, sizeof(*ts));
+	struct vim__SelectionSpecRef *sel = soap_malloc(soap, sizeof(*sel));
+	enum xsd__boolean *yes = soap_malloc(soap, sizeof(*yes));
+
+	if (!spec || !ps || !os || !ts || !sel || !yes)
+		fatalx("out of memory");
+	*yes = true_;
+	soap_default_vim__PropertySpec(soap, ps);
+	ps->type = soap_strdup(soap, type);
+	ps->__sizepathSet = (int)npaths;
+	ps->pathSet = (char **)paths;
+
+	soap_default_vim__TraversalSpec(soap, ts);
+	ts->name = "view";
+	ts->type = "ContainerView";
+	ts->path = "view";
+	sel->__type = SOAP_TYPE_vim__TraversalSpec;
+	sel->selectSet = ts;
+
+	soap_default_vim__ObjectSpec(soap, os);
+	os->obj = *vmoref_soap(soap, view);
+	os->skip = yes;
+	os->__sizeselectSet_ = 1;
+	os->__selectSet = sel;
+
+	soap_default_vim__PropertyFilterSpec(soap, spec);
+	spec->__sizepropSet = 1;
+	spec->propSet = ps;
+	spec->__sizeobjectSet = 1;
+	spec->objectSet = os;
+	return spec;
+}
+
+/* NotAuthenticated can come back inside a successful response. */
+static int
+missing_notauth(const struct vim__MissingProperty *m, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(xnode_type(m[i].fault.fault), "NotAuthenticated") == 0)
+			return 1;
+	return 0;
+}
+
+static int
+deliver_objects(struct vconn *c, const struct vim__RetrieveResult *res,
+    vobject_cb cb, void *arg)
+{
+	const char *names[64];
+	const xnode *vals[64];
+	struct vmoref obj;
+
+	for (int i = 0; res && i < res->__sizeobjects; i++) {
+		const struct vim__ObjectContent *oc = &res->objects[i];
+		size_t n = 0;
+		if (missing_notauth(oc->missingSet, oc->__sizemissingSet)) {
+			snprintf(c->err, sizeof(c->err),
+			    "RetrievePropertiesEx: NotAuthenticated for %s", oc->obj.__item);
+			copystr(c->fault_type, sizeof(c->fault_type), "NotAuthenticated");
+			return V_ERR_FAULT;
+		}
+		vmoref_set(&obj, &oc->obj);
+		for (int j = 0; j < oc->__sizepropSet && n < 64; j++) {
+			names[n] = oc->propSet[j].name;
+			vals[n] = oc->propSet[j].val;
+			n++;
+		}
+		int r = cb(arg, &obj, n, names, vals);
+		if (r != 0)
+			return r;
+	}
+	return 0;
+}
+
+int
+vim_retrieve_view(struct vconn *c, const struct vmoref *view, const char *type,
+    const char *const *paths, size_t npaths, int page, vobject_cb cb, void *arg)
+{
+	struct vim__RetrievePropertiesExResponse r = { 0 };
+	struct vim__RetrieveOptions opt = { &page };
+	char token[256];
+	int rc, relogged = 0;
+
+	VCALL(c, 0, "RetrievePropertiesEx", rc,
+	    soap_call_vim__RetrievePropertiesEx(c->soap, c->s->url, c->s->action,
+	    vmoref_soap(c->soap, &c->s->mo[VMO_PROPERTY_COLLECTOR]), 1,
+	    view_spec(c->soap, view, type, paths, npaths), &opt, &r));
+	while (rc == 0) {
+		rc = deliver_objects(c, r.returnval, cb, arg);
+		if (rc == V_ERR_FAULT && !relogged &&
+		    strcmp(c->fault_type, "NotAuthenticated") == 0 &&
+		    vsession_login(c) == 0) {
+			/* The view died with the old session too; the caller
+			 * sees the generation change and recreates it. */
+			relogged = 1;
+			vconn_reset(c);
+			return V_ERR_FAULT;
+		}
+		if (rc != 0 || r.returnval == NULL || r.returnval->token == NULL)
+			break;
+		copystr(token, sizeof(token), r.returnval->token);
+		vconn_reset(c);
+		struct vim__ContinueRetrievePropertiesExResponse cr = { 0 };
+		VCALL(c, 0, "ContinueRetrievePropertiesEx", rc,
+		    soap_call_vim__ContinueRetrievePropertiesEx(c->soap, c->s->url,
+		    c->s->action, vmoref_soap(c->soap, &c->s->mo[VMO_PROPERTY_COLLECTOR]),
+		    token, &cr));
+		r.returnval = cr.returnval;
+	}
+	vconn_reset(c);
+	return rc;
+}
+
+int
+vim_create_property_collector(struct vconn *c, struct vmoref *out)
+{
+	struct vim__CreatePropertyCollectorResponse r = { 0 };
+	int rc;
+
+	VCALL(c, 0, "CreatePropertyCollector", rc,
+	    soap_call_vim__CreatePropertyCollector(c->soap, c->s->url, c->s->action,
+	    vmoref_soap(c->soap, &c->s->mo[VMO_PROPERTY_COLLECTOR]), &r));
+	if (rc == 0) {
+		if (r.returnval == NULL)
+			return V_ERR_PROTO;
+		vmoref_set(out, r.returnval);
+	}
+	return rc;
+}
+
+int
+vim_destroy_property_collector(struct vconn *c, const struct vmoref *pc)
+{
+	struct vim__DestroyPropertyCollectorResponse r;
+	int rc;
+
+	VCALL(c, 0, "DestroyPropertyCollector", rc,
+	    soap_call_vim__DestroyPropertyCollector(c->soap, c->s->url, c->s->action,
+	    vmoref_soap(c->soap, pc), &r));
+	return rc;
+}
+
+int
+vim_create_view_filter(struct vconn *c, const struct vmoref *pc,
+    const struct vmoref *view, const char *type, const char *const *paths,
+    size_t npaths, struct vmoref *filter)
+{
+	struct vim__CreateFilterResponse r = { 0 };
+	int rc;
+
+	VCALL(c, 0, "CreateFilter", rc,
+	    soap_call_vim__CreateFilter(c->soap, c->s->url, c->s->action,
+	    vmoref_soap(c->soap, pc), view_spec(c->soap, view, type, paths, npaths),
+	    false_, &r));
+	if (rc == 0) {
+		if (r.returnval == NULL)
+			return V_ERR_PROTO;
+		vmoref_set(filter, r.returnval);
+	}
+	return rc;
+}
+
+int
+vim_wait_for_updates(struct vconn *c, const struct vmoref *pc, char *version,
+    size_t versionlen, int max_wait, vupdate_cb cb, void *arg)
+{
+	const char *names[64];
+	const xnode *vals[64];
+	struct vim__WaitOptions opt = { &max_wait, NULL };
+	struct vmoref obj;
+	int rc;
+
+	for (;;) {
+		struct vim__WaitForUpdatesExResponse r = { 0 };
+		VCALL(c, 0, "WaitForUpdatesEx", rc,
+		    soap_call_vim__WaitForUpdatesEx(c->soap, c->s->url, c->s->action,
+		    vmoref_soap(c->soap, pc), version[0] ? version : NULL, &opt, &r));
+		if (rc != 0 || r.returnval == NULL)
+			break;		/* error, or timed out with no change */
+		struct vim__UpdateSet *us = r.returnval;
+		for (int f = 0; f < us->__sizefilterSet && rc == 0; f++) {
+			struct vim__PropertyFilterUpdate *fu = &us->filterSet[f];
+			for (int i = 0; i < fu->__sizeobjectSet && rc == 0; i++) {
+				struct vim__ObjectUpdate *ou = &fu->objectSet[i];
+				size_t n = 0;
+				vmoref_set(&obj, &ou->obj);
+				for (int j = 0; j < ou->__sizechangeSet && n < 64; j++) {
+					names[n] = ou->changeSet[j].name;
+					vals[n] = ou->changeSet[j].val;
+					n++;
+				}
+				rc = cb(arg, ou->kind ? ou->kind : "", &obj, n, names, vals);
+			}
+		}
+		copystr(version, versionlen, us->version);
+		int truncated = us->truncated && *us->truncated == true_;
+		vconn_reset(c);
+		if (rc != 0 || !truncated)
+			break;
+	}
+	vconn_reset(c);
+	return rc;
+}
+
+int
+vim_cancel_wait(struct vconn *c, const struct vmoref *pc)
+{
+	struct vim__CancelWaitForUpdatesResponse r;
+	int rc;
+
+	VCALL(c, 0, "CancelWaitForUpdates", rc,
+	    soap_call_vim__CancelWaitForUpdates(c->soap, c->s->url, c->s->action,
+	    vmoref_soap(c->soap, pc), &r));
+	return rc;
+}

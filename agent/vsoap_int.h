@@ -1,0 +1,61 @@
+/* Private to the SOAP module (vim.c, pbm.c): the shape of a session and a
+ * connection, and the call wrapper.  Nothing else includes this. */
+#ifndef VMCRYPT_VSOAP_INT_H
+#define VMCRYPT_VSOAP_INT_H
+
+#include <pthread.h>
+
+#include "soapH.h"
+#include "vim.h"
+
+struct vsession {
+	pthread_mutex_t	 mtx;
+	char		*url;		/* https://host[:port]/sdk */
+	char		*base;		/* https://host[:port] */
+	char		*pbm_url;
+	char		*user;
+	char		*password;	/* for re-login; wiped on free */
+	int		 timeout;
+	struct soap	*master;	/* TLS set up; copied per vconn */
+	char		 action[48];	/* urn:vim25/<negotiated version> */
+	char		 api_version[32];
+	char		 cookie[512];	/* raw Set-Cookie value, quotes kept */
+	unsigned	 generation;
+	int		 logged_in;
+	struct vmoref	 mo[VMO_COUNT];
+	char		 about_full[256];
+	char		 about_type[32];
+	char		 about_version[32];
+	char		 about_uuid[64];
+	struct vmoref	 pbm_profile_mgr;
+	int		 pbm_ready;
+};
+
+struct vconn {
+	struct vsession	*s;
+	struct soap	*soap;
+	char		 hdr[600];
+	char		 err[768];
+	char		 fault_type[64];
+};
+
+#define V_RETRY	1
+
+void	vconn_prepare(struct vconn *, int pbm);
+int	vconn_finish(struct vconn *, int soaprc, const char *op, int attempt);
+
+/* Runs expr (a soap_call_*) with the session cookie, re-logging in once on
+ * NotAuthenticated.  Sets rc to 0 or a V_ERR_* code. */
+#define VCALL(c, pbm, op, rc, expr) do {				\
+	for (int try_ = 0;; try_++) {					\
+		vconn_prepare((c), (pbm));				\
+		(rc) = vconn_finish((c), (expr), (op), try_);		\
+		if ((rc) != V_RETRY)					\
+			break;						\
+	}								\
+} while (0)
+
+void	vmoref_set(struct vmoref *, const struct vim__ManagedObjectReference *);
+struct vim__ManagedObjectReference *vmoref_soap(struct soap *, const struct vmoref *);
+
+#endif

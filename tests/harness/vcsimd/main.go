@@ -1,0 +1,80 @@
+// Command vcsimd runs govmomi's vCenter simulator (package simulator, from the
+// pinned govmomi module) on a loopback port with a real TLS certificate, for
+// vmcrypt-agent's tests and demo. It is a thin harness: the behaviour is
+// govmomi's. It writes the URL it listens on to -url-file once it is ready,
+// and runs until SIGTERM or SIGINT.
+package main
+
+import (
+	"crypto/tls"
+	"flag"
+	"fmt"
+	"log"
+	"net/url"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/vmware/govmomi/simulator"
+
+	_ "github.com/vmware/govmomi/pbm/simulator"
+)
+
+func main() {
+	listen := flag.String("l", "127.0.0.1:0", "listen address (loopback only)")
+	certFile := flag.String("tlscert", "", "PEM certificate for the server")
+	keyFile := flag.String("tlskey", "", "PEM key for the server")
+	user := flag.String("username", "", "accepted user name (empty: any non-empty user)")
+	pass := flag.String("password", "", "accepted password")
+	vms := flag.Int("vm", 2, "VMs per resource pool")
+	hosts := flag.Int("host", 1, "standalone hosts per datacenter")
+	clusters := flag.Int("cluster", 1, "clusters per datacenter")
+	dcs := flag.Int("dc", 1, "datacenters")
+	urlFile := flag.String("url-file", "", "write the SDK URL here when ready")
+	flag.Parse()
+
+	model := simulator.VPX()
+	model.Datacenter = *dcs
+	model.Host = *hosts
+	model.Cluster = *clusters
+	model.Machine = *vms
+	model.Autostart = false
+	if err := model.Create(); err != nil {
+		log.Fatalf("vcsimd: create model: %v", err)
+	}
+	defer model.Remove()
+
+	model.Service.Listen = &url.URL{Host: *listen}
+	if *user != "" {
+		model.Service.Listen.User = url.UserPassword(*user, *pass)
+	}
+	model.Service.RegisterEndpoints = true
+	if *certFile != "" {
+		cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
+		if err != nil {
+			log.Fatalf("vcsimd: load TLS pair: %v", err)
+		}
+		model.Service.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	} else {
+		model.Service.TLS = new(tls.Config)
+	}
+	s := model.Service.NewServer()
+	defer s.Close()
+
+	u := *s.URL
+	u.User = nil
+	if *urlFile != "" {
+		tmp := *urlFile + ".tmp"
+		if err := os.WriteFile(tmp, []byte(u.String()+"\n"), 0o644); err != nil {
+			log.Fatalf("vcsimd: %v", err)
+		}
+		if err := os.Rename(tmp, *urlFile); err != nil {
+			log.Fatalf("vcsimd: %v", err)
+		}
+	}
+	fmt.Printf("vcsimd: listening on %s (%d VMs per pool)\n", u.String(), *vms)
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	<-sig
+}
