@@ -79,9 +79,10 @@ vm_info_set_prop(struct vm_info *vm, const char *name, const xnode *val)
 		set_str(&vm->key_id, xnode_path_text(val, "keyId"));
 		set_str(&vm->provider, xnode_path_text(val, "providerId.id"));
 	} else if (strcmp(name, "config.migrateEncryption") == 0) {
-		set_str(&vm->migrate_encryption, xnode_text(val));
+		/* These enums have no empty value: an empty element is unset. */
+		set_str(&vm->migrate_encryption, *xnode_text(val) ? xnode_text(val) : NULL);
 	} else if (strcmp(name, "config.ftEncryptionMode") == 0) {
-		set_str(&vm->ft_encryption_mode, xnode_text(val));
+		set_str(&vm->ft_encryption_mode, *xnode_text(val) ? xnode_text(val) : NULL);
 	} else if (strcmp(name, "runtime.powerState") == 0) {
 		set_str(&vm->power_state, xnode_text(val));
 	} else if (strcmp(name, "snapshot") == 0) {

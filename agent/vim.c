@@ -243,7 +243,6 @@ vconn_finish(struct vconn *c, int soaprc, const char *op, int attempt)
 		    tls_last_verify_error());
 		return V_ERR_TLS;
 	}
-	log_debug("%s: gSOAP error %d", op, soaprc);
 	fs = *soap_faultstring(soap);
 	if (soaprc == SOAP_SSL_ERROR) {
 		snprintf(c->err, sizeof(c->err), "TLS: %s: handshake failed: %s",

@@ -1,0 +1,94 @@
+"""Trust, login and configuration errors: one clear line, a meaningful exit
+status, nothing secret echoed."""
+import os
+
+from conftest import PASSWORD, agent
+
+
+def one_line(stderr):
+    lines = [l for l in stderr.splitlines() if l.strip()]
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
+def test_pinned_thumbprint_accepted(vcsim):
+    r = agent("inventory", "--config", vcsim.config(tls=f'<tls thumbprint="{vcsim.thumbprint}"/>'))
+    assert r.returncode == 0, r.stderr
+
+
+def test_wrong_pinned_thumbprint_refused(vcsim):
+    wrong = "00" + vcsim.thumbprint[2:]
+    r = agent("inventory", "--config", vcsim.config(tls=f'<tls thumbprint="{wrong}"/>'))
+    assert r.returncode == 4
+    line = one_line(r.stderr)
+    assert "does not match the pinned thumbprint" in line and vcsim.thumbprint in line
+
+
+def test_untrusted_certificate_refused(vcsim):
+    r = agent("inventory", "--config", vcsim.config(tls=""))   # system CA store
+    assert r.returncode == 4
+    line = one_line(r.stderr)
+    assert "not trusted" in line and vcsim.thumbprint in line
+
+
+def test_wrong_password_login_failed(vcsim):
+    bad = "Wr0ng-Passw0rd-xyz"
+    r = agent("inventory", "--config", vcsim.config(), password=bad)
+    assert r.returncode == 5
+    line = one_line(r.stderr)
+    assert "login failed" in line
+    assert bad not in r.stderr + r.stdout
+
+
+def test_password_from_file_must_be_private(vcsim, workdir):
+    pw = os.path.join(workdir, "pw")
+    with open(pw, "w") as f:
+        f.write(PASSWORD + "\n")
+    os.chmod(pw, 0o644)
+    cfg = vcsim.config()
+    text = open(cfg).read().replace(' pbm-path=', f' password-file="{pw}" pbm-path=')
+    open(cfg, "w").write(text)
+    r = agent("inventory", "--config", cfg, password=None)
+    assert r.returncode == 3 and "chmod 600" in r.stderr
+    os.chmod(pw, 0o600)
+    r = agent("inventory", "--config", cfg, password=None)
+    assert r.returncode == 0, r.stderr
+    assert PASSWORD not in r.stderr + r.stdout
+
+
+def test_unreachable_vcenter(workdir):
+    cfg = os.path.join(workdir, "c.xml")
+    open(cfg, "w").write('<vmcrypt-agent version="1"><vcenter url="https://127.0.0.1:9/sdk" '
+                         'user="u"/></vmcrypt-agent>')
+    r = agent("inventory", "--config", cfg)
+    assert r.returncode == 4
+    assert "cannot talk to https://127.0.0.1:9" in one_line(r.stderr)
+
+
+def test_bad_config_file_line_errors(workdir):
+    cfg = os.path.join(workdir, "bad.xml")
+    open(cfg, "w").write('<?xml version="1.0"?>\n<vmcrypt-agent version="1">\n'
+                         '  <vcenter url="http://vc/sdk" user="u">\n'
+                         '    <tls thumbprint="AB:CD"/>\n  </vcenter>\n'
+                         '  <enforce max-in-flight="0"/>\n</vmcrypt-agent>\n')
+    r = agent("check-config", cfg)
+    assert r.returncode == 3
+    assert f"{cfg}:3:" in r.stderr and "url" in r.stderr
+    assert f"{cfg}:4:" in r.stderr and "thumbprint" in r.stderr
+    assert f"{cfg}:6:" in r.stderr and "max-in-flight" in r.stderr
+    r = agent("inventory", "--config", cfg)
+    assert r.returncode == 3
+
+
+def test_example_config_valid():
+    r = agent("check-config", os.path.join(os.path.dirname(__file__), "../../policies/example.xml"))
+    # The example names a CA file that exists only on a real install.
+    assert r.returncode == 3 and "vcenter-ca.pem" in r.stderr and ":13:" in r.stderr
+
+
+def test_help_everywhere():
+    for args in (["--help"], ["inventory", "--help"], ["run", "--help"], ["check-config", "--help"]):
+        r = agent(*args)
+        assert r.returncode == 0 and "usage:" in r.stdout, args
+    assert agent("bogus").returncode == 2
+    assert agent("inventory").returncode == 2
