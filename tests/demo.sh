@@ -1,0 +1,43 @@
+#!/bin/sh
+# make demo: a local vcsim (govmomi's simulator, embedded default) with a few
+# VMs and a KMS cluster registered and set as default, then the agent against
+# it: the inventory, then `run` in the foreground (Ctrl-C to stop).
+set -eu
+BIN=$1
+TOOLS=$2
+DIR=$(mktemp -d /tmp/vmcrypt-demo.XXXXXX)
+trap 'kill $VCSIM 2>/dev/null || true; rm -rf "$DIR"' EXIT INT TERM
+
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$DIR/vc.key" -out "$DIR/vc.crt" \
+    -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+"$TOOLS/vcsimd" -tlscert "$DIR/vc.crt" -tlskey "$DIR/vc.key" -username demo \
+    -password demo-password -vm 3 -url-file "$DIR/url" >"$DIR/vcsim.log" 2>&1 &
+VCSIM=$!
+while [ ! -s "$DIR/url" ]; do sleep 0.1; done
+URL=$(cat "$DIR/url")
+
+export GOVC_URL="$URL" GOVC_USERNAME=demo GOVC_PASSWORD=demo-password GOVC_TLS_CA_CERTS="$DIR/vc.crt"
+"$TOOLS/govc" kms.add -n kms-1 -a 127.0.0.1 -p 5696 ovh-kms
+"$TOOLS/govc" kms.default ovh-kms
+echo "== vcsim at $URL; KMS clusters (govc kms.ls):"
+"$TOOLS/govc" kms.ls
+
+cat >"$DIR/agent.xml" <<XML
+<?xml version="1.0"?>
+<vmcrypt-agent version="1">
+  <vcenter url="$URL" user="demo" pbm-path="/pbm"><tls ca-file="$DIR/vc.crt"/></vcenter>
+  <kms cluster="ovh-kms"/>
+  <state-dir>$DIR</state-dir>
+</vmcrypt-agent>
+XML
+export VMCRYPT_VC_PASSWORD=demo-password
+echo "== vmcrypt-agent inventory"
+"$BIN" inventory --config "$DIR/agent.xml"
+echo "== vmcrypt-agent run (Ctrl-C to stop); creating a VM in 3 s"
+( sleep 3; "$TOOLS/govc" vm.create -on=false -host DC0_H0 -net "VM Network" demo-new-vm >/dev/null ) &
+if [ -n "${DEMO_SECONDS:-}" ]; then
+	"$BIN" run --config "$DIR/agent.xml" & AGENT=$!
+	sleep "$DEMO_SECONDS"; kill -TERM $AGENT; wait $AGENT
+else
+	"$BIN" run --config "$DIR/agent.xml"
+fi
