@@ -92,11 +92,11 @@ $(BUILD)/tests/%.o: tests/unit/%.c agent/*.h $(BUILD)/stubs/soapH.h
 	$(CC) $(CFLAGS) -Itests/unit -c -o $@ $<
 
 TEST_LIBS := $(LDLIBS) -lcmocka
-$(BUILD)/tests/test_config: $(BUILD)/tests/test_config.o $(addprefix $(BUILD)/,log.o xmalloc.o config.o config_xsd.o)
+$(BUILD)/tests/test_config: $(BUILD)/tests/test_config.o $(addprefix $(BUILD)/,$(CORE_OBJS) $(SOAP_OBJS) soapC.o soapClient.o)
 	$(CC) -o $@ $^ $(TEST_LIBS)
 $(BUILD)/tests/test_tls: $(BUILD)/tests/test_tls.o $(addprefix $(BUILD)/,$(CORE_OBJS) $(SOAP_OBJS) soapC.o soapClient.o)
 	$(CC) -o $@ $^ $(TEST_LIBS)
-$(BUILD)/tests/test_xnode: $(BUILD)/tests/test_xnode.o $(addprefix $(BUILD)/,log.o xmalloc.o xnode.o soapC.o)
+$(BUILD)/tests/test_xnode: $(BUILD)/tests/test_xnode.o $(addprefix $(BUILD)/,log.o xmalloc.o xnode.o soapC.o soapClient.o)
 	$(CC) -o $@ $^ $(TEST_LIBS)
 $(BUILD)/tests/test_inventory: $(BUILD)/tests/test_inventory.o $(addprefix $(BUILD)/,$(CORE_OBJS) $(SOAP_OBJS) soapC.o soapClient.o)
 	$(CC) -o $@ $^ $(TEST_LIBS)
