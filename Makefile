@@ -105,6 +105,8 @@ unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
 TOOLS := $(BUILD)/tools
+# setup-deps.sh installs Go 1.23 here on Debian 12 when the system Go is older.
+export PATH := /usr/lib/go-1.23/bin:$(PATH)
 tools: $(TOOLS)/govc $(TOOLS)/vcsimd
 $(TOOLS)/govc $(TOOLS)/vcsimd: tests/harness/go.mod tests/harness/go.sum tests/harness/govc/main.go tests/harness/vcsimd/main.go
 	@mkdir -p $(TOOLS)

@@ -674,7 +674,7 @@ vim_retrieve_view(struct vconn *c, const struct vmoref *view, const char *type,
 	struct vim__RetrievePropertiesExResponse r = { 0 };
 	struct vim__RetrieveOptions opt = { &page };
 	char token[256];
-	int rc, relogged = 0;
+	int rc;
 
 	VCALL(c, 0, "RetrievePropertiesEx", rc,
 	    soap_call_vim__RetrievePropertiesEx(c->soap, c->s->url, c->s->action,
@@ -682,14 +682,17 @@ vim_retrieve_view(struct vconn *c, const struct vmoref *view, const char *type,
 	    view_spec(c->soap, view, type, paths, npaths), &opt, &r));
 	while (rc == 0) {
 		rc = deliver_objects(c, r.returnval, cb, arg);
-		if (rc == V_ERR_FAULT && !relogged &&
-		    strcmp(c->fault_type, "NotAuthenticated") == 0 &&
-		    vsession_login(c) == 0) {
-			/* The view died with the old session too; the caller
-			 * sees the generation change and recreates it. */
-			relogged = 1;
-			vconn_reset(c);
-			return V_ERR_FAULT;
+		if (rc == V_ERR_FAULT &&
+		    strcmp(c->fault_type, "NotAuthenticated") == 0) {
+			/* The view died with the old session: log in again and
+			 * fail this retrieval; the caller sees the generation
+			 * change and recreates its view. */
+			char msg[sizeof(c->err)];
+			memcpy(msg, c->err, sizeof(msg));
+			vsession_login(c);
+			memcpy(c->err, msg, sizeof(msg));
+			snprintf(c->fault_type, sizeof(c->fault_type), "NotAuthenticated");
+			break;
 		}
 		if (rc != 0 || r.returnval == NULL || r.returnval->token == NULL)
 			break;

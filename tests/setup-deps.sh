@@ -25,7 +25,23 @@ if [ -n "$missing" ]; then
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
 fi
 
-# govmomi v0.56 needs a newer Go than Debian 12 ships; Go fetches the
-# toolchain it needs through the Go module proxy (GOTOOLCHAIN=auto).
+# govmomi v0.56 needs Go 1.25.  Any Go >= 1.21 fetches that toolchain itself
+# through the Go module proxy (GOTOOLCHAIN=auto); Debian 12's own golang-go
+# is 1.19, too old for that, so take golang-1.23 from bookworm-backports.
+go_ok() {
+	v=$(go env GOVERSION 2>/dev/null | sed 's/^go//') || return 1
+	[ "$(printf '%s\n1.21\n' "$v" | sort -V | head -n1)" = "1.21" ]
+}
+if ! go_ok; then
+	if [ ! -x /usr/lib/go-1.23/bin/go ]; then
+		echo "setup-deps: Go >= 1.21 needed; installing golang-1.23-go from bookworm-backports"
+		echo "deb http://deb.debian.org/debian bookworm-backports main" |
+		    $SUDO tee /etc/apt/sources.list.d/vmcrypt-backports.list >/dev/null
+		$SUDO apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq -t bookworm-backports golang-1.23-go >/dev/null
+	fi
+	echo "setup-deps: using /usr/lib/go-1.23/bin/go (the Makefile puts it on PATH)"
+	PATH=/usr/lib/go-1.23/bin:$PATH
+fi
 go version >/dev/null
 echo "setup-deps: ok ($(go version | cut -d' ' -f3), $(soapcpp2 -V 2>&1 | head -n1 | tr -d '\n' || true))"
