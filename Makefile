@@ -34,7 +34,7 @@ GSOAP_IMPORT := /usr/share/gsoap/import
 
 # The SOAP module (the only objects built against the generated stubs).
 SOAP_OBJS  := vim.o pbm.o
-CORE_OBJS  := log.o xmalloc.o config.o config_xsd.o tls.o xnode.o inventory.o
+CORE_OBJS  := log.o xmalloc.o config.o config_xsd.o tls.o xnode.o inventory.o policy.o enforce.o checkpoint.o
 AGENT_OBJS := main.o loop.o $(CORE_OBJS) $(SOAP_OBJS) soapC.o soapClient.o
 
 BIN := $(BUILD)/vmcrypt-agent
@@ -84,7 +84,7 @@ $(BIN): $(addprefix $(BUILD)/,$(AGENT_OBJS))
 	$(CC) -o $@ $^ $(LDLIBS)
 
 # ---- tests ------------------------------------------------------------------
-UNIT_TESTS := test_config test_xnode test_tls test_inventory
+UNIT_TESTS := test_config test_xnode test_tls test_inventory test_policy
 UNIT_BINS  := $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 
 $(BUILD)/tests/%.o: tests/unit/%.c agent/*.h $(BUILD)/stubs/soapH.h
@@ -100,6 +100,8 @@ $(BUILD)/tests/test_xnode: $(BUILD)/tests/test_xnode.o $(addprefix $(BUILD)/,log
 	$(CC) -o $@ $^ $(TEST_LIBS)
 $(BUILD)/tests/test_inventory: $(BUILD)/tests/test_inventory.o $(addprefix $(BUILD)/,$(CORE_OBJS) $(SOAP_OBJS) soapC.o soapClient.o)
 	$(CC) -o $@ $^ $(TEST_LIBS)
+$(BUILD)/tests/test_policy: $(BUILD)/tests/test_policy.o $(addprefix $(BUILD)/,$(CORE_OBJS) $(SOAP_OBJS) soapC.o soapClient.o)
+	$(CC) -o $@ $^ $(TEST_LIBS)
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
@@ -108,7 +110,7 @@ TOOLS := $(BUILD)/tools
 # setup-deps.sh installs Go 1.23 here on Debian 12 when the system Go is older.
 export PATH := /usr/lib/go-1.23/bin:$(PATH)
 tools: $(TOOLS)/govc $(TOOLS)/vcsimd
-$(TOOLS)/govc $(TOOLS)/vcsimd: tests/harness/go.mod tests/harness/go.sum tests/harness/govc/main.go tests/harness/vcsimd/main.go
+$(TOOLS)/govc $(TOOLS)/vcsimd: tests/harness/go.mod tests/harness/go.sum $(wildcard tests/harness/*/*.go)
 	@mkdir -p $(TOOLS)
 	cd tests/harness && go build -o $(abspath $(TOOLS))/ ./govc ./vcsimd
 

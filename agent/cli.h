@@ -18,5 +18,6 @@ int	cli_load_config(const char *path, struct config **out);
 int	cli_exit_for(int verr);
 
 int	cmd_run(int argc, char **argv);
+int	cmd_reconcile(int argc, char **argv);
 
 #endif

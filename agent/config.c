@@ -289,6 +289,7 @@ config_load(const char *path, struct config **out, char *err, size_t errlen)
 			c->ft_encryption = attr(n, "ft-encryption");
 			c->templates = attr(n, "templates");
 			c->dry_run = attr_bool(n, "dry-run", 0);
+			c->attach_policy = attr_bool(n, "attach-policy", 0);
 			c->max_in_flight = attr_int(n, "max-in-flight", 8);
 			c->reconcile_interval = attr_int(n, "reconcile-interval", 3600);
 		} else if (is(n, "exclusions")) {

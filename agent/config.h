@@ -53,6 +53,7 @@ struct config {
 	char			*ft_encryption;		/* required|leave */
 	char			*templates;		/* report|enforce */
 	int			 dry_run;
+	int			 attach_policy;	/* attach the policy to already-encrypted VMs */
 	int			 max_in_flight;
 	int			 reconcile_interval;
 

@@ -13,6 +13,7 @@ const char *const inventory_vm_paths[] = {
 	"name", "parent", "config.version", "config.template", "config.keyId",
 	"config.migrateEncryption", "config.ftEncryptionMode",
 	"runtime.powerState", "snapshot", "config.hardware.device",
+	"config.changeVersion", "runtime.connectionState", "customValue",
 };
 const size_t inventory_nvm_paths =
     sizeof(inventory_vm_paths) / sizeof(inventory_vm_paths[0]);
@@ -38,6 +39,7 @@ disks_from_devices(struct vm_info *vm, const xnode *arr)
 		free(vm->disks[i].file);
 		free(vm->disks[i].key_id);
 		free(vm->disks[i].provider);
+		free(vm->disks[i].policy_id);
 	}
 	free(vm->disks);
 	vm->disks = NULL;
@@ -56,7 +58,24 @@ disks_from_devices(struct vm_info *vm, const xnode *arr)
 		k->key_id = xstrdup_or_null(xnode_path_text(d, "backing.keyId.keyId"));
 		k->provider = xstrdup_or_null(xnode_path_text(d, "backing.keyId.providerId.id"));
 		k->encrypted = xnode_path(d, "backing.keyId") != NULL;
+		const xnode *b = xnode_child(d, "backing");
+		const char *bt = b ? xnode_type(b) : "";
+		k->encryptable = strcmp(bt, "VirtualDiskFlatVer2BackingInfo") == 0 ||
+		    strcmp(bt, "VirtualDiskSeSparseBackingInfo") == 0 ||
+		    strcmp(bt, "VirtualDiskSparseVer2BackingInfo") == 0;
 	}
+}
+
+static void
+attrs_clear(struct vm_info *vm)
+{
+	for (size_t i = 0; i < vm->nattrs; i++) {
+		free(vm->attrs[i].name);
+		free(vm->attrs[i].value);
+	}
+	free(vm->attrs);
+	vm->attrs = NULL;
+	vm->nattrs = 0;
 }
 
 void
@@ -89,7 +108,34 @@ vm_info_set_prop(struct vm_info *vm, const char *name, const xnode *val)
 		vm->snapshot = val != NULL && xnode_first(val) != NULL;
 	} else if (strcmp(name, "config.hardware.device") == 0) {
 		disks_from_devices(vm, val);
+	} else if (strcmp(name, "config.changeVersion") == 0) {
+		set_str(&vm->change_version, xnode_text(val));
+	} else if (strcmp(name, "runtime.connectionState") == 0) {
+		set_str(&vm->connection_state, xnode_text(val));
+	} else if (strcmp(name, "customValue") == 0) {
+		attrs_clear(vm);
+		for (const xnode *v = xnode_first(val); v; v = xnode_next(v)) {
+			const char *k = xnode_path_text(v, "key");
+			if (k == NULL)
+				continue;
+			vm->attrs = xreallocarray(vm->attrs, vm->nattrs + 1, sizeof(*vm->attrs));
+			struct vm_attr *a = &vm->attrs[vm->nattrs++];
+			a->key = atoi(k);
+			a->name = NULL;
+			a->value = xstrdup(xnode_path_text(v, "value") ?
+			    xnode_path_text(v, "value") : "");
+		}
 	}
+}
+
+void
+vm_info_name_attrs(struct vm_info *vm, const int *keys, const char *const *names,
+    size_t n)
+{
+	for (size_t i = 0; i < vm->nattrs; i++)
+		for (size_t j = 0; j < n; j++)
+			if (vm->attrs[i].key == keys[j])
+				set_str(&vm->attrs[i].name, names[j]);
 }
 
 void
@@ -106,6 +152,10 @@ vm_info_clear(struct vm_info *vm)
 	free(vm->ft_encryption_mode);
 	free(vm->home_policy_id);
 	free(vm->home_policy_name);
+	free(vm->change_version);
+	free(vm->connection_state);
+	free(vm->reason);
+	attrs_clear(vm);
 	memset(vm, 0, sizeof(*vm));
 }
 
@@ -221,12 +271,26 @@ vm_moref_cmp(const void *key, const void *elt)
 }
 
 static void
-assoc_cb(void *arg, const char *vm_moref, const char *profile_id)
+assoc_cb(void *arg, const char *key, const char *profile_id)
 {
 	struct collect *cs = arg;
+	char vm_moref[96];
+	const char *colon = strchr(key, ':');
+
+	snprintf(vm_moref, sizeof(vm_moref), "%.*s",
+	    colon ? (int)(colon - key) : (int)strlen(key), key);
 	struct vm_info *vm = bsearch(vm_moref, cs->inv->vms, cs->inv->nvms,
 	    sizeof(*cs->inv->vms), vm_moref_cmp);
-	if (vm == NULL || *profile_id == '\0' || vm->home_policy_id != NULL)
+	if (vm == NULL || *profile_id == '\0')
+		return;
+	if (colon != NULL) {
+		int dk = atoi(colon + 1);
+		for (size_t i = 0; i < vm->ndisks; i++)
+			if (vm->disks[i].key == dk && vm->disks[i].policy_id == NULL)
+				vm->disks[i].policy_id = xstrdup(profile_id);
+		return;
+	}
+	if (vm->home_policy_id != NULL)
 		return;
 	vm->home_policy_id = xstrdup(profile_id);
 	for (size_t i = 0; i < cs->nids; i++)
@@ -253,6 +317,58 @@ morefcmp_vm(const void *a, const void *b)
 	return strcmp(((const struct vm_info *)a)->moref, ((const struct vm_info *)b)->moref);
 }
 
+struct fields {
+	int	*keys;
+	char	**names;
+	size_t	 n;
+};
+
+static int
+fields_cb(void *arg, const struct vmoref *obj, size_t n, const char *const *names,
+    const xnode *const *vals)
+{
+	struct fields *f = arg;
+	(void)obj;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(names[i], "field") != 0)
+			continue;
+		for (const xnode *d = xnode_first(vals[i]); d; d = xnode_next(d)) {
+			const char *k = xnode_path_text(d, "key");
+			const char *nm = xnode_path_text(d, "name");
+			if (k == NULL || nm == NULL)
+				continue;
+			f->keys = xreallocarray(f->keys, f->n + 1, sizeof(int));
+			f->names = xreallocarray(f->names, f->n + 1, sizeof(char *));
+			f->keys[f->n] = atoi(k);
+			f->names[f->n++] = xstrdup(nm);
+		}
+	}
+	return 0;
+}
+
+static int
+name_custom_values(struct vconn *c, struct inventory *inv)
+{
+	static const char *const paths[] = { "field" };
+	const struct vmoref *cfm = vsession_mo(vconn_session(c), VMO_CUSTOM_FIELDS_MANAGER);
+	struct fields f = { NULL, NULL, 0 };
+	int any = 0, rc = 0;
+
+	for (size_t i = 0; i < inv->nvms && !any; i++)
+		any = inv->vms[i].nattrs > 0;
+	if (!any || cfm->value[0] == '\0')
+		return 0;
+	rc = vim_retrieve_objects(c, cfm, 1, "CustomFieldsManager", paths, 1, fields_cb, &f);
+	vconn_reset(c);
+	for (size_t i = 0; rc == 0 && i < inv->nvms; i++)
+		vm_info_name_attrs(&inv->vms[i], f.keys, (const char *const *)f.names, f.n);
+	for (size_t i = 0; i < f.n; i++)
+		free(f.names[i]);
+	free(f.names);
+	free(f.keys);
+	return rc;
+}
+
 int
 inventory_collect(struct vconn *c, int page, struct inventory *inv)
 {
@@ -260,7 +376,8 @@ inventory_collect(struct vconn *c, int page, struct inventory *inv)
 	struct vsession *s = vconn_session(c);
 	struct collect cs = { .inv = inv };
 	struct vmoref view = { "", "" };
-	const char **keys = NULL;
+	char **keys = NULL;
+	struct pbm_ref *refs = NULL;
 	int rc;
 
 	memset(inv, 0, sizeof(*inv));
@@ -295,17 +412,37 @@ inventory_collect(struct vconn *c, int page, struct inventory *inv)
 	for (size_t i = 0; i < inv->nvms; i++)
 		inv->vms[i].folder = folder_path(&cs, inv->vms[i].parent);
 
-	/* Storage policy of each VM home (SPBM), joined by moref. */
+	/* Custom attribute names, for exclusions and reports. */
+	if ((rc = name_custom_values(c, inv)) != 0)
+		goto out;
+
+	/* Storage policy of each VM home and disk (SPBM), joined by moref. */
 	qsort(inv->vms, inv->nvms, sizeof(*inv->vms), morefcmp_vm);
-	keys = xcalloc(inv->nvms ? inv->nvms : 1, sizeof(*keys));
+	size_t nrefs = 0, cap = inv->nvms + 1;
 	for (size_t i = 0; i < inv->nvms; i++)
-		keys[i] = inv->vms[i].moref;
-	rc = pbm_vm_home_profiles(c, keys, inv->nvms, assoc_cb, &cs);
+		cap += inv->vms[i].ndisks;
+	refs = xcalloc(cap, sizeof(*refs));
+	keys = xcalloc(cap, sizeof(*keys));
+	for (size_t i = 0; i < inv->nvms; i++) {
+		struct vm_info *vm = &inv->vms[i];
+		refs[nrefs].type = "virtualMachine";
+		refs[nrefs++].key = vm->moref;
+		for (size_t d = 0; d < vm->ndisks; d++) {
+			keys[nrefs] = xasprintf("%s:%d", vm->moref, vm->disks[d].key);
+			refs[nrefs].type = "virtualDiskId";
+			refs[nrefs].key = keys[nrefs];
+			nrefs++;
+		}
+	}
+	rc = pbm_query_profiles(c, refs, nrefs, assoc_cb, &cs);
+	for (size_t i = 0; i < nrefs; i++)
+		free(keys[i]);
 	if (rc == 0)
 		rc = pbm_profile_names(c, (const char *const *)cs.ids, cs.nids, name_cb, &cs);
 	qsort(inv->vms, inv->nvms, sizeof(*inv->vms), vm_cmp);
 out:
 	free(keys);
+	free(refs);
 	for (size_t i = 0; i < cs.nfolders; i++)
 		free(cs.folders[i].name);
 	free(cs.folders);
@@ -342,19 +479,22 @@ disks_encrypted(const struct vm_info *vm)
 void
 inventory_print_table(const struct inventory *inv, FILE *f)
 {
-	fprintf(f, "%-28s %-10s %-7s %-11s %-4s %-9s %-6s %-13s %s\n", "NAME", "MOREF",
-	    "HW", "POWER", "TMPL", "ENCRYPTED", "DISKS", "VMOTION-ENC", "HOME POLICY");
+	fprintf(f, "%-28s %-10s %-7s %-11s %-4s %-9s %-6s %-13s %-22s %-12s %s\n", "NAME", "MOREF",
+	    "HW", "POWER", "TMPL", "ENCRYPTED", "DISKS", "VMOTION-ENC", "HOME POLICY",
+	    "STATE", "REASON");
 	for (size_t i = 0; i < inv->nvms; i++) {
 		const struct vm_info *vm = &inv->vms[i];
 		char disks[32];
 		snprintf(disks, sizeof(disks), "%zu/%zu", disks_encrypted(vm), vm->ndisks);
-		fprintf(f, "%-28s %-10s %-7s %-11s %-4s %-9s %-6s %-13s %s\n",
+		fprintf(f, "%-28s %-10s %-7s %-11s %-4s %-9s %-6s %-13s %-22s %-12s %s\n",
 		    vm->name ? vm->name : "?", vm->moref,
 		    vm->hw_version ? vm->hw_version : "-",
 		    vm->power_state ? vm->power_state : "-",
 		    vm->template ? "yes" : "no", vm->encrypted ? "yes" : "no", disks,
 		    vm->migrate_encryption ? vm->migrate_encryption : "-",
-		    vm->home_policy_name ? vm->home_policy_name : "-");
+		    vm->home_policy_name ? vm->home_policy_name :
+		    vm->home_policy_id ? vm->home_policy_id : "-",
+		    vm->state ? vm->state : "-", vm->reason && *vm->reason ? vm->reason : "-");
 	}
 	fprintf(f, "%zu VMs\n", inv->nvms);
 }
@@ -395,6 +535,7 @@ inventory_print_json(const struct inventory *inv, FILE *f)
 			json_object_object_add(jd, "encrypted", json_object_new_boolean(k->encrypted));
 			json_object_object_add(jd, "keyId", jstr(k->key_id));
 			json_object_object_add(jd, "keyProvider", jstr(k->provider));
+			json_object_object_add(jd, "policyId", jstr(k->policy_id));
 			json_object_array_add(disks, jd);
 		}
 		json_object_object_add(o, "disks", disks);
@@ -408,6 +549,8 @@ inventory_print_json(const struct inventory *inv, FILE *f)
 			json_object_object_add(pol, "name", jstr(vm->home_policy_name));
 		}
 		json_object_object_add(o, "homePolicy", pol);
+		json_object_object_add(o, "state", jstr(vm->state));
+		json_object_object_add(o, "reason", jstr(vm->reason));
 		json_object_array_add(arr, o);
 	}
 	json_object_object_add(root, "vms", arr);

@@ -18,6 +18,14 @@ struct disk_info {
 	int	 encrypted;
 	char	*key_id;
 	char	*provider;
+	int	 encryptable;		/* flat/seSparse/sparse backing (not RDM) */
+	char	*policy_id;		/* SPBM, NULL if none or unknown */
+};
+
+struct vm_attr {
+	int	 key;			/* custom field key */
+	char	*name;			/* resolved from CustomFieldsManager.field */
+	char	*value;
 };
 
 struct vm_info {
@@ -40,6 +48,13 @@ struct vm_info {
 	char		*home_policy_id;
 	char		*home_policy_name;
 	int		 has_config;
+	char		*change_version;	/* config.changeVersion */
+	char		*connection_state;
+	struct vm_attr	*attrs;			/* customValue */
+	size_t		 nattrs;
+	/* Filled by the enforcement engine, reported by inventory/reconcile. */
+	const char	*state;
+	char		*reason;
 };
 
 struct inventory {
@@ -56,6 +71,9 @@ extern const size_t inventory_nvm_paths;
 /* Applies one retrieved property to vm.  Unknown names are ignored. */
 void	vm_info_set_prop(struct vm_info *vm, const char *name, const xnode *val);
 void	vm_info_clear(struct vm_info *vm);
+/* Names custom attribute keys from CustomFieldsManager.field (key, name). */
+void	vm_info_name_attrs(struct vm_info *vm, const int *keys,
+	    const char *const *names, size_t n);
 
 /*
  * Reads every VM under the root folder (page = objects per round trip) and

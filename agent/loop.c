@@ -1,27 +1,39 @@
 /*
- * `vmcrypt-agent run`: the daemon core.  libuv owns the process:
+ * The engine behind `vmcrypt-agent run` and `reconcile`.  libuv owns the
+ * process:
  *
- *   loop thread   signals (TERM/INT stop, HUP reload), timers (keep-alive),
- *                 and every decision; it never blocks.
- *   watcher       a dedicated thread parked in WaitForUpdatesEx on a private
- *                 property collector; what it sees is queued and the loop is
- *                 woken with uv_async_send.
- *   pool          short calls (CurrentTime, CancelWaitForUpdates) run on
- *                 libuv's bounded thread pool with connections taken from a
- *                 small pool, results handed back in the after-work callback.
+ *   loop thread   every decision about scheduling: the VM table, the ready
+ *                 queue, retries and backoff, the KMS circuit breaker, the
+ *                 checkpoint, signals and timers.  It never blocks.
+ *   watcher       one thread parked in WaitForUpdatesEx on a private
+ *                 property collector holding two kinds of filters: the event
+ *                 collector's latestPage (then ReadNextEvents reads forward)
+ *                 and one per running ReconfigVM_Task (info.state).  What it
+ *                 sees is queued and the loop is woken with uv_async_send.
+ *   pool          libuv's thread pool runs the blocking calls (enforce_vm,
+ *                 the reconcile scan, audit events, keep-alive), each with a
+ *                 connection from a small pool; results come back in the
+ *                 after-work callback on the loop thread.
  */
+#include "checkpoint.h"
 #include "cli.h"
 #include "config.h"
+#include "enforce.h"
+#include "inventory.h"
 #include "log.h"
+#include "policy.h"
 #include "vim.h"
 #include "xmalloc.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,45 +41,246 @@
 
 #define WAIT_SECONDS	30		/* WaitForUpdatesEx maxWaitSeconds */
 #define KEEPALIVE_MS	(10 * 60 * 1000)
-#define QUEUE_MAX	100000		/* updates held for the loop */
+#define EVENT_PAGE	1000		/* ReadNextEvents maxCount */
+#define LATEST_PAGE	10		/* latestPage size: only a wake-up */
+#define QUEUE_MAX	200000		/* notes held for the loop */
+#define NBUCKETS	65536
+#define RETRY_BASE_MS	5000
+#define RETRY_MAX_MS	(15 * 60 * 1000)
+#define MAX_ATTEMPTS	8		/* then wait for an event or a reconcile */
+#define BREAKER_MIN_MS	2000
+#define BREAKER_MAX_MS	(5 * 60 * 1000)
+#define DRAIN_MS	10000		/* tasks followed after SIGTERM */
 
-struct update {
-	struct update	*next;
-	char		 kind[8];	/* enter / modify / leave */
+/* Events that say "look at this VM". */
+static const char *const event_types[] = {
+	"VmCreatedEvent", "VmClonedEvent", "VmDeployedEvent", "VmRegisteredEvent",
+	"VmDiscoveredEvent", "VmMigratedEvent", "DrsVmMigratedEvent",
+	"VmRelocatedEvent", "VmPoweredOffEvent", "VmReconfiguredEvent",
+	"VmRenamedEvent", "VmRemovedEvent",
+	"com.vmware.vc.VmInstantClonedEvent", "com.vmware.vc.vm.DstVmMigratedEvent",
+	"com.vmware.vc.vm.DstVmClonedEvent",
+};
+#define NEVENT_TYPES (sizeof(event_types) / sizeof(event_types[0]))
+
+/* What the watcher hands the loop. */
+enum note_kind { N_EVENT, N_TASK, N_READY, N_ERROR };
+struct note {
+	struct note	*next;
+	enum note_kind	 kind;
+	long long	 key;
+	char		 time[64];
+	char		 type[96];
+	char		 vm[96];
+	char		 task[96];
+	int		 ok;
+	char		 msg[1024];
+	char		 fault[64];
+};
+
+/* A task being followed (shared with the watcher). */
+struct follow {
+	struct follow	*next;
+	struct vmoref	 task;
+	struct vmoref	 filter;
+	char		 vm[96];
+	unsigned	 gen;		/* session generation of the filter */
+};
+
+struct retired {
+	struct retired	*next;
+	struct config	*c;
+};
+
+struct vmrec {
+	struct vmrec	*hnext;		/* hash chain */
+	struct vmrec	*qnext;		/* ready queue */
 	char		 moref[96];
 	char		*name;
-	char		*hw;
-	char		*power;
+	enum vm_state	 state;
+	char		*reason;
+	int		 known;		/* state set at least once */
+	int		 busy;		/* job running or task in flight */
+	int		 again;		/* look again when done */
+	int		 queued;
+	int		 waiting;	/* in backoff */
+	int		 kms_paused;
+	int		 failed;	/* gave up until an event or reconcile */
+	int		 audit;		/* refusals go to vCenter */
+	unsigned	 attempts;
+	uint64_t	 due;
+	unsigned	 task_actions;
+	char		 task[96];
+	long long	 pend_key;	/* earliest unhandled event, -1 none */
+	char		 pend_time[64];
+	char		 logged[32];	/* last state written to vCenter */
+	int		 reconfigs;	/* tasks issued (stats) */
 };
 
 struct agent {
 	uv_loop_t	 loop;
 	uv_signal_t	 sigterm, sigint, sighup;
-	uv_timer_t	 keepalive;
+	uv_timer_t	 keepalive, reconcile_t, retry_t, drain_t;
 	uv_async_t	 wake;
 	uv_thread_t	 watcher;
 	int		 watcher_started;
 	atomic_int	 stopping;
 	atomic_int	 watcher_done;
+	int		 closing;
 
+	int		 once;		/* reconcile command */
+	int		 dry_run;
+	int		 json;
 	char		*config_path;
 	struct config	*cfg;
+	struct retired	*retired;	/* old configs, freed at exit */
 	struct vsession	*s;
+	struct enforcer	*enf;
+	char		 begin_time[64];
 
-	pthread_mutex_t	 mtx;		/* guards queue, pc, conns */
-	struct update	*head, **tail;
-	size_t		 queued;
+	pthread_mutex_t	 mtx;		/* guards notes, pc, conns, follows */
+	struct note	*head, **tail;
+	size_t		 nnotes;
 	size_t		 dropped;
-	struct vmoref	 pc;		/* the watcher's collector */
-	struct vconn	*conns[4];
+	struct vmoref	 pc;
+	unsigned	 pc_gen;
+	struct follow	*follows;
+	struct vconn	*conns[16];
 	int		 nconns;
 
-	size_t		 nvms;
+	/* loop-thread state */
+	struct vmrec	*buckets[NBUCKETS];
+	size_t		 nrecs;
+	struct vmrec	*qhead, **qtail;
+	int		 jobs;		/* enforce jobs running */
+	int		 tasks;		/* tasks in flight */
+	int		 scanning;
+	int		 scans_done;
+	int		 collector_ready;
+	long long	 max_key;
+	char		 max_time[64];
+	struct checkpoint cp_written;
+	int		 cp_valid;
+
+	int		 breaker_open;
+	int		 breaker_probe;
+	uint64_t	 breaker_until;
+	unsigned	 breaker_ms;
+
+	/* counters */
+	unsigned long	 n_events, n_reconfigs, n_task_ok, n_task_err, n_kms_err;
 	int		 exit_code;
 };
 
+static void schedule(struct agent *);
+static void start_scan(struct agent *);
+
+static uint64_t
+now_ms(struct agent *a)
+{
+	return uv_now(&a->loop);
+}
+
 /* ---------------------------------------------------------------- */
-/* connection pool for short calls                                  */
+/* VM table                                                          */
+
+static unsigned
+hash(const char *s)
+{
+	unsigned h = 2166136261u;
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return h % NBUCKETS;
+}
+
+static struct vmrec *
+rec_find(struct agent *a, const char *moref, int create)
+{
+	unsigned h = hash(moref);
+	for (struct vmrec *r = a->buckets[h]; r; r = r->hnext)
+		if (strcmp(r->moref, moref) == 0)
+			return r;
+	if (!create)
+		return NULL;
+	struct vmrec *r = xcalloc(1, sizeof(*r));
+	snprintf(r->moref, sizeof(r->moref), "%s", moref);
+	r->pend_key = -1;
+	r->hnext = a->buckets[h];
+	a->buckets[h] = r;
+	a->nrecs++;
+	return r;
+}
+
+static void
+rec_free(struct vmrec *r)
+{
+	free(r->name);
+	free(r->reason);
+	free(r);
+}
+
+static void
+rec_remove(struct agent *a, struct vmrec *r)
+{
+	struct vmrec **pp = &a->buckets[hash(r->moref)];
+	while (*pp && *pp != r)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = r->hnext;
+	a->nrecs--;
+	rec_free(r);
+}
+
+static void
+enqueue(struct agent *a, struct vmrec *r)
+{
+	if (r->busy) {
+		r->again = 1;
+		return;
+	}
+	if (r->queued)
+		return;
+	r->waiting = 0;
+	r->queued = 1;
+	r->qnext = NULL;
+	*a->qtail = r;
+	a->qtail = &r->qnext;
+}
+
+static struct vmrec *
+dequeue(struct agent *a)
+{
+	struct vmrec *r = a->qhead;
+	if (r == NULL)
+		return NULL;
+	a->qhead = r->qnext;
+	if (a->qhead == NULL)
+		a->qtail = &a->qhead;
+	r->queued = 0;
+	return r;
+}
+
+static void
+set_state(struct vmrec *r, const char *name, enum vm_state st, const char *reason)
+{
+	if (name && *name && (r->name == NULL || strcmp(r->name, name) != 0)) {
+		free(r->name);
+		r->name = xstrdup(name);
+	}
+	r->state = st;
+	r->known = 1;
+	free(r->reason);
+	r->reason = xstrdup(reason ? reason : "");
+}
+
+static const char *
+rec_name(const struct vmrec *r)
+{
+	return r->name ? r->name : r->moref;
+}
+
+/* ---------------------------------------------------------------- */
+/* connections for pool work                                         */
 
 static struct vconn *
 conn_take(struct agent *a)
@@ -99,36 +312,110 @@ conn_give(struct agent *a, struct vconn *c)
 /* ---------------------------------------------------------------- */
 /* watcher thread                                                    */
 
+static void
+post(struct agent *a, struct note *n)
+{
+	pthread_mutex_lock(&a->mtx);
+	if (a->nnotes >= QUEUE_MAX && n->kind == N_EVENT) {
+		/* The next reconcile catches up on whatever is dropped. */
+		a->dropped++;
+		pthread_mutex_unlock(&a->mtx);
+		free(n);
+		return;
+	}
+	*a->tail = n;
+	a->tail = &n->next;
+	a->nnotes++;
+	pthread_mutex_unlock(&a->mtx);
+}
+
+struct wstate {
+	struct agent	*a;
+	struct vconn	*c;
+	int		 read_events;
+	int		 posted;
+};
+
+static int
+on_event(void *arg, const xnode *ev)
+{
+	struct wstate *w = arg;
+	struct note *n = xcalloc(1, sizeof(*n));
+	const char *k = xnode_path_text(ev, "key");
+	const char *t = xnode_path_text(ev, "createdTime");
+	const char *vm = xnode_path_text(ev, "vm.vm");
+	const char *type = xnode_type(ev);
+
+	if (strcmp(type, "EventEx") == 0 && xnode_path_text(ev, "eventTypeId"))
+		type = xnode_path_text(ev, "eventTypeId");
+	n->kind = N_EVENT;
+	n->key = k ? atoll(k) : -1;
+	snprintf(n->time, sizeof(n->time), "%s", t ? t : "");
+	snprintf(n->type, sizeof(n->type), "%s", type);
+	snprintf(n->vm, sizeof(n->vm), "%s", vm ? vm : "");
+	post(w->a, n);
+	w->posted++;
+	return 0;
+}
+
 static int
 on_update(void *arg, const char *kind, const struct vmoref *obj, size_t n,
     const char *const *names, const xnode *const *vals)
 {
-	struct agent *a = arg;
-	struct update *u = xcalloc(1, sizeof(*u));
+	struct wstate *w = arg;
+	struct agent *a = w->a;
 
-	snprintf(u->kind, sizeof(u->kind), "%s", kind);
-	snprintf(u->moref, sizeof(u->moref), "%s", obj->value);
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(names[i], "name") == 0)
-			u->name = xstrdup(xnode_text(vals[i]));
-		else if (strcmp(names[i], "config.version") == 0)
-			u->hw = xstrdup(xnode_text(vals[i]));
-		else if (strcmp(names[i], "runtime.powerState") == 0)
-			u->power = xstrdup(xnode_text(vals[i]));
-	}
-	pthread_mutex_lock(&a->mtx);
-	if (a->queued >= QUEUE_MAX) {
-		/* The periodic reconcile catches up on whatever is dropped. */
-		a->dropped++;
-		pthread_mutex_unlock(&a->mtx);
-		free(u->name); free(u->hw); free(u->power); free(u);
+	if (strcmp(obj->type, "EventHistoryCollector") == 0) {
+		w->read_events = 1;
 		return 0;
 	}
-	*a->tail = u;
-	a->tail = &u->next;
-	a->queued++;
+	if (strcmp(obj->type, "Task") != 0 || strcmp(kind, "leave") == 0)
+		return 0;
+	const char *state = NULL;
+	const xnode *err = NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(names[i], "info.state") == 0)
+			state = xnode_text(vals[i]);
+		else if (strcmp(names[i], "info.error") == 0)
+			err = vals[i];
+	}
+	if (state == NULL || (strcmp(state, "success") != 0 && strcmp(state, "error") != 0))
+		return 0;
+
+	/* Finished: stop following it and tell the loop. */
+	struct follow *f = NULL, **pp;
+	pthread_mutex_lock(&a->mtx);
+	for (pp = &a->follows; *pp; pp = &(*pp)->next)
+		if (strcmp((*pp)->task.value, obj->value) == 0) {
+			f = *pp;
+			*pp = f->next;
+			break;
+		}
 	pthread_mutex_unlock(&a->mtx);
-	uv_async_send(&a->wake);
+	if (f == NULL)
+		return 0;
+	struct note *no = xcalloc(1, sizeof(*no));
+	no->kind = N_TASK;
+	snprintf(no->vm, sizeof(no->vm), "%s", f->vm);
+	snprintf(no->task, sizeof(no->task), "%s", obj->value);
+	no->ok = strcmp(state, "success") == 0;
+	if (err != NULL) {
+		const char *m = xnode_path_text(err, "localizedMessage");
+		const xnode *fault = xnode_child(err, "fault");
+		snprintf(no->fault, sizeof(no->fault), "%s", fault ? xnode_type(fault) : "");
+		snprintf(no->msg, sizeof(no->msg), "%s", m && *m ? m : no->fault);
+		if (fault && (!m || !*m)) {
+			const char *fm = xnode_path_text(fault, "faultMessage.message");
+			if (fm)
+				snprintf(no->msg, sizeof(no->msg), "%s: %s", no->fault, fm);
+		}
+	}
+	post(a, no);
+	w->posted++;
+	/* The filter is no longer needed; failure here is harmless. */
+	struct vmoref filter = f->filter;
+	free(f);
+	(void)filter;
 	return 0;
 }
 
@@ -141,32 +428,71 @@ nap(struct agent *a, int ms)
 }
 
 static void
+post_error(struct agent *a, const char *msg)
+{
+	struct note *n = xcalloc(1, sizeof(*n));
+	n->kind = N_ERROR;
+	snprintf(n->msg, sizeof(n->msg), "%s", msg);
+	post(a, n);
+	uv_async_send(&a->wake);
+}
+
+/* Re-creates the filters of tasks followed under an older session. */
+static void
+refollow(struct agent *a, struct vconn *c, const struct vmoref *pc, unsigned gen)
+{
+	static const char *const tpaths[] = { "info.state", "info.error" };
+	for (;;) {
+		struct vmoref task = { "", "" };
+		pthread_mutex_lock(&a->mtx);
+		for (struct follow *f = a->follows; f; f = f->next)
+			if (f->gen != gen) {
+				task = f->task;
+				f->gen = gen;
+				break;
+			}
+		pthread_mutex_unlock(&a->mtx);
+		if (task.value[0] == '\0')
+			return;
+		struct vmoref filter;
+		if (vim_create_object_filter(c, pc, &task, "Task", tpaths, 2, &filter) != 0)
+			log_warnx("cannot follow %s again: %s", task.value, vconn_error(c));
+	}
+}
+
+static void
 watcher_main(void *arg)
 {
-	static const char *const paths[] = { "name", "config.version", "runtime.powerState" };
+	static const char *const lpaths[] = { "latestPage" };
 	struct agent *a = arg;
 	struct vconn *c = vconn_new(a->s);
-	struct vmoref pc = { "", "" }, view = { "", "" }, filter;
+	struct vmoref pc = { "", "" }, coll = { "", "" }, filter;
+	struct wstate w = { a, c, 0, 0 };
 	unsigned gen = 0;
 	char version[256] = "";
-	int backoff = 1000, rc;
+	int backoff = 1000, rc, first = 1;
 
 	/* recv_timeout must outlast the server-side wait. */
 	vconn_set_timeout(c, WAIT_SECONDS + a->cfg->timeout);
 	while (!atomic_load(&a->stopping)) {
 		if (pc.value[0] == '\0' || gen != vsession_generation(a->s)) {
-			/* (Re)create the session-scoped objects. */
+			/* (Re)create the session-scoped objects.  The event
+			 * collector starts at the checkpoint (or start-up) time,
+			 * so nothing between the two sessions is missed. */
 			gen = vsession_generation(a->s);
 			version[0] = '\0';
 			rc = vim_create_property_collector(c, &pc);
-			if (rc == 0)
-				rc = vim_create_container_view(c,
-				    vsession_mo(a->s, VMO_ROOT_FOLDER), "VirtualMachine", 1, &view);
-			if (rc == 0)
-				rc = vim_create_view_filter(c, &pc, &view, "VirtualMachine",
-				    paths, 3, &filter);
+			if (rc == 0 && !a->once)
+				rc = vim_create_event_collector(c, a->begin_time, event_types,
+				    NEVENT_TYPES, LATEST_PAGE, &coll);
+			if (rc == 0 && !a->once)
+				rc = vim_create_object_filter(c, &pc, &coll,
+				    "EventHistoryCollector", lpaths, 1, &filter);
 			if (rc != 0) {
-				log_warnx("watcher: %s; retrying in %d s", vconn_error(c), backoff / 1000);
+				char m[900];
+				snprintf(m, sizeof(m), "watcher: %s; retrying in %d s",
+				    vconn_error(c), backoff / 1000);
+				post_error(a, m);
 				pc.value[0] = '\0';
 				nap(a, backoff);
 				backoff = backoff < 60000 ? backoff * 2 : 60000;
@@ -174,15 +500,46 @@ watcher_main(void *arg)
 			}
 			pthread_mutex_lock(&a->mtx);
 			a->pc = pc;
+			a->pc_gen = gen;
 			pthread_mutex_unlock(&a->mtx);
-			log_debug("watcher: collector %s, view %s", pc.value, view.value);
+			refollow(a, c, &pc, gen);
+			w.read_events = !a->once;
+			if (first) {
+				struct note *n = xcalloc(1, sizeof(*n));
+				n->kind = N_READY;
+				post(a, n);
+				uv_async_send(&a->wake);
+				first = 0;
+			}
+			log_debug("watcher: collector %s, events %s", pc.value, coll.value);
+		}
+		/* Read forward until the collector has nothing newer. */
+		while (w.read_events && !atomic_load(&a->stopping)) {
+			int count = 0;
+			w.read_events = 0;
+			rc = vim_read_next_events(c, &coll, EVENT_PAGE, on_event, &w, &count);
+			if (rc != 0) {
+				log_warnx("watcher: %s", vconn_error(c));
+				break;
+			}
+			if (w.posted)
+				uv_async_send(&a->wake);
+			w.posted = 0;
+			if (count == EVENT_PAGE)
+				w.read_events = 1;
 		}
 		rc = vim_wait_for_updates(c, &pc, version, sizeof(version),
-		    WAIT_SECONDS, on_update, a);
+		    WAIT_SECONDS, on_update, &w);
+		if (w.posted)
+			uv_async_send(&a->wake);
+		w.posted = 0;
 		if (rc == V_ERR_CANCELED)
 			continue;		/* loop condition decides */
 		if (rc != 0) {
-			log_warnx("watcher: %s; retrying in %d s", vconn_error(c), backoff / 1000);
+			char m[900];
+			snprintf(m, sizeof(m), "watcher: %s; retrying in %d s",
+			    vconn_error(c), backoff / 1000);
+			post_error(a, m);
 			nap(a, backoff);
 			backoff = backoff < 60000 ? backoff * 2 : 60000;
 			continue;
@@ -191,6 +548,8 @@ watcher_main(void *arg)
 	}
 	if (pc.value[0]) {
 		vconn_set_timeout(c, 10);
+		if (coll.value[0])
+			vim_destroy_collector(c, &coll);
 		vim_destroy_property_collector(c, &pc);
 	}
 	vconn_free(c);
@@ -199,59 +558,589 @@ watcher_main(void *arg)
 }
 
 /* ---------------------------------------------------------------- */
-/* pool work                                                         */
+/* pool jobs                                                         */
 
-struct work {
+enum job_kind { J_ENFORCE, J_SCAN, J_AUDIT, J_KEEPALIVE, J_CANCEL };
+
+struct job {
 	uv_work_t	 req;
 	struct agent	*a;
-	int		 op;		/* 0 keep-alive, 1 cancel wait */
+	enum job_kind	 kind;
+	char		 vm[96];
+	int		 allow_crypto;
+	int		 audit;
+	char		 logged[32];
+	int		 follow_ok;
+	struct outcome	 out;
+	struct inventory inv;
+	unsigned	*acts;
 	int		 rc;
-	char		 msg[768];
+	char		 msg[1024];
 };
 
 static void
-work_run(uv_work_t *req)
+audit(struct vconn *c, const char *vm, const char *msg)
 {
-	struct work *w = req->data;
-	struct agent *a = w->a;
+	struct vmoref obj;
+	snprintf(obj.type, sizeof(obj.type), "VirtualMachine");
+	snprintf(obj.value, sizeof(obj.value), "%s", vm);
+	if (vim_log_user_event(c, &obj, msg) != 0)
+		log_warnx("%s: LogUserEvent failed: %s", vm, vconn_error(c));
+}
+
+static void
+job_run(uv_work_t *req)
+{
+	static const char *const tpaths[] = { "info.state", "info.error" };
+	struct job *j = req->data;
+	struct agent *a = j->a;
 	struct vconn *c = conn_take(a);
 	char now[64];
 
-	if (w->op == 0) {
-		w->rc = vim_current_time(c, now, sizeof(now));
-	} else {
+	switch (j->kind) {
+	case J_KEEPALIVE:
+		j->rc = vim_current_time(c, now, sizeof(now));
+		break;
+	case J_CANCEL: {
 		struct vmoref pc;
 		pthread_mutex_lock(&a->mtx);
 		pc = a->pc;
 		pthread_mutex_unlock(&a->mtx);
-		w->rc = pc.value[0] ? vim_cancel_wait(c, &pc) : 0;
+		j->rc = pc.value[0] ? vim_cancel_wait(c, &pc) : 0;
+		break;
 	}
-	if (w->rc != 0)
-		snprintf(w->msg, sizeof(w->msg), "%s", vconn_error(c));
+	case J_AUDIT:
+		audit(c, j->vm, j->msg);
+		j->rc = 0;
+		break;
+	case J_SCAN:
+		j->rc = enforce_scan(a->enf, c, 500, &j->inv, &j->acts);
+		break;
+	case J_ENFORCE: {
+		struct outcome *o = &j->out;
+		j->rc = enforce_vm(a->enf, c, j->vm, j->allow_crypto, a->dry_run, o);
+		if (o->issued) {
+			/* Follow the task through the watcher's collector.  The
+			 * follow is registered first so a re-created collector
+			 * picks it up too. */
+			struct follow *f = xcalloc(1, sizeof(*f));
+			struct vmoref pc, filter;
+			f->task = o->task;
+			snprintf(f->vm, sizeof(f->vm), "%s", j->vm);
+			pthread_mutex_lock(&a->mtx);
+			pc = a->pc;
+			f->gen = a->pc_gen;
+			f->next = a->follows;
+			a->follows = f;
+			pthread_mutex_unlock(&a->mtx);
+			j->follow_ok = vim_create_object_filter(c, &pc, &o->task, "Task",
+			    tpaths, 2, &filter) == 0;
+			if (!j->follow_ok)
+				snprintf(j->msg, sizeof(j->msg), "%s", vconn_error(c));
+			char acts[128];
+			policy_actions_str(o->actions, acts, sizeof(acts));
+			char m[1024];
+			snprintf(m, sizeof(m), "vmcrypt-agent: reconfiguring (%s): %s [%s]",
+			    acts, o->reason, o->task.value);
+			audit(c, j->vm, m);
+		} else if (j->audit && !a->dry_run && o->err == 0 && !o->gone &&
+		    (o->state == VS_HW_TOO_OLD || o->state == VS_BLOCKED ||
+		    o->state == VS_DEFERRED || o->state == VS_EXCLUDED ||
+		    o->state == VS_TEMPLATE) &&
+		    strcmp(j->logged, vm_state_name(o->state)) != 0) {
+			char m[1024];
+			snprintf(m, sizeof(m), "vmcrypt-agent: not encrypting (%s): %s",
+			    vm_state_name(o->state), o->reason);
+			audit(c, j->vm, m);
+			snprintf(j->logged, sizeof(j->logged), "%s", vm_state_name(o->state));
+		}
+		break;
+	}
+	}
+	if (j->rc != 0 && j->kind != J_ENFORCE)
+		snprintf(j->msg, sizeof(j->msg), "%s", vconn_error(c));
 	vconn_reset(c);
 	conn_give(a, c);
 }
 
-static void
-work_done(uv_work_t *req, int status)
+static void job_done(uv_work_t *req, int status);
+
+static struct job *
+job_new(struct agent *a, enum job_kind kind)
 {
-	struct work *w = req->data;
-	if (status == 0 && w->rc != 0)
-		log_warnx("%s: %s", w->op == 0 ? "keep-alive" : "cancel", w->msg);
-	else if (status == 0 && w->op == 0)
-		log_debug("keep-alive: session alive");
-	free(w);
+	struct job *j = xcalloc(1, sizeof(*j));
+	j->a = a;
+	j->kind = kind;
+	j->req.data = j;
+	return j;
 }
 
 static void
-submit(struct agent *a, int op)
+job_submit(struct agent *a, struct job *j)
 {
-	struct work *w = xcalloc(1, sizeof(*w));
-	w->a = a;
-	w->op = op;
-	w->req.data = w;
-	if (uv_queue_work(&a->loop, &w->req, work_run, work_done) != 0)
-		free(w);
+	if (uv_queue_work(&a->loop, &j->req, job_run, job_done) != 0) {
+		log_warnx("cannot queue work");
+		free(j);
+	}
+}
+
+static void
+submit_audit(struct agent *a, const char *vm, const char *msg)
+{
+	if (a->dry_run)
+		return;
+	struct job *j = job_new(a, J_AUDIT);
+	snprintf(j->vm, sizeof(j->vm), "%s", vm);
+	snprintf(j->msg, sizeof(j->msg), "%s", msg);
+	job_submit(a, j);
+}
+
+/* ---------------------------------------------------------------- */
+/* scheduling                                                        */
+
+static int
+in_flight(struct agent *a)
+{
+	return a->jobs + a->tasks;
+}
+
+static int
+allow_crypto(struct agent *a)
+{
+	if (!a->breaker_open)
+		return 1;
+	if (!a->breaker_probe && now_ms(a) >= a->breaker_until) {
+		a->breaker_probe = 1;	/* one trial while half-open */
+		return 2;
+	}
+	return 0;
+}
+
+static void
+on_retry_timer(uv_timer_t *t)
+{
+	schedule(t->data);
+}
+
+/* Arms the retry timer for the earliest VM in backoff or breaker expiry. */
+static void
+arm_retry(struct agent *a)
+{
+	uint64_t next = UINT64_MAX, now = now_ms(a);
+	for (size_t b = 0; b < NBUCKETS; b++)
+		for (struct vmrec *r = a->buckets[b]; r; r = r->hnext)
+			if (r->waiting && r->due < next)
+				next = r->due;
+	if (a->breaker_open && !a->breaker_probe && a->breaker_until < next)
+		next = a->breaker_until;
+	if (next == UINT64_MAX) {
+		uv_timer_stop(&a->retry_t);
+		return;
+	}
+	uv_timer_start(&a->retry_t, on_retry_timer, next > now ? next - now : 0, 0);
+}
+
+static void
+schedule(struct agent *a)
+{
+	uint64_t now = now_ms(a);
+	int waiting = 0;
+
+	if (a->closing)
+		return;
+	/* Backoffs that have expired go back to the queue. */
+	for (size_t b = 0; b < NBUCKETS; b++)
+		for (struct vmrec *r = a->buckets[b]; r; r = r->hnext)
+			if (r->waiting) {
+				if (r->due <= now && !atomic_load(&a->stopping))
+					enqueue(a, r);
+				else
+					waiting = 1;
+			}
+	/* Breaker half-open: send one paused VM as the probe. */
+	if (a->breaker_open && !a->breaker_probe && now >= a->breaker_until) {
+		for (size_t b = 0; b < NBUCKETS; b++)
+			for (struct vmrec *r = a->buckets[b]; r; r = r->hnext)
+				if (r->kms_paused && !r->busy && !r->queued) {
+					enqueue(a, r);
+					goto probe_queued;
+				}
+	}
+probe_queued:
+	while (!atomic_load(&a->stopping) && in_flight(a) < a->cfg->max_in_flight) {
+		struct vmrec *r = dequeue(a);
+		if (r == NULL)
+			break;
+		if (r->busy) {
+			r->again = 1;
+			continue;
+		}
+		struct job *j = job_new(a, J_ENFORCE);
+		snprintf(j->vm, sizeof(j->vm), "%s", r->moref);
+		j->allow_crypto = allow_crypto(a);
+		j->audit = r->audit;
+		snprintf(j->logged, sizeof(j->logged), "%s", r->logged);
+		r->busy = 1;
+		r->again = 0;
+		a->jobs++;
+		job_submit(a, j);
+	}
+	(void)waiting;
+	arm_retry(a);
+}
+
+static void
+checkpoint_maybe(struct agent *a)
+{
+	struct checkpoint cp;
+	long long low = -1;
+	const char *low_time = NULL;
+	char err[512];
+
+	if (a->once || a->dry_run || a->max_key < 0 || a->max_time[0] == '\0')
+		return;
+	for (size_t b = 0; b < NBUCKETS; b++)
+		for (struct vmrec *r = a->buckets[b]; r; r = r->hnext)
+			if (r->pend_key >= 0 && (low < 0 || r->pend_key < low)) {
+				low = r->pend_key;
+				low_time = r->pend_time;
+			}
+	if (low >= 0) {
+		cp.key = low - 1;
+		snprintf(cp.time, sizeof(cp.time), "%s", low_time);
+	} else {
+		cp.key = a->max_key;
+		snprintf(cp.time, sizeof(cp.time), "%s", a->max_time);
+	}
+	if (a->cp_valid && cp.key == a->cp_written.key &&
+	    strcmp(cp.time, a->cp_written.time) == 0)
+		return;
+	if (checkpoint_write(a->cfg->state_dir, &cp, err, sizeof(err)) != 0) {
+		log_warnx("checkpoint: %s", err);
+		return;
+	}
+	a->cp_written = cp;
+	a->cp_valid = 1;
+}
+
+static void
+backoff(struct agent *a, struct vmrec *r)
+{
+	r->attempts++;
+	if (r->attempts >= MAX_ATTEMPTS || a->once) {
+		r->failed = 1;
+		r->waiting = 0;
+		log_error("VM %s (%s): giving up after %u attempt%s; the next event or "
+		    "reconcile tries again", rec_name(r), r->moref, r->attempts,
+		    r->attempts == 1 ? "" : "s");
+		return;
+	}
+	uint64_t d = (uint64_t)RETRY_BASE_MS << (r->attempts - 1);
+	if (d > RETRY_MAX_MS)
+		d = RETRY_MAX_MS;
+	d = d * (80 + (uint64_t)(rand() % 41)) / 100;	/* +-20% jitter */
+	r->due = now_ms(a) + d;
+	r->waiting = 1;
+	log_info("VM %s (%s): retry %u in %.1f s", rec_name(r), r->moref,
+	    r->attempts + 1, (double)d / 1000);
+}
+
+static void
+breaker_trip(struct agent *a, const char *why)
+{
+	int was_open = a->breaker_open;
+	a->breaker_ms = a->breaker_ms ? a->breaker_ms * 2 : BREAKER_MIN_MS;
+	if (a->breaker_ms > BREAKER_MAX_MS)
+		a->breaker_ms = BREAKER_MAX_MS;
+	a->breaker_open = 1;
+	a->breaker_probe = 0;
+	a->breaker_until = now_ms(a) + a->breaker_ms;
+	if (!was_open)
+		log_error("KMS unusable: %s; encryption paused (next try in %.0f s); "
+		    "check the key provider in vCenter (Configure > Key Providers)",
+		    why, (double)a->breaker_ms / 1000);
+	else
+		log_warnx("KMS still unusable: %s; next try in %.0f s", why,
+		    (double)a->breaker_ms / 1000);
+}
+
+static void
+breaker_close(struct agent *a)
+{
+	if (!a->breaker_open)
+		return;
+	a->breaker_open = 0;
+	a->breaker_probe = 0;
+	a->breaker_ms = 0;
+	log_info("KMS usable again: encryption resumed");
+	for (size_t b = 0; b < NBUCKETS; b++)
+		for (struct vmrec *r = a->buckets[b]; r; r = r->hnext)
+			if (r->kms_paused) {
+				r->kms_paused = 0;
+				r->attempts = 0;
+				r->failed = 0;
+				enqueue(a, r);
+			}
+}
+
+static void
+enforce_done(struct agent *a, struct job *j)
+{
+	struct outcome *o = &j->out;
+	struct vmrec *r = rec_find(a, j->vm, 1);
+	char acts[128];
+
+	a->jobs--;
+	r->busy = 0;
+	snprintf(r->logged, sizeof(r->logged), "%s", j->logged);
+	if (j->allow_crypto == 2 && !(o->issued && (o->actions & ACT_CRYPTO)))
+		a->breaker_probe = 0;	/* the probe did not test the KMS */
+	if (o->gone) {
+		log_info("VM %s: no longer exists", j->vm);
+		rec_remove(a, r);
+		return;
+	}
+	policy_actions_str(o->actions, acts, sizeof(acts));
+	if (o->err != 0 && !o->issued) {
+		set_state(r, o->name, o->state, o->reason);
+		if (o->kms) {
+			a->n_kms_err++;
+			r->kms_paused = 1;
+			log_warnx("VM %s (%s): %s", rec_name(r), r->moref, o->msg);
+			breaker_trip(a, o->msg);
+		} else {
+			log_warnx("VM %s (%s): %s", rec_name(r), r->moref, o->msg);
+		}
+		backoff(a, r);
+		r->pend_key = -1;
+		return;
+	}
+	set_state(r, o->name, o->state, o->reason);
+	r->kms_paused = !j->allow_crypto && o->state != VS_COMPLIANT &&
+	    strstr(o->reason, "KMS unavailable") != NULL;
+	if (o->issued) {
+		r->task_actions = o->actions;
+		snprintf(r->task, sizeof(r->task), "%s", o->task.value);
+		r->busy = 1;
+		r->reconfigs++;
+		a->tasks++;
+		a->n_reconfigs++;
+		log_info("VM %s (%s): %s: %s; ReconfigVM_Task %s", rec_name(r), r->moref,
+		    acts, o->reason, o->task.value);
+		if (!j->follow_ok)
+			log_warnx("VM %s: cannot follow %s (%s); the next reconcile checks it",
+			    rec_name(r), o->task.value, j->msg);
+		return;
+	}
+	r->pend_key = -1;
+	if (a->dry_run && o->actions)
+		log_info("dry-run: VM %s (%s): would %s: %s", rec_name(r), r->moref,
+		    acts, o->reason);
+	else if (o->state == VS_COMPLIANT)
+		log_info("VM %s (%s): compliant", rec_name(r), r->moref);
+	else
+		log_info("VM %s (%s): %s: %s", rec_name(r), r->moref,
+		    vm_state_name(o->state), o->reason);
+	if (o->state == VS_COMPLIANT || !o->actions)
+		r->attempts = 0;
+	if (r->again)
+		enqueue(a, r);
+}
+
+static void
+task_done(struct agent *a, const struct note *n)
+{
+	struct vmrec *r = rec_find(a, n->vm, 1);
+	char acts[128];
+
+	if (a->tasks > 0)
+		a->tasks--;
+	r->busy = 0;
+	r->pend_key = -1;
+	policy_actions_str(r->task_actions, acts, sizeof(acts));
+	if (n->ok) {
+		a->n_task_ok++;
+		r->attempts = 0;
+		r->failed = 0;
+		log_info("VM %s (%s): %s done (%s)", rec_name(r), r->moref, acts, n->task);
+		if (r->task_actions & ACT_CRYPTO)
+			breaker_close(a);
+		char m[512];
+		snprintf(m, sizeof(m), "vmcrypt-agent: %s completed [%s]", acts, n->task);
+		submit_audit(a, r->moref, m);
+		/* Level-triggered: read it again to confirm. */
+		enqueue(a, r);
+		return;
+	}
+	a->n_task_err++;
+	int kms = enforce_is_kms_error(n->fault, n->msg);
+	log_error("VM %s (%s): %s failed (%s): %s%s%s", rec_name(r), r->moref, acts,
+	    n->task, n->fault[0] ? n->fault : "error", n->msg[0] ? ": " : "", n->msg);
+	char m[900];
+	snprintf(m, sizeof(m), "vmcrypt-agent: %s failed [%s]: %s", acts, n->task, n->msg);
+	submit_audit(a, r->moref, m);
+	if (kms && (r->task_actions & ACT_CRYPTO)) {
+		a->n_kms_err++;
+		r->kms_paused = 1;
+		breaker_trip(a, n->msg);
+	}
+	backoff(a, r);
+}
+
+static void
+scan_done(struct agent *a, struct job *j)
+{
+	size_t counts[VS_COUNT] = { 0 }, acting = 0;
+
+	a->scanning = 0;
+	if (j->rc != 0) {
+		log_error("reconcile: %s", j->msg);
+		if (a->once) {
+			a->exit_code = cli_exit_for(j->rc);
+			return;
+		}
+		return;
+	}
+	for (size_t i = 0; i < j->inv.nvms; i++) {
+		struct vm_info *vm = &j->inv.vms[i];
+		struct vmrec *r = rec_find(a, vm->moref, 1);
+		enum vm_state st = VS_COMPLIANT;
+		for (int s = 0; s < VS_COUNT; s++)
+			if (strcmp(vm->state, vm_state_name(s)) == 0)
+				st = s;
+		counts[st]++;
+		if (!r->busy)
+			set_state(r, vm->name, st, vm->reason);
+		if (j->acts[i]) {
+			r->failed = 0;
+			r->attempts = 0;
+			if (!r->waiting || a->scans_done == 0)
+				enqueue(a, r);
+			acting++;
+		}
+	}
+	a->scans_done++;
+	log_info("reconcile: %zu VMs: %zu compliant, %zu pending, %zu deferred, "
+	    "%zu blocked, %zu hw-too-old, %zu excluded, %zu templates, %zu inaccessible; "
+	    "%zu to act on", j->inv.nvms, counts[VS_COMPLIANT], counts[VS_PENDING],
+	    counts[VS_DEFERRED], counts[VS_BLOCKED], counts[VS_HW_TOO_OLD],
+	    counts[VS_EXCLUDED], counts[VS_TEMPLATE], counts[VS_INACCESSIBLE], acting);
+}
+
+/* ---------------------------------------------------------------- */
+/* reconcile command: final report                                   */
+
+static int
+report_once(struct agent *a, struct inventory *inv)
+{
+	int open = 0;
+
+	for (size_t i = 0; i < inv->nvms; i++) {
+		struct vm_info *vm = &inv->vms[i];
+		struct vmrec *r = rec_find(a, vm->moref, 0);
+		enum vm_state st = VS_COMPLIANT;
+		for (int s = 0; s < VS_COUNT; s++)
+			if (strcmp(vm->state, vm_state_name(s)) == 0)
+				st = s;
+		if (r && r->failed) {
+			free(vm->reason);
+			vm->reason = xasprintf("%s; last attempt failed", r->reason ? r->reason : "");
+		}
+		open += vm_state_open(st);
+	}
+	if (a->json)
+		inventory_print_json(inv, stdout);
+	else
+		inventory_print_table(inv, stdout);
+	fflush(stdout);
+	return open;
+}
+
+static void job_done_final_scan(struct agent *a, struct job *j);
+
+static void
+maybe_finish_once(struct agent *a)
+{
+	if (!a->once || a->closing || a->scanning || a->scans_done == 0 ||
+	    in_flight(a) > 0 || a->qhead != NULL)
+		return;
+	for (size_t b = 0; b < NBUCKETS; b++)
+		for (struct vmrec *r = a->buckets[b]; r; r = r->hnext)
+			if (r->waiting || r->busy)
+				return;
+	if (a->scans_done == 1 && a->exit_code == EXIT_OK) {
+		/* Everything issued has finished: read the result. */
+		a->scanning = 1;
+		struct job *j = job_new(a, J_SCAN);
+		j->audit = 1;		/* marks the final scan */
+		job_submit(a, j);
+		return;
+	}
+	atomic_store(&a->stopping, 1);
+	struct job *j = job_new(a, J_CANCEL);
+	job_submit(a, j);
+}
+
+static void
+job_done_final_scan(struct agent *a, struct job *j)
+{
+	a->scanning = 0;
+	a->scans_done++;
+	if (j->rc != 0) {
+		log_error("reconcile: %s", j->msg);
+		a->exit_code = cli_exit_for(j->rc);
+	} else {
+		int open = report_once(a, &j->inv);
+		if (open > 0 && a->exit_code == EXIT_OK)
+			a->exit_code = EXIT_FAIL;
+		log_info("reconcile: %d VM%s in scope not compliant", open, open == 1 ? "" : "s");
+	}
+	atomic_store(&a->stopping, 1);
+	job_submit(a, job_new(a, J_CANCEL));
+}
+
+static void
+job_done(uv_work_t *req, int status)
+{
+	struct job *j = req->data;
+	struct agent *a = j->a;
+
+	(void)status;
+	switch (j->kind) {
+	case J_ENFORCE:
+		enforce_done(a, j);
+		break;
+	case J_SCAN:
+		if (j->audit)
+			job_done_final_scan(a, j);
+		else
+			scan_done(a, j);
+		break;
+	case J_KEEPALIVE:
+		if (j->rc != 0)
+			log_warnx("keep-alive: %s", j->msg);
+		break;
+	case J_CANCEL:
+	case J_AUDIT:
+		break;
+	}
+	if (j->kind == J_SCAN) {
+		inventory_free(&j->inv);
+		free(j->acts);
+	}
+	free(j);
+	checkpoint_maybe(a);
+	schedule(a);
+	maybe_finish_once(a);
+}
+
+static void
+start_scan(struct agent *a)
+{
+	if (a->scanning || atomic_load(&a->stopping))
+		return;
+	a->scanning = 1;
+	job_submit(a, job_new(a, J_SCAN));
 }
 
 /* ---------------------------------------------------------------- */
@@ -260,45 +1149,101 @@ submit(struct agent *a, int op)
 static void
 on_keepalive(uv_timer_t *t)
 {
-	submit(t->data, 0);
+	job_submit(t->data, job_new(t->data, J_KEEPALIVE));
+}
+
+static void
+on_reconcile_timer(uv_timer_t *t)
+{
+	start_scan(t->data);
 }
 
 static void
 close_all(struct agent *a)
 {
+	a->closing = 1;
 	uv_close((uv_handle_t *)&a->sigterm, NULL);
 	uv_close((uv_handle_t *)&a->sigint, NULL);
 	uv_close((uv_handle_t *)&a->sighup, NULL);
 	uv_close((uv_handle_t *)&a->keepalive, NULL);
+	uv_close((uv_handle_t *)&a->reconcile_t, NULL);
+	uv_close((uv_handle_t *)&a->retry_t, NULL);
+	uv_close((uv_handle_t *)&a->drain_t, NULL);
 	uv_close((uv_handle_t *)&a->wake, NULL);
 }
 
 static void
-drain(struct agent *a)
+handle_event(struct agent *a, const struct note *n)
 {
-	struct update *list;
+	a->n_events++;
+	if (n->key > a->max_key) {
+		a->max_key = n->key;
+		snprintf(a->max_time, sizeof(a->max_time), "%s", n->time);
+	}
+	if (n->vm[0] == '\0')
+		return;
+	struct vmrec *r = rec_find(a, n->vm, strcmp(n->type, "VmRemovedEvent") != 0);
+	if (r == NULL)
+		return;
+	log_debug("event %lld %s on %s", n->key, n->type, n->vm);
+	if (strcmp(n->type, "VmRemovedEvent") == 0) {
+		if (!r->busy && !r->queued) {
+			log_info("VM %s (%s): removed", rec_name(r), r->moref);
+			rec_remove(a, r);
+		}
+		return;
+	}
+	if (r->pend_key < 0 || n->key < r->pend_key) {
+		r->pend_key = n->key;
+		snprintf(r->pend_time, sizeof(r->pend_time), "%s", n->time);
+	}
+	r->audit = 1;
+	r->failed = 0;
+	if (r->waiting && r->attempts > 0 && strcmp(n->type, "VmReconfiguredEvent") == 0)
+		return;		/* our own retry is already scheduled */
+	enqueue(a, r);
+}
+
+static void
+drain_notes(struct agent *a)
+{
+	struct note *list;
 
 	pthread_mutex_lock(&a->mtx);
 	list = a->head;
 	a->head = NULL;
 	a->tail = &a->head;
-	a->queued = 0;
+	a->nnotes = 0;
+	size_t dropped = a->dropped;
+	a->dropped = 0;
 	pthread_mutex_unlock(&a->mtx);
+	if (dropped > 0) {
+		log_warnx("%zu events dropped (queue full); reconciling", dropped);
+		start_scan(a);
+	}
 	while (list != NULL) {
-		struct update *u = list;
-		list = u->next;
-		if (strcmp(u->kind, "enter") == 0)
-			a->nvms++;
-		else if (strcmp(u->kind, "leave") == 0 && a->nvms > 0)
-			a->nvms--;
-		if (strcmp(u->kind, "leave") == 0)
-			log_info("VM %s removed", u->moref);
-		else
-			log_info("VM %s (%s)%s%s%s%s %s", u->name ? u->name : "?", u->moref,
-			    u->hw ? " " : "", u->hw ? u->hw : "",
-			    u->power ? " " : "", u->power ? u->power : "",
-			    strcmp(u->kind, "enter") == 0 ? "seen" : "changed");
-		free(u->name); free(u->hw); free(u->power); free(u);
+		struct note *n = list;
+		list = n->next;
+		switch (n->kind) {
+		case N_EVENT:
+			handle_event(a, n);
+			break;
+		case N_TASK:
+			task_done(a, n);
+			break;
+		case N_READY:
+			if (!a->collector_ready) {
+				a->collector_ready = 1;
+				log_info("%s; reconciling every VM",
+				    a->once ? "reconcile pass" : "watching events");
+				start_scan(a);
+			}
+			break;
+		case N_ERROR:
+			log_warnx("%s", n->msg);
+			break;
+		}
+		free(n);
 	}
 }
 
@@ -307,26 +1252,57 @@ on_wake(uv_async_t *h)
 {
 	struct agent *a = h->data;
 
-	drain(a);
-	if (atomic_load(&a->watcher_done) && a->watcher_started) {
+	drain_notes(a);
+	if (!a->closing) {
+		checkpoint_maybe(a);
+		schedule(a);
+		maybe_finish_once(a);
+	}
+	if (atomic_load(&a->watcher_done) && a->watcher_started && a->jobs == 0 &&
+	    !a->scanning) {
 		uv_thread_join(&a->watcher);
 		a->watcher_started = 0;
+		checkpoint_maybe(a);
 		close_all(a);
 	}
+}
+
+static void
+on_drain_timer(uv_timer_t *t)
+{
+	struct agent *a = t->data;
+	if (a->tasks > 0 && t->repeat == 0)
+		log_warnx("stopping with %d task%s still running in vCenter; the next "
+		    "start checks them", a->tasks, a->tasks == 1 ? "" : "s");
+	uv_timer_stop(t);
+	atomic_store(&a->stopping, 1);
+	job_submit(a, job_new(a, J_CANCEL));	/* wakes the watcher out of its wait */
 }
 
 static void
 on_stop(uv_signal_t *h, int signum)
 {
 	struct agent *a = h->data;
+	const char *sig = signum == SIGINT ? "SIGINT" : "SIGTERM";
 
-	if (atomic_exchange(&a->stopping, 1)) {
-		log_warnx("second %s: exiting now", signum == SIGINT ? "SIGINT" : "SIGTERM");
+	if (a->drain_t.data == (void *)1 || atomic_load(&a->stopping)) {
+		log_warnx("second %s: exiting now", sig);
 		exit(EXIT_FAIL);
 	}
-	log_info("%s: stopping", signum == SIGINT ? "SIGINT" : "SIGTERM");
+	a->drain_t.data = a;
+	log_info("%s: stopping (no new work; following %d running task%s up to %d s)",
+	    sig, a->tasks, a->tasks == 1 ? "" : "s", DRAIN_MS / 1000);
 	uv_timer_stop(&a->keepalive);
-	submit(a, 1);			/* wakes the watcher out of its wait */
+	uv_timer_stop(&a->reconcile_t);
+	/* No new jobs: empty the queue. */
+	while (dequeue(a) != NULL)
+		;
+	a->cfg->max_in_flight = 0;
+	if (a->tasks == 0) {
+		on_drain_timer(&a->drain_t);
+		return;
+	}
+	uv_timer_start(&a->drain_t, on_drain_timer, DRAIN_MS, 0);
 }
 
 static int
@@ -334,7 +1310,8 @@ same_connection(const struct config *x, const struct config *y)
 {
 #define SAME(f) ((x->f == NULL && y->f == NULL) || (x->f && y->f && strcmp(x->f, y->f) == 0))
 	return SAME(vc_url) && SAME(vc_user) && SAME(password_file) &&
-	    SAME(tls.ca_file) && SAME(tls.thumbprint) && x->tls.mode == y->tls.mode;
+	    SAME(tls.ca_file) && SAME(tls.thumbprint) && x->tls.mode == y->tls.mode &&
+	    SAME(policy_name) && SAME(policy_id) && SAME(state_dir);
 #undef SAME
 }
 
@@ -352,108 +1329,263 @@ on_reload(uv_signal_t *h, int signum)
 		return;
 	}
 	if (!same_connection(a->cfg, n)) {
-		log_warnx("SIGHUP: vCenter connection settings changed; they take effect at the next restart");
+		log_warnx("SIGHUP: vCenter connection, policy or state settings changed; "
+		    "they take effect at the next restart");
 		config_free(n);
 		return;
 	}
 	enum log_level lvl;
 	if (log_parse_level(n->log_level, &lvl) == 0)
 		log_setlevel(lvl);
-	/* The watcher reads only connection settings, which are unchanged, so
-	 * swapping the rest on the loop thread is safe. */
+	/* Workers may still read the old config: retire it, free it at exit. */
 	struct config *old = a->cfg;
 	n->timeout = old->timeout;
+	if (a->dry_run)
+		n->dry_run = 1;
 	a->cfg = n;
-	config_free(old);
-	log_info("SIGHUP: configuration reloaded from %s", a->config_path);
+	enforcer_set_config(a->enf, n);
+	struct retired *rt = xcalloc(1, sizeof(*rt));
+	rt->c = old;
+	rt->next = a->retired;
+	a->retired = rt;
+	log_info("SIGHUP: configuration reloaded from %s; reconciling", a->config_path);
+	start_scan(a);
+}
+
+/* ---------------------------------------------------------------- */
+
+static int
+prepare_state_dir(struct agent *a)
+{
+	struct checkpoint cp;
+	char err[512];
+
+	if (a->dry_run || a->once)
+		return 0;
+	if (mkdir(a->cfg->state_dir, 0700) != 0 && errno != EEXIST) {
+		log_error("state directory %s: %s; create it (owned by the agent's user) "
+		    "or set <state-dir> in %s", a->cfg->state_dir, strerror(errno),
+		    a->config_path);
+		return -1;
+	}
+	int rc = checkpoint_read(a->cfg->state_dir, &cp, err, sizeof(err));
+	if (rc == 0) {
+		snprintf(a->begin_time, sizeof(a->begin_time), "%s", cp.time);
+		a->max_key = cp.key;
+		snprintf(a->max_time, sizeof(a->max_time), "%s", cp.time);
+		a->cp_written = cp;
+		a->cp_valid = 1;
+		log_info("checkpoint: resuming events from %s (after key %lld)", cp.time, cp.key);
+	} else if (rc < 0) {
+		log_warnx("checkpoint: %s", err);
+	}
+	return 0;
+}
+
+static int
+engine(struct agent *a)
+{
+	char err[1024];
+	char *password;
+	int rc;
+
+	if ((password = config_read_password(a->cfg, err, sizeof(err))) == NULL) {
+		log_error("%s", err);
+		return EXIT_CONFIG;
+	}
+	if ((a->s = vsession_new(a->cfg, err, sizeof(err))) == NULL) {
+		secret_free(password);
+		log_error("%s", err);
+		return EXIT_CONNECT;
+	}
+	rc = vsession_open(a->s, password, err, sizeof(err));
+	secret_free(password);
+	if (rc != 0) {
+		log_error("%s", err);
+		vsession_free(a->s);
+		return cli_exit_for(rc);
+	}
+
+	a->max_key = -1;
+	if (prepare_state_dir(a) != 0) {
+		vsession_close(a->s);
+		vsession_free(a->s);
+		return EXIT_CONFIG;
+	}
+	a->enf = enforcer_new();
+	{
+		struct vconn *c = vconn_new(a->s);
+		vconn_set_timeout(c, a->cfg->timeout);
+		rc = enforcer_configure(a->enf, a->cfg, c, err, sizeof(err));
+		if (rc == 0 && a->begin_time[0] == '\0' &&
+		    vim_current_time(c, a->begin_time, sizeof(a->begin_time)) != 0)
+			a->begin_time[0] = '\0';
+		vconn_free(c);
+	}
+	if (rc != 0) {
+		log_error("%s", err);
+		enforcer_free(a->enf);
+		vsession_close(a->s);
+		vsession_free(a->s);
+		return EXIT_FAIL;
+	}
+
+	pthread_mutex_init(&a->mtx, NULL);
+	a->tail = &a->head;
+	a->qtail = &a->qhead;
+	if (uv_loop_init(&a->loop) != 0)
+		fatalx("uv_loop_init failed");
+	uv_signal_init(&a->loop, &a->sigterm);
+	uv_signal_init(&a->loop, &a->sigint);
+	uv_signal_init(&a->loop, &a->sighup);
+	uv_timer_init(&a->loop, &a->keepalive);
+	uv_timer_init(&a->loop, &a->reconcile_t);
+	uv_timer_init(&a->loop, &a->retry_t);
+	uv_timer_init(&a->loop, &a->drain_t);
+	uv_async_init(&a->loop, &a->wake, on_wake);
+	a->sigterm.data = a->sigint.data = a->sighup.data = a;
+	a->keepalive.data = a->wake.data = a->reconcile_t.data = a->retry_t.data = a;
+	a->drain_t.data = NULL;
+	uv_signal_start(&a->sigterm, on_stop, SIGTERM);
+	uv_signal_start(&a->sigint, on_stop, SIGINT);
+	if (!a->once)
+		uv_signal_start(&a->sighup, on_reload, SIGHUP);
+	uv_timer_start(&a->keepalive, on_keepalive, KEEPALIVE_MS, KEEPALIVE_MS);
+	if (!a->once)
+		uv_timer_start(&a->reconcile_t, on_reconcile_timer,
+		    (uint64_t)a->cfg->reconcile_interval * 1000,
+		    (uint64_t)a->cfg->reconcile_interval * 1000);
+
+	if (uv_thread_create(&a->watcher, watcher_main, a) != 0)
+		fatalx("cannot start the watcher thread");
+	a->watcher_started = 1;
+	if (!a->once)
+		log_info("agent running (pid %d)%s; policy \"%s\", up to %d in flight",
+		    (int)getpid(), a->dry_run ? " in dry-run mode: nothing will be changed" : "",
+		    a->cfg->policy_name ? a->cfg->policy_name : enforcer_policy_id(a->enf),
+		    a->cfg->max_in_flight);
+
+	uv_run(&a->loop, UV_RUN_DEFAULT);
+	drain_notes(a);
+
+	for (int i = 0; i < a->nconns; i++)
+		vconn_free(a->conns[i]);
+	vsession_close(a->s);
+	vsession_free(a->s);
+	rc = uv_loop_close(&a->loop);
+	if (rc != 0)
+		log_warnx("event loop closed with handles still open: %s", uv_strerror(rc));
+	while (a->follows) {
+		struct follow *f = a->follows;
+		a->follows = f->next;
+		free(f);
+	}
+	for (size_t b = 0; b < NBUCKETS; b++)
+		while (a->buckets[b]) {
+			struct vmrec *r = a->buckets[b];
+			a->buckets[b] = r->hnext;
+			rec_free(r);
+		}
+	pthread_mutex_destroy(&a->mtx);
+	enforcer_free(a->enf);
+	if (!a->once)
+		log_info("stopped: %lu events, %lu reconfigurations (%lu done, %lu failed)",
+		    a->n_events, a->n_reconfigs, a->n_task_ok, a->n_task_err);
+	if (rc != 0 && a->exit_code == EXIT_OK)
+		a->exit_code = EXIT_FAIL;
+	return a->exit_code;
+}
+
+/* The pool must hold every job in flight plus the short calls. */
+static void
+size_pool(int max_in_flight)
+{
+	char n[16];
+	if (getenv("UV_THREADPOOL_SIZE") != NULL)
+		return;
+	snprintf(n, sizeof(n), "%d", max_in_flight + 4 > 128 ? 128 : max_in_flight + 4);
+	setenv("UV_THREADPOOL_SIZE", n, 1);
+}
+
+static int
+run_common(int argc, char **argv, int once)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cmd = once ? "reconcile" : "run";
+	struct agent *a = xcalloc(1, sizeof(*a));
+	int ch, rc, dry = 0;
+
+	a->once = once;
+	while ((ch = getopt_long(argc, argv, "c:nh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': a->config_path = optarg; break;
+		case 'n': dry = 1; break;
+		case 'j': a->json = 1; break;
+		case 'h':
+			if (once)
+				printf("usage: vmcrypt-agent reconcile --config FILE [--dry-run] [--json]\n\n"
+				    "One pass over every VM: brings each in-scope VM to policy (one\n"
+				    "ReconfigVM_Task each, at most max-in-flight at a time), follows\n"
+				    "the tasks to the end, then prints every VM with its state and reason.\n"
+				    "--dry-run computes and prints what would change and changes nothing.\n\n"
+				    "exit status: 0 every VM in scope is compliant; 1 some are not (pending,\n"
+				    "deferred until power-off, blocked by snapshots, failed); 3 bad\n"
+				    "configuration; 4 vCenter unreachable; 5 login failed.\n");
+			else
+				printf("usage: vmcrypt-agent run --config FILE [--dry-run]\n\n"
+				    "Runs the agent in the foreground: logs in to vCenter, reconciles every\n"
+				    "VM, then follows vCenter's events and brings each new or changed VM of\n"
+				    "hardware version 13+ to policy (encryption storage policy and key on\n"
+				    "home and disks, Encrypted vMotion required).  A full reconcile runs\n"
+				    "every reconcile-interval.  --dry-run logs every change and makes none.\n"
+				    "SIGTERM/SIGINT stop it cleanly; SIGHUP reloads FILE.\n");
+			free(a);
+			return EXIT_OK;
+		default:
+			free(a);
+			return EXIT_USAGE;
+		}
+	}
+	if (a->config_path == NULL || optind != argc || (a->json && !once)) {
+		fprintf(stderr, "usage: vmcrypt-agent %s --config FILE [--dry-run]%s\n", cmd,
+		    once ? " [--json]" : "");
+		free(a);
+		return EXIT_USAGE;
+	}
+	if ((rc = cli_load_config(a->config_path, &a->cfg)) != EXIT_OK) {
+		free(a);
+		return rc;
+	}
+	a->dry_run = dry || a->cfg->dry_run;
+	a->cfg->dry_run = a->dry_run;
+	size_pool(a->cfg->max_in_flight);
+	srand((unsigned)time(NULL) ^ (unsigned)getpid());
+	rc = engine(a);
+	config_free(a->cfg);
+	while (a->retired) {
+		struct retired *rt = a->retired;
+		a->retired = rt->next;
+		config_free(rt->c);
+		free(rt);
+	}
+	free(a);
+	return rc;
 }
 
 int
 cmd_run(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct agent a;
-	char err[1024];
-	char *password;
-	int ch, rc;
+	return run_common(argc, argv, 0);
+}
 
-	memset(&a, 0, sizeof(a));
-	while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'c': a.config_path = optarg; break;
-		case 'h':
-			printf("usage: vmcrypt-agent run --config FILE\n\n"
-			    "Runs the agent in the foreground: logs in to vCenter, watches the\n"
-			    "inventory and logs every VM it sees.  SIGTERM/SIGINT stop it cleanly\n"
-			    "(logout included); SIGHUP reloads FILE.\n");
-			return EXIT_OK;
-		default:
-			return EXIT_USAGE;
-		}
-	}
-	if (a.config_path == NULL || optind != argc) {
-		fprintf(stderr, "usage: vmcrypt-agent run --config FILE\n");
-		return EXIT_USAGE;
-	}
-	if ((rc = cli_load_config(a.config_path, &a.cfg)) != EXIT_OK)
-		return rc;
-	if ((password = config_read_password(a.cfg, err, sizeof(err))) == NULL) {
-		log_error("%s", err);
-		config_free(a.cfg);
-		return EXIT_CONFIG;
-	}
-	if ((a.s = vsession_new(a.cfg, err, sizeof(err))) == NULL) {
-		secret_free(password);
-		log_error("%s", err);
-		config_free(a.cfg);
-		return EXIT_CONNECT;
-	}
-	rc = vsession_open(a.s, password, err, sizeof(err));
-	secret_free(password);
-	if (rc != 0) {
-		log_error("%s", err);
-		vsession_free(a.s);
-		config_free(a.cfg);
-		return cli_exit_for(rc);
-	}
-
-	pthread_mutex_init(&a.mtx, NULL);
-	a.tail = &a.head;
-	if (uv_loop_init(&a.loop) != 0)
-		fatalx("uv_loop_init failed");
-	uv_signal_init(&a.loop, &a.sigterm);
-	uv_signal_init(&a.loop, &a.sigint);
-	uv_signal_init(&a.loop, &a.sighup);
-	uv_timer_init(&a.loop, &a.keepalive);
-	uv_async_init(&a.loop, &a.wake, on_wake);
-	a.sigterm.data = a.sigint.data = a.sighup.data = &a;
-	a.keepalive.data = a.wake.data = &a;
-	uv_signal_start(&a.sigterm, on_stop, SIGTERM);
-	uv_signal_start(&a.sigint, on_stop, SIGINT);
-	uv_signal_start(&a.sighup, on_reload, SIGHUP);
-	uv_timer_start(&a.keepalive, on_keepalive, KEEPALIVE_MS, KEEPALIVE_MS);
-
-	if (uv_thread_create(&a.watcher, watcher_main, &a) != 0)
-		fatalx("cannot start the watcher thread");
-	a.watcher_started = 1;
-	log_info("agent running (pid %d); watching the inventory", (int)getpid());
-
-	uv_run(&a.loop, UV_RUN_DEFAULT);
-	drain(&a);
-
-	for (int i = 0; i < a.nconns; i++)
-		vconn_free(a.conns[i]);
-	vsession_close(a.s);
-	vsession_free(a.s);
-	rc = uv_loop_close(&a.loop);
-	if (rc != 0)
-		log_warnx("event loop closed with handles still open: %s", uv_strerror(rc));
-	pthread_mutex_destroy(&a.mtx);
-	config_free(a.cfg);
-	log_info("stopped");
-	return rc == 0 ? EXIT_OK : EXIT_FAIL;
+int
+cmd_reconcile(int argc, char **argv)
+{
+	return run_common(argc, argv, 1);
 }

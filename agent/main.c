@@ -4,6 +4,7 @@
  */
 #include "cli.h"
 #include "config.h"
+#include "enforce.h"
 #include "inventory.h"
 #include "log.h"
 #include "vim.h"
@@ -30,6 +31,7 @@ usage_main(FILE *f)
 	    "\n"
 	    "commands:\n"
 	    "  run --config FILE             run the agent in the foreground\n"
+	    "  reconcile --config FILE       one pass: bring every VM to policy, report\n"
 	    "  inventory --config FILE       list every VM and its encryption state\n"
 	    "  check-config FILE             validate a configuration file\n"
 	    "  version                       print the version\n"
@@ -162,8 +164,10 @@ cmd_inventory(int argc, char **argv)
 			    "Lists every VM with its moref, folder, hardware version, power state,\n"
 			    "template flag, encryption (config.keyId and key provider), disks and\n"
 			    "their encryption, migrateEncryption, ftEncryptionMode, snapshots and\n"
-			    "the storage policy on VM home.  Objects are read N per round trip\n"
-			    "(default 500).\n");
+			    "the storage policies on VM home and disks, and the state the agent\n"
+			    "sees (compliant, pending, deferred, blocked, hw-too-old, excluded,\n"
+			    "template, inaccessible) with the reason.  Objects are read N per\n"
+			    "round trip (default 500).  Changes nothing.\n");
 			return EXIT_OK;
 		default:
 			return EXIT_USAGE;
@@ -179,7 +183,19 @@ cmd_inventory(int argc, char **argv)
 		goto out;
 	c = vconn_new(s);
 	vconn_set_timeout(c, cfg->timeout);
-	int vr = inventory_collect(c, page, &inv);
+	/* With the policy resolved, each VM also gets its state and reason. */
+	struct enforcer *e = enforcer_new();
+	char perr[512];
+	unsigned *acts = NULL;
+	int vr;
+	if (enforcer_configure(e, cfg, c, perr, sizeof(perr)) == 0) {
+		vr = enforce_scan(e, c, page, &inv, &acts);
+	} else {
+		fprintf(stderr, "vmcrypt-agent: %s; states not computed\n", perr);
+		vr = inventory_collect(c, page, &inv);
+	}
+	free(acts);
+	enforcer_free(e);
 	if (vr != 0) {
 		fprintf(stderr, "vmcrypt-agent: inventory: %s\n", vconn_error(c));
 		rc = cli_exit_for(vr);
@@ -221,6 +237,8 @@ main(int argc, char **argv)
 		return cmd_inventory(argc - 1, argv + 1);
 	if (strcmp(cmd, "run") == 0)
 		return cmd_run(argc - 1, argv + 1);
+	if (strcmp(cmd, "reconcile") == 0)
+		return cmd_reconcile(argc - 1, argv + 1);
 	fprintf(stderr, "vmcrypt-agent: unknown command '%s'\n\n", cmd);
 	usage_main(stderr);
 	return EXIT_USAGE;

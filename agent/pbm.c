@@ -51,10 +51,10 @@ pbm_ready(struct vconn *c)
 }
 
 int
-pbm_vm_home_profiles(struct vconn *c, const char *const *vms, size_t n,
+pbm_query_profiles(struct vconn *c, const struct pbm_ref *refs, size_t n,
     pbm_assoc_cb cb, void *arg)
 {
-	int rc = pbm_ready(c);
+	int rc = n > 0 ? pbm_ready(c) : 0;
 
 	for (size_t off = 0; rc == 0 && off < n; off += PBM_BATCH) {
 		size_t k = n - off < PBM_BATCH ? n - off : PBM_BATCH;
@@ -64,8 +64,8 @@ pbm_vm_home_profiles(struct vconn *c, const char *const *vms, size_t n,
 			fatalx("out of memory");
 		for (size_t i = 0; i < k; i++) {
 			soap_default_pbm__PbmServerObjectRef(c->soap, &ents[i]);
-			ents[i].objectType = "virtualMachine";
-			ents[i].key = (char *)vms[off + i];
+			ents[i].objectType = (char *)refs[off + i].type;
+			ents[i].key = (char *)refs[off + i].key;
 		}
 		VCALL(c, 1, "PbmQueryAssociatedProfiles", rc,
 		    soap_call_pbm__PbmQueryAssociatedProfiles(c->soap, c->s->pbm_url,
@@ -81,8 +81,78 @@ pbm_vm_home_profiles(struct vconn *c, const char *const *vms, size_t n,
 				cb(arg, q->object.key, q->profileId[j].uniqueId ?
 				    q->profileId[j].uniqueId : "");
 		}
-		vconn_reset(c);
+		/* Between batches only: the caller may still hold trees it
+		 * read on this connection before (devices to send back). */
+		if (off + PBM_BATCH < n)
+			vconn_reset(c);
 	}
+	return rc;
+}
+
+int
+pbm_vm_home_profiles(struct vconn *c, const char *const *vms, size_t n,
+    pbm_assoc_cb cb, void *arg)
+{
+	struct pbm_ref *refs = xcalloc(n ? n : 1, sizeof(*refs));
+	for (size_t i = 0; i < n; i++) {
+		refs[i].type = "virtualMachine";
+		refs[i].key = vms[i];
+	}
+	int rc = pbm_query_profiles(c, refs, n, cb, arg);
+	free(refs);
+	return rc;
+}
+
+int
+pbm_requirement_profiles(struct vconn *c, pbm_profile_cb cb, void *arg)
+{
+	struct pbm__PbmQueryProfileResponse q = { 0 };
+	struct pbm__PbmProfileResourceType rt = { "STORAGE" };
+	struct pbm__PbmRetrieveContentResponse r = { 0 };
+	int rc;
+
+	if ((rc = pbm_ready(c)) != 0)
+		return rc;
+	VCALL(c, 1, "PbmQueryProfile", rc,
+	    soap_call_pbm__PbmQueryProfile(c->soap, c->s->pbm_url, PBM_ACTION,
+	    vmoref_soap(c->soap, &c->s->pbm_profile_mgr), &rt, "REQUIREMENT", &q));
+	if (rc != 0 || q.__sizereturnval == 0) {
+		vconn_reset(c);
+		return rc;
+	}
+	VCALL(c, 1, "PbmRetrieveContent", rc,
+	    soap_call_pbm__PbmRetrieveContent(c->soap, c->s->pbm_url, PBM_ACTION,
+	    vmoref_soap(c->soap, &c->s->pbm_profile_mgr), q.__sizereturnval,
+	    q.returnval, &r));
+	for (int i = 0; rc == 0 && i < r.__sizereturnval; i++)
+		cb(arg, &r.returnval[i]);
+	vconn_reset(c);
+	return rc;
+}
+
+int
+pbm_retrieve_profiles(struct vconn *c, const char *const *ids, size_t n,
+    pbm_profile_cb cb, void *arg)
+{
+	struct pbm__PbmRetrieveContentResponse r = { 0 };
+	struct pbm__PbmProfileId *pids;
+	int rc;
+
+	if (n == 0)
+		return 0;
+	if ((rc = pbm_ready(c)) != 0)
+		return rc;
+	pids = soap_malloc(c->soap, n * sizeof(*pids));
+	if (pids == NULL)
+		fatalx("out of memory");
+	for (size_t i = 0; i < n; i++)
+		pids[i].uniqueId = (char *)ids[i];
+	VCALL(c, 1, "PbmRetrieveContent", rc,
+	    soap_call_pbm__PbmRetrieveContent(c->soap, c->s->pbm_url, PBM_ACTION,
+	    vmoref_soap(c->soap, &c->s->pbm_profile_mgr), (int)n, pids, &r));
+	for (int i = 0; rc == 0 && i < r.__sizereturnval; i++)
+		cb(arg, &r.returnval[i]);
+	vconn_reset(c);
 	return rc;
 }
 

@@ -811,3 +811,302 @@ vim_cancel_wait(struct vconn *c, const struct vmoref *pc)
 	    vmoref_soap(c->soap, pc), &r));
 	return rc;
 }
+
+/* ---------------------------------------------------------------- */
+/* single objects, events, tasks, keys, reconfiguration             */
+/* ---------------------------------------------------------------- */
+
+/* A PropertyFilterSpec over a list of objects of one type. */
+static struct vim__PropertyFilterSpec *
+objects_spec(struct soap *soap, const struct vmoref *objs, size_t nobjs,
+    const char *type, const char *const *paths, size_t npaths)
+{
+	struct vim__PropertyFilterSpec *spec = soap_malloc(soap, sizeof(*spec));
+	struct vim__PropertySpec *ps = soap_malloc(soap, sizeof(*ps));
+	struct vim__ObjectSpec *os = soap_malloc(soap, (nobjs ? nobjs : 1) * sizeof(*os));
+
+	if (!spec || !ps || !os)
+		fatalx("out of memory");
+	soap_default_vim__PropertySpec(soap, ps);
+	ps->type = soap_strdup(soap, type);
+	ps->__sizepathSet = (int)npaths;
+	ps->pathSet = (char **)paths;
+	for (size_t i = 0; i < nobjs; i++) {
+		soap_default_vim__ObjectSpec(soap, &os[i]);
+		os[i].obj = *vmoref_soap(soap, &objs[i]);
+	}
+	soap_default_vim__PropertyFilterSpec(soap, spec);
+	spec->__sizepropSet = 1;
+	spec->propSet = ps;
+	spec->__sizeobjectSet = (int)nobjs;
+	spec->objectSet = os;
+	return spec;
+}
+
+int
+vim_retrieve_objects(struct vconn *c, const struct vmoref *objs, size_t nobjs,
+    const char *type, const char *const *paths, size_t npaths, vobject_cb cb,
+    void *arg)
+{
+	struct vim__RetrievePropertiesExResponse r = { 0 };
+	struct vim__RetrieveOptions opt = { NULL };
+	int rc;
+
+	if (nobjs == 0)
+		return 0;
+	VCALL(c, 0, "RetrievePropertiesEx", rc,
+	    soap_call_vim__RetrievePropertiesEx(c->soap, c->s->url, c->s->action,
+	    vmoref_soap(c->soap, &c->s->mo[VMO_PROPERTY_COLLECTOR]), 1,
+	    objects_spec(c->soap, objs, nobjs, type, paths, npaths), &opt, &r));
+	if (rc == 0)
+		rc = deliver_objects(c, r.returnval, cb, arg);
+	/* Not reset: callers may keep using the returned trees (a device sent
+	 * back in a reconfigure) until they call vconn_reset. */
+	return rc;
+}
+
+int
+vim_create_object_filter(struct vconn *c, const struct vmoref *pc,
+    const struct vmoref *obj, const char *type, const char *const *paths,
+    size_t npaths, struct vmoref *filter)
+{
+	struct vim__CreateFilterResponse r = { 0 };
+	int rc;
+
+	VCALL(c, 0, "CreateFilter", rc,
+	    soap_call_vim__CreateFilter(c->soap, c->s->url, c->s->action,
+	    vmoref_soap(c->soap, pc), objects_spec(c->soap, obj, 1, type, paths, npaths),
+	    false_, &r));
+	if (rc == 0) {
+		if (r.returnval == NULL)
+			rc = V_ERR_PROTO;
+		else
+			vmoref_set(filter, r.returnval);
+	}
+	vconn_reset(c);
+	return rc;
+}
+
+int
+vim_destroy_filter(struct vconn *c, const struct vmoref *filter)
+{
+	struct vim__DestroyPropertyFilterResponse r;
+	int rc;
+
+	VCALL(c, 0, "DestroyPropertyFilter", rc,
+	    soap_call_vim__DestroyPropertyFilter(c->soap, c->s->url, c->s->action,
+	    vmoref_soap(c->soap, filter), &r));
+	vconn_reset(c);
+	return rc;
+}
+
+int
+vim_create_event_collector(struct vconn *c, const char *begin_time,
+    const char *const *type_ids, size_t ntypes, int page, struct vmoref *out)
+{
+	struct vim__CreateCollectorForEventsResponse r = { 0 };
+	struct vim__EventFilterSpecByEntity ent;
+	struct vim__EventFilterSpecByTime tm = { NULL, NULL };
+	struct vim__EventFilterSpec f;
+	enum xsd__boolean full = false_;
+	int rc;
+
+	memset(&f, 0, sizeof(f));
+	ent.entity = *vmoref_soap(c->soap, &c->s->mo[VMO_ROOT_FOLDER]);
+	ent.recursion = "all";
+	f.entity = &ent;
+	if (begin_time != NULL && *begin_time) {
+		tm.beginTime = (char *)begin_time;
+		f.time = &tm;
+	}
+	/* disableFullMessage=false: the audit trail wants the message. */
+	f.disableFullMessage = &full;
+	f.__sizeeventTypeId = (int)ntypes;
+	f.eventTypeId = (char **)type_ids;
+	f.maxCount = &page;
+	VCALL(c, 0, "CreateCollectorForEvents", rc,
+	    soap_call_vim__CreateCollectorForEvents(c->soap, c->s->url, c->s->action,
+	    vmoref_soap(c->soap, &c->s->mo[VMO_EVENT_MANAGER]), &f, &r));
+	if (rc == 0) {
+		if (r.returnval == NULL)
+			rc = V_ERR_PROTO;
+		else
+			vmoref_set(out, r.returnval);
+	}
+	vconn_reset(c);
+	return rc;
+}
+
+int
+vim_read_next_events(struct vconn *c, const struct vmoref *coll, int max,
+    vevent_cb cb, void *arg, int *count)
+{
+	struct vim__ReadNextEventsResponse r = { 0 };
+	int rc;
+
+	*count = 0;
+	VCALL(c, 0, "ReadNextEvents", rc,
+	    soap_call_vim__ReadNextEvents(c->soap, c->s->url, c->s->action,
+	    vmoref_soap(c->soap, coll), max, &r));
+	for (int i = 0; rc == 0 && i < r.__sizereturnval; i++) {
+		(*count)++;
+		rc = cb(arg, &r.returnval[i]);
+	}
+	vconn_reset(c);
+	return rc;
+}
+
+int
+vim_destroy_collector(struct vconn *c, const struct vmoref *coll)
+{
+	struct vim__DestroyCollectorResponse r;
+	int rc;
+
+	VCALL(c, 0, "DestroyCollector", rc,
+	    soap_call_vim__DestroyCollector(c->soap, c->s->url, c->s->action,
+	    vmoref_soap(c->soap, coll), &r));
+	vconn_reset(c);
+	return rc;
+}
+
+int
+vim_generate_key(struct vconn *c, const char *provider, struct vkey *out)
+{
+	struct vim__GenerateKeyResponse r = { 0 };
+	struct vim__KeyProviderId pid = { (char *)provider };
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (c->s->mo[VMO_CRYPTO_MANAGER].value[0] == '\0') {
+		snprintf(c->err, sizeof(c->err),
+		    "GenerateKey: this vCenter has no CryptoManagerKmip (no key management)");
+		return V_ERR_REFUSED;
+	}
+	VCALL(c, 0, "GenerateKey", rc,
+	    soap_call_vim__GenerateKey(c->soap, c->s->url, c->s->action,
+	    vmoref_soap(c->soap, &c->s->mo[VMO_CRYPTO_MANAGER]),
+	    provider ? &pid : NULL, &r));
+	if (rc == 0 && r.returnval == NULL)
+		rc = V_ERR_PROTO;
+	if (rc == 0) {
+		struct vim__CryptoKeyResult *k = r.returnval;
+		if (k->success != true_ || k->keyId.keyId == NULL) {
+			snprintf(c->err, sizeof(c->err), "GenerateKey: success=false%s%s%s%s",
+			    k->reason ? ": " : "", k->reason ? k->reason : "",
+			    k->fault ? " " : "", k->fault ? xnode_type(k->fault) : "");
+			copystr(c->fault_type, sizeof(c->fault_type), "CryptoKeyResult");
+			rc = V_ERR_REFUSED;
+		} else {
+			copystr(out->key_id, sizeof(out->key_id), k->keyId.keyId);
+			if (k->keyId.providerId && k->keyId.providerId->id)
+				copystr(out->provider, sizeof(out->provider), k->keyId.providerId->id);
+			else if (provider)
+				copystr(out->provider, sizeof(out->provider), provider);
+		}
+	}
+	return rc;
+}
+
+static struct vim__CryptoSpecRef *
+crypto_encrypt(struct soap *soap, const char *key_id, const char *provider)
+{
+	struct vim__CryptoSpecRef *ref = soap_malloc(soap, sizeof(*ref));
+	struct vim__CryptoSpecEncrypt *enc = soap_malloc(soap, sizeof(*enc));
+
+	if (!ref || !enc)
+		fatalx("out of memory");
+	enc->cryptoKeyId.keyId = soap_strdup(soap, key_id);
+	enc->cryptoKeyId.providerId = NULL;
+	if (provider && *provider) {
+		enc->cryptoKeyId.providerId = soap_malloc(soap, sizeof(struct vim__KeyProviderId));
+		if (enc->cryptoKeyId.providerId == NULL)
+			fatalx("out of memory");
+		enc->cryptoKeyId.providerId->id = soap_strdup(soap, provider);
+	}
+	ref->__type = SOAP_TYPE_vim__CryptoSpecEncrypt;
+	ref->crypto = enc;
+	return ref;
+}
+
+int
+vim_reconfigure(struct vconn *c, const struct vmoref *vm, const struct vreconfig *rs,
+    struct vmoref *task)
+{
+	struct vim__ReconfigVM_USCORETaskResponse r = { 0 };
+	struct vim__VirtualMachineConfigSpec spec;
+	struct soap *soap = c->soap;
+	struct vim__VirtualMachineDefinedProfileSpec *prof = NULL;
+	int rc;
+
+	memset(&spec, 0, sizeof(spec));
+	spec.changeVersion = (char *)rs->change_version;
+	if (rs->profile_id != NULL) {
+		prof = soap_malloc(soap, sizeof(*prof));
+		if (prof == NULL)
+			fatalx("out of memory");
+		prof->profileId = soap_strdup(soap, rs->profile_id);
+	}
+	if (rs->home_profile && prof != NULL) {
+		spec.__sizevmProfile_ = 1;
+		spec.__vmProfile = soap_malloc(soap, sizeof(*spec.__vmProfile));
+		if (spec.__vmProfile == NULL)
+			fatalx("out of memory");
+		spec.__vmProfile->__type = SOAP_TYPE_vim__VirtualMachineDefinedProfileSpec;
+		spec.__vmProfile->vmProfile = prof;
+	}
+	if (rs->crypto_vm)
+		spec.__crypto = crypto_encrypt(soap, rs->key_id, rs->provider);
+	if (rs->ndisks > 0) {
+		spec.__sizedeviceChange = (int)rs->ndisks;
+		spec.deviceChange = soap_malloc(soap, rs->ndisks * sizeof(*spec.deviceChange));
+		if (spec.deviceChange == NULL)
+			fatalx("out of memory");
+		for (size_t i = 0; i < rs->ndisks; i++) {
+			struct vim__VirtualDeviceConfigSpec *d = &spec.deviceChange[i];
+			memset(d, 0, sizeof(*d));
+			d->operation = "edit";
+			d->device = (xnode *)rs->disks[i];
+			xnode_rename(d->device, "device");
+			if (rs->disk_profile && prof != NULL) {
+				d->__sizeprofile_ = 1;
+				d->__profile = soap_malloc(soap, sizeof(*d->__profile));
+				if (d->__profile == NULL)
+					fatalx("out of memory");
+				d->__profile->__type = SOAP_TYPE_vim__VirtualMachineDefinedProfileSpec;
+				d->__profile->profile = prof;
+			}
+			if (rs->disk_crypto) {
+				d->backing = soap_malloc(soap, sizeof(*d->backing));
+				if (d->backing == NULL)
+					fatalx("out of memory");
+				d->backing->__crypto = crypto_encrypt(soap, rs->key_id, rs->provider);
+			}
+		}
+	}
+	spec.migrateEncryption = (char *)rs->migrate;
+	spec.ftEncryptionMode = (char *)rs->ft;
+	VCALL(c, 0, "ReconfigVM_Task", rc,
+	    soap_call_vim__ReconfigVM_USCORETask(c->soap, c->s->url, c->s->action,
+	    vmoref_soap(c->soap, vm), &spec, &r));
+	if (rc == 0) {
+		if (r.returnval == NULL)
+			rc = V_ERR_PROTO;
+		else
+			vmoref_set(task, r.returnval);
+	}
+	return rc;
+}
+
+int
+vim_log_user_event(struct vconn *c, const struct vmoref *entity, const char *msg)
+{
+	struct vim__LogUserEventResponse r;
+	int rc;
+
+	VCALL(c, 0, "LogUserEvent", rc,
+	    soap_call_vim__LogUserEvent(c->soap, c->s->url, c->s->action,
+	    vmoref_soap(c->soap, &c->s->mo[VMO_EVENT_MANAGER]),
+	    vmoref_soap(c->soap, entity), (char *)msg, &r));
+	vconn_reset(c);
+	return rc;
+}

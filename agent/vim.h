@@ -26,6 +26,7 @@ struct vconn;
 #define V_ERR_LOGIN	-4	/* InvalidLogin */
 #define V_ERR_CANCELED	-5	/* RequestCanceled (CancelWaitForUpdates) */
 #define V_ERR_PROTO	-6	/* response we cannot use */
+#define V_ERR_REFUSED	-7	/* answered, but said no (GenerateKey success=false) */
 
 struct vmoref {
 	char	type[64];
@@ -111,5 +112,56 @@ int	vim_wait_for_updates(struct vconn *, const struct vmoref *pc,
 	    char *version, size_t versionlen, int max_wait_seconds,
 	    vupdate_cb cb, void *arg);
 int	vim_cancel_wait(struct vconn *, const struct vmoref *pc);
+
+/*
+ * Retrieves paths of the given objects (all of one type).  The trees
+ * passed to cb stay valid until vconn_reset (so a device can be sent back
+ * in a reconfigure on the same connection).
+ */
+int	vim_retrieve_objects(struct vconn *, const struct vmoref *objs, size_t nobjs,
+	    const char *type, const char *const *paths, size_t npaths,
+	    vobject_cb cb, void *arg);
+/* A filter on one object (a Task, an event collector) in collector pc. */
+int	vim_create_object_filter(struct vconn *, const struct vmoref *pc,
+	    const struct vmoref *obj, const char *type, const char *const *paths,
+	    size_t npaths, struct vmoref *filter);
+int	vim_destroy_filter(struct vconn *, const struct vmoref *filter);
+
+/* Event history collector over the whole inventory; begin_time may be NULL. */
+int	vim_create_event_collector(struct vconn *, const char *begin_time,
+	    const char *const *type_ids, size_t ntypes, int page, struct vmoref *out);
+typedef int (*vevent_cb)(void *arg, const xnode *event);
+/* ReadNextEvents(max); *count is the number of events read. */
+int	vim_read_next_events(struct vconn *, const struct vmoref *coll, int max,
+	    vevent_cb cb, void *arg, int *count);
+int	vim_destroy_collector(struct vconn *, const struct vmoref *coll);
+
+struct vkey {
+	char	key_id[256];
+	char	provider[256];
+};
+/* CryptoManagerKmip.GenerateKey (provider NULL: the default cluster).
+ * success=false is V_ERR_REFUSED with the reason in vconn_error. */
+int	vim_generate_key(struct vconn *, const char *provider, struct vkey *out);
+
+/* One ReconfigVM_Task.  Disk trees come from vim_retrieve_objects on the
+ * same connection (config.hardware.device children) and are sent back
+ * unchanged apart from their element name. */
+struct vreconfig {
+	const char	 *change_version;	/* optimistic concurrency guard */
+	const char	 *profile_id;		/* storage policy to attach */
+	int		  home_profile;		/* ... on VM home */
+	int		  disk_profile;		/* ... on each disk */
+	int		  crypto_vm;		/* CryptoSpecEncrypt on the VM */
+	int		  disk_crypto;		/* ... and on each disk's backing */
+	const char	 *key_id, *provider;
+	const xnode	**disks;
+	size_t		  ndisks;
+	const char	 *migrate;		/* migrateEncryption or NULL */
+	const char	 *ft;			/* ftEncryptionMode or NULL */
+};
+int	vim_reconfigure(struct vconn *, const struct vmoref *vm,
+	    const struct vreconfig *, struct vmoref *task);
+int	vim_log_user_event(struct vconn *, const struct vmoref *entity, const char *msg);
 
 #endif

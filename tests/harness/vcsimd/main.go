@@ -10,6 +10,8 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
@@ -44,25 +46,39 @@ func main() {
 	}
 	defer model.Remove()
 
-	model.Service.Listen = &url.URL{Host: *listen}
+	// The simulator listens on an internal loopback port (plain HTTP); the
+	// front (front.go) serves the public TLS port and proxies to it.
+	model.Service.Listen = &url.URL{Host: "127.0.0.1:0"}
 	if *user != "" {
 		model.Service.Listen.User = url.UserPassword(*user, *pass)
 	}
 	model.Service.RegisterEndpoints = true
+	s := model.Service.NewServer()
+	defer s.Close()
+	backend := *s.URL
+	backend.User = nil
+	backend.Path = ""
+
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		log.Fatalf("vcsimd: listen: %v", err)
+	}
+	srv := &http.Server{Handler: newFront(model, &backend)}
 	if *certFile != "" {
 		cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
 		if err != nil {
 			log.Fatalf("vcsimd: load TLS pair: %v", err)
 		}
-		model.Service.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+		go func() { _ = srv.ServeTLS(ln, "", "") }()
 	} else {
-		model.Service.TLS = new(tls.Config)
+		go func() { _ = srv.Serve(ln) }()
 	}
-	s := model.Service.NewServer()
-	defer s.Close()
-
-	u := *s.URL
-	u.User = nil
+	scheme := "http"
+	if *certFile != "" {
+		scheme = "https"
+	}
+	u := url.URL{Scheme: scheme, Host: ln.Addr().String(), Path: "/sdk"}
 	if *urlFile != "" {
 		tmp := *urlFile + ".tmp"
 		if err := os.WriteFile(tmp, []byte(u.String()+"\n"), 0o644); err != nil {
@@ -72,7 +88,7 @@ func main() {
 			log.Fatalf("vcsimd: %v", err)
 		}
 	}
-	fmt.Printf("vcsimd: listening on %s (%d VMs per pool)\n", u.String(), *vms)
+	fmt.Printf("vcsimd: listening on %s (%d VMs per pool), simulator at %s\n", u.String(), *vms, backend.String())
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)

@@ -1,0 +1,642 @@
+#include "enforce.h"
+#include "config.h"
+#include "inventory.h"
+#include "log.h"
+#include "pbm.h"
+#include "xmalloc.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The data-service component VMware's default "VM Encryption Policy"
+ * refers to (api-facts F.4). */
+#define DEFAULT_ENCRYPTION_COMPONENT	"ad5a249d-cbc2-43af-9366-694d7664fa52"
+#define DATASERVICE_NS			"com.vmware.storageprofile.dataservice"
+
+struct fcache {
+	char	 moref[96];
+	char	*name;
+	char	 parent[96];
+};
+
+struct enforcer {
+	pthread_mutex_t		 mtx;
+	const struct config	*cfg;
+	char			 policy_id[64];
+	char			 policy_name[256];
+	int			 ft_supported;
+	/* caches, behind mtx */
+	struct fcache		*folders;
+	size_t			 nfolders;
+	int			*field_keys;
+	char			**field_names;
+	size_t			 nfields;
+};
+
+struct enforcer *
+enforcer_new(void)
+{
+	struct enforcer *e = xcalloc(1, sizeof(*e));
+	pthread_mutex_init(&e->mtx, NULL);
+	return e;
+}
+
+static void
+fields_clear(struct enforcer *e)
+{
+	for (size_t i = 0; i < e->nfields; i++)
+		free(e->field_names[i]);
+	free(e->field_names);
+	free(e->field_keys);
+	e->field_names = NULL;
+	e->field_keys = NULL;
+	e->nfields = 0;
+}
+
+void
+enforcer_free(struct enforcer *e)
+{
+	if (e == NULL)
+		return;
+	for (size_t i = 0; i < e->nfolders; i++)
+		free(e->folders[i].name);
+	free(e->folders);
+	fields_clear(e);
+	pthread_mutex_destroy(&e->mtx);
+	free(e);
+}
+
+void
+enforcer_set_config(struct enforcer *e, const struct config *cfg)
+{
+	pthread_mutex_lock(&e->mtx);
+	e->cfg = cfg;
+	pthread_mutex_unlock(&e->mtx);
+}
+
+const char *
+enforcer_policy_id(struct enforcer *e)
+{
+	return e->policy_id;
+}
+
+/* ---------------------------------------------------------------- */
+/* encryption policy                                                 */
+
+static int
+is_named(const xnode *n, const char *name)
+{
+	return strcmp(xnode_name(n), name) == 0;
+}
+
+int
+policy_profile_is_encryption(const xnode *prof, char (*ds)[64], size_t *nds,
+    size_t nds_max)
+{
+	const xnode *cons = xnode_child(prof, "constraints");
+	int yes = 0;
+
+	*nds = 0;
+	if (cons == NULL)
+		return 0;
+	for (const xnode *sp = xnode_first(cons); sp; sp = xnode_next(sp)) {
+		if (!is_named(sp, "subProfiles"))
+			continue;
+		for (const xnode *cap = xnode_first(sp); cap; cap = xnode_next(cap)) {
+			if (!is_named(cap, "capability"))
+				continue;
+			const char *ns = xnode_path_text(cap, "id.namespace");
+			const char *id = xnode_path_text(cap, "id.id");
+			if (ns == NULL || id == NULL)
+				continue;
+			if (strcmp(ns, "vmwarevmcrypt") == 0 || strstr(id, "@ENCRYPTION") != NULL)
+				yes = 1;
+			if (strcmp(ns, DATASERVICE_NS) != 0)
+				continue;
+			if (strcmp(id, DEFAULT_ENCRYPTION_COMPONENT) == 0) {
+				yes = 1;
+				continue;
+			}
+			if (*nds < nds_max) {
+				snprintf(ds[*nds], 64, "%s", id);
+				(*nds)++;
+			}
+		}
+	}
+	return yes;
+}
+
+struct polsearch {
+	const char	*want_name, *want_id;
+	char		 id[64];
+	char		 name[256];
+	int		 found, encryption;
+	char		 ds[8][64];
+	size_t		 nds;
+	int		 ds_encryption;
+};
+
+static void
+polsearch_cb(void *arg, const xnode *p)
+{
+	struct polsearch *ps = arg;
+	const char *id = xnode_path_text(p, "profileId.uniqueId");
+	const char *name = xnode_path_text(p, "name");
+
+	if (id == NULL || ps->found)
+		return;
+	if ((ps->want_id && strcmp(ps->want_id, id) == 0) ||
+	    (!ps->want_id && ps->want_name && name && strcmp(ps->want_name, name) == 0)) {
+		ps->found = 1;
+		snprintf(ps->id, sizeof(ps->id), "%s", id);
+		snprintf(ps->name, sizeof(ps->name), "%s", name ? name : "");
+		ps->encryption = policy_profile_is_encryption(p, ps->ds, &ps->nds, 8);
+	}
+}
+
+static void
+dscheck_cb(void *arg, const xnode *p)
+{
+	struct polsearch *ps = arg;
+	char ds[8][64];
+	size_t nds;
+
+	if (policy_profile_is_encryption(p, ds, &nds, 8))
+		ps->ds_encryption = 1;
+}
+
+int
+enforcer_configure(struct enforcer *e, const struct config *cfg, struct vconn *c,
+    char *err, size_t errlen)
+{
+	struct polsearch ps;
+	int rc;
+
+	memset(&ps, 0, sizeof(ps));
+	ps.want_name = cfg->policy_name;
+	ps.want_id = cfg->policy_id;
+	if (ps.want_name == NULL && ps.want_id == NULL)
+		ps.want_name = "VM Encryption Policy";
+	rc = pbm_requirement_profiles(c, polsearch_cb, &ps);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot list storage policies: %s", vconn_error(c));
+		return -1;
+	}
+	if (!ps.found) {
+		snprintf(err, errlen, "storage policy %s%s%s not found in SPBM; create it "
+		    "(vSphere Client: Policies and Profiles > VM Storage Policies) or fix "
+		    "<encryption-policy> in %s",
+		    ps.want_id ? "id " : "\"", ps.want_id ? ps.want_id : ps.want_name,
+		    ps.want_id ? "" : "\"", cfg->path ? cfg->path : "the configuration");
+		return -1;
+	}
+	if (!ps.encryption && ps.nds > 0) {
+		const char *ids[8];
+		for (size_t i = 0; i < ps.nds; i++)
+			ids[i] = ps.ds[i];
+		if (pbm_retrieve_profiles(c, ids, ps.nds, dscheck_cb, &ps) == 0 &&
+		    ps.ds_encryption)
+			ps.encryption = 1;
+	}
+	if (!ps.encryption) {
+		snprintf(err, errlen, "storage policy \"%s\" (%s) is not an encryption "
+		    "policy: it has no vmwarevmcrypt/ENCRYPTION rule; use \"VM Encryption "
+		    "Policy\" or a policy with host-based encryption", ps.name, ps.id);
+		return -1;
+	}
+	pthread_mutex_lock(&e->mtx);
+	e->cfg = cfg;
+	snprintf(e->policy_id, sizeof(e->policy_id), "%s", ps.id);
+	snprintf(e->policy_name, sizeof(e->policy_name), "%s", ps.name);
+	const char *v = vsession_api_version(vconn_session(c));
+	e->ft_supported = strncmp(v, "7.0.2", 5) >= 0 || atoi(v) >= 8;
+	pthread_mutex_unlock(&e->mtx);
+	log_info("encryption storage policy: \"%s\" (%s)", ps.name, ps.id);
+	return 0;
+}
+
+static void
+make_policy(struct enforcer *e, struct policy *p, const struct config **cfgp)
+{
+	pthread_mutex_lock(&e->mtx);
+	const struct config *cfg = e->cfg;
+	memset(p, 0, sizeof(*p));
+	p->min_hw = cfg->min_hw_version;
+	p->encrypt = cfg->encrypt;
+	p->migrate = strcmp(cfg->migrate_encryption, "leave") == 0 ? NULL :
+	    cfg->migrate_encryption;
+	p->ft_required = strcmp(cfg->ft_encryption, "required") == 0;
+	p->ft_supported = e->ft_supported;
+	p->templates_enforce = strcmp(cfg->templates, "enforce") == 0;
+	p->attach_policy = cfg->attach_policy;
+	p->policy_id = e->policy_id;
+	p->excl = cfg->exclusions;
+	p->nexcl = cfg->nexclusions;
+	pthread_mutex_unlock(&e->mtx);
+	*cfgp = cfg;
+}
+
+int
+enforce_is_kms_error(const char *fault_type, const char *msg)
+{
+	static const char *const needles[] = {
+		"Cannot generate key", "cannot generate key", "No default provider",
+		"KMS", "Key Management", "key provider", "KeyProvider",
+	};
+	if (fault_type && (strcmp(fault_type, "CryptoKeyResult") == 0 ||
+	    strcmp(fault_type, "EncryptionKeyRequired") == 0))
+		return 1;
+	for (size_t i = 0; msg && i < sizeof(needles) / sizeof(needles[0]); i++)
+		if (strstr(msg, needles[i]) != NULL)
+			return 1;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* one VM                                                            */
+
+struct vmread {
+	struct vm_info	 vm;
+	const xnode	*devices;
+	int		 seen;
+};
+
+static int
+vmread_cb(void *arg, const struct vmoref *obj, size_t n, const char *const *names,
+    const xnode *const *vals)
+{
+	struct vmread *r = arg;
+	r->seen = 1;
+	snprintf(r->vm.moref, sizeof(r->vm.moref), "%s", obj->value);
+	for (size_t i = 0; i < n; i++) {
+		vm_info_set_prop(&r->vm, names[i], vals[i]);
+		if (strcmp(names[i], "config.hardware.device") == 0)
+			r->devices = vals[i];
+	}
+	return 0;
+}
+
+static void
+policy_assoc_cb(void *arg, const char *key, const char *profile)
+{
+	struct vm_info *vm = arg;
+	const char *colon = strchr(key, ':');
+
+	if (*profile == '\0')
+		return;
+	if (colon == NULL) {
+		if (vm->home_policy_id == NULL)
+			vm->home_policy_id = xstrdup(profile);
+		return;
+	}
+	int dk = atoi(colon + 1);
+	for (size_t i = 0; i < vm->ndisks; i++)
+		if (vm->disks[i].key == dk && vm->disks[i].policy_id == NULL)
+			vm->disks[i].policy_id = xstrdup(profile);
+}
+
+/* Reads the policies on VM home and on each encryptable disk. */
+static int
+read_policies(struct vconn *c, struct vm_info *vm)
+{
+	struct pbm_ref *refs = xcalloc(vm->ndisks + 1, sizeof(*refs));
+	char (*keys)[128] = xcalloc(vm->ndisks + 1, sizeof(*keys));
+	size_t n = 0;
+
+	refs[n].type = "virtualMachine";
+	refs[n++].key = vm->moref;
+	for (size_t i = 0; i < vm->ndisks; i++) {
+		snprintf(keys[n], sizeof(keys[n]), "%s:%d", vm->moref, vm->disks[i].key);
+		refs[n].type = "virtualDiskId";
+		refs[n].key = keys[n];
+		n++;
+	}
+	int rc = pbm_query_profiles(c, refs, n, policy_assoc_cb, vm);
+	free(refs);
+	free(keys);
+	return rc;
+}
+
+struct fread {
+	struct fcache	 f;
+	int		 seen;
+};
+
+static int
+folder_read_cb(void *arg, const struct vmoref *obj, size_t n,
+    const char *const *names, const xnode *const *vals)
+{
+	struct fread *r = arg;
+	r->seen = 1;
+	snprintf(r->f.moref, sizeof(r->f.moref), "%s", obj->value);
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(names[i], "name") == 0)
+			r->f.name = xstrdup(xnode_text(vals[i]));
+		else if (strcmp(names[i], "parent") == 0)
+			snprintf(r->f.parent, sizeof(r->f.parent), "%s", xnode_text(vals[i]));
+	}
+	return 0;
+}
+
+/* Inventory path of the VM's parent folder, as inventory prints it,
+ * through a cache of folders (name, parent) filled on demand. */
+static char *
+folder_path(struct enforcer *e, struct vconn *c, const char *moref)
+{
+	static const char *const paths[] = { "name", "parent" };
+	const char *root = vsession_mo(vconn_session(c), VMO_ROOT_FOLDER)->value;
+	char parts[32][256];
+	char cur[96];
+	size_t n = 0, len = 2;
+
+	snprintf(cur, sizeof(cur), "%s", moref);
+	while (n < 32 && cur[0] && strcmp(cur, root) != 0) {
+		struct fcache hit = { "", NULL, "" };
+		pthread_mutex_lock(&e->mtx);
+		for (size_t i = 0; i < e->nfolders; i++)
+			if (strcmp(e->folders[i].moref, cur) == 0) {
+				hit = e->folders[i];
+				hit.name = xstrdup(hit.name ? hit.name : "?");
+				break;
+			}
+		pthread_mutex_unlock(&e->mtx);
+		if (hit.name == NULL) {
+			struct fread r;
+			struct vmoref obj;
+			memset(&r, 0, sizeof(r));
+			snprintf(obj.type, sizeof(obj.type), "%s",
+			    strncmp(cur, "datacenter-", 11) == 0 ? "Datacenter" : "Folder");
+			snprintf(obj.value, sizeof(obj.value), "%s", cur);
+			if (vim_retrieve_objects(c, &obj, 1, "ManagedEntity", paths, 2,
+			    folder_read_cb, &r) != 0 || !r.seen) {
+				free(r.f.name);
+				break;
+			}
+			pthread_mutex_lock(&e->mtx);
+			e->folders = xreallocarray(e->folders, e->nfolders + 1, sizeof(*e->folders));
+			e->folders[e->nfolders] = r.f;
+			e->folders[e->nfolders].name = xstrdup(r.f.name ? r.f.name : "?");
+			e->nfolders++;
+			pthread_mutex_unlock(&e->mtx);
+			hit = r.f;
+			if (hit.name == NULL)
+				hit.name = xstrdup("?");
+		}
+		snprintf(parts[n], sizeof(parts[n]), "%s", hit.name);
+		len += strlen(parts[n]) + 1;
+		n++;
+		snprintf(cur, sizeof(cur), "%s", hit.parent);
+		free(hit.name);
+	}
+	char *p = xmalloc(len + 1), *w = p;
+	if (n == 0)
+		*w++ = '/';
+	while (n > 0) {
+		size_t l = strlen(parts[--n]);
+		*w++ = '/';
+		memcpy(w, parts[n], l);
+		w += l;
+	}
+	*w = '\0';
+	return p;
+}
+
+static int
+fields_cb(void *arg, const struct vmoref *obj, size_t n, const char *const *names,
+    const xnode *const *vals)
+{
+	struct enforcer *e = arg;
+	(void)obj;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(names[i], "field") != 0)
+			continue;
+		fields_clear(e);
+		for (const xnode *d = xnode_first(vals[i]); d; d = xnode_next(d)) {
+			const char *k = xnode_path_text(d, "key");
+			const char *nm = xnode_path_text(d, "name");
+			if (k == NULL || nm == NULL)
+				continue;
+			e->field_keys = xreallocarray(e->field_keys, e->nfields + 1, sizeof(int));
+			e->field_names = xreallocarray(e->field_names, e->nfields + 1, sizeof(char *));
+			e->field_keys[e->nfields] = atoi(k);
+			e->field_names[e->nfields] = xstrdup(nm);
+			e->nfields++;
+		}
+	}
+	return 0;
+}
+
+static void
+name_attrs(struct enforcer *e, struct vconn *c, struct vm_info *vm)
+{
+	static const char *const paths[] = { "field" };
+	const struct vmoref *cfm = vsession_mo(vconn_session(c), VMO_CUSTOM_FIELDS_MANAGER);
+	int unknown = 0;
+
+	pthread_mutex_lock(&e->mtx);
+	vm_info_name_attrs(vm, e->field_keys, (const char *const *)e->field_names, e->nfields);
+	for (size_t i = 0; i < vm->nattrs; i++)
+		unknown |= vm->attrs[i].name == NULL;
+	pthread_mutex_unlock(&e->mtx);
+	if (!unknown || cfm->value[0] == '\0')
+		return;
+	/* A field defined since the cache was filled: read the list again.
+	 * fields_cb runs on this thread; the cache is swapped under mtx. */
+	struct enforcer tmp;
+	memset(&tmp, 0, sizeof(tmp));
+	if (vim_retrieve_objects(c, cfm, 1, "CustomFieldsManager", paths, 1,
+	    fields_cb, &tmp) != 0) {
+		fields_clear(&tmp);
+		return;
+	}
+	pthread_mutex_lock(&e->mtx);
+	fields_clear(e);
+	e->field_keys = tmp.field_keys;
+	e->field_names = tmp.field_names;
+	e->nfields = tmp.nfields;
+	vm_info_name_attrs(vm, e->field_keys, (const char *const *)e->field_names, e->nfields);
+	pthread_mutex_unlock(&e->mtx);
+}
+
+static int
+has_kind(const struct config *cfg, enum exclusion_kind k)
+{
+	for (size_t i = 0; i < cfg->nexclusions; i++)
+		if (cfg->exclusions[i].kind == k)
+			return 1;
+	return 0;
+}
+
+/* The disk device trees, by key, to send back in the reconfigure. */
+static const xnode *
+disk_node(const xnode *devices, int key)
+{
+	for (const xnode *d = xnode_first(devices); d; d = xnode_next(d)) {
+		const char *k = xnode_path_text(d, "key");
+		if (k && atoi(k) == key && strcmp(xnode_type(d), "VirtualDisk") == 0)
+			return d;
+	}
+	return NULL;
+}
+
+int
+enforce_vm(struct enforcer *e, struct vconn *c, const char *moref,
+    int allow_crypto, int dry_run, struct outcome *o)
+{
+	const struct config *cfg;
+	struct policy p;
+	struct decision d;
+	struct vmread r;
+	struct vmoref obj;
+	int rc;
+
+	memset(o, 0, sizeof(*o));
+	memset(&r, 0, sizeof(r));
+	make_policy(e, &p, &cfg);
+	snprintf(obj.type, sizeof(obj.type), "VirtualMachine");
+	snprintf(obj.value, sizeof(obj.value), "%s", moref);
+
+	rc = vim_retrieve_objects(c, &obj, 1, "VirtualMachine", inventory_vm_paths,
+	    inventory_nvm_paths, vmread_cb, &r);
+	if (rc == V_ERR_FAULT && strcmp(vconn_fault_type(c), "ManagedObjectNotFound") == 0) {
+		o->gone = 1;
+		rc = 0;
+		goto out;
+	}
+	if (rc != 0 || !r.seen) {
+		o->err = rc ? rc : V_ERR_PROTO;
+		o->retry = 1;
+		snprintf(o->msg, sizeof(o->msg), "%s", rc ? vconn_error(c) :
+		    "RetrievePropertiesEx: VM not returned");
+		if (!rc)
+			o->gone = 1, o->err = 0;
+		goto out;
+	}
+	snprintf(o->name, sizeof(o->name), "%s", r.vm.name ? r.vm.name : moref);
+	if (r.vm.has_config && (rc = read_policies(c, &r.vm)) != 0) {
+		o->err = rc;
+		o->retry = 1;
+		snprintf(o->msg, sizeof(o->msg), "%s", vconn_error(c));
+		goto out;
+	}
+	if (has_kind(cfg, EXCL_FOLDER) && r.vm.parent[0])
+		r.vm.folder = folder_path(e, c, r.vm.parent);
+	if (has_kind(cfg, EXCL_CUSTOM_ATTR) && r.vm.nattrs > 0)
+		name_attrs(e, c, &r.vm);
+
+	policy_decide(&p, &r.vm, &d);
+	o->state = d.state;
+	snprintf(o->reason, sizeof(o->reason), "%s", d.reason);
+	if (!allow_crypto && (d.actions & ACT_CRYPTO)) {
+		d.actions &= ~ACT_CRYPTO;
+		snprintf(o->reason + strlen(o->reason), sizeof(o->reason) - strlen(o->reason),
+		    "; encryption paused: KMS unavailable");
+	}
+	o->actions = d.actions;
+	if (d.actions == 0 || dry_run)
+		goto out;
+
+	/* Build the one reconfigure. */
+	struct vreconfig rs;
+	struct vkey key;
+	const xnode **disks = xcalloc(r.vm.ndisks + 1, sizeof(*disks));
+	memset(&rs, 0, sizeof(rs));
+	rs.change_version = r.vm.change_version;
+	rs.profile_id = p.policy_id;
+	if (d.actions & ACT_ENCRYPT) {
+		const char *prov = cfg->kms_cluster;
+		if ((rc = vim_generate_key(c, prov, &key)) != 0) {
+			o->err = rc;
+			o->kms = rc == V_ERR_REFUSED || enforce_is_kms_error(vconn_fault_type(c),
+			    vconn_error(c)) || rc == V_ERR_FAULT;
+			snprintf(o->msg, sizeof(o->msg), "%s", vconn_error(c));
+			free(disks);
+			goto out;
+		}
+		rs.crypto_vm = rs.disk_crypto = 1;
+		rs.home_profile = rs.disk_profile = 1;
+		rs.key_id = key.key_id;
+		rs.provider = key.provider;
+		for (size_t i = 0; i < r.vm.ndisks; i++)
+			if (r.vm.disks[i].encryptable)
+				disks[rs.ndisks++] = disk_node(r.devices, r.vm.disks[i].key);
+	} else if (d.actions & (ACT_ENCRYPT_DISKS | ACT_POLICY)) {
+		/* Encrypted VM: the VM's own key for its plain disks, never a new
+		 * key for the VM. */
+		rs.disk_crypto = (d.actions & ACT_ENCRYPT_DISKS) != 0;
+		rs.key_id = r.vm.key_id;
+		rs.provider = r.vm.provider;
+		rs.disk_profile = 1;
+		rs.home_profile = (d.actions & ACT_POLICY) &&
+		    (r.vm.home_policy_id == NULL || strcmp(r.vm.home_policy_id, p.policy_id) != 0);
+		for (size_t i = 0; i < r.vm.ndisks; i++) {
+			const struct disk_info *k = &r.vm.disks[i];
+			if (!k->encryptable)
+				continue;
+			int plain = !k->encrypted && (d.actions & ACT_ENCRYPT_DISKS);
+			int nopol = (d.actions & ACT_POLICY) &&
+			    (k->policy_id == NULL || strcmp(k->policy_id, p.policy_id) != 0);
+			if (plain || nopol)
+				disks[rs.ndisks++] = disk_node(r.devices, k->key);
+		}
+	}
+	for (size_t i = 0; i < rs.ndisks; i++)
+		if (disks[i] == NULL) {
+			o->err = V_ERR_PROTO;
+			o->retry = 1;
+			snprintf(o->msg, sizeof(o->msg), "disk device missing from config.hardware.device");
+			free(disks);
+			goto out;
+		}
+	rs.disks = disks;
+	if (d.actions & (ACT_MIGRATE | ACT_ENCRYPT))
+		rs.migrate = p.migrate;
+	if (d.actions & ACT_FT)
+		rs.ft = "ftEncryptionRequired";
+	rc = vim_reconfigure(c, &obj, &rs, &o->task);
+	free(disks);
+	if (rc != 0) {
+		const char *ft = vconn_fault_type(c);
+		o->err = rc;
+		snprintf(o->msg, sizeof(o->msg), "%s", vconn_error(c));
+		o->kms = enforce_is_kms_error(ft, o->msg);
+		/* Someone changed it, or it is busy: look again, don't overwrite. */
+		o->retry = strcmp(ft, "ConcurrentAccess") == 0 ||
+		    strcmp(ft, "TaskInProgress") == 0 || strcmp(ft, "InvalidPowerState") == 0 ||
+		    strcmp(ft, "InvalidState") == 0 || rc == V_ERR_TRANSPORT;
+		goto out;
+	}
+	o->issued = 1;
+out:
+	vm_info_clear(&r.vm);
+	vconn_reset(c);
+	return o->err == 0 || o->issued ? 0 : -1;
+}
+
+/* ---------------------------------------------------------------- */
+
+int
+enforce_scan(struct enforcer *e, struct vconn *c, int page, struct inventory *inv,
+    unsigned **acts)
+{
+	const struct config *cfg;
+	struct policy p;
+	int rc;
+
+	*acts = NULL;
+	make_policy(e, &p, &cfg);
+	if ((rc = inventory_collect(c, page, inv)) != 0)
+		return rc;
+	*acts = xcalloc(inv->nvms ? inv->nvms : 1, sizeof(**acts));
+	for (size_t i = 0; i < inv->nvms; i++) {
+		struct vm_info *vm = &inv->vms[i];
+		struct decision d;
+		policy_decide(&p, vm, &d);
+		vm->state = vm_state_name(d.state);
+		vm->reason = xstrdup(d.reason);
+		(*acts)[i] = d.actions;
+	}
+	return 0;
+}

@@ -1,0 +1,70 @@
+/*
+ * Enforcement of one VM, and the reconcile scan: the blocking half of the
+ * engine, run on worker threads (agent/loop.c schedules it).  Each call
+ * reads the VM's current properties, decides with policy_decide(), and
+ * issues at most one ReconfigVM_Task.
+ */
+#ifndef VMCRYPT_ENFORCE_H
+#define VMCRYPT_ENFORCE_H
+
+#include <stddef.h>
+
+#include "policy.h"
+#include "vim.h"
+
+struct config;
+struct enforcer;
+struct inventory;
+
+struct outcome {
+	char		 name[256];
+	enum vm_state	 state;
+	unsigned	 actions;	/* taken (or, in dry-run, that would be) */
+	char		 reason[320];
+	int		 issued;	/* a ReconfigVM_Task was started */
+	struct vmoref	 task;
+	int		 err;		/* 0 or V_ERR_* */
+	int		 kms;		/* the failure is the KMS's */
+	int		 retry;		/* worth retrying soon (VM changed, busy) */
+	int		 gone;		/* the VM no longer exists */
+	char		 msg[768];
+};
+
+struct enforcer	*enforcer_new(void);
+void		 enforcer_free(struct enforcer *);
+/*
+ * Takes the enforcement settings from cfg (kept by pointer: cfg must
+ * outlive every call that starts after this one) and resolves the
+ * encryption storage policy through SPBM, verifying it is an encryption
+ * policy.  Returns 0, or -1 with one line in err.
+ */
+int		 enforcer_configure(struct enforcer *, const struct config *cfg,
+		    struct vconn *, char *err, size_t errlen);
+const char	*enforcer_policy_id(struct enforcer *);
+/* Swaps in a reloaded config (same policy); no I/O. */
+void		 enforcer_set_config(struct enforcer *, const struct config *cfg);
+
+/*
+ * Looks at VM moref now.  allow_crypto=0 holds back encryption (the KMS
+ * circuit breaker is open) but still fixes what needs no key.  dry_run
+ * computes and reports, changes nothing.  Returns 0 if the VM was read.
+ */
+int		 enforce_vm(struct enforcer *, struct vconn *, const char *moref,
+		    int allow_crypto, int dry_run, struct outcome *);
+
+/* Reads every VM (inventory_collect) and decides each one: state and
+ * reason filled in inv->vms[i].state/.reason, actions in acts[i]
+ * (malloc'd, inv->nvms entries). */
+int		 enforce_scan(struct enforcer *, struct vconn *, int page,
+		    struct inventory *inv, unsigned **acts);
+
+/* Is this failure (fault type, message) the KMS's? */
+int		 enforce_is_kms_error(const char *fault_type, const char *msg);
+
+/* Pure: does this PbmCapabilityProfile tree describe an encryption policy?
+ * 1 yes, 0 no; data-service component ids it refers to are copied into
+ * ds (up to nds_max) for a second look. */
+int		 policy_profile_is_encryption(const xnode *profile, char (*ds)[64],
+		    size_t *nds, size_t nds_max);
+
+#endif

@@ -1,0 +1,230 @@
+#include "policy.h"
+#include "config.h"
+#include "inventory.h"
+
+#include <fnmatch.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const state_names[VS_COUNT] = {
+	[VS_COMPLIANT] = "compliant",
+	[VS_PENDING] = "pending",
+	[VS_DEFERRED] = "deferred",
+	[VS_BLOCKED] = "blocked",
+	[VS_HW_TOO_OLD] = "hw-too-old",
+	[VS_EXCLUDED] = "excluded",
+	[VS_TEMPLATE] = "template",
+	[VS_INACCESSIBLE] = "inaccessible",
+};
+
+const char *
+vm_state_name(enum vm_state s)
+{
+	return (unsigned)s < VS_COUNT ? state_names[s] : "unknown";
+}
+
+int
+vm_state_open(enum vm_state s)
+{
+	return s == VS_PENDING || s == VS_DEFERRED || s == VS_BLOCKED ||
+	    s == VS_INACCESSIBLE;
+}
+
+void
+policy_actions_str(unsigned a, char *out, size_t len)
+{
+	static const struct { unsigned bit; const char *name; } names[] = {
+		{ ACT_ENCRYPT, "encrypt" }, { ACT_ENCRYPT_DISKS, "encrypt-disks" },
+		{ ACT_POLICY, "attach-policy" }, { ACT_MIGRATE, "migrate-encryption" },
+		{ ACT_FT, "ft-encryption" },
+	};
+	size_t n = 0;
+
+	if (len == 0)
+		return;
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!(a & names[i].bit))
+			continue;
+		int w = snprintf(out + n, len - n, "%s%s", n ? "+" : "", names[i].name);
+		if (w < 0 || (size_t)w >= len - n)
+			break;
+		n += (size_t)w;
+	}
+	if (n == 0)
+		snprintf(out, len, "none");
+}
+
+static void
+why(struct decision *d, const char *fmt, ...)
+{
+	size_t n = strlen(d->reason);
+	va_list ap;
+
+	if (n >= sizeof(d->reason) - 1)
+		return;
+	if (n > 0) {
+		snprintf(d->reason + n, sizeof(d->reason) - n, "; ");
+		n = strlen(d->reason);
+	}
+	va_start(ap, fmt);
+	vsnprintf(d->reason + n, sizeof(d->reason) - n, fmt, ap);
+	va_end(ap);
+}
+
+/* "/DC0/vm/sub" is inside "/DC0/vm" and "/DC0/vm/" but not "/DC0/v". */
+static int
+in_folder(const char *path, const char *folder)
+{
+	size_t n = strlen(folder);
+
+	while (n > 1 && folder[n - 1] == '/')
+		n--;
+	return strncmp(path, folder, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+static int
+excluded(const struct policy *p, const struct vm_info *vm, struct decision *d)
+{
+	for (size_t i = 0; i < p->nexcl; i++) {
+		const struct exclusion *e = &p->excl[i];
+		switch (e->kind) {
+		case EXCL_NAME_PATTERN:
+			if (vm->name && fnmatch(e->pattern, vm->name, 0) == 0) {
+				why(d, "name matches exclusion \"%s\"", e->pattern);
+				return 1;
+			}
+			break;
+		case EXCL_FOLDER:
+			if (vm->folder && in_folder(vm->folder, e->pattern)) {
+				why(d, "in excluded folder %s", e->pattern);
+				return 1;
+			}
+			break;
+		case EXCL_CUSTOM_ATTR:
+			for (size_t j = 0; j < vm->nattrs; j++) {
+				const struct vm_attr *a = &vm->attrs[j];
+				if (a->name && strcmp(a->name, e->pattern) == 0 &&
+				    strcmp(a->value, e->value ? e->value : "true") == 0) {
+					why(d, "custom attribute %s=%s", a->name, a->value);
+					return 1;
+				}
+			}
+			break;
+		}
+	}
+	return 0;
+}
+
+static int
+same(const char *a, const char *b)
+{
+	return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
+
+void
+policy_decide(const struct policy *p, const struct vm_info *vm, struct decision *d)
+{
+	unsigned want = 0;
+	size_t plain = 0, missing_policy = 0;
+
+	memset(d, 0, sizeof(*d));
+	if (!vm->has_config) {
+		d->state = VS_INACCESSIBLE;
+		why(d, "no configuration readable (connection state %s)",
+		    vm->connection_state ? vm->connection_state : "unknown");
+		return;
+	}
+	if (excluded(p, vm, d)) {
+		d->state = VS_EXCLUDED;
+		return;
+	}
+	if (vm->template) {
+		if (!p->templates_enforce) {
+			d->state = VS_TEMPLATE;
+			why(d, "template (templates=report)");
+		} else {
+			d->state = vm->encrypted ? VS_COMPLIANT : VS_BLOCKED;
+			if (!vm->encrypted)
+				why(d, "template: vCenter cannot reconfigure a template; "
+				    "convert it to a VM to encrypt it");
+		}
+		return;
+	}
+	if (vm->hw_number < p->min_hw) {
+		d->state = VS_HW_TOO_OLD;
+		if (vm->hw_number == 0)
+			why(d, "hardware version %s unknown; needs vmx-%d",
+			    vm->hw_version ? vm->hw_version : "(none)", p->min_hw);
+		else
+			why(d, "vmx-%02d < vmx-%d", vm->hw_number, p->min_hw);
+		return;
+	}
+
+	for (size_t i = 0; i < vm->ndisks; i++) {
+		const struct disk_info *k = &vm->disks[i];
+		if (!k->encryptable)
+			continue;
+		if (!k->encrypted)
+			plain++;
+		if (!same(k->policy_id, p->policy_id))
+			missing_policy++;
+	}
+
+	if (vm->encrypted) {
+		/* Never rekey.  vCenter forces encrypted vMotion and FT
+		 * encryption to required on encrypted VMs. */
+		if (plain > 0 && p->encrypt) {
+			want |= ACT_ENCRYPT_DISKS;
+			why(d, "encrypted VM with %zu unencrypted disk%s", plain,
+			    plain == 1 ? "" : "s");
+		}
+		if (p->attach_policy && p->policy_id &&
+		    (!same(vm->home_policy_id, p->policy_id) || missing_policy > 0)) {
+			want |= ACT_POLICY;
+			why(d, "encryption policy missing on %s",
+			    !same(vm->home_policy_id, p->policy_id) ?
+			    (missing_policy ? "home and disks" : "home") : "disks");
+		}
+	} else {
+		if (p->encrypt) {
+			want |= ACT_ENCRYPT;
+			why(d, "not encrypted");
+		}
+		const char *mig = vm->migrate_encryption ? vm->migrate_encryption :
+		    "opportunistic";
+		if (p->migrate && strcmp(mig, p->migrate) != 0) {
+			want |= ACT_MIGRATE;
+			why(d, "migrateEncryption %s", mig);
+		}
+		const char *ft = vm->ft_encryption_mode ? vm->ft_encryption_mode :
+		    "ftEncryptionOpportunistic";
+		if (p->ft_required && p->ft_supported &&
+		    strcmp(ft, "ftEncryptionRequired") != 0) {
+			want |= ACT_FT;
+			why(d, "ftEncryptionMode %s", ft);
+		}
+	}
+
+	if (want == 0) {
+		d->state = VS_COMPLIANT;
+		return;
+	}
+	d->state = VS_PENDING;
+	if (want & ACT_CRYPTO) {
+		/* vCenter encrypts only powered-off VMs without snapshots. */
+		if (vm->snapshot) {
+			want &= ~ACT_CRYPTO;
+			d->state = VS_BLOCKED;
+			why(d, "has snapshots: encryption waits until they are "
+			    "consolidated or deleted");
+		} else if (vm->power_state == NULL || strcmp(vm->power_state, "poweredOff") != 0) {
+			want &= ~ACT_CRYPTO;
+			d->state = VS_DEFERRED;
+			why(d, "%s: encryption deferred to the next power-off",
+			    vm->power_state ? vm->power_state : "power state unknown");
+		}
+	}
+	d->actions = want;
+}

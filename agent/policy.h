@@ -1,0 +1,63 @@
+/*
+ * The decision: given one VM's current properties and the configured
+ * policy, what state is it in and what (if anything) must change.  Pure: no
+ * I/O, no clock, no globals; every branch is unit-tested
+ * (tests/unit/test_policy.c).  Events only say "look at VM X now"; this is
+ * what looks.
+ */
+#ifndef VMCRYPT_POLICY_H
+#define VMCRYPT_POLICY_H
+
+#include <stddef.h>
+
+struct vm_info;
+struct exclusion;
+
+enum vm_state {
+	VS_COMPLIANT,		/* nothing to do */
+	VS_PENDING,		/* actions to take now */
+	VS_DEFERRED,		/* powered on: encryption waits for power-off */
+	VS_BLOCKED,		/* snapshots (or a template with templates=enforce) */
+	VS_HW_TOO_OLD,		/* below min-hw-version: never modified */
+	VS_EXCLUDED,		/* name pattern, folder or custom attribute */
+	VS_TEMPLATE,		/* templates=report */
+	VS_INACCESSIBLE,	/* no config: orphaned / inaccessible */
+	VS_COUNT
+};
+
+/* Actions, combined into one ReconfigVM_Task. */
+#define ACT_ENCRYPT		0x01	/* crypto spec + policy on home and every disk */
+#define ACT_ENCRYPT_DISKS	0x02	/* encrypted VM: encrypt the disks that are not */
+#define ACT_POLICY		0x04	/* encrypted VM: attach the missing policy */
+#define ACT_MIGRATE		0x08	/* migrateEncryption = target */
+#define ACT_FT			0x10	/* ftEncryptionMode = ftEncryptionRequired */
+#define ACT_CRYPTO		(ACT_ENCRYPT | ACT_ENCRYPT_DISKS)
+
+struct policy {
+	int			 min_hw;
+	int			 encrypt;
+	const char		*migrate;	/* "required", "opportunistic", NULL = leave */
+	int			 ft_required;
+	int			 ft_supported;	/* API >= 7.0.2 */
+	int			 templates_enforce;
+	int			 attach_policy;	/* attach a missing policy to encrypted VMs */
+	const char		*policy_id;	/* resolved encryption policy */
+	const struct exclusion	*excl;
+	size_t			 nexcl;
+};
+
+struct decision {
+	enum vm_state	 state;
+	unsigned	 actions;
+	char		 reason[320];
+};
+
+void		 policy_decide(const struct policy *, const struct vm_info *,
+		    struct decision *);
+const char	*vm_state_name(enum vm_state);
+/* "encrypt+migrate" etc., for logs and the audit trail. */
+void		 policy_actions_str(unsigned actions, char *out, size_t len);
+/* In scope and not compliant: what `reconcile` exits nonzero for. */
+int		 vm_state_open(enum vm_state);
+
+#endif

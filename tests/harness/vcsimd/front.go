@@ -1,0 +1,305 @@
+package main
+
+// The front: what vmcrypt-agent's tests need from vcsim that vcsim lacks,
+// added around govmomi's simulator without touching its behaviour.
+//
+//   - EventManager.LogUserEvent (not implemented by vcsim): posted as a
+//     GeneralUserEvent through the simulator's own EventManager.PostEvent,
+//     so it shows up in `govc events` like on vCenter.
+//   - SPBM associations (vcsim's PBM answers every query with "none"): the
+//     profiles a ReconfigVM_Task put on VM home and disks are recorded and
+//     served by PbmQueryAssociatedProfile(s) once the task succeeded.
+//   - A control API on /harness/ (loopback only): fault rules through the
+//     simulator's FaultInjector, per-method call counts, reconfigure counts
+//     per VM, and the recorded associations.
+//
+// Every other request goes to the simulator unchanged (reverse proxy).
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"html"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"regexp"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25/types"
+)
+
+type assoc struct {
+	profile string
+	task    string
+}
+
+type front struct {
+	model *simulator.Model
+	proxy *httputil.ReverseProxy
+
+	mu        sync.Mutex
+	calls     map[string]int
+	reconfigs map[string]int
+	assocs    map[string]assoc // "vm-42" or "vm-42:2000" -> profile
+}
+
+var methodRE = regexp.MustCompile(`<(?:[A-Za-z0-9_.-]+:)?Body[^>]*>\s*<(?:[A-Za-z0-9_.-]+:)?([A-Za-z0-9_]+)`)
+
+func newFront(model *simulator.Model, backend *url.URL) *front {
+	return &front{
+		model:     model,
+		proxy:     httputil.NewSingleHostReverseProxy(backend),
+		calls:     map[string]int{},
+		reconfigs: map[string]int{},
+		assocs:    map[string]assoc{},
+	}
+}
+
+func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if len(r.URL.Path) >= 9 && r.URL.Path[:9] == "/harness/" {
+		f.control(w, r)
+		return
+	}
+	if r.Method != http.MethodPost {
+		f.proxy.ServeHTTP(w, r)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<20))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	method := ""
+	if m := methodRE.FindSubmatch(body); m != nil {
+		method = string(m[1])
+	}
+	f.mu.Lock()
+	f.calls[method]++
+	f.mu.Unlock()
+
+	switch method {
+	case "LogUserEvent":
+		f.logUserEvent(w, body)
+		return
+	case "PbmQueryAssociatedProfiles", "PbmQueryAssociatedProfile":
+		f.queryAssociated(w, body, method)
+		return
+	case "ReconfigVM_Task":
+		f.reconfigure(w, r, body)
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.ContentLength = int64(len(body))
+	f.proxy.ServeHTTP(w, r)
+}
+
+func soapOK(w http.ResponseWriter, inner string) {
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?>`+
+		`<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" `+
+		`xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">`+
+		`<soapenv:Body>%s</soapenv:Body></soapenv:Envelope>`, inner)
+}
+
+type moref struct {
+	Type  string `xml:"type,attr"`
+	Value string `xml:",chardata"`
+}
+
+func (f *front) logUserEvent(w http.ResponseWriter, body []byte) {
+	var env struct {
+		Req struct {
+			Entity moref  `xml:"entity"`
+			Msg    string `xml:"msg"`
+		} `xml:"Body>LogUserEvent"`
+	}
+	if err := xml.Unmarshal(body, &env); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	ctx := f.model.Service.Context
+	ev := &types.GeneralUserEvent{
+		GeneralEvent: types.GeneralEvent{
+			Event: types.Event{
+				CreatedTime:          time.Now(),
+				UserName:             "vmcrypt-agent",
+				FullFormattedMessage: env.Req.Msg,
+			},
+			Message: env.Req.Msg,
+		},
+	}
+	ref := types.ManagedObjectReference{Type: env.Req.Entity.Type, Value: env.Req.Entity.Value}
+	if obj := ctx.Map.Get(ref); obj != nil {
+		if vm, ok := obj.(*simulator.VirtualMachine); ok {
+			ev.Vm = &types.VmEventArgument{
+				EntityEventArgument: types.EntityEventArgument{Name: vm.Name},
+				Vm:                  ref,
+			}
+		}
+	}
+	ctx.Map.EventManager().PostEvent(ctx, &types.PostEvent{EventToPost: ev})
+	soapOK(w, `<LogUserEventResponse xmlns="urn:vim25"></LogUserEventResponse>`)
+}
+
+func (f *front) reconfigure(w http.ResponseWriter, r *http.Request, body []byte) {
+	var env struct {
+		Req struct {
+			This moref `xml:"_this"`
+			Spec struct {
+				DeviceChange []struct {
+					Key     int      `xml:"device>key"`
+					Profile []string `xml:"profile>profileId"`
+				} `xml:"deviceChange"`
+				VMProfile []string `xml:"vmProfile>profileId"`
+			} `xml:"spec"`
+		} `xml:"Body>ReconfigVM_Task"`
+	}
+	_ = xml.Unmarshal(body, &env)
+
+	rec := httptest.NewRecorder()
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.ContentLength = int64(len(body))
+	f.proxy.ServeHTTP(rec, r)
+
+	var resp struct {
+		Task string `xml:"Body>ReconfigVM_TaskResponse>returnval"`
+	}
+	_ = xml.Unmarshal(rec.Body.Bytes(), &resp)
+	vm := env.Req.This.Value
+	f.mu.Lock()
+	if resp.Task != "" {
+		f.reconfigs[vm]++
+		for _, p := range env.Req.Spec.VMProfile {
+			f.assocs[vm] = assoc{p, resp.Task}
+		}
+		for _, d := range env.Req.Spec.DeviceChange {
+			for _, p := range d.Profile {
+				f.assocs[fmt.Sprintf("%s:%d", vm, d.Key)] = assoc{p, resp.Task}
+			}
+		}
+	}
+	f.mu.Unlock()
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(rec.Body.Bytes())
+}
+
+// profileOf answers with a recorded association once its task succeeded.
+func (f *front) profileOf(key string) string {
+	f.mu.Lock()
+	a, ok := f.assocs[key]
+	f.mu.Unlock()
+	if !ok {
+		return ""
+	}
+	ctx := f.model.Service.Context
+	obj := ctx.Map.Get(types.ManagedObjectReference{Type: "Task", Value: a.task})
+	if t, ok := obj.(*simulator.Task); ok {
+		var state types.TaskInfoState
+		ctx.WithLock(t, func() { state = t.Info.State })
+		if state != types.TaskInfoStateSuccess {
+			return ""
+		}
+	}
+	return a.profile
+}
+
+func (f *front) queryAssociated(w http.ResponseWriter, body []byte, method string) {
+	type ent struct {
+		ObjectType string `xml:"objectType"`
+		Key        string `xml:"key"`
+	}
+	var env struct {
+		Many struct {
+			Entities []ent `xml:"entities"`
+		} `xml:"Body>PbmQueryAssociatedProfiles"`
+		One struct {
+			Entity ent `xml:"entity"`
+		} `xml:"Body>PbmQueryAssociatedProfile"`
+	}
+	if err := xml.Unmarshal(body, &env); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	var b bytes.Buffer
+	if method == "PbmQueryAssociatedProfile" {
+		b.WriteString(`<PbmQueryAssociatedProfileResponse xmlns="urn:pbm">`)
+		if p := f.profileOf(env.One.Entity.Key); p != "" {
+			fmt.Fprintf(&b, `<returnval><uniqueId>%s</uniqueId></returnval>`, html.EscapeString(p))
+		}
+		b.WriteString(`</PbmQueryAssociatedProfileResponse>`)
+		soapOK(w, b.String())
+		return
+	}
+	b.WriteString(`<PbmQueryAssociatedProfilesResponse xmlns="urn:pbm">`)
+	for _, e := range env.Many.Entities {
+		fmt.Fprintf(&b, `<returnval><object><objectType>%s</objectType><key>%s</key></object>`,
+			html.EscapeString(e.ObjectType), html.EscapeString(e.Key))
+		if p := f.profileOf(e.Key); p != "" {
+			fmt.Fprintf(&b, `<profileId><uniqueId>%s</uniqueId></profileId>`, html.EscapeString(p))
+		}
+		b.WriteString(`</returnval>`)
+	}
+	b.WriteString(`</PbmQueryAssociatedProfilesResponse>`)
+	soapOK(w, b.String())
+}
+
+func (f *front) control(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	switch r.URL.Path {
+	case "/harness/fault":
+		switch r.Method {
+		case http.MethodPost:
+			// A RuntimeFault with the given message on every call to method
+			// (with the given probability), e.g. GenerateKey "Cannot generate key".
+			p, err := strconv.ParseFloat(q.Get("probability"), 64)
+			if err != nil {
+				p = 1
+			}
+			f.model.Service.AddFaultRule(&simulator.FaultInjectionRule{
+				MethodName:  q.Get("method"),
+				ObjectType:  "*",
+				ObjectName:  "*",
+				Probability: p,
+				FaultType:   simulator.FaultTypeCustom,
+				Fault:       &types.RuntimeFault{},
+				Message:     q.Get("message"),
+				Enabled:     true,
+			})
+		case http.MethodDelete:
+			f.model.Service.ClearFaultRules()
+		}
+		w.WriteHeader(http.StatusNoContent)
+	case "/harness/stats":
+		if r.Method == http.MethodDelete {
+			f.mu.Lock()
+			f.calls = map[string]int{}
+			f.reconfigs = map[string]int{}
+			f.mu.Unlock()
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		f.mu.Lock()
+		out := map[string]any{"calls": f.calls, "reconfigs": f.reconfigs,
+			"faults": f.model.Service.GetFaultStats()}
+		data, _ := json.Marshal(out)
+		f.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(data)
+	case "/harness/assoc":
+		data, _ := json.Marshal(map[string]string{"profile": f.profileOf(q.Get("key"))})
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(data)
+	default:
+		http.NotFound(w, r)
+	}
+}

@@ -1,0 +1,406 @@
+/* policy.c: every branch of the decision, from plain vm_info structs. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "inventory.h"
+#include "policy.h"
+
+#define POL "4d5f673c-536f-11e6-beb8-9e71128cae77"
+
+static struct disk_info disks[3];
+static struct vm_attr attrs[2];
+
+/* A powered-off vmx-13 VM with two plain flat disks: the common new VM. */
+static struct vm_info
+fresh(void)
+{
+	struct vm_info vm;
+	memset(&vm, 0, sizeof(vm));
+	memset(disks, 0, sizeof(disks));
+	vm.name = "app-01";
+	vm.folder = "/DC0/vm/apps";
+	vm.hw_version = "vmx-13";
+	vm.hw_number = 13;
+	vm.power_state = "poweredOff";
+	vm.has_config = 1;
+	disks[0].key = 2000; disks[0].encryptable = 1;
+	disks[1].key = 2001; disks[1].encryptable = 1;
+	vm.disks = disks;
+	vm.ndisks = 2;
+	return vm;
+}
+
+static struct vm_info
+encrypted(void)
+{
+	struct vm_info vm = fresh();
+	vm.encrypted = 1;
+	vm.key_id = "k1";
+	vm.migrate_encryption = "required";
+	vm.home_policy_id = POL;
+	for (int i = 0; i < 2; i++) {
+		disks[i].encrypted = 1;
+		disks[i].policy_id = POL;
+	}
+	return vm;
+}
+
+static struct policy
+pol(void)
+{
+	struct policy p;
+	memset(&p, 0, sizeof(p));
+	p.min_hw = 13;
+	p.encrypt = 1;
+	p.migrate = "required";
+	p.policy_id = POL;
+	return p;
+}
+
+static struct decision
+decide(const struct policy *p, const struct vm_info *vm)
+{
+	struct decision d;
+	policy_decide(p, vm, &d);
+	return d;
+}
+
+static void
+test_new_vm_powered_off(void **st)
+{
+	(void)st;
+	struct policy p = pol();
+	struct vm_info vm = fresh();
+	struct decision d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_PENDING);
+	assert_int_equal(d.actions, ACT_ENCRYPT | ACT_MIGRATE);
+	assert_non_null(strstr(d.reason, "not encrypted"));
+	assert_non_null(strstr(d.reason, "migrateEncryption opportunistic"));
+}
+
+static void
+test_powered_on_gets_vmotion_now_encryption_later(void **st)
+{
+	(void)st;
+	struct policy p = pol();
+	struct vm_info vm = fresh();
+	vm.power_state = "poweredOn";
+	struct decision d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_DEFERRED);
+	assert_int_equal(d.actions, ACT_MIGRATE);
+	assert_non_null(strstr(d.reason, "deferred to the next power-off"));
+
+	/* Once required vMotion is set, nothing to do until power-off. */
+	vm.migrate_encryption = "required";
+	d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_DEFERRED);
+	assert_int_equal(d.actions, 0);
+
+	vm.power_state = "suspended";
+	d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_DEFERRED);
+	assert_int_equal(d.actions, 0);
+}
+
+static void
+test_snapshots_block_encryption_only(void **st)
+{
+	(void)st;
+	struct policy p = pol();
+	struct vm_info vm = fresh();
+	vm.snapshot = 1;
+	struct decision d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_BLOCKED);
+	assert_int_equal(d.actions, ACT_MIGRATE);
+	assert_non_null(strstr(d.reason, "snapshots"));
+	/* Snapshots take precedence over power state in the reason. */
+	vm.power_state = "poweredOn";
+	d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_BLOCKED);
+}
+
+static void
+test_hardware_too_old_never_touched(void **st)
+{
+	(void)st;
+	struct policy p = pol();
+	struct vm_info vm = fresh();
+	vm.hw_version = "vmx-11";
+	vm.hw_number = 11;
+	struct decision d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_HW_TOO_OLD);
+	assert_int_equal(d.actions, 0);
+	assert_string_equal(d.reason, "vmx-11 < vmx-13");
+
+	vm.hw_version = "vmx-08";
+	vm.hw_number = 8;
+	d = decide(&p, &vm);
+	assert_string_equal(d.reason, "vmx-08 < vmx-13");
+
+	vm.hw_version = "weird";
+	vm.hw_number = 0;
+	d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_HW_TOO_OLD);
+	assert_non_null(strstr(d.reason, "unknown"));
+
+	/* A higher configured minimum is honoured. */
+	p.min_hw = 15;
+	vm = fresh();
+	vm.hw_version = "vmx-14";
+	vm.hw_number = 14;
+	d = decide(&p, &vm);
+	assert_string_equal(d.reason, "vmx-14 < vmx-15");
+	vm.hw_number = 15;
+	d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_PENDING);
+}
+
+static void
+test_encrypted_vm_is_never_rekeyed(void **st)
+{
+	(void)st;
+	struct policy p = pol();
+	struct vm_info vm = encrypted();
+	struct decision d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_COMPLIANT);
+	assert_int_equal(d.actions, 0);
+
+	/* Encrypted VMs report required; even if the value read is odd, the
+	 * agent does not touch migrateEncryption of an encrypted VM. */
+	vm.migrate_encryption = "opportunistic";
+	d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_COMPLIANT);
+
+	/* Powered on or with snapshots: still compliant, nothing to defer. */
+	vm.power_state = "poweredOn";
+	vm.snapshot = 1;
+	d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_COMPLIANT);
+}
+
+static void
+test_encrypted_vm_missing_policy(void **st)
+{
+	(void)st;
+	struct policy p = pol();
+	struct vm_info vm = encrypted();
+	vm.home_policy_id = NULL;
+	disks[1].policy_id = NULL;
+	/* Not configured: leave it. */
+	struct decision d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_COMPLIANT);
+	/* Configured: attach, without any crypto change, in any power state. */
+	p.attach_policy = 1;
+	vm.power_state = "poweredOn";
+	d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_PENDING);
+	assert_int_equal(d.actions, ACT_POLICY);
+	assert_non_null(strstr(d.reason, "home and disks"));
+	vm.home_policy_id = POL;
+	d = decide(&p, &vm);
+	assert_non_null(strstr(d.reason, "missing on disks"));
+}
+
+static void
+test_encrypted_vm_with_plain_disk(void **st)
+{
+	(void)st;
+	struct policy p = pol();
+	struct vm_info vm = encrypted();
+	disks[1].encrypted = 0;
+	struct decision d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_PENDING);
+	assert_int_equal(d.actions, ACT_ENCRYPT_DISKS);
+	assert_non_null(strstr(d.reason, "1 unencrypted disk"));
+	vm.power_state = "poweredOn";
+	d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_DEFERRED);
+	assert_int_equal(d.actions, 0);
+	/* An RDM cannot be encrypted and does not count. */
+	vm.power_state = "poweredOff";
+	disks[1].encryptable = 0;
+	d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_COMPLIANT);
+}
+
+static void
+test_exclusions(void **st)
+{
+	(void)st;
+	struct exclusion ex[3] = {
+		{ EXCL_NAME_PATTERN, "vCLS-*", NULL },
+		{ EXCL_FOLDER, "/DC0/vm/infra/", NULL },
+		{ EXCL_CUSTOM_ATTR, "vmcrypt.exempt", "true" },
+	};
+	struct policy p = pol();
+	p.excl = ex;
+	p.nexcl = 3;
+
+	struct vm_info vm = fresh();
+	vm.name = "vCLS-1234";
+	struct decision d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_EXCLUDED);
+	assert_int_equal(d.actions, 0);
+	assert_non_null(strstr(d.reason, "vCLS-*"));
+
+	vm = fresh();
+	vm.folder = "/DC0/vm/infra/dns";
+	d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_EXCLUDED);
+	vm.folder = "/DC0/vm/infra";
+	d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_EXCLUDED);
+	vm.folder = "/DC0/vm/infrastructure";	/* not a subfolder */
+	d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_PENDING);
+
+	vm = fresh();
+	attrs[0].key = 101; attrs[0].name = "owner"; attrs[0].value = "true";
+	attrs[1].key = 102; attrs[1].name = "vmcrypt.exempt"; attrs[1].value = "false";
+	vm.attrs = attrs;
+	vm.nattrs = 2;
+	d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_PENDING);
+	attrs[1].value = "true";
+	d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_EXCLUDED);
+	assert_non_null(strstr(d.reason, "vmcrypt.exempt=true"));
+	/* An attribute whose key was not resolved to a name never matches. */
+	attrs[1].name = NULL;
+	d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_PENDING);
+
+	/* Exclusion wins over everything else, even hardware version. */
+	vm = fresh();
+	vm.name = "vCLS-9";
+	vm.hw_number = 8;
+	d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_EXCLUDED);
+}
+
+static void
+test_templates(void **st)
+{
+	(void)st;
+	struct policy p = pol();
+	struct vm_info vm = fresh();
+	vm.template = 1;
+	struct decision d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_TEMPLATE);
+	assert_int_equal(d.actions, 0);
+	assert_false(vm_state_open(d.state));
+	p.templates_enforce = 1;
+	d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_BLOCKED);
+	assert_int_equal(d.actions, 0);
+	assert_true(vm_state_open(d.state));
+	vm.encrypted = 1;
+	d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_COMPLIANT);
+}
+
+static void
+test_inaccessible(void **st)
+{
+	(void)st;
+	struct policy p = pol();
+	struct vm_info vm = fresh();
+	vm.has_config = 0;
+	vm.connection_state = "orphaned";
+	struct decision d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_INACCESSIBLE);
+	assert_int_equal(d.actions, 0);
+	assert_non_null(strstr(d.reason, "orphaned"));
+}
+
+static void
+test_migrate_only_and_ft(void **st)
+{
+	(void)st;
+	struct policy p = pol();
+	p.encrypt = 0;
+	struct vm_info vm = fresh();
+	vm.power_state = "poweredOn";
+	struct decision d = decide(&p, &vm);
+	/* Without encryption, powered-on is no reason to wait. */
+	assert_int_equal(d.state, VS_PENDING);
+	assert_int_equal(d.actions, ACT_MIGRATE);
+	vm.migrate_encryption = "required";
+	d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_COMPLIANT);
+
+	/* migrate-encryption="leave" */
+	p.migrate = NULL;
+	vm.migrate_encryption = "disabled";
+	d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_COMPLIANT);
+
+	/* FT encryption only when asked for and when the API has it. */
+	p.ft_required = 1;
+	d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_COMPLIANT);
+	p.ft_supported = 1;
+	d = decide(&p, &vm);
+	assert_int_equal(d.actions, ACT_FT);
+	assert_non_null(strstr(d.reason, "ftEncryptionOpportunistic"));
+	vm.ft_encryption_mode = "ftEncryptionRequired";
+	d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_COMPLIANT);
+}
+
+static void
+test_disabled_migrate_is_restored(void **st)
+{
+	(void)st;
+	struct policy p = pol();
+	struct vm_info vm = fresh();
+	vm.power_state = "poweredOn";
+	vm.migrate_encryption = "disabled";
+	struct decision d = decide(&p, &vm);
+	assert_int_equal(d.actions, ACT_MIGRATE);
+	assert_non_null(strstr(d.reason, "migrateEncryption disabled"));
+}
+
+static void
+test_action_names(void **st)
+{
+	(void)st;
+	char b[128];
+	policy_actions_str(ACT_ENCRYPT | ACT_MIGRATE, b, sizeof(b));
+	assert_string_equal(b, "encrypt+migrate-encryption");
+	policy_actions_str(0, b, sizeof(b));
+	assert_string_equal(b, "none");
+	policy_actions_str(ACT_ENCRYPT | ACT_ENCRYPT_DISKS | ACT_POLICY | ACT_MIGRATE | ACT_FT, b, 12);
+	assert_true(strlen(b) < 12);
+	for (int s = 0; s < VS_COUNT; s++)
+		assert_string_not_equal(vm_state_name(s), "unknown");
+	assert_string_equal(vm_state_name(VS_COUNT), "unknown");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_new_vm_powered_off),
+		cmocka_unit_test(test_powered_on_gets_vmotion_now_encryption_later),
+		cmocka_unit_test(test_snapshots_block_encryption_only),
+		cmocka_unit_test(test_hardware_too_old_never_touched),
+		cmocka_unit_test(test_encrypted_vm_is_never_rekeyed),
+		cmocka_unit_test(test_encrypted_vm_missing_policy),
+		cmocka_unit_test(test_encrypted_vm_with_plain_disk),
+		cmocka_unit_test(test_exclusions),
+		cmocka_unit_test(test_templates),
+		cmocka_unit_test(test_inaccessible),
+		cmocka_unit_test(test_migrate_only_and_ft),
+		cmocka_unit_test(test_disabled_migrate_is_restored),
+		cmocka_unit_test(test_action_names),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
