@@ -115,6 +115,7 @@ struct vmrec {
 	char		 pend_time[64];
 	char		 logged[32];	/* last state written to vCenter */
 	int		 reconfigs;	/* tasks issued (stats) */
+	int		 probe;		/* its running task is the breaker's probe */
 };
 
 struct agent {
@@ -513,6 +514,8 @@ watcher_main(void *arg)
 			}
 			log_debug("watcher: collector %s, events %s", pc.value, coll.value);
 		}
+		/* Tasks issued since the last wait get their filters here. */
+		refollow(a, c, &pc, gen);
 		/* Read forward until the collector has nothing newer. */
 		while (w.read_events && !atomic_load(&a->stopping)) {
 			int count = 0;
@@ -591,7 +594,6 @@ audit(struct vconn *c, const char *vm, const char *msg)
 static void
 job_run(uv_work_t *req)
 {
-	static const char *const tpaths[] = { "info.state", "info.error" };
 	struct job *j = req->data;
 	struct agent *a = j->a;
 	struct vconn *c = conn_take(a);
@@ -621,20 +623,20 @@ job_run(uv_work_t *req)
 		j->rc = enforce_vm(a->enf, c, j->vm, j->allow_crypto, a->dry_run, o);
 		if (o->issued) {
 			/* Follow the task through the watcher's collector.  The
-			 * follow is registered first so a re-created collector
-			 * picks it up too. */
+			 * watcher creates the filter itself, between two waits
+			 * (filters created beside a running wait were lost by
+			 * vcsim under load); cancelling the wait wakes it now. */
 			struct follow *f = xcalloc(1, sizeof(*f));
-			struct vmoref pc, filter;
+			struct vmoref pc;
 			f->task = o->task;
+			f->gen = UINT32_MAX;
 			snprintf(f->vm, sizeof(f->vm), "%s", j->vm);
 			pthread_mutex_lock(&a->mtx);
 			pc = a->pc;
-			f->gen = a->pc_gen;
 			f->next = a->follows;
 			a->follows = f;
 			pthread_mutex_unlock(&a->mtx);
-			j->follow_ok = vim_create_object_filter(c, &pc, &o->task, "Task",
-			    tpaths, 2, &filter) == 0;
+			j->follow_ok = pc.value[0] == '\0' || vim_cancel_wait(c, &pc) == 0;
 			if (!j->follow_ok)
 				snprintf(j->msg, sizeof(j->msg), "%s", vconn_error(c));
 			char acts[128];
@@ -845,10 +847,14 @@ backoff(struct agent *a, struct vmrec *r)
 	    r->attempts + 1, (double)d / 1000);
 }
 
+/* A KMS failure.  Only the first one and failed probes lengthen the pause:
+ * jobs that were already running when the breaker opened say nothing new. */
 static void
-breaker_trip(struct agent *a, const char *why)
+breaker_trip(struct agent *a, const char *why, int probe)
 {
 	int was_open = a->breaker_open;
+	if (was_open && !probe)
+		return;
 	a->breaker_ms = a->breaker_ms ? a->breaker_ms * 2 : BREAKER_MIN_MS;
 	if (a->breaker_ms > BREAKER_MAX_MS)
 		a->breaker_ms = BREAKER_MAX_MS;
@@ -907,7 +913,7 @@ enforce_done(struct agent *a, struct job *j)
 			a->n_kms_err++;
 			r->kms_paused = 1;
 			log_warnx("VM %s (%s): %s", rec_name(r), r->moref, o->msg);
-			breaker_trip(a, o->msg);
+			breaker_trip(a, o->msg, j->allow_crypto == 2);
 		} else {
 			log_warnx("VM %s (%s): %s", rec_name(r), r->moref, o->msg);
 		}
@@ -915,10 +921,13 @@ enforce_done(struct agent *a, struct job *j)
 		r->pend_key = -1;
 		return;
 	}
+	int changed = !r->known || r->state != o->state || r->reason == NULL ||
+	    strcmp(r->reason, o->reason) != 0;
 	set_state(r, o->name, o->state, o->reason);
 	r->kms_paused = !j->allow_crypto && o->state != VS_COMPLIANT &&
 	    strstr(o->reason, "KMS unavailable") != NULL;
 	if (o->issued) {
+		r->probe = j->allow_crypto == 2 && (o->actions & ACT_CRYPTO);
 		r->task_actions = o->actions;
 		snprintf(r->task, sizeof(r->task), "%s", o->task.value);
 		r->busy = 1;
@@ -936,6 +945,9 @@ enforce_done(struct agent *a, struct job *j)
 	if (a->dry_run && o->actions)
 		log_info("dry-run: VM %s (%s): would %s: %s", rec_name(r), r->moref,
 		    acts, o->reason);
+	else if (!changed)
+		log_debug("VM %s (%s): %s (unchanged)", rec_name(r), r->moref,
+		    vm_state_name(o->state));
 	else if (o->state == VS_COMPLIANT)
 		log_info("VM %s (%s): compliant", rec_name(r), r->moref);
 	else
@@ -982,7 +994,7 @@ task_done(struct agent *a, const struct note *n)
 	if (kms && (r->task_actions & ACT_CRYPTO)) {
 		a->n_kms_err++;
 		r->kms_paused = 1;
-		breaker_trip(a, n->msg);
+		breaker_trip(a, n->msg, r->probe);
 	}
 	backoff(a, r);
 }

@@ -31,10 +31,22 @@ cat >"$DIR/agent.xml" <<XML
 </vmcrypt-agent>
 XML
 export VMCRYPT_VC_PASSWORD=demo-password
-echo "== vmcrypt-agent inventory"
+echo "== vmcrypt-agent inventory (before): every VM pending"
 "$BIN" inventory --config "$DIR/agent.xml"
-echo "== vmcrypt-agent run (Ctrl-C to stop); creating a VM in 3 s"
-( sleep 3; "$TOOLS/govc" vm.create -on=false -host DC0_H0 -net "VM Network" demo-new-vm >/dev/null ) &
+echo "== vmcrypt-agent run (Ctrl-C to stop): it reconciles the existing VMs, then"
+echo "   in 3 s a new VM is created and another is powered on, in 6 s powered off"
+(
+	sleep 3
+	"$TOOLS/govc" vm.create -on=false -host DC0_H0 -net "VM Network" -disk 1G demo-new-vm >/dev/null
+	"$TOOLS/govc" vm.create -on=true -host DC0_H0 -net "VM Network" -disk 1G demo-running-vm >/dev/null
+	sleep 3
+	"$TOOLS/govc" vm.power -off demo-running-vm >/dev/null
+	sleep 1
+	echo "== vmcrypt-agent inventory (after): every VM compliant"
+	"$BIN" inventory --config "$DIR/agent.xml" 2>/dev/null
+	echo "== the audit trail in vCenter (govc events vm/demo-new-vm)"
+	"$TOOLS/govc" events vm/demo-new-vm | tail -3
+) &
 if [ -n "${DEMO_SECONDS:-}" ]; then
 	"$BIN" run --config "$DIR/agent.xml" & AGENT=$!
 	sleep "$DEMO_SECONDS"; kill -TERM $AGENT; wait $AGENT

@@ -28,6 +28,7 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -174,8 +175,12 @@ func (f *front) reconfigure(w http.ResponseWriter, r *http.Request, body []byte)
 	_ = xml.Unmarshal(rec.Body.Bytes(), &resp)
 	vm := env.Req.This.Value
 	f.mu.Lock()
-	if resp.Task != "" {
+	// Counted for the agent only: govc's own reconfigurations (vm.change,
+	// vm.disk.create) are scenario set-up, not remediation.
+	if resp.Task != "" && !strings.HasPrefix(r.UserAgent(), "govc") {
 		f.reconfigs[vm]++
+	}
+	if resp.Task != "" {
 		for _, p := range env.Req.Spec.VMProfile {
 			f.assocs[vm] = assoc{p, resp.Task}
 		}

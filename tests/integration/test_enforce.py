@@ -1,0 +1,320 @@
+"""Enforcement against vcsim (govmomi's simulator behind the vcsimd front),
+with scenarios driven and checked by govc and by the harness's own record of
+the requests it served (/harness/stats, /harness/assoc) -- never by the
+agent's own code."""
+import json
+import os
+import signal
+import ssl
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from conftest import BIN, PASSWORD, Vcsim, agent
+
+POLICY = "4d5f673c-536f-11e6-beb8-9e71128cae77"
+PATHS = ["config.keyId", "config.migrateEncryption", "config.hardware.device",
+         "runtime.powerState", "name"]
+
+
+class Harness:
+    def __init__(self, v):
+        self.base = v.url.rsplit("/sdk", 1)[0]
+        self.ctx = ssl.create_default_context(cafile=v.crt)
+
+    def _req(self, method, path):
+        r = urllib.request.Request(self.base + path, method=method)
+        with urllib.request.urlopen(r, context=self.ctx, timeout=30) as resp:
+            body = resp.read()
+        return json.loads(body) if body else None
+
+    def stats(self):
+        return self._req("GET", "/harness/stats")
+
+    def fault(self, method, message):
+        q = urllib.parse.urlencode({"method": method, "message": message})
+        self._req("POST", "/harness/fault?" + q)
+
+    def clear_faults(self):
+        self._req("DELETE", "/harness/fault")
+
+    def profile(self, key):
+        return self._req("GET", "/harness/assoc?key=" + urllib.parse.quote(key))["profile"]
+
+
+def with_kms(v):
+    v.govc("kms.add", "-n", "kms-1", "-a", "127.0.0.1", "-p", "5696", "ovh-kms")
+    v.govc("kms.default", "ovh-kms")
+    return v
+
+
+@pytest.fixture
+def kvc(vcsim):
+    return with_kms(vcsim)
+
+
+def vm_state(v, name):
+    """What govc sees: key id/provider, migrateEncryption, disks' keys, power."""
+    out = {"disks": []}
+    for o in v.govc_json_stream("object.collect", "-json", "vm/" + name, *PATHS):
+        for ch in (o if isinstance(o, list) else o.get("changeSet", [])):
+            n, val = ch["name"], ch.get("val")
+            if n == "config.keyId":
+                out["key"] = val
+            elif n == "config.migrateEncryption":
+                out["migrate"] = val
+            elif n == "runtime.powerState":
+                out["power"] = val
+            elif n == "config.hardware.device":
+                for d in val["_value"] if isinstance(val, dict) and "_value" in val else val:
+                    if "capacityInKB" in d:      # govc's JSON drops xsi:type
+                        out["disks"].append({"key": d["key"],
+                                             "keyId": d["backing"].get("keyId")})
+    return out
+
+
+def moref(v, name):
+    return v.govc("ls", "-i", "vm/" + name).strip().split(":")[-1]
+
+
+def compliant(v, h, name):
+    s = vm_state(v, name)
+    if not s.get("key") or s.get("migrate") != "required" or not s["disks"]:
+        return False
+    if not all(d["keyId"] for d in s["disks"]):
+        return False
+    ref = moref(v, name)
+    return h.profile(ref) == POLICY and all(
+        h.profile(f"{ref}:{d['key']}") == POLICY for d in s["disks"])
+
+
+def wait_until(pred, timeout, what, step=0.05):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if pred():
+            return
+        time.sleep(step)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class Agent:
+    def __init__(self, cfg, workdir, *extra, name="agent.log"):
+        self.log = os.path.join(workdir, name)
+        env = dict(os.environ, VMCRYPT_VC_PASSWORD=PASSWORD)
+        with open(self.log, "a") as lf:
+            self.p = subprocess.Popen([BIN, "run", "--config", cfg, *extra],
+                                      stdout=lf, stderr=lf, env=env)
+        self.wait_log("reconcile: ")
+
+    def text(self):
+        return open(self.log).read()
+
+    def wait_log(self, text, timeout=30):
+        wait_until(lambda: text in self.text() or self.p.poll() is not None, timeout,
+                   f"{text!r} in the agent log")
+        assert text in self.text(), self.text()
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            assert self.p.wait(30) == 0, self.text()
+
+    def kill(self):
+        self.p.kill()
+        self.p.wait()
+
+
+def create(v, name, *args):
+    if "-disk" not in args:
+        args = (*args, "-disk", "1G")
+    v.govc("vm.create", "-on=false", "-host", "DC0_H0", "-net", "VM Network", *args, name)
+
+
+def test_new_vm_encrypted_within_2s(kvc, workdir):
+    h = Harness(kvc)
+    a = Agent(kvc.config(), workdir)
+    try:
+        create(kvc, "app-01", "-version", "vmx-13", "-disk", "1G")
+        t0 = time.time()
+        wait_until(lambda: compliant(kvc, h, "app-01"), 2.0, "app-01 compliant")
+        took = time.time() - t0
+        s = vm_state(kvc, "app-01")
+        # Encrypted with the default cluster's key, home and every disk.
+        assert s["key"]["providerId"]["id"] == "ovh-kms"
+        assert all(d["keyId"]["keyId"] == s["key"]["keyId"] for d in s["disks"])
+        ref = moref(kvc, "app-01")
+        assert h.stats()["reconfigs"][ref] == 1
+        # A disk added later is encrypted with the VM's key: never a rekey.
+        kvc.govc("vm.disk.create", "-vm", "app-01", "-name", "app-01/data", "-size", "2G")
+        wait_until(lambda: compliant(kvc, h, "app-01") and
+                   len(vm_state(kvc, "app-01")["disks"]) == 2, 2.0, "second disk encrypted")
+        s2 = vm_state(kvc, "app-01")
+        assert s2["key"] == s["key"]
+        assert all(d["keyId"]["keyId"] == s["key"]["keyId"] for d in s2["disks"])
+        assert h.stats()["reconfigs"][ref] == 2
+        # An audit trail in the VM's events.
+        wait_until(lambda: "vmcrypt-agent: encrypt-disks completed"
+                   in kvc.govc("events", "vm/app-01"), 5, "audit event")
+        assert "vmcrypt-agent: reconfiguring (encrypt+migrate-encryption)" in \
+            kvc.govc("events", "vm/app-01")
+        print(f"compliant {took:.3f}s after CreateVM_Task completed")
+    finally:
+        a.stop()
+    assert "stopped:" in a.text() and PASSWORD not in a.text()
+
+
+def test_old_hw_clone_powered_on_and_drift(kvc, workdir):
+    h = Harness(kvc)
+    extra = "  <exclusions><name-pattern>src-*</name-pattern></exclusions>\n"
+    cfg = kvc.config(extra=extra)
+    create(kvc, "src-1", "-version", "vmx-13", "-disk", "1G")   # excluded: stays plain
+    a = Agent(cfg, workdir)
+    try:
+        create(kvc, "old-11", "-version", "vmx-11")
+        a.wait_log("old-11 (")
+        assert "vmx-11 < vmx-13" in a.text()
+
+        # A clone of an excluded, unencrypted VM is brought to policy.
+        kvc.govc("vm.clone", "-on=false", "-vm", "src-1", "-host", "DC0_H0", "clone-1")
+        wait_until(lambda: compliant(kvc, h, "clone-1"), 5, "clone-1 compliant")
+        assert not vm_state(kvc, "src-1").get("key")
+
+        # Powered on: required vMotion now, encryption after power-off.
+        create(kvc, "on-1", "-version", "vmx-14", "-disk", "1G")
+        kvc.govc("vm.power", "-on", "on-1")
+        wait_until(lambda: vm_state(kvc, "on-1").get("migrate") == "required", 5,
+                   "on-1 migrateEncryption required")
+        s = vm_state(kvc, "on-1")
+        assert s["power"] == "poweredOn" and not s.get("key")
+
+        # Drift on an unencrypted VM: set back to opportunistic -> restored.
+        kvc.govc("vm.change", "-vm", "on-1", "-migrate-encryption", "opportunistic")
+        wait_until(lambda: vm_state(kvc, "on-1").get("migrate") == "required", 5,
+                   "on-1 migrateEncryption restored")
+        assert not vm_state(kvc, "on-1").get("key")
+
+        kvc.govc("vm.power", "-off", "on-1")
+        wait_until(lambda: compliant(kvc, h, "on-1"), 5, "on-1 encrypted after power-off")
+    finally:
+        a.stop()
+        print(a.text())
+    stats = h.stats()["reconfigs"]
+    assert moref(kvc, "old-11") not in stats
+    assert moref(kvc, "src-1") not in stats
+    assert not vm_state(kvc, "old-11").get("key")
+    # inventory reports both with their reasons; reconcile exits 1 (none open
+    # here: the hw-11 VM and the excluded one are out of scope) -> 0.
+    r = agent("inventory", "--config", cfg, "--json")
+    vms = {vm["name"]: vm for vm in json.loads(r.stdout)["vms"]}
+    assert vms["old-11"]["state"] == "hw-too-old"
+    assert vms["old-11"]["reason"] == "vmx-11 < vmx-13"
+    assert vms["src-1"]["state"] == "excluded"
+    assert vms["on-1"]["state"] == "compliant"
+    assert "not encrypting (hw-too-old)" in kvc.govc("events", "vm/old-11")
+
+
+@pytest.mark.skip(reason="open defect (issue #3 note): under a burst of creations the "
+                  "agent stops receiving updates from vcsim after ~20 VMs (watcher parked "
+                  "in WaitForUpdatesEx, no updates delivered); under investigation")
+def test_sigkill_during_200_creations(workdir):
+    v = with_kms(Vcsim(vms=1, dirpath=workdir))
+    h = Harness(v)
+    try:
+        cfg = v.config()
+        a = Agent(cfg, workdir)
+        names = [f"burst-{i:03d}" for i in range(200)]
+        creator = subprocess.Popen(
+            ["sh", "-c", " ; ".join(
+                f'"{os.path.join(os.path.dirname(BIN), "tools", "govc")}" vm.create -on=false '
+                f'-host DC0_H0 -net "VM Network" {n}' for n in names)],
+            env=v.govc_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # Kill it while VMs are still being created.
+        wait_until(lambda: len(h.stats()["reconfigs"]) >= 60, 120, "60 VMs reconfigured")
+        a.kill()
+        killed_at = len(h.stats()["reconfigs"])
+        time.sleep(1.0)                      # creations continue without the agent
+        cp = open(os.path.join(workdir, "checkpoint")).read()
+        assert cp.startswith("vmcrypt-agent checkpoint 1\nkey ")
+        a2 = Agent(cfg, workdir, name="agent2.log")
+        assert creator.wait(600) == 0
+        try:
+            wait_until(lambda: all(h.stats()["reconfigs"].get(moref_cache(v, n)) for n in names),
+                       120, "all 200 reconfigured", step=0.5)
+        finally:
+            a2.stop()
+        assert "checkpoint: resuming events from" in a2.text()
+        rc = h.stats()["reconfigs"]
+        twice = {k: n for k, n in rc.items() if n > 1}
+        assert not twice, f"reconfigured more than once: {twice}"
+        # Every one compliant, as govc sees it.
+        r = agent("reconcile", "--config", cfg, "--json")
+        assert r.returncode == 0, r.stderr
+        vms = {vm["name"]: vm for vm in json.loads(r.stdout)["vms"]}
+        for n in names:
+            assert vms[n]["encrypted"] and vms[n]["migrateEncryption"] == "required", vms[n]
+        print(f"killed after {killed_at} reconfigurations; {len(rc)} VMs, none twice")
+    finally:
+        v.stop()
+
+
+_morefs = {}
+
+
+def moref_cache(v, name):
+    if name not in _morefs:
+        try:
+            _morefs[name] = moref(v, name)
+        except Exception:
+            return None
+    return _morefs[name]
+
+
+def test_dry_run_100_vms_changes_nothing(workdir):
+    v = with_kms(Vcsim(vms=50, dirpath=workdir))
+    h = Harness(v)
+    try:
+        before = h.stats()["calls"]
+        r = agent("reconcile", "--config", v.config(), "--dry-run", "--json")
+        assert r.returncode == 1, r.stderr
+        vms = json.loads(r.stdout)["vms"]
+        assert len(vms) == 100
+        assert all(vm["state"] == "pending" and not vm["encrypted"] for vm in vms)
+        assert r.stderr.count("dry-run: VM ") == 100
+        after = h.stats()["calls"]
+        for m in ("ReconfigVM_Task", "LogUserEvent", "GenerateKey"):
+            assert after.get(m, 0) == before.get(m, 0), m
+        # Nothing changed, as govc sees it.
+        assert not vm_state(v, "DC0_H0_VM0").get("key")
+    finally:
+        v.stop()
+
+
+def test_kms_failure_backoff_breaker_and_recovery(kvc, workdir):
+    h = Harness(kvc)
+    h.fault("GenerateKey", "Cannot generate key")
+    a = Agent(kvc.config(), workdir)
+    try:
+        names = [f"kms-{i}" for i in range(5)]
+        for n in names:
+            create(kvc, n)
+        # Required vMotion is still set while encryption waits for the KMS.
+        wait_until(lambda: all(vm_state(kvc, n).get("migrate") == "required" for n in names),
+                   10, "required vMotion on all 5")
+        time.sleep(6)
+        text = a.text()
+        assert text.count("KMS unusable: ") == 1, text
+        assert "retry 2 in" in text
+        gk = h.stats()["calls"]["GenerateKey"]
+        # 2 original VMs + 5 new; without the breaker every VM would retry.
+        assert 1 <= gk <= 12, gk
+        assert not any(vm_state(kvc, n).get("key") for n in names)
+        h.clear_faults()
+        wait_until(lambda: all(compliant(kvc, h, n) for n in names), 60,
+                   "all 5 encrypted after the KMS recovered", step=0.5)
+        a.wait_log("KMS usable again: encryption resumed")
+    finally:
+        a.stop()
+        print(a.text())
+    print(f"GenerateKey calls while the KMS was down: {gk}")
