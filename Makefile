@@ -100,7 +100,7 @@ $(BUILD)/tests/test_xnode: $(BUILD)/tests/test_xnode.o $(addprefix $(BUILD)/,log
 	$(CC) -o $@ $^ $(TEST_LIBS)
 $(BUILD)/tests/test_inventory: $(BUILD)/tests/test_inventory.o $(addprefix $(BUILD)/,$(CORE_OBJS) $(SOAP_OBJS) soapC.o soapClient.o)
 	$(CC) -o $@ $^ $(TEST_LIBS)
-$(BUILD)/tests/test_checkpoint: $(BUILD)/tests/test_checkpoint.o $(BUILD)/checkpoint.o
+$(BUILD)/tests/test_checkpoint: $(BUILD)/tests/test_checkpoint.o $(addprefix $(BUILD)/,$(CORE_OBJS) $(SOAP_OBJS) soapC.o soapClient.o)
 	$(CC) -o $@ $^ $(TEST_LIBS)
 $(BUILD)/tests/test_policy: $(BUILD)/tests/test_policy.o $(addprefix $(BUILD)/,$(CORE_OBJS) $(SOAP_OBJS) soapC.o soapClient.o)
 	$(CC) -o $@ $^ $(TEST_LIBS)
