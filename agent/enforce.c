@@ -30,9 +30,7 @@ struct enforcer {
 	/* caches, behind mtx */
 	struct fcache		*folders;
 	size_t			 nfolders;
-	int			*field_keys;
-	char			**field_names;
-	size_t			 nfields;
+	struct custom_fields	 fields;
 };
 
 struct enforcer *
@@ -43,18 +41,6 @@ enforcer_new(void)
 	return e;
 }
 
-static void
-fields_clear(struct enforcer *e)
-{
-	for (size_t i = 0; i < e->nfields; i++)
-		free(e->field_names[i]);
-	free(e->field_names);
-	free(e->field_keys);
-	e->field_names = NULL;
-	e->field_keys = NULL;
-	e->nfields = 0;
-}
-
 void
 enforcer_free(struct enforcer *e)
 {
@@ -63,7 +49,7 @@ enforcer_free(struct enforcer *e)
 	for (size_t i = 0; i < e->nfolders; i++)
 		free(e->folders[i].name);
 	free(e->folders);
-	fields_clear(e);
+	custom_fields_free(&e->fields);
 	pthread_mutex_destroy(&e->mtx);
 	free(e);
 }
@@ -210,8 +196,7 @@ enforcer_configure(struct enforcer *e, const struct config *cfg, struct vconn *c
 	e->cfg = cfg;
 	snprintf(e->policy_id, sizeof(e->policy_id), "%s", ps.id);
 	snprintf(e->policy_name, sizeof(e->policy_name), "%s", ps.name);
-	const char *v = vsession_api_version(vconn_session(c));
-	e->ft_supported = strncmp(v, "7.0.2", 5) >= 0 || atoi(v) >= 8;
+	e->ft_supported = vsession_api_at_least(vconn_session(c), "7.0.2.0");
 	pthread_mutex_unlock(&e->mtx);
 	log_info("encryption storage policy: \"%s\" (%s)", ps.name, ps.id);
 	return 0;
@@ -347,9 +332,9 @@ folder_path(struct enforcer *e, struct vconn *c, const char *moref)
 {
 	static const char *const paths[] = { "name", "parent" };
 	const char *root = vsession_mo(vconn_session(c), VMO_ROOT_FOLDER)->value;
-	char parts[32][256];
+	char *parts[32];
 	char cur[96];
-	size_t n = 0, len = 2;
+	size_t n = 0;
 
 	snprintf(cur, sizeof(cur), "%s", moref);
 	while (n < 32 && cur[0] && strcmp(cur, root) != 0) {
@@ -384,79 +369,35 @@ folder_path(struct enforcer *e, struct vconn *c, const char *moref)
 			if (hit.name == NULL)
 				hit.name = xstrdup("?");
 		}
-		snprintf(parts[n], sizeof(parts[n]), "%s", hit.name);
-		len += strlen(parts[n]) + 1;
-		n++;
+		parts[n++] = hit.name;
 		snprintf(cur, sizeof(cur), "%s", hit.parent);
-		free(hit.name);
 	}
-	char *p = xmalloc(len + 1), *w = p;
-	if (n == 0)
-		*w++ = '/';
-	while (n > 0) {
-		size_t l = strlen(parts[--n]);
-		*w++ = '/';
-		memcpy(w, parts[n], l);
-		w += l;
-	}
-	*w = '\0';
+	char *p = inventory_path((const char *const *)parts, n);
+	while (n > 0)
+		free(parts[--n]);
 	return p;
-}
-
-static int
-fields_cb(void *arg, const struct vmoref *obj, size_t n, const char *const *names,
-    const xnode *const *vals)
-{
-	struct enforcer *e = arg;
-	(void)obj;
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(names[i], "field") != 0)
-			continue;
-		fields_clear(e);
-		for (const xnode *d = xnode_first(vals[i]); d; d = xnode_next(d)) {
-			const char *k = xnode_path_text(d, "key");
-			const char *nm = xnode_path_text(d, "name");
-			if (k == NULL || nm == NULL)
-				continue;
-			e->field_keys = xreallocarray(e->field_keys, e->nfields + 1, sizeof(int));
-			e->field_names = xreallocarray(e->field_names, e->nfields + 1, sizeof(char *));
-			e->field_keys[e->nfields] = atoi(k);
-			e->field_names[e->nfields] = xstrdup(nm);
-			e->nfields++;
-		}
-	}
-	return 0;
 }
 
 static void
 name_attrs(struct enforcer *e, struct vconn *c, struct vm_info *vm)
 {
-	static const char *const paths[] = { "field" };
-	const struct vmoref *cfm = vsession_mo(vconn_session(c), VMO_CUSTOM_FIELDS_MANAGER);
+	struct custom_fields f;
 	int unknown = 0;
 
 	pthread_mutex_lock(&e->mtx);
-	vm_info_name_attrs(vm, e->field_keys, (const char *const *)e->field_names, e->nfields);
+	vm_info_name_attrs(vm, e->fields.keys, (const char *const *)e->fields.names,
+	    e->fields.n);
 	for (size_t i = 0; i < vm->nattrs; i++)
 		unknown |= vm->attrs[i].name == NULL;
 	pthread_mutex_unlock(&e->mtx);
-	if (!unknown || cfm->value[0] == '\0')
+	/* A field defined since the cache was filled: read the list again. */
+	if (!unknown || custom_fields_read(c, &f) != 0)
 		return;
-	/* A field defined since the cache was filled: read the list again.
-	 * fields_cb runs on this thread; the cache is swapped under mtx. */
-	struct enforcer tmp;
-	memset(&tmp, 0, sizeof(tmp));
-	if (vim_retrieve_objects(c, cfm, 1, "CustomFieldsManager", paths, 1,
-	    fields_cb, &tmp) != 0) {
-		fields_clear(&tmp);
-		return;
-	}
 	pthread_mutex_lock(&e->mtx);
-	fields_clear(e);
-	e->field_keys = tmp.field_keys;
-	e->field_names = tmp.field_names;
-	e->nfields = tmp.nfields;
-	vm_info_name_attrs(vm, e->field_keys, (const char *const *)e->field_names, e->nfields);
+	custom_fields_free(&e->fields);
+	e->fields = f;
+	vm_info_name_attrs(vm, e->fields.keys, (const char *const *)e->fields.names,
+	    e->fields.n);
 	pthread_mutex_unlock(&e->mtx);
 }
 
@@ -500,18 +441,16 @@ enforce_vm(struct enforcer *e, struct vconn *c, const char *moref,
 
 	rc = vim_retrieve_objects(c, &obj, 1, "VirtualMachine", inventory_vm_paths,
 	    inventory_nvm_paths, vmread_cb, &r);
-	if (rc == V_ERR_FAULT && strcmp(vconn_fault_type(c), "ManagedObjectNotFound") == 0) {
+	/* Not found, or simply not returned: the VM no longer exists. */
+	if ((rc == 0 && !r.seen) || (rc == V_ERR_FAULT &&
+	    strcmp(vconn_fault_type(c), "ManagedObjectNotFound") == 0)) {
 		o->gone = 1;
-		rc = 0;
 		goto out;
 	}
-	if (rc != 0 || !r.seen) {
-		o->err = rc ? rc : V_ERR_PROTO;
+	if (rc != 0) {
+		o->err = rc;
 		o->retry = 1;
-		snprintf(o->msg, sizeof(o->msg), "%s", rc ? vconn_error(c) :
-		    "RetrievePropertiesEx: VM not returned");
-		if (!rc)
-			o->gone = 1, o->err = 0;
+		snprintf(o->msg, sizeof(o->msg), "%s", vconn_error(c));
 		goto out;
 	}
 	snprintf(o->name, sizeof(o->name), "%s", r.vm.name ? r.vm.name : moref);

@@ -235,15 +235,23 @@ static char *
 folder_path(const struct collect *cs, const char *moref)
 {
 	const char *parts[64];
-	size_t n = 0, len = 1;
+	size_t n = 0;
 	const struct folder *f;
 
 	while (n < 64 && strcmp(moref, cs->root) != 0 && (f = folder_find(cs, moref)) != NULL) {
 		parts[n++] = f->name ? f->name : "?";
-		len += strlen(parts[n - 1]) + 1;
 		moref = f->parent;
 	}
-	char *p = xmalloc(len + 1), *w = p;
+	return inventory_path(parts, n);
+}
+
+char *
+inventory_path(const char *const *parts, size_t n)
+{
+	size_t len = 2;
+	for (size_t i = 0; i < n; i++)
+		len += strlen(parts[i]) + 1;
+	char *p = xmalloc(len), *w = p;
 	if (n == 0)
 		*w++ = '/';
 	while (n > 0) {
@@ -317,17 +325,11 @@ morefcmp_vm(const void *a, const void *b)
 	return strcmp(((const struct vm_info *)a)->moref, ((const struct vm_info *)b)->moref);
 }
 
-struct fields {
-	int	*keys;
-	char	**names;
-	size_t	 n;
-};
-
 static int
 fields_cb(void *arg, const struct vmoref *obj, size_t n, const char *const *names,
     const xnode *const *vals)
 {
-	struct fields *f = arg;
+	struct custom_fields *f = arg;
 	(void)obj;
 	for (size_t i = 0; i < n; i++) {
 		if (strcmp(names[i], "field") != 0)
@@ -346,27 +348,49 @@ fields_cb(void *arg, const struct vmoref *obj, size_t n, const char *const *name
 	return 0;
 }
 
-static int
-name_custom_values(struct vconn *c, struct inventory *inv)
+int
+custom_fields_read(struct vconn *c, struct custom_fields *f)
 {
 	static const char *const paths[] = { "field" };
 	const struct vmoref *cfm = vsession_mo(vconn_session(c), VMO_CUSTOM_FIELDS_MANAGER);
-	struct fields f = { NULL, NULL, 0 };
-	int any = 0, rc = 0;
+	int rc = 0;
+
+	memset(f, 0, sizeof(*f));
+	if (cfm->value[0] != '\0')
+		rc = vim_retrieve_objects(c, cfm, 1, "CustomFieldsManager", paths, 1,
+		    fields_cb, f);
+	/* No reset: callers may still hold trees read on c. */
+	if (rc != 0)
+		custom_fields_free(f);
+	return rc;
+}
+
+void
+custom_fields_free(struct custom_fields *f)
+{
+	for (size_t i = 0; i < f->n; i++)
+		free(f->names[i]);
+	free(f->names);
+	free(f->keys);
+	memset(f, 0, sizeof(*f));
+}
+
+static int
+name_custom_values(struct vconn *c, struct inventory *inv)
+{
+	struct custom_fields f;
+	int any = 0, rc;
 
 	for (size_t i = 0; i < inv->nvms && !any; i++)
 		any = inv->vms[i].nattrs > 0;
-	if (!any || cfm->value[0] == '\0')
+	if (!any)
 		return 0;
-	rc = vim_retrieve_objects(c, cfm, 1, "CustomFieldsManager", paths, 1, fields_cb, &f);
-	vconn_reset(c);
-	for (size_t i = 0; rc == 0 && i < inv->nvms; i++)
+	if ((rc = custom_fields_read(c, &f)) != 0)
+		return rc;
+	for (size_t i = 0; i < inv->nvms; i++)
 		vm_info_name_attrs(&inv->vms[i], f.keys, (const char *const *)f.names, f.n);
-	for (size_t i = 0; i < f.n; i++)
-		free(f.names[i]);
-	free(f.names);
-	free(f.keys);
-	return rc;
+	custom_fields_free(&f);
+	return 0;
 }
 
 int

@@ -152,6 +152,9 @@ struct agent {
 	/* loop-thread state */
 	struct vmrec	*buckets[NBUCKETS];
 	size_t		 nrecs;
+	size_t		 nwaiting;	/* records in backoff */
+	size_t		 npend;		/* records with an unhandled event */
+	size_t		 npaused;	/* records waiting for the KMS */
 	struct vmrec	*qhead, **qtail;
 	int		 jobs;		/* enforce jobs running */
 	int		 tasks;		/* tasks in flight */
@@ -220,9 +223,41 @@ rec_free(struct vmrec *r)
 	free(r);
 }
 
+/* The three flags the scheduler counts, so it scans the table only when
+ * one of them is set somewhere. */
+static void
+set_waiting(struct agent *a, struct vmrec *r, int on)
+{
+	if (r->waiting != on)
+		on ? a->nwaiting++ : a->nwaiting--;
+	r->waiting = on;
+}
+
+static void
+set_pend(struct agent *a, struct vmrec *r, long long key, const char *time)
+{
+	if ((r->pend_key >= 0) != (key >= 0))
+		key >= 0 ? a->npend++ : a->npend--;
+	r->pend_key = key;
+	if (key >= 0)
+		snprintf(r->pend_time, sizeof(r->pend_time), "%s", time);
+}
+
+static void
+set_paused(struct agent *a, struct vmrec *r, int on)
+{
+	on = on != 0;
+	if (r->kms_paused != on)
+		on ? a->npaused++ : a->npaused--;
+	r->kms_paused = on;
+}
+
 static void
 rec_remove(struct agent *a, struct vmrec *r)
 {
+	set_waiting(a, r, 0);
+	set_pend(a, r, -1, NULL);
+	set_paused(a, r, 0);
 	struct vmrec **pp = &a->buckets[hash(r->moref)];
 	while (*pp && *pp != r)
 		pp = &(*pp)->hnext;
@@ -241,7 +276,7 @@ enqueue(struct agent *a, struct vmrec *r)
 	}
 	if (r->queued)
 		return;
-	r->waiting = 0;
+	set_waiting(a, r, 0);
 	r->queued = 1;
 	r->qnext = NULL;
 	*a->qtail = r;
@@ -330,11 +365,17 @@ post(struct agent *a, struct note *n)
 	pthread_mutex_unlock(&a->mtx);
 }
 
+#define DONE_MAX	64
+
 struct wstate {
 	struct agent	*a;
 	struct vconn	*c;
 	int		 read_events;
 	int		 posted;
+	/* Filters of finished tasks, destroyed once the wait has returned
+	 * (no call can be made on the connection inside its callback). */
+	struct vmoref	 done[DONE_MAX];
+	int		 ndone;
 };
 
 static int
@@ -413,10 +454,9 @@ on_update(void *arg, const char *kind, const struct vmoref *obj, size_t n,
 	}
 	post(a, no);
 	w->posted++;
-	/* The filter is no longer needed; failure here is harmless. */
-	struct vmoref filter = f->filter;
+	if (f->filter.value[0] && w->ndone < DONE_MAX)
+		w->done[w->ndone++] = f->filter;
 	free(f);
-	(void)filter;
 	return 0;
 }
 
@@ -438,13 +478,15 @@ post_error(struct agent *a, const char *msg)
 	uv_async_send(&a->wake);
 }
 
-/* Re-creates the filters of tasks followed under an older session. */
+/* Creates the filter of every followed task that has none in this
+ * session: tasks issued since the last wait, and all of them after a
+ * re-login. */
 static void
 refollow(struct agent *a, struct vconn *c, const struct vmoref *pc, unsigned gen)
 {
 	static const char *const tpaths[] = { "info.state", "info.error" };
 	for (;;) {
-		struct vmoref task = { "", "" };
+		struct vmoref task = { "", "" }, filter = { "", "" };
 		pthread_mutex_lock(&a->mtx);
 		for (struct follow *f = a->follows; f; f = f->next)
 			if (f->gen != gen) {
@@ -455,10 +497,24 @@ refollow(struct agent *a, struct vconn *c, const struct vmoref *pc, unsigned gen
 		pthread_mutex_unlock(&a->mtx);
 		if (task.value[0] == '\0')
 			return;
-		struct vmoref filter;
-		if (vim_create_object_filter(c, pc, &task, "Task", tpaths, 2, &filter) != 0)
-			log_warnx("cannot follow %s again: %s", task.value, vconn_error(c));
+		if (vim_create_object_filter(c, pc, &task, "Task", tpaths, 2, &filter) != 0) {
+			log_warnx("cannot follow %s: %s", task.value, vconn_error(c));
+			continue;
+		}
+		pthread_mutex_lock(&a->mtx);
+		for (struct follow *f = a->follows; f; f = f->next)
+			if (strcmp(f->task.value, task.value) == 0)
+				f->filter = filter;
+		pthread_mutex_unlock(&a->mtx);
 	}
+}
+
+static void
+drop_done_filters(struct wstate *w)
+{
+	for (int i = 0; i < w->ndone; i++)
+		vim_destroy_filter(w->c, &w->done[i]);
+	w->ndone = 0;
 }
 
 static void
@@ -468,7 +524,7 @@ watcher_main(void *arg)
 	struct agent *a = arg;
 	struct vconn *c = vconn_new(a->s);
 	struct vmoref pc = { "", "" }, coll = { "", "" }, filter;
-	struct wstate w = { a, c, 0, 0 };
+	struct wstate w = { .a = a, .c = c };
 	unsigned gen = 0;
 	char version[256] = "";
 	int backoff = 1000, rc, first = 1;
@@ -477,6 +533,7 @@ watcher_main(void *arg)
 	vconn_set_timeout(c, WAIT_SECONDS + a->cfg->timeout);
 	while (!atomic_load(&a->stopping)) {
 		if (pc.value[0] == '\0' || gen != vsession_generation(a->s)) {
+			w.ndone = 0;	/* filters of the old session are gone */
 			/* (Re)create the session-scoped objects.  The event
 			 * collector starts at the checkpoint (or start-up) time,
 			 * so nothing between the two sessions is missed. */
@@ -536,6 +593,7 @@ watcher_main(void *arg)
 		if (w.posted)
 			uv_async_send(&a->wake);
 		w.posted = 0;
+		drop_done_filters(&w);
 		if (rc == V_ERR_CANCELED)
 			continue;		/* loop condition decides */
 		if (rc != 0) {
@@ -563,7 +621,7 @@ watcher_main(void *arg)
 /* ---------------------------------------------------------------- */
 /* pool jobs                                                         */
 
-enum job_kind { J_ENFORCE, J_SCAN, J_AUDIT, J_KEEPALIVE, J_CANCEL };
+enum job_kind { J_ENFORCE, J_SCAN, J_FINAL_SCAN, J_AUDIT, J_KEEPALIVE, J_CANCEL };
 
 struct job {
 	uv_work_t	 req;
@@ -616,6 +674,7 @@ job_run(uv_work_t *req)
 		j->rc = 0;
 		break;
 	case J_SCAN:
+	case J_FINAL_SCAN:
 		j->rc = enforce_scan(a->enf, c, 500, &j->inv, &j->acts);
 		break;
 	case J_ENFORCE: {
@@ -623,9 +682,10 @@ job_run(uv_work_t *req)
 		j->rc = enforce_vm(a->enf, c, j->vm, j->allow_crypto, a->dry_run, o);
 		if (o->issued) {
 			/* Follow the task through the watcher's collector.  The
-			 * watcher creates the filter itself, between two waits
-			 * (filters created beside a running wait were lost by
-			 * vcsim under load); cancelling the wait wakes it now. */
+			 * watcher creates (and later destroys) the filter itself,
+			 * between two waits, so every change to its collector
+			 * happens on its own connection; cancelling the wait
+			 * wakes it now. */
 			struct follow *f = xcalloc(1, sizeof(*f));
 			struct vmoref pc;
 			f->task = o->task;
@@ -724,15 +784,12 @@ on_retry_timer(uv_timer_t *t)
 	schedule(t->data);
 }
 
-/* Arms the retry timer for the earliest VM in backoff or breaker expiry. */
+/* Arms the retry timer for the earliest backoff (next) or breaker expiry. */
 static void
-arm_retry(struct agent *a)
+arm_retry(struct agent *a, uint64_t next)
 {
-	uint64_t next = UINT64_MAX, now = now_ms(a);
-	for (size_t b = 0; b < NBUCKETS; b++)
-		for (struct vmrec *r = a->buckets[b]; r; r = r->hnext)
-			if (r->waiting && r->due < next)
-				next = r->due;
+	uint64_t now = now_ms(a);
+
 	if (a->breaker_open && !a->breaker_probe && a->breaker_until < next)
 		next = a->breaker_until;
 	if (next == UINT64_MAX) {
@@ -742,34 +799,38 @@ arm_retry(struct agent *a)
 	uv_timer_start(&a->retry_t, on_retry_timer, next > now ? next - now : 0, 0);
 }
 
+/* The table is scanned only while some VM is in backoff (or one is needed
+ * as the breaker's probe); otherwise scheduling costs only the queue. */
 static void
 schedule(struct agent *a)
 {
-	uint64_t now = now_ms(a);
-	int waiting = 0;
+	uint64_t now = now_ms(a), next = UINT64_MAX;
+	int stopping = atomic_load(&a->stopping);
 
 	if (a->closing)
 		return;
 	/* Backoffs that have expired go back to the queue. */
-	for (size_t b = 0; b < NBUCKETS; b++)
-		for (struct vmrec *r = a->buckets[b]; r; r = r->hnext)
-			if (r->waiting) {
-				if (r->due <= now && !atomic_load(&a->stopping))
-					enqueue(a, r);
-				else
-					waiting = 1;
-			}
+	for (size_t b = 0; a->nwaiting > 0 && b < NBUCKETS; b++)
+		for (struct vmrec *r = a->buckets[b]; r; r = r->hnext) {
+			if (!r->waiting)
+				continue;
+			if (r->due <= now && !stopping)
+				enqueue(a, r);
+			else if (r->due < next)
+				next = r->due;
+		}
 	/* Breaker half-open: send one paused VM as the probe. */
-	if (a->breaker_open && !a->breaker_probe && now >= a->breaker_until) {
-		for (size_t b = 0; b < NBUCKETS; b++)
-			for (struct vmrec *r = a->buckets[b]; r; r = r->hnext)
-				if (r->kms_paused && !r->busy && !r->queued) {
-					enqueue(a, r);
-					goto probe_queued;
-				}
+	if (a->breaker_open && !a->breaker_probe && now >= a->breaker_until &&
+	    a->npaused > 0) {
+		struct vmrec *probe = NULL;
+		for (size_t b = 0; probe == NULL && b < NBUCKETS; b++)
+			for (struct vmrec *r = a->buckets[b]; r && probe == NULL; r = r->hnext)
+				if (r->kms_paused && !r->busy && !r->queued)
+					probe = r;
+		if (probe != NULL)
+			enqueue(a, probe);
 	}
-probe_queued:
-	while (!atomic_load(&a->stopping) && in_flight(a) < a->cfg->max_in_flight) {
+	while (!stopping && in_flight(a) < a->cfg->max_in_flight) {
 		struct vmrec *r = dequeue(a);
 		if (r == NULL)
 			break;
@@ -787,8 +848,7 @@ probe_queued:
 		a->jobs++;
 		job_submit(a, j);
 	}
-	(void)waiting;
-	arm_retry(a);
+	arm_retry(a, next);
 }
 
 static void
@@ -801,7 +861,7 @@ checkpoint_maybe(struct agent *a)
 
 	if (a->once || a->dry_run || a->max_key < 0 || a->max_time[0] == '\0')
 		return;
-	for (size_t b = 0; b < NBUCKETS; b++)
+	for (size_t b = 0; a->npend > 0 && b < NBUCKETS; b++)
 		for (struct vmrec *r = a->buckets[b]; r; r = r->hnext)
 			if (r->pend_key >= 0 && (low < 0 || r->pend_key < low)) {
 				low = r->pend_key;
@@ -831,7 +891,7 @@ backoff(struct agent *a, struct vmrec *r)
 	r->attempts++;
 	if (r->attempts >= MAX_ATTEMPTS || a->once) {
 		r->failed = 1;
-		r->waiting = 0;
+		set_waiting(a, r, 0);
 		log_error("VM %s (%s): giving up after %u attempt%s; the next event or "
 		    "reconcile tries again", rec_name(r), r->moref, r->attempts,
 		    r->attempts == 1 ? "" : "s");
@@ -842,7 +902,7 @@ backoff(struct agent *a, struct vmrec *r)
 		d = RETRY_MAX_MS;
 	d = d * (80 + (uint64_t)(rand() % 41)) / 100;	/* +-20% jitter */
 	r->due = now_ms(a) + d;
-	r->waiting = 1;
+	set_waiting(a, r, 1);
 	log_info("VM %s (%s): retry %u in %.1f s", rec_name(r), r->moref,
 	    r->attempts + 1, (double)d / 1000);
 }
@@ -879,10 +939,10 @@ breaker_close(struct agent *a)
 	a->breaker_probe = 0;
 	a->breaker_ms = 0;
 	log_info("KMS usable again: encryption resumed");
-	for (size_t b = 0; b < NBUCKETS; b++)
+	for (size_t b = 0; a->npaused > 0 && b < NBUCKETS; b++)
 		for (struct vmrec *r = a->buckets[b]; r; r = r->hnext)
 			if (r->kms_paused) {
-				r->kms_paused = 0;
+				set_paused(a, r, 0);
 				r->attempts = 0;
 				r->failed = 0;
 				enqueue(a, r);
@@ -911,21 +971,21 @@ enforce_done(struct agent *a, struct job *j)
 		set_state(r, o->name, o->state, o->reason);
 		if (o->kms) {
 			a->n_kms_err++;
-			r->kms_paused = 1;
+			set_paused(a, r, 1);
 			log_warnx("VM %s (%s): %s", rec_name(r), r->moref, o->msg);
 			breaker_trip(a, o->msg, j->allow_crypto == 2);
 		} else {
 			log_warnx("VM %s (%s): %s", rec_name(r), r->moref, o->msg);
 		}
 		backoff(a, r);
-		r->pend_key = -1;
+		set_pend(a, r, -1, NULL);
 		return;
 	}
 	int changed = !r->known || r->state != o->state || r->reason == NULL ||
 	    strcmp(r->reason, o->reason) != 0;
 	set_state(r, o->name, o->state, o->reason);
-	r->kms_paused = !j->allow_crypto && o->state != VS_COMPLIANT &&
-	    strstr(o->reason, "KMS unavailable") != NULL;
+	set_paused(a, r, !j->allow_crypto && o->state != VS_COMPLIANT &&
+	    strstr(o->reason, "KMS unavailable") != NULL);
 	if (o->issued) {
 		r->probe = j->allow_crypto == 2 && (o->actions & ACT_CRYPTO);
 		r->task_actions = o->actions;
@@ -941,7 +1001,7 @@ enforce_done(struct agent *a, struct job *j)
 			    rec_name(r), o->task.value, j->msg);
 		return;
 	}
-	r->pend_key = -1;
+	set_pend(a, r, -1, NULL);
 	if (a->dry_run && o->actions)
 		log_info("dry-run: VM %s (%s): would %s: %s", rec_name(r), r->moref,
 		    acts, o->reason);
@@ -968,7 +1028,7 @@ task_done(struct agent *a, const struct note *n)
 	if (a->tasks > 0)
 		a->tasks--;
 	r->busy = 0;
-	r->pend_key = -1;
+	set_pend(a, r, -1, NULL);
 	policy_actions_str(r->task_actions, acts, sizeof(acts));
 	if (n->ok) {
 		a->n_task_ok++;
@@ -993,7 +1053,7 @@ task_done(struct agent *a, const struct note *n)
 	submit_audit(a, r->moref, m);
 	if (kms && (r->task_actions & ACT_CRYPTO)) {
 		a->n_kms_err++;
-		r->kms_paused = 1;
+		set_paused(a, r, 1);
 		breaker_trip(a, n->msg, r->probe);
 	}
 	backoff(a, r);
@@ -1068,8 +1128,6 @@ report_once(struct agent *a, struct inventory *inv)
 	return open;
 }
 
-static void job_done_final_scan(struct agent *a, struct job *j);
-
 static void
 maybe_finish_once(struct agent *a)
 {
@@ -1083,9 +1141,7 @@ maybe_finish_once(struct agent *a)
 	if (a->scans_done == 1 && a->exit_code == EXIT_OK) {
 		/* Everything issued has finished: read the result. */
 		a->scanning = 1;
-		struct job *j = job_new(a, J_SCAN);
-		j->audit = 1;		/* marks the final scan */
-		job_submit(a, j);
+		job_submit(a, job_new(a, J_FINAL_SCAN));
 		return;
 	}
 	atomic_store(&a->stopping, 1);
@@ -1123,10 +1179,10 @@ job_done(uv_work_t *req, int status)
 		enforce_done(a, j);
 		break;
 	case J_SCAN:
-		if (j->audit)
-			job_done_final_scan(a, j);
-		else
-			scan_done(a, j);
+		scan_done(a, j);
+		break;
+	case J_FINAL_SCAN:
+		job_done_final_scan(a, j);
 		break;
 	case J_KEEPALIVE:
 		if (j->rc != 0)
@@ -1136,7 +1192,7 @@ job_done(uv_work_t *req, int status)
 	case J_AUDIT:
 		break;
 	}
-	if (j->kind == J_SCAN) {
+	if (j->kind == J_SCAN || j->kind == J_FINAL_SCAN) {
 		inventory_free(&j->inv);
 		free(j->acts);
 	}
@@ -1205,10 +1261,8 @@ handle_event(struct agent *a, const struct note *n)
 		}
 		return;
 	}
-	if (r->pend_key < 0 || n->key < r->pend_key) {
-		r->pend_key = n->key;
-		snprintf(r->pend_time, sizeof(r->pend_time), "%s", n->time);
-	}
+	if (r->pend_key < 0 || n->key < r->pend_key)
+		set_pend(a, r, n->key, n->time);
 	r->audit = 1;
 	r->failed = 0;
 	if (r->waiting && r->attempts > 0 && strcmp(n->type, "VmReconfiguredEvent") == 0)

@@ -90,20 +90,6 @@ pbm_query_profiles(struct vconn *c, const struct pbm_ref *refs, size_t n,
 }
 
 int
-pbm_vm_home_profiles(struct vconn *c, const char *const *vms, size_t n,
-    pbm_assoc_cb cb, void *arg)
-{
-	struct pbm_ref *refs = xcalloc(n ? n : 1, sizeof(*refs));
-	for (size_t i = 0; i < n; i++) {
-		refs[i].type = "virtualMachine";
-		refs[i].key = vms[i];
-	}
-	int rc = pbm_query_profiles(c, refs, n, cb, arg);
-	free(refs);
-	return rc;
-}
-
-int
 pbm_requirement_profiles(struct vconn *c, pbm_profile_cb cb, void *arg)
 {
 	struct pbm__PbmQueryProfileResponse q = { 0 };
@@ -156,33 +142,25 @@ pbm_retrieve_profiles(struct vconn *c, const char *const *ids, size_t n,
 	return rc;
 }
 
+struct names {
+	pbm_name_cb	 cb;
+	void		*arg;
+};
+
+static void
+names_cb(void *arg, const xnode *p)
+{
+	struct names *nm = arg;
+	const char *id = xnode_path_text(p, "profileId.uniqueId");
+	const char *name = xnode_path_text(p, "name");
+	if (id != NULL)
+		nm->cb(nm->arg, id, name ? name : "");
+}
+
 int
 pbm_profile_names(struct vconn *c, const char *const *ids, size_t n,
     pbm_name_cb cb, void *arg)
 {
-	struct pbm__PbmRetrieveContentResponse r = { 0 };
-	struct pbm__PbmProfileId *pids;
-	int rc;
-
-	if (n == 0)
-		return 0;
-	if ((rc = pbm_ready(c)) != 0)
-		return rc;
-	pids = soap_malloc(c->soap, n * sizeof(*pids));
-	if (pids == NULL)
-		fatalx("out of memory");
-	for (size_t i = 0; i < n; i++)
-		pids[i].uniqueId = (char *)ids[i];
-	VCALL(c, 1, "PbmRetrieveContent", rc,
-	    soap_call_pbm__PbmRetrieveContent(c->soap, c->s->pbm_url, PBM_ACTION,
-	    vmoref_soap(c->soap, &c->s->pbm_profile_mgr), (int)n, pids, &r));
-	for (int i = 0; rc == 0 && i < r.__sizereturnval; i++) {
-		const xnode *p = &r.returnval[i];
-		const char *id = xnode_path_text(p, "profileId.uniqueId");
-		const char *name = xnode_path_text(p, "name");
-		if (id != NULL)
-			cb(arg, id, name ? name : "");
-	}
-	vconn_reset(c);
-	return rc;
+	struct names nm = { cb, arg };
+	return pbm_retrieve_profiles(c, ids, n, names_cb, &nm);
 }

@@ -29,8 +29,6 @@ int	pbm_query_profiles(struct vconn *, const struct pbm_ref *refs, size_t n,
 int	pbm_requirement_profiles(struct vconn *, pbm_profile_cb cb, void *arg);
 int	pbm_retrieve_profiles(struct vconn *, const char *const *ids, size_t n,
 	    pbm_profile_cb cb, void *arg);
-int	pbm_vm_home_profiles(struct vconn *, const char *const *vm_morefs,
-	    size_t n, pbm_assoc_cb cb, void *arg);
 int	pbm_profile_names(struct vconn *, const char *const *ids, size_t n,
 	    pbm_name_cb cb, void *arg);
 

@@ -333,6 +333,12 @@ vsession_api_version(const struct vsession *s)
 	return s->api_version;
 }
 
+int
+vsession_api_at_least(const struct vsession *s, const char *version)
+{
+	return version_cmp(s->api_version, version) >= 0;
+}
+
 const char *
 vsession_about(const struct vsession *s, const char *field)
 {

@@ -54,6 +54,8 @@ void		 vsession_close(struct vsession *);
 /* Bumped on every re-login: session-scoped objects must be recreated. */
 unsigned	 vsession_generation(struct vsession *);
 const char	*vsession_api_version(const struct vsession *);
+/* The negotiated API version is version or newer ("7.0.2.0"). */
+int		 vsession_api_at_least(const struct vsession *, const char *version);
 const char	*vsession_about(const struct vsession *, const char *field);
 const struct vmoref *vsession_mo(const struct vsession *, enum vmo);
 
