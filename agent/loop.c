@@ -40,6 +40,7 @@
 #include <uv.h>
 
 #define WAIT_SECONDS	30		/* WaitForUpdatesEx maxWaitSeconds */
+#define FOLLOW_WAIT	1		/* ... while tasks are being followed */
 #define KEEPALIVE_MS	(10 * 60 * 1000)
 #define EVENT_PAGE	1000		/* ReadNextEvents maxCount */
 #define LATEST_PAGE	10		/* latestPage size: only a wake-up */
@@ -478,12 +479,28 @@ post_error(struct agent *a, const char *msg)
 	uv_async_send(&a->wake);
 }
 
-/* Creates the filter of every followed task that has none in this
- * session: tasks issued since the last wait, and all of them after a
- * re-login. */
-static void
-refollow(struct agent *a, struct vconn *c, const struct vmoref *pc, unsigned gen)
+static int on_update(void *, const char *, const struct vmoref *, size_t,
+    const char *const *, const xnode *const *);
+
+/* A task read directly: handled like the filter's first report. */
+static int
+task_read_cb(void *arg, const struct vmoref *obj, size_t n, const char *const *names,
+    const xnode *const *vals)
 {
+	return on_update(arg, "enter", obj, n, names, vals);
+}
+
+/*
+ * Creates the filter of every followed task that has none in this
+ * session: tasks issued since the last wait, and all of them after a
+ * re-login.  Then reads the task once: a task that finished before its
+ * filter existed may never be reported by the filter (vcsim sends a new
+ * filter's initial state only along with some later change).
+ */
+static void
+refollow(struct agent *a, struct wstate *w, const struct vmoref *pc, unsigned gen)
+{
+	struct vconn *c = w->c;
 	static const char *const tpaths[] = { "info.state", "info.error" };
 	for (;;) {
 		struct vmoref task = { "", "" }, filter = { "", "" };
@@ -496,9 +513,36 @@ refollow(struct agent *a, struct vconn *c, const struct vmoref *pc, unsigned gen
 			}
 		pthread_mutex_unlock(&a->mtx);
 		if (task.value[0] == '\0')
-			return;
+			break;
 		if (vim_create_object_filter(c, pc, &task, "Task", tpaths, 2, &filter) != 0) {
-			log_warnx("cannot follow %s: %s", task.value, vconn_error(c));
+			int gone = strcmp(vconn_fault_type(c), "ManagedObjectNotFound") == 0;
+			log_warnx("cannot follow %s: %s%s", task.value, vconn_error(c),
+			    gone ? "" : "; trying again");
+			struct follow *f = NULL, **pp;
+			pthread_mutex_lock(&a->mtx);
+			for (pp = &a->follows; *pp; pp = &(*pp)->next)
+				if (strcmp((*pp)->task.value, task.value) == 0) {
+					f = *pp;
+					if (gone)
+						*pp = f->next;	/* nothing left to follow */
+					else
+						f->gen = UINT32_MAX;
+					break;
+				}
+			pthread_mutex_unlock(&a->mtx);
+			if (gone && f != NULL) {
+				/* The loop looks at the VM again after a backoff. */
+				struct note *n = xcalloc(1, sizeof(*n));
+				n->kind = N_TASK;
+				snprintf(n->vm, sizeof(n->vm), "%s", f->vm);
+				snprintf(n->task, sizeof(n->task), "%s", task.value);
+				snprintf(n->msg, sizeof(n->msg), "task vanished before it could be followed");
+				post(a, n);
+				uv_async_send(&a->wake);
+				free(f);
+			}
+			if (!gone)
+				break;		/* next round, after a short wait */
 			continue;
 		}
 		pthread_mutex_lock(&a->mtx);
@@ -506,7 +550,13 @@ refollow(struct agent *a, struct vconn *c, const struct vmoref *pc, unsigned gen
 			if (strcmp(f->task.value, task.value) == 0)
 				f->filter = filter;
 		pthread_mutex_unlock(&a->mtx);
+		if (vim_retrieve_objects(c, &task, 1, "Task", tpaths, 2, task_read_cb, w) != 0)
+			log_debug("%s: %s (the filter will report it)", task.value, vconn_error(c));
+		vconn_reset(c);
 	}
+	if (w->posted)
+		uv_async_send(&a->wake);
+	w->posted = 0;
 }
 
 static void
@@ -560,7 +610,7 @@ watcher_main(void *arg)
 			a->pc = pc;
 			a->pc_gen = gen;
 			pthread_mutex_unlock(&a->mtx);
-			refollow(a, c, &pc, gen);
+			refollow(a, &w, &pc, gen);
 			w.read_events = !a->once;
 			if (first) {
 				struct note *n = xcalloc(1, sizeof(*n));
@@ -572,7 +622,7 @@ watcher_main(void *arg)
 			log_debug("watcher: collector %s, events %s", pc.value, coll.value);
 		}
 		/* Tasks issued since the last wait get their filters here. */
-		refollow(a, c, &pc, gen);
+		refollow(a, &w, &pc, gen);
 		/* Read forward until the collector has nothing newer. */
 		while (w.read_events && !atomic_load(&a->stopping)) {
 			int count = 0;
@@ -588,8 +638,11 @@ watcher_main(void *arg)
 			if (count == EVENT_PAGE)
 				w.read_events = 1;
 		}
+		pthread_mutex_lock(&a->mtx);
+		int following = a->follows != NULL;
+		pthread_mutex_unlock(&a->mtx);
 		rc = vim_wait_for_updates(c, &pc, version, sizeof(version),
-		    WAIT_SECONDS, on_update, &w);
+		    following ? FOLLOW_WAIT : WAIT_SECONDS, on_update, &w);
 		if (w.posted)
 			uv_async_send(&a->wake);
 		w.posted = 0;
@@ -631,7 +684,6 @@ struct job {
 	int		 allow_crypto;
 	int		 audit;
 	char		 logged[32];
-	int		 follow_ok;
 	struct outcome	 out;
 	struct inventory inv;
 	unsigned	*acts;
@@ -683,22 +735,19 @@ job_run(uv_work_t *req)
 		if (o->issued) {
 			/* Follow the task through the watcher's collector.  The
 			 * watcher creates (and later destroys) the filter itself,
-			 * between two waits, so every change to its collector
-			 * happens on its own connection; cancelling the wait
-			 * wakes it now. */
+			 * between two waits: no call touches its collector while
+			 * it waits (vcsim serialises them behind the wait, so a
+			 * CreateFilter or CancelWaitForUpdates from here could
+			 * block for the whole wait).  While tasks are followed it
+			 * waits at most FOLLOW_WAIT seconds. */
 			struct follow *f = xcalloc(1, sizeof(*f));
-			struct vmoref pc;
 			f->task = o->task;
 			f->gen = UINT32_MAX;
 			snprintf(f->vm, sizeof(f->vm), "%s", j->vm);
 			pthread_mutex_lock(&a->mtx);
-			pc = a->pc;
 			f->next = a->follows;
 			a->follows = f;
 			pthread_mutex_unlock(&a->mtx);
-			j->follow_ok = pc.value[0] == '\0' || vim_cancel_wait(c, &pc) == 0;
-			if (!j->follow_ok)
-				snprintf(j->msg, sizeof(j->msg), "%s", vconn_error(c));
 			char acts[128];
 			policy_actions_str(o->actions, acts, sizeof(acts));
 			char m[1024];
@@ -996,9 +1045,6 @@ enforce_done(struct agent *a, struct job *j)
 		a->n_reconfigs++;
 		log_info("VM %s (%s): %s: %s; ReconfigVM_Task %s", rec_name(r), r->moref,
 		    acts, o->reason, o->task.value);
-		if (!j->follow_ok)
-			log_warnx("VM %s: cannot follow %s (%s); the next reconcile checks it",
-			    rec_name(r), o->task.value, j->msg);
 		return;
 	}
 	set_pend(a, r, -1, NULL);

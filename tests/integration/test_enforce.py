@@ -226,7 +226,8 @@ def test_sigkill_during_200_creations(workdir):
             ["sh", "-c", " ; ".join(
                 f'"{os.path.join(os.path.dirname(BIN), "tools", "govc")}" vm.create -on=false '
                 f'-host DC0_H0 -net "VM Network" {n}' for n in names)],
-            env=v.govc_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            env=v.govc_env(), stdout=subprocess.DEVNULL,
+            stderr=open(os.path.join(workdir, "creator.err"), "w"))
         # Kill it while VMs are still being created.
         try:
             wait_until(lambda: len(h.stats()["reconfigs"]) >= 60, 120, "60 VMs reconfigured")
@@ -239,10 +240,14 @@ def test_sigkill_during_200_creations(workdir):
         cp = open(os.path.join(workdir, "checkpoint")).read()
         assert cp.startswith("vmcrypt-agent checkpoint 1\nkey ")
         a2 = Agent(cfg, workdir, name="agent2.log")
-        assert creator.wait(600) == 0
+        assert creator.wait(600) == 0, open(os.path.join(workdir, "creator.err")).read()
         try:
             wait_until(lambda: all(h.stats()["reconfigs"].get(moref_cache(v, n)) for n in names),
                        120, "all 200 reconfigured", step=0.5)
+        except AssertionError:
+            missing = [n for n in names if not h.stats()["reconfigs"].get(moref_cache(v, n))]
+            print("not reconfigured:", missing, "\n", a2.text()[-4000:])
+            raise
         finally:
             a2.stop()
         assert "checkpoint: resuming events from" in a2.text()
