@@ -33,8 +33,8 @@ SOAPCPP2 := soapcpp2
 GSOAP_IMPORT := /usr/share/gsoap/import
 
 # The SOAP module (the only objects built against the generated stubs).
-SOAP_OBJS  := vim.o pbm.o
-CORE_OBJS  := log.o xmalloc.o config.o config_xsd.o tls.o xnode.o inventory.o policy.o enforce.o checkpoint.o
+SOAP_OBJS  := vim.o vimkms.o pbm.o
+CORE_OBJS  := cli.o log.o xmalloc.o config.o config_xsd.o tls.o xnode.o inventory.o policy.o enforce.o checkpoint.o kms.o check.o
 AGENT_OBJS := main.o loop.o $(CORE_OBJS) $(SOAP_OBJS) soapC.o soapClient.o
 
 BIN := $(BUILD)/vmcrypt-agent
@@ -84,7 +84,7 @@ $(BIN): $(addprefix $(BUILD)/,$(AGENT_OBJS))
 	$(CC) -o $@ $^ $(LDLIBS)
 
 # ---- tests ------------------------------------------------------------------
-UNIT_TESTS := test_config test_xnode test_tls test_inventory test_policy test_checkpoint test_enforce
+UNIT_TESTS := test_config test_xnode test_tls test_inventory test_policy test_checkpoint test_enforce test_kms
 UNIT_BINS  := $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 
 $(BUILD)/tests/%.o: tests/unit/%.c agent/*.h $(BUILD)/stubs/soapH.h
@@ -92,19 +92,10 @@ $(BUILD)/tests/%.o: tests/unit/%.c agent/*.h $(BUILD)/stubs/soapH.h
 	$(CC) $(CFLAGS) -Itests/unit -c -o $@ $<
 
 TEST_LIBS := $(LDLIBS) -lcmocka
-$(BUILD)/tests/test_config: $(BUILD)/tests/test_config.o $(addprefix $(BUILD)/,$(CORE_OBJS) $(SOAP_OBJS) soapC.o soapClient.o)
-	$(CC) -o $@ $^ $(TEST_LIBS)
-$(BUILD)/tests/test_tls: $(BUILD)/tests/test_tls.o $(addprefix $(BUILD)/,$(CORE_OBJS) $(SOAP_OBJS) soapC.o soapClient.o)
-	$(CC) -o $@ $^ $(TEST_LIBS)
+# Each suite links the agent's objects but not main.o/loop.c's engine.
 $(BUILD)/tests/test_xnode: $(BUILD)/tests/test_xnode.o $(addprefix $(BUILD)/,log.o xmalloc.o xnode.o soapC.o soapClient.o)
 	$(CC) -o $@ $^ $(TEST_LIBS)
-$(BUILD)/tests/test_inventory: $(BUILD)/tests/test_inventory.o $(addprefix $(BUILD)/,$(CORE_OBJS) $(SOAP_OBJS) soapC.o soapClient.o)
-	$(CC) -o $@ $^ $(TEST_LIBS)
-$(BUILD)/tests/test_checkpoint: $(BUILD)/tests/test_checkpoint.o $(addprefix $(BUILD)/,$(CORE_OBJS) $(SOAP_OBJS) soapC.o soapClient.o)
-	$(CC) -o $@ $^ $(TEST_LIBS)
-$(BUILD)/tests/test_enforce: $(BUILD)/tests/test_enforce.o $(addprefix $(BUILD)/,$(CORE_OBJS) $(SOAP_OBJS) soapC.o soapClient.o)
-	$(CC) -o $@ $^ $(TEST_LIBS)
-$(BUILD)/tests/test_policy: $(BUILD)/tests/test_policy.o $(addprefix $(BUILD)/,$(CORE_OBJS) $(SOAP_OBJS) soapC.o soapClient.o)
+$(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(addprefix $(BUILD)/,$(CORE_OBJS) $(SOAP_OBJS) soapC.o soapClient.o)
 	$(CC) -o $@ $^ $(TEST_LIBS)
 
 unit: $(UNIT_BINS)

@@ -19,5 +19,6 @@ int	cli_exit_for(int verr);
 
 int	cmd_run(int argc, char **argv);
 int	cmd_reconcile(int argc, char **argv);
+int	cmd_check(int argc, char **argv);
 
 #endif

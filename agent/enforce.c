@@ -68,6 +68,12 @@ enforcer_policy_id(struct enforcer *e)
 	return e->policy_id;
 }
 
+const char *
+enforcer_policy_name(struct enforcer *e)
+{
+	return e->policy_name;
+}
+
 /* ---------------------------------------------------------------- */
 /* encryption policy                                                 */
 

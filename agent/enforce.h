@@ -41,6 +41,7 @@ void		 enforcer_free(struct enforcer *);
 int		 enforcer_configure(struct enforcer *, const struct config *cfg,
 		    struct vconn *, char *err, size_t errlen);
 const char	*enforcer_policy_id(struct enforcer *);
+const char	*enforcer_policy_name(struct enforcer *);
 /* Swaps in a reloaded config (same policy); no I/O. */
 void		 enforcer_set_config(struct enforcer *, const struct config *cfg);
 

@@ -11,15 +11,17 @@
  *                 and one per running ReconfigVM_Task (info.state).  What it
  *                 sees is queued and the loop is woken with uv_async_send.
  *   pool          libuv's thread pool runs the blocking calls (enforce_vm,
- *                 the reconcile scan, audit events, keep-alive), each with a
+ *                 the reconcile scan, KMS health, audit events, keep-alive), each with a
  *                 connection from a small pool; results come back in the
  *                 after-work callback on the loop thread.
  */
+#include "check.h"
 #include "checkpoint.h"
 #include "cli.h"
 #include "config.h"
 #include "enforce.h"
 #include "inventory.h"
+#include "kms.h"
 #include "log.h"
 #include "policy.h"
 #include "vim.h"
@@ -61,6 +63,12 @@ static const char *const event_types[] = {
 	"VmRenamedEvent", "VmRemovedEvent",
 	"com.vmware.vc.VmInstantClonedEvent", "com.vmware.vc.vm.DstVmMigratedEvent",
 	"com.vmware.vc.vm.DstVmClonedEvent",
+	/* Key provider trouble: check the KMS now rather than at the timer. */
+	"com.vmware.vc.kms.crypto.Unreachable", "com.vmware.vc.kms.crypto.KeyGenerateFail",
+	"com.vmware.vc.kms.crypto.SendKeyError.KMSClusterError",
+	"com.vmware.vc.vm.Crypto.VMLocked.KMSClusterError",
+	"com.vmware.vc.vecs.KMSServerCertExpirationEvent",
+	"com.vmware.vc.vecs.KMSClientCertExpirationEvent",
 };
 #define NEVENT_TYPES (sizeof(event_types) / sizeof(event_types[0]))
 
@@ -122,7 +130,7 @@ struct vmrec {
 struct agent {
 	uv_loop_t	 loop;
 	uv_signal_t	 sigterm, sigint, sighup;
-	uv_timer_t	 keepalive, reconcile_t, retry_t, drain_t;
+	uv_timer_t	 keepalive, reconcile_t, retry_t, drain_t, kms_t;
 	uv_async_t	 wake;
 	uv_thread_t	 watcher;
 	int		 watcher_started;
@@ -172,6 +180,13 @@ struct agent {
 	uint64_t	 breaker_until;
 	unsigned	 breaker_ms;
 
+	/* KMS health (timer, KMS events, breaker trips): while the key
+	 * provider is unusable no encryption is attempted at all. */
+	int		 kms_checking;
+	int		 kms_again;
+	int		 kms_unhealthy;
+	struct kms_health kms;
+
 	/* counters */
 	unsigned long	 n_events, n_reconfigs, n_task_ok, n_task_err, n_kms_err;
 	int		 exit_code;
@@ -179,6 +194,7 @@ struct agent {
 
 static void schedule(struct agent *);
 static void start_scan(struct agent *);
+static void kms_check_now(struct agent *);
 
 static uint64_t
 now_ms(struct agent *a)
@@ -388,9 +404,11 @@ on_event(void *arg, const xnode *ev)
 	const char *t = xnode_path_text(ev, "createdTime");
 	const char *vm = xnode_path_text(ev, "vm.vm");
 	const char *type = xnode_type(ev);
+	const char *msg = xnode_path_text(ev, "fullFormattedMessage");
 
 	if (strcmp(type, "EventEx") == 0 && xnode_path_text(ev, "eventTypeId"))
 		type = xnode_path_text(ev, "eventTypeId");
+	snprintf(n->msg, sizeof(n->msg), "%s", msg ? msg : "");
 	n->kind = N_EVENT;
 	n->key = k ? atoll(k) : -1;
 	snprintf(n->time, sizeof(n->time), "%s", t ? t : "");
@@ -674,7 +692,7 @@ watcher_main(void *arg)
 /* ---------------------------------------------------------------- */
 /* pool jobs                                                         */
 
-enum job_kind { J_ENFORCE, J_SCAN, J_FINAL_SCAN, J_AUDIT, J_KEEPALIVE, J_CANCEL };
+enum job_kind { J_ENFORCE, J_SCAN, J_FINAL_SCAN, J_AUDIT, J_KEEPALIVE, J_CANCEL, J_KMS };
 
 struct job {
 	uv_work_t	 req;
@@ -689,6 +707,8 @@ struct job {
 	unsigned	*acts;
 	int		 rc;
 	char		 msg[1024];
+	int		 kms_usable;
+	char		 provider[256];
 };
 
 static void
@@ -725,6 +745,20 @@ job_run(uv_work_t *req)
 		audit(c, j->vm, j->msg);
 		j->rc = 0;
 		break;
+	case J_KMS: {
+		struct kms_facts f;
+		struct chk_report *rep = xcalloc(1, sizeof(*rep));
+		j->rc = check_gather(c, a->cfg, 0, &f);
+		if (j->rc == 0) {
+			kms_evaluate(a->cfg, &f, rep);
+			j->kms_usable = rep->kms_usable;
+			snprintf(j->provider, sizeof(j->provider), "%s", rep->provider);
+			snprintf(j->msg, sizeof(j->msg), "%s", rep->kms_reason);
+		}
+		kms_facts_free(&f);
+		free(rep);
+		break;
+	}
 	case J_SCAN:
 	case J_FINAL_SCAN:
 		j->rc = enforce_scan(a->enf, c, 500, &j->inv, &j->acts);
@@ -818,6 +852,8 @@ in_flight(struct agent *a)
 static int
 allow_crypto(struct agent *a)
 {
+	if (a->kms_unhealthy)
+		return 0;
 	if (!a->breaker_open)
 		return 1;
 	if (!a->breaker_probe && now_ms(a) >= a->breaker_until) {
@@ -970,10 +1006,12 @@ breaker_trip(struct agent *a, const char *why, int probe)
 	a->breaker_open = 1;
 	a->breaker_probe = 0;
 	a->breaker_until = now_ms(a) + a->breaker_ms;
-	if (!was_open)
+	if (!was_open) {
 		log_error("KMS unusable: %s; encryption paused (next try in %.0f s); "
 		    "check the key provider in vCenter (Configure > Key Providers)",
 		    why, (double)a->breaker_ms / 1000);
+		kms_check_now(a);	/* it may say why, and hold the pause */
+	}
 	else
 		log_warnx("KMS still unusable: %s; next try in %.0f s", why,
 		    (double)a->breaker_ms / 1000);
@@ -982,7 +1020,7 @@ breaker_trip(struct agent *a, const char *why, int probe)
 static void
 breaker_close(struct agent *a)
 {
-	if (!a->breaker_open)
+	if (!a->breaker_open || a->kms_unhealthy)
 		return;
 	a->breaker_open = 0;
 	a->breaker_probe = 0;
@@ -996,6 +1034,83 @@ breaker_close(struct agent *a)
 				r->failed = 0;
 				enqueue(a, r);
 			}
+}
+
+/* ---------------------------------------------------------------- */
+/* KMS health                                                        */
+
+static void
+kms_check_now(struct agent *a)
+{
+	if (a->closing || atomic_load(&a->stopping) || a->once)
+		return;
+	if (a->kms_checking) {
+		a->kms_again = 1;
+		return;
+	}
+	a->kms_checking = 1;
+	a->kms_again = 0;
+	job_submit(a, job_new(a, J_KMS));
+}
+
+/* Records a verdict; an unusable KMS holds encryption (no probes: the
+ * health check is the probe), a usable one releases it. */
+static void
+kms_verdict(struct agent *a, int usable, const char *provider, const char *reason)
+{
+	struct kms_health *h = &a->kms;
+
+	h->known = 1;
+	h->checks++;
+	h->checked = time(NULL);
+	snprintf(h->provider, sizeof(h->provider), "%s", provider);
+	snprintf(h->reason, sizeof(h->reason), "%s", usable ? "" : reason);
+	h->usable = usable;
+	if (!usable) {
+		h->unusable++;
+		if (!a->kms_unhealthy)
+			log_error("KMS health: %s; encryption paused until it recovers "
+			    "(Encrypted vMotion is still enforced); `vmcrypt-agent check` "
+			    "says how to fix it", reason);
+		a->kms_unhealthy = 1;
+		a->breaker_open = 1;
+		a->breaker_probe = 0;
+		a->breaker_until = UINT64_MAX;
+		return;
+	}
+	if (a->kms_unhealthy) {
+		log_info("KMS health: key provider %s is usable again", provider);
+		a->kms_unhealthy = 0;
+		a->breaker_ms = 0;
+		breaker_close(a);
+	} else {
+		log_debug("KMS health: key provider %s usable", provider);
+	}
+}
+
+static void
+kms_done(struct agent *a, struct job *j)
+{
+	a->kms_checking = 0;
+	if (j->rc != 0)
+		log_warnx("KMS health: cannot ask vCenter: %s", j->msg);
+	else
+		kms_verdict(a, j->kms_usable, j->provider, j->msg);
+	if (a->kms_again)
+		kms_check_now(a);
+}
+
+static void
+on_kms_timer(uv_timer_t *t)
+{
+	kms_check_now(t->data);
+}
+
+static int
+is_kms_event(const char *type)
+{
+	return strncmp(type, "com.vmware.vc.kms.", 18) == 0 ||
+	    strstr(type, "KMSClusterError") != NULL || strstr(type, "CertExpirationEvent") != NULL;
 }
 
 static void
@@ -1234,6 +1349,9 @@ job_done(uv_work_t *req, int status)
 		if (j->rc != 0)
 			log_warnx("keep-alive: %s", j->msg);
 		break;
+	case J_KMS:
+		kms_done(a, j);
+		break;
 	case J_CANCEL:
 	case J_AUDIT:
 		break;
@@ -1283,6 +1401,7 @@ close_all(struct agent *a)
 	uv_close((uv_handle_t *)&a->reconcile_t, NULL);
 	uv_close((uv_handle_t *)&a->retry_t, NULL);
 	uv_close((uv_handle_t *)&a->drain_t, NULL);
+	uv_close((uv_handle_t *)&a->kms_t, NULL);
 	uv_close((uv_handle_t *)&a->wake, NULL);
 }
 
@@ -1293,6 +1412,12 @@ handle_event(struct agent *a, const struct note *n)
 	if (n->key > a->max_key) {
 		a->max_key = n->key;
 		snprintf(a->max_time, sizeof(a->max_time), "%s", n->time);
+	}
+	if (is_kms_event(n->type)) {
+		log_warnx("vCenter reports %s%s%s; checking the KMS now", n->type,
+		    n->msg[0] ? ": " : "", n->msg);
+		kms_check_now(a);
+		return;
 	}
 	if (n->vm[0] == '\0')
 		return;
@@ -1406,6 +1531,7 @@ on_stop(uv_signal_t *h, int signum)
 	    sig, a->tasks, a->tasks == 1 ? "" : "s", DRAIN_MS / 1000);
 	uv_timer_stop(&a->keepalive);
 	uv_timer_stop(&a->reconcile_t);
+	uv_timer_stop(&a->kms_t);
 	/* No new jobs: empty the queue. */
 	while (dequeue(a) != NULL)
 		;
@@ -1494,9 +1620,32 @@ prepare_state_dir(struct agent *a)
 	return 0;
 }
 
+/* Before enforcing: is the key provider usable?  (Synchronous, at start.) */
+static void
+kms_first_check(struct agent *a, struct vconn *c, struct kms_health *out)
+{
+	struct kms_facts f;
+	struct chk_report *rep = xcalloc(1, sizeof(*rep));
+
+	memset(out, 0, sizeof(*out));
+	if (check_gather(c, a->cfg, 0, &f) == 0) {
+		kms_evaluate(a->cfg, &f, rep);
+		out->known = 1;
+		out->usable = rep->kms_usable;
+		snprintf(out->provider, sizeof(out->provider), "%s", rep->provider);
+		snprintf(out->reason, sizeof(out->reason), "%s", rep->kms_reason);
+		if (rep->kms_usable)
+			log_info("KMS health: key provider %s usable", rep->provider);
+	}
+	kms_facts_free(&f);
+	free(rep);
+	vconn_reset(c);
+}
+
 static int
 engine(struct agent *a)
 {
+	struct kms_health kms_first;
 	char err[1024];
 	char *password;
 	int rc;
@@ -1529,6 +1678,8 @@ engine(struct agent *a)
 		struct vconn *c = vconn_new(a->s);
 		vconn_set_timeout(c, a->cfg->timeout);
 		rc = enforcer_configure(a->enf, a->cfg, c, err, sizeof(err));
+		if (rc == 0 && a->cfg->encrypt)
+			kms_first_check(a, c, &kms_first);
 		if (rc == 0 && a->begin_time[0] == '\0' &&
 		    vim_current_time(c, a->begin_time, sizeof(a->begin_time)) != 0)
 			a->begin_time[0] = '\0';
@@ -1554,15 +1705,23 @@ engine(struct agent *a)
 	uv_timer_init(&a->loop, &a->reconcile_t);
 	uv_timer_init(&a->loop, &a->retry_t);
 	uv_timer_init(&a->loop, &a->drain_t);
+	uv_timer_init(&a->loop, &a->kms_t);
 	uv_async_init(&a->loop, &a->wake, on_wake);
 	a->sigterm.data = a->sigint.data = a->sighup.data = a;
 	a->keepalive.data = a->wake.data = a->reconcile_t.data = a->retry_t.data = a;
+	a->kms_t.data = a;
 	a->drain_t.data = NULL;
 	uv_signal_start(&a->sigterm, on_stop, SIGTERM);
 	uv_signal_start(&a->sigint, on_stop, SIGINT);
 	if (!a->once)
 		uv_signal_start(&a->sighup, on_reload, SIGHUP);
 	uv_timer_start(&a->keepalive, on_keepalive, KEEPALIVE_MS, KEEPALIVE_MS);
+	if (!a->once)
+		uv_timer_start(&a->kms_t, on_kms_timer,
+		    (uint64_t)a->cfg->kms_health_interval * 1000,
+		    (uint64_t)a->cfg->kms_health_interval * 1000);
+	if (kms_first.known)
+		kms_verdict(a, kms_first.usable, kms_first.provider, kms_first.reason);
 	if (!a->once)
 		uv_timer_start(&a->reconcile_t, on_reconcile_timer,
 		    (uint64_t)a->cfg->reconcile_interval * 1000,

@@ -33,6 +33,8 @@ usage_main(FILE *f)
 	    "  run --config FILE             run the agent in the foreground\n"
 	    "  reconcile --config FILE       one pass: bring every VM to policy, report\n"
 	    "  inventory --config FILE       list every VM and its encryption state\n"
+	    "  check --config FILE           is vCenter ready? KMS, default provider,\n"
+	    "                                KMS health, encryption policy, privileges\n"
 	    "  check-config FILE             validate a configuration file\n"
 	    "  version                       print the version\n"
 	    "\n"
@@ -42,40 +44,6 @@ usage_main(FILE *f)
 	    "4 vCenter unreachable or TLS refused, 5 login failed.\n"
 	    "The vCenter password comes from the config's password-file or from the\n"
 	    "environment variable VMCRYPT_VC_PASSWORD, never from the command line.\n");
-}
-
-int
-cli_load_config(const char *path, struct config **out)
-{
-	char err[8192];
-
-	if (config_load(path, out, err, sizeof(err)) != 0) {
-		fputs(err, stderr);
-		if (err[0] && err[strlen(err) - 1] != '\n')
-			fputc('\n', stderr);
-		return EXIT_CONFIG;
-	}
-	enum log_level lvl;
-	if (log_parse_level((*out)->log_level, &lvl) == 0 && getenv("VMCRYPT_DEBUG") == NULL)
-		log_setlevel(lvl);
-	return EXIT_OK;
-}
-
-int
-cli_exit_for(int verr)
-{
-	switch (verr) {
-	case 0:
-		return EXIT_OK;
-	case V_ERR_LOGIN:
-		return EXIT_LOGIN;
-	case V_ERR_TRANSPORT:
-	case V_ERR_TLS:
-	case V_ERR_PROTO:
-		return EXIT_CONNECT;
-	default:
-		return EXIT_FAIL;
-	}
 }
 
 static int
@@ -237,6 +205,8 @@ main(int argc, char **argv)
 		return cmd_inventory(argc - 1, argv + 1);
 	if (strcmp(cmd, "run") == 0)
 		return cmd_run(argc - 1, argv + 1);
+	if (strcmp(cmd, "check") == 0)
+		return cmd_check(argc - 1, argv + 1);
 	if (strcmp(cmd, "reconcile") == 0)
 		return cmd_reconcile(argc - 1, argv + 1);
 	fprintf(stderr, "vmcrypt-agent: unknown command '%s'\n\n", cmd);

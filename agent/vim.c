@@ -48,9 +48,8 @@ vmoref_soap(struct soap *soap, const struct vmoref *m)
 	return r;
 }
 
-/* Compares dotted version strings numerically. */
-static int
-version_cmp(const char *a, const char *b)
+int
+vim_version_cmp(const char *a, const char *b)
 {
 	while (*a || *b) {
 		long x = strtol(a, (char **)&a, 10);
@@ -310,6 +309,7 @@ vsession_free(struct vsession *s)
 		free(s->password);
 	}
 	explicit_bzero(s->cookie, sizeof(s->cookie));
+	explicit_bzero(s->session_key, sizeof(s->session_key));
 	free(s->url);
 	free(s->base);
 	free(s->pbm_url);
@@ -336,7 +336,7 @@ vsession_api_version(const struct vsession *s)
 int
 vsession_api_at_least(const struct vsession *s, const char *version)
 {
-	return version_cmp(s->api_version, version) >= 0;
+	return vim_version_cmp(s->api_version, version) >= 0;
 }
 
 const char *
@@ -393,7 +393,7 @@ negotiate_version(struct vconn *c)
 					server = xnode_path_text(ns, "version");
 			}
 			if (server != NULL && *server) {
-				if (version_cmp(server, VIM_MAX_VERSION) > 0)
+				if (vim_version_cmp(server, VIM_MAX_VERSION) > 0)
 					copystr(s->api_version, sizeof(s->api_version), VIM_MAX_VERSION);
 				else
 					copystr(s->api_version, sizeof(s->api_version), server);
@@ -437,6 +437,8 @@ vsession_login(struct vconn *c)
 	if (rc != 0)
 		return rc;
 	pthread_mutex_lock(&s->mtx);
+	copystr(s->session_key, sizeof(s->session_key),
+	    out.returnval ? out.returnval->key : NULL);
 	s->generation++;
 	s->logged_in = 1;
 	s->pbm_ready = 0;
@@ -490,6 +492,7 @@ vsession_open(struct vsession *s, const char *password, char *err, size_t errlen
 	vmoref_set(&s->mo[VMO_CUSTOM_FIELDS_MANAGER], sc->customFieldsManager);
 	vmoref_set(&s->mo[VMO_CRYPTO_MANAGER], sc->cryptoManager);
 	vmoref_set(&s->mo[VMO_TASK_MANAGER], sc->taskManager);
+	vmoref_set(&s->mo[VMO_AUTH_MANAGER], sc->authorizationManager);
 	copystr(s->about_full, sizeof(s->about_full), sc->about.fullName);
 	copystr(s->about_type, sizeof(s->about_type), sc->about.apiType);
 	copystr(s->about_version, sizeof(s->about_version), sc->about.apiVersion);
@@ -497,10 +500,10 @@ vsession_open(struct vsession *s, const char *password, char *err, size_t errlen
 	if (s->api_version[0] == '\0') {
 		const char *v = sc->about.apiVersion ? sc->about.apiVersion : VIM_MIN_VERSION;
 		copystr(s->api_version, sizeof(s->api_version),
-		    version_cmp(v, VIM_MAX_VERSION) > 0 ? VIM_MAX_VERSION : v);
+		    vim_version_cmp(v, VIM_MAX_VERSION) > 0 ? VIM_MAX_VERSION : v);
 		snprintf(s->action, sizeof(s->action), "urn:vim25/%s", s->api_version);
 	}
-	if (version_cmp(s->api_version, VIM_MIN_VERSION) < 0) {
+	if (vim_version_cmp(s->api_version, VIM_MIN_VERSION) < 0) {
 		snprintf(c->err, sizeof(c->err),
 		    "%s speaks vSphere API %s; VM encryption needs %s or newer",
 		    s->base, s->api_version, VIM_MIN_VERSION);

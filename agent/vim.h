@@ -36,8 +36,11 @@ struct vmoref {
 enum vmo {
 	VMO_ROOT_FOLDER, VMO_PROPERTY_COLLECTOR, VMO_VIEW_MANAGER,
 	VMO_SESSION_MANAGER, VMO_EVENT_MANAGER, VMO_CUSTOM_FIELDS_MANAGER,
-	VMO_CRYPTO_MANAGER, VMO_TASK_MANAGER, VMO_COUNT
+	VMO_CRYPTO_MANAGER, VMO_TASK_MANAGER, VMO_AUTH_MANAGER, VMO_COUNT
 };
+
+/* Compares dotted version strings numerically (<0, 0, >0). */
+int		 vim_version_cmp(const char *a, const char *b);
 
 /* Session.  vsession_new never contacts vCenter. */
 struct vsession	*vsession_new(const struct config *cfg, char *err, size_t errlen);
@@ -165,5 +168,23 @@ struct vreconfig {
 int	vim_reconfigure(struct vconn *, const struct vmoref *vm,
 	    const struct vreconfig *, struct vmoref *task);
 int	vim_log_user_event(struct vconn *, const struct vmoref *entity, const char *msg);
+
+/*
+ * Key management (agent/vimkms.c).  Each returns 0 or a V_ERR_* code with
+ * the message in vconn_error.
+ */
+struct kms_cluster;
+/* ListKmipServers: every key provider (malloc'd; kms_clusters_free). */
+int	vim_kms_list(struct vconn *, struct kms_cluster **out, size_t *n);
+/* GetDefaultKmsCluster (API 7.0+): id is "" when none is selected. */
+int	vim_kms_default(struct vconn *, char *id, size_t idlen);
+/* RetrieveKmipServersStatus_Task for every provider, followed to its end
+ * (at most timeout seconds); *result is the TaskInfo.result tree, valid
+ * until vconn_reset. */
+int	vim_kms_status(struct vconn *, int timeout, const xnode **result);
+/* AuthorizationManager.HasPrivilegeOnEntity for this session:
+ * granted[i] is 1 or 0 for privs[i]. */
+int	vim_has_privileges(struct vconn *, const struct vmoref *entity,
+	    const char *const *privs, size_t n, int *granted);
 
 #endif

@@ -20,6 +20,7 @@ struct vsession {
 	char		 action[48];	/* urn:vim25/<negotiated version> */
 	char		 api_version[32];
 	char		 cookie[512];	/* raw Set-Cookie value, quotes kept */
+	char		 session_key[128];	/* UserSession.key (privilege checks) */
 	unsigned	 generation;
 	int		 logged_in;
 	struct vmoref	 mo[VMO_COUNT];

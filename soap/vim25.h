@@ -463,6 +463,7 @@ struct vim__GetDefaultKmsClusterResponse { struct vim__KeyProviderId *returnval 
 struct vim__IsKmsClusterActiveResponse { enum xsd__boolean returnval; };
 struct vim__GenerateKeyResponse { struct vim__CryptoKeyResult *returnval; };
 struct vim__AddCustomFieldDefResponse { struct vim__CustomFieldDef *returnval; };
+struct vim__HasPrivilegeOnEntityResponse { int __sizereturnval; enum xsd__boolean *returnval 0; };
 
 struct pbm__PbmRetrieveServiceContentResponse { struct pbm__PbmServiceInstanceContent *returnval; };
 struct pbm__PbmQueryProfileResponse { int __sizereturnval; struct pbm__PbmProfileId *returnval 0; };
@@ -555,6 +556,9 @@ int vim__RetrieveKmipServersStatus_USCORETask(struct vim__ManagedObjectReference
 
 //gsoap vim service method-action: GenerateKey urn:vim25/6.5
 int vim__GenerateKey(struct vim__ManagedObjectReference *_USCOREthis, struct vim__KeyProviderId *keyProvider 0, struct vim__GenerateKeyResponse *out);
+
+//gsoap vim service method-action: HasPrivilegeOnEntity urn:vim25/6.5
+int vim__HasPrivilegeOnEntity(struct vim__ManagedObjectReference *_USCOREthis, struct vim__ManagedObjectReference *entity, char *sessionId, int __sizeprivId, char **privId 0, struct vim__HasPrivilegeOnEntityResponse *out);
 
 //gsoap vim service method-action: AddCustomFieldDef urn:vim25/6.5
 int vim__AddCustomFieldDef(struct vim__ManagedObjectReference *_USCOREthis, char *name, char *moType 0, struct vim__AddCustomFieldDefResponse *out);

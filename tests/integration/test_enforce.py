@@ -12,124 +12,13 @@ import urllib.request
 
 import pytest
 
-from conftest import BIN, PASSWORD, Vcsim, agent
-
-POLICY = "4d5f673c-536f-11e6-beb8-9e71128cae77"
-PATHS = ["config.keyId", "config.migrateEncryption", "config.hardware.device",
-         "runtime.powerState", "name"]
-
-
-class Harness:
-    def __init__(self, v):
-        self.base = v.url.rsplit("/sdk", 1)[0]
-        self.ctx = ssl.create_default_context(cafile=v.crt)
-
-    def _req(self, method, path):
-        r = urllib.request.Request(self.base + path, method=method)
-        with urllib.request.urlopen(r, context=self.ctx, timeout=30) as resp:
-            body = resp.read()
-        return json.loads(body) if body else None
-
-    def stats(self):
-        return self._req("GET", "/harness/stats")
-
-    def fault(self, method, message):
-        q = urllib.parse.urlencode({"method": method, "message": message})
-        self._req("POST", "/harness/fault?" + q)
-
-    def clear_faults(self):
-        self._req("DELETE", "/harness/fault")
-
-    def profile(self, key):
-        return self._req("GET", "/harness/assoc?key=" + urllib.parse.quote(key))["profile"]
-
-
-def with_kms(v):
-    v.govc("kms.add", "-n", "kms-1", "-a", "127.0.0.1", "-p", "5696", "ovh-kms")
-    v.govc("kms.default", "ovh-kms")
-    return v
+from conftest import (BIN, PASSWORD, POLICY, Agent, Harness, Vcsim, agent, compliant,
+                      create, moref, vm_state, wait_until, with_kms)
 
 
 @pytest.fixture
 def kvc(vcsim):
     return with_kms(vcsim)
-
-
-def vm_state(v, name):
-    """What govc sees: key id/provider, migrateEncryption, disks' keys, power."""
-    out = {"disks": []}
-    for o in v.govc_json_stream("object.collect", "-json", "vm/" + name, *PATHS):
-        for ch in (o if isinstance(o, list) else o.get("changeSet", [])):
-            n, val = ch["name"], ch.get("val")
-            if n == "config.keyId":
-                out["key"] = val
-            elif n == "config.migrateEncryption":
-                out["migrate"] = val
-            elif n == "runtime.powerState":
-                out["power"] = val
-            elif n == "config.hardware.device":
-                for d in val["_value"] if isinstance(val, dict) and "_value" in val else val:
-                    if "capacityInKB" in d:      # govc's JSON drops xsi:type
-                        out["disks"].append({"key": d["key"],
-                                             "keyId": d["backing"].get("keyId")})
-    return out
-
-
-def moref(v, name):
-    return v.govc("ls", "-i", "vm/" + name).strip().split(":")[-1]
-
-
-def compliant(v, h, name):
-    s = vm_state(v, name)
-    if not s.get("key") or s.get("migrate") != "required" or not s["disks"]:
-        return False
-    if not all(d["keyId"] for d in s["disks"]):
-        return False
-    ref = moref(v, name)
-    return h.profile(ref) == POLICY and all(
-        h.profile(f"{ref}:{d['key']}") == POLICY for d in s["disks"])
-
-
-def wait_until(pred, timeout, what, step=0.05):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if pred():
-            return
-        time.sleep(step)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-class Agent:
-    def __init__(self, cfg, workdir, *extra, name="agent.log"):
-        self.log = os.path.join(workdir, name)
-        env = dict(os.environ, VMCRYPT_VC_PASSWORD=PASSWORD)
-        with open(self.log, "a") as lf:
-            self.p = subprocess.Popen([BIN, "run", "--config", cfg, *extra],
-                                      stdout=lf, stderr=lf, env=env)
-        self.wait_log("reconcile: ")
-
-    def text(self):
-        return open(self.log).read()
-
-    def wait_log(self, text, timeout=30):
-        wait_until(lambda: text in self.text() or self.p.poll() is not None, timeout,
-                   f"{text!r} in the agent log")
-        assert text in self.text(), self.text()
-
-    def stop(self):
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGTERM)
-            assert self.p.wait(30) == 0, self.text()
-
-    def kill(self):
-        self.p.kill()
-        self.p.wait()
-
-
-def create(v, name, *args):
-    if "-disk" not in args:
-        args = (*args, "-disk", "1G")
-    v.govc("vm.create", "-on=false", "-host", "DC0_H0", "-net", "VM Network", *args, name)
 
 
 def test_new_vm_encrypted_within_2s(kvc, workdir):

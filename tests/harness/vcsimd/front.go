@@ -9,9 +9,16 @@ package main
 //   - SPBM associations (vcsim's PBM answers every query with "none"): the
 //     profiles a ReconfigVM_Task put on VM home and disks are recorded and
 //     served by PbmQueryAssociatedProfile(s) once the task succeeded.
+//   - KMS health (vcsim reports every key provider green): a status set on
+//     /harness/kms-status is written into the result of the simulator's own
+//     RetrieveKmipServersStatus_Task once it has run.
+//   - Privileges (vcsim grants every privilege to everyone): privileges
+//     denied on /harness/deny-privilege come back false from
+//     HasPrivilegeOnEntity; the others true, as vcsim answers.
 //   - A control API on /harness/ (loopback only): fault rules through the
 //     simulator's FaultInjector, per-method call counts, reconfigure counts
-//     per VM, and the recorded associations.
+//     per VM, the recorded associations, and EventEx events posted through
+//     the simulator's EventManager (KMS alarms vcsim never raises).
 //
 // Every other request goes to the simulator unchanged (reverse proxy).
 
@@ -33,6 +40,7 @@ import (
 	"time"
 
 	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25"
 	"github.com/vmware/govmomi/vim25/types"
 )
 
@@ -49,6 +57,18 @@ type front struct {
 	calls     map[string]int
 	reconfigs map[string]int
 	assocs    map[string]assoc // "vm-42" or "vm-42:2000" -> profile
+	kmsStatus map[string]kmsOverride
+	denied    map[string]bool
+}
+
+// kmsOverride is what /harness/kms-status says a key provider reports.
+type kmsOverride struct {
+	Overall           string
+	Status            string
+	Connection        string
+	ClientTrustServer *bool
+	ServerTrustClient *bool
+	CertExpireIn      *int64 // seconds from now; negative: expired
 }
 
 var methodRE = regexp.MustCompile(`<(?:[A-Za-z0-9_.-]+:)?Body[^>]*>\s*<(?:[A-Za-z0-9_.-]+:)?([A-Za-z0-9_]+)`)
@@ -60,6 +80,8 @@ func newFront(model *simulator.Model, backend *url.URL) *front {
 		calls:     map[string]int{},
 		reconfigs: map[string]int{},
 		assocs:    map[string]assoc{},
+		kmsStatus: map[string]kmsOverride{},
+		denied:    map[string]bool{},
 	}
 }
 
@@ -94,6 +116,12 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case "ReconfigVM_Task":
 		f.reconfigure(w, r, body)
+		return
+	case "RetrieveKmipServersStatus_Task":
+		f.kmsStatusTask(w, r, body)
+		return
+	case "HasPrivilegeOnEntity":
+		f.hasPrivilege(w, body)
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
@@ -198,6 +226,109 @@ func (f *front) reconfigure(w http.ResponseWriter, r *http.Request, body []byte)
 	_, _ = w.Write(rec.Body.Bytes())
 }
 
+// kmsStatusTask runs the simulator's status task, then writes the overrides
+// into its result before the caller can read it.
+func (f *front) kmsStatusTask(w http.ResponseWriter, r *http.Request, body []byte) {
+	rec := httptest.NewRecorder()
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.ContentLength = int64(len(body))
+	f.proxy.ServeHTTP(rec, r)
+	var resp struct {
+		Task string `xml:"Body>RetrieveKmipServersStatus_TaskResponse>returnval"`
+	}
+	_ = xml.Unmarshal(rec.Body.Bytes(), &resp)
+	ctx := f.model.Service.Context
+	if t, ok := ctx.Map.Get(types.ManagedObjectReference{Type: "Task", Value: resp.Task}).(*simulator.Task); ok {
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			var state types.TaskInfoState
+			ctx.WithLock(t, func() { state = t.Info.State })
+			if state == types.TaskInfoStateSuccess || state == types.TaskInfoStateError {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		f.mu.Lock()
+		over := make(map[string]kmsOverride, len(f.kmsStatus))
+		for k, v := range f.kmsStatus {
+			over[k] = v
+		}
+		f.mu.Unlock()
+		ctx.WithLock(t, func() {
+			res, ok := t.Info.Result.(types.ArrayOfCryptoManagerKmipClusterStatus)
+			if !ok {
+				return
+			}
+			for i := range res.CryptoManagerKmipClusterStatus {
+				cs := &res.CryptoManagerKmipClusterStatus[i]
+				o, ok := over[cs.ClusterId.Id]
+				if !ok {
+					continue
+				}
+				if o.Overall != "" {
+					cs.OverallStatus = types.ManagedEntityStatus(o.Overall)
+				}
+				for j := range cs.Servers {
+					s := &cs.Servers[j]
+					if o.Status != "" {
+						s.Status = types.ManagedEntityStatus(o.Status)
+					}
+					if o.Connection != "" {
+						s.ConnectionStatus = o.Connection
+					}
+					s.ClientTrustServer = o.ClientTrustServer
+					s.ServerTrustClient = o.ServerTrustClient
+					if o.CertExpireIn != nil {
+						now := time.Now()
+						na := now.Add(time.Duration(*o.CertExpireIn) * time.Second)
+						s.CertInfo = &types.CryptoManagerKmipCertificateInfo{
+							Subject: "CN=" + s.Name, Issuer: "CN=test-ca",
+							SerialNumber: "01", NotBefore: now.Add(-24 * time.Hour),
+							NotAfter: na, Fingerprint: "00", CheckTime: now,
+							SecondsBeforeExpire: int32(*o.CertExpireIn),
+						}
+					}
+				}
+			}
+			t.Info.Result = res
+		})
+	}
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(rec.Body.Bytes())
+}
+
+func (f *front) hasPrivilege(w http.ResponseWriter, body []byte) {
+	var env struct {
+		Req struct {
+			PrivID []string `xml:"privId"`
+		} `xml:"Body>HasPrivilegeOnEntity"`
+	}
+	if err := xml.Unmarshal(body, &env); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	var b bytes.Buffer
+	b.WriteString(`<HasPrivilegeOnEntityResponse xmlns="urn:vim25">`)
+	f.mu.Lock()
+	for _, id := range env.Req.PrivID {
+		fmt.Fprintf(&b, `<returnval>%t</returnval>`, !f.denied[id])
+	}
+	f.mu.Unlock()
+	b.WriteString(`</HasPrivilegeOnEntityResponse>`)
+	soapOK(w, b.String())
+}
+
+func optBool(q url.Values, k string) *bool {
+	if v := q.Get(k); v != "" {
+		b := v == "true"
+		return &b
+	}
+	return nil
+}
+
 // profileOf answers with a recorded association once its task succeeded.
 func (f *front) profileOf(key string) string {
 	f.mu.Lock()
@@ -300,6 +431,49 @@ func (f *front) control(w http.ResponseWriter, r *http.Request) {
 		f.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(data)
+	case "/harness/kms-status":
+		f.mu.Lock()
+		if r.Method == http.MethodDelete {
+			f.kmsStatus = map[string]kmsOverride{}
+		} else {
+			o := kmsOverride{Overall: q.Get("overall"), Status: q.Get("status"),
+				Connection:        q.Get("connection"),
+				ClientTrustServer: optBool(q, "clientTrustServer"),
+				ServerTrustClient: optBool(q, "serverTrustClient")}
+			if v := q.Get("certExpireIn"); v != "" {
+				n, _ := strconv.ParseInt(v, 10, 64)
+				o.CertExpireIn = &n
+			}
+			f.kmsStatus[q.Get("cluster")] = o
+		}
+		f.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	case "/harness/deny-privilege":
+		f.mu.Lock()
+		if r.Method == http.MethodDelete {
+			f.denied = map[string]bool{}
+		} else {
+			f.denied[q.Get("id")] = true
+		}
+		f.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	case "/harness/event":
+		// An EventEx (e.g. com.vmware.vc.kms.crypto.Unreachable), posted
+		// through the simulator's EventManager like vCenter raises it.
+		ctx := f.model.Service.Context
+		ev := &types.EventEx{
+			Event: types.Event{CreatedTime: time.Now(), UserName: "vpxd",
+				FullFormattedMessage: q.Get("message")},
+			EventTypeId: q.Get("type"),
+			Message:     q.Get("message"),
+		}
+		// System-wide, like vCenter's KMS alarms: on the root folder (the
+		// simulator's alarm manager needs an object).
+		si := ctx.Map.Get(vim25.ServiceInstance).(*simulator.ServiceInstance)
+		ev.ObjectType = si.Content.RootFolder.Type
+		ev.ObjectId = si.Content.RootFolder.Value
+		ctx.Map.EventManager().PostEvent(ctx, &types.PostEvent{EventToPost: ev})
+		w.WriteHeader(http.StatusNoContent)
 	case "/harness/assoc":
 		data, _ := json.Marshal(map[string]string{"profile": f.profileOf(q.Get("key"))})
 		w.Header().Set("Content-Type", "application/json")

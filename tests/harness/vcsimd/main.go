@@ -18,8 +18,12 @@ import (
 	"syscall"
 
 	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25"
 
 	_ "github.com/vmware/govmomi/pbm/simulator"
+	// The REST endpoints govc uses for native key providers (kms.add -N).
+	_ "github.com/vmware/govmomi/vapi/crypto/simulator"
+	_ "github.com/vmware/govmomi/vapi/simulator"
 )
 
 func main() {
@@ -33,18 +37,31 @@ func main() {
 	clusters := flag.Int("cluster", 1, "clusters per datacenter")
 	dcs := flag.Int("dc", 1, "datacenters")
 	urlFile := flag.String("url-file", "", "write the SDK URL here when ready")
+	apiVersion := flag.String("api-version", "", "report this vSphere API version (default: the simulator's 6.5)")
+	esx := flag.Bool("esx", false, "simulate a standalone ESXi host instead of vCenter")
 	flag.Parse()
 
 	model := simulator.VPX()
-	model.Datacenter = *dcs
-	model.Host = *hosts
-	model.Cluster = *clusters
+	if *esx {
+		model = simulator.ESX()
+	}
+	if !*esx {
+		model.Datacenter = *dcs
+		model.Host = *hosts
+		model.Cluster = *clusters
+	}
 	model.Machine = *vms
 	model.Autostart = false
 	if err := model.Create(); err != nil {
 		log.Fatalf("vcsimd: create model: %v", err)
 	}
 	defer model.Remove()
+	if *apiVersion != "" {
+		// A newer vCenter: vimServiceVersions.xml and about follow this.
+		si := model.Service.Context.Map.Get(vim25.ServiceInstance).(*simulator.ServiceInstance)
+		si.Content.About.ApiVersion = *apiVersion
+		si.Content.About.Version = *apiVersion
+	}
 
 	// The simulator listens on an internal loopback port (plain HTTP); the
 	// front (front.go) serves the public TLS port and proxies to it.
