@@ -6,6 +6,7 @@
 #                   default KMS cluster, run the agent against it
 #   make stubs      regenerate stubs/ from soap/vim25.h with soapcpp2
 #   make SANITIZE=1 check     the same under ASan + UBSan
+#   make fuzz       run the libFuzzer targets (FUZZ_SECONDS each, default 60)
 #   make deps       only install dependencies (apt, Go test bed, PyPI)
 
 CC       ?= gcc
@@ -34,12 +35,12 @@ GSOAP_IMPORT := /usr/share/gsoap/import
 
 # The SOAP module (the only objects built against the generated stubs).
 SOAP_OBJS  := vim.o vimkms.o pbm.o
-CORE_OBJS  := cli.o log.o xmalloc.o config.o config_xsd.o tls.o xnode.o inventory.o policy.o enforce.o checkpoint.o kms.o check.o
+CORE_OBJS  := cli.o log.o xmalloc.o config.o config_xsd.o tls.o xnode.o inventory.o policy.o enforce.o checkpoint.o kms.o check.o kmip.o kmstool.o
 AGENT_OBJS := main.o loop.o $(CORE_OBJS) $(SOAP_OBJS) soapC.o soapClient.o
 
 BIN := $(BUILD)/vmcrypt-agent
 
-.PHONY: all stubs deps check unit integration demo clean tools
+.PHONY: all stubs deps check unit integration demo clean tools fuzz fuzz-deps
 all: $(BIN)
 
 # ---- generated stubs --------------------------------------------------------
@@ -84,7 +85,7 @@ $(BIN): $(addprefix $(BUILD)/,$(AGENT_OBJS))
 	$(CC) -o $@ $^ $(LDLIBS)
 
 # ---- tests ------------------------------------------------------------------
-UNIT_TESTS := test_config test_xnode test_tls test_inventory test_policy test_checkpoint test_enforce test_kms
+UNIT_TESTS := test_config test_xnode test_tls test_inventory test_policy test_checkpoint test_enforce test_kms test_kmip
 UNIT_BINS  := $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 
 $(BUILD)/tests/%.o: tests/unit/%.c agent/*.h $(BUILD)/stubs/soapH.h
@@ -111,7 +112,31 @@ $(TOOLS)/govc $(TOOLS)/vcsimd: tests/harness/go.mod tests/harness/go.sum $(wildc
 
 integration: $(BIN) tools
 	VMCRYPT_BIN=$(abspath $(BIN)) VMCRYPT_TOOLS=$(abspath $(TOOLS)) \
-	  python3 -m pytest -q -p no:cacheprovider tests/integration
+	  PYTHONPATH=$(abspath .deps/python) python3 -m pytest -q -p no:cacheprovider tests/integration
+
+# ---- fuzzing (libFuzzer, clang) ---------------------------------------------
+# Each target runs FUZZ_SECONDS from the committed seeds in tests/fuzz/corpus/
+# (new finds stay in build-fuzz/); a crash or leak fails the run.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := ttlv
+FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -Iagent
+fuzz-deps:
+	@tests/setup-deps.sh fuzz
+
+build-fuzz/fuzz_ttlv: fuzz-deps tests/fuzz/fuzz_ttlv.c agent/kmip.c agent/kmip.h agent/xmalloc.c agent/log.c
+	@mkdir -p build-fuzz
+	clang $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_ttlv.c agent/kmip.c agent/xmalloc.c agent/log.c $(shell pkg-config --cflags --libs openssl)
+
+fuzz: $(addprefix build-fuzz/fuzz_,$(FUZZ_TARGETS))
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p build-fuzz/corpus-$$t; \
+	  echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
+	  build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=1024 \
+	    -print_final_stats=1 build-fuzz/corpus-$$t tests/fuzz/corpus/$$t 2>build-fuzz/fuzz_$$t.log \
+	    || { tail -40 build-fuzz/fuzz_$$t.log; exit 1; }; \
+	  grep -E "stat::number_of_executed_units|stat::peak_rss_mb" build-fuzz/fuzz_$$t.log; \
+	done
 
 deps:
 	@tests/setup-deps.sh
@@ -126,4 +151,4 @@ demo: deps
 	tests/demo.sh $(abspath $(BIN)) $(abspath $(TOOLS))
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz

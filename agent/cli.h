@@ -9,6 +9,10 @@
 #define EXIT_CONFIG	3	/* configuration file rejected */
 #define EXIT_CONNECT	4	/* vCenter unreachable, TLS refused, protocol */
 #define EXIT_LOGIN	5	/* vCenter rejected the credentials */
+/* kms-thumbprint, kms-probe */
+#define EXIT_KMS_UNREACHABLE	6	/* name, refused, timeout */
+#define EXIT_KMS_TLS		7	/* not TLS, certificate refused, client cert wanted */
+#define EXIT_KMS_PROTOCOL	8	/* TLS works, KMIP does not */
 
 struct config;
 
@@ -20,5 +24,7 @@ int	cli_exit_for(int verr);
 int	cmd_run(int argc, char **argv);
 int	cmd_reconcile(int argc, char **argv);
 int	cmd_check(int argc, char **argv);
+int	cmd_kms_thumbprint(int argc, char **argv);
+int	cmd_kms_probe(int argc, char **argv);
 
 #endif

@@ -12,6 +12,7 @@ struct tls_trust {
 	enum tls_mode	 mode;
 	char		*ca_file;		/* TLS_CA_FILE */
 	char		*thumbprint;		/* TLS_PINNED, "AA:BB:..." upper-case */
+	const char	*hint;			/* how to fix a refusal; NULL: the config's <tls> */
 };
 
 struct kms_server_expect {

@@ -1210,7 +1210,7 @@ task_done(struct agent *a, const struct note *n)
 	log_error("VM %s (%s): %s failed (%s): %s%s%s", rec_name(r), r->moref, acts,
 	    n->task, n->fault[0] ? n->fault : "error", n->msg[0] ? ": " : "", n->msg);
 	char m[900];
-	snprintf(m, sizeof(m), "vmcrypt-agent: %s failed [%s]: %s", acts, n->task, n->msg);
+	snprintf(m, sizeof(m), "vmcrypt-agent: %s failed [%s]: %.500s", acts, n->task, n->msg);
 	submit_audit(a, r->moref, m);
 	if (kms && (r->task_actions & ACT_CRYPTO)) {
 		a->n_kms_err++;

@@ -35,13 +35,16 @@ usage_main(FILE *f)
 	    "  inventory --config FILE       list every VM and its encryption state\n"
 	    "  check --config FILE           is vCenter ready? KMS, default provider,\n"
 	    "                                KMS health, encryption policy, privileges\n"
+	    "  kms-thumbprint HOST[:PORT]    the KMS certificate's SHA-1 thumbprint\n"
+	    "  kms-probe HOST[:PORT]         KMIP over TLS: versions and operations\n"
 	    "  check-config FILE             validate a configuration file\n"
 	    "  version                       print the version\n"
 	    "\n"
 	    "Run `vmcrypt-agent COMMAND --help` for a command's options.\n"
 	    "\n"
 	    "exit status: 0 success, 1 failure, 2 usage, 3 bad configuration,\n"
-	    "4 vCenter unreachable or TLS refused, 5 login failed.\n"
+	    "4 vCenter unreachable or TLS refused, 5 login failed; kms-thumbprint and\n"
+	    "kms-probe: 6 KMS unreachable, 7 TLS failed, 8 not KMIP.\n"
 	    "The vCenter password comes from the config's password-file or from the\n"
 	    "environment variable VMCRYPT_VC_PASSWORD, never from the command line.\n");
 }
@@ -205,6 +208,10 @@ main(int argc, char **argv)
 		return cmd_inventory(argc - 1, argv + 1);
 	if (strcmp(cmd, "run") == 0)
 		return cmd_run(argc - 1, argv + 1);
+	if (strcmp(cmd, "kms-thumbprint") == 0)
+		return cmd_kms_thumbprint(argc - 1, argv + 1);
+	if (strcmp(cmd, "kms-probe") == 0)
+		return cmd_kms_probe(argc - 1, argv + 1);
 	if (strcmp(cmd, "check") == 0)
 		return cmd_check(argc - 1, argv + 1);
 	if (strcmp(cmd, "reconcile") == 0)

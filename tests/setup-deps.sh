@@ -2,10 +2,13 @@
 # Installs what `make check` and `make demo` need, only what is missing, so
 # it is cheap to run every time.  Debian 12, as root (or with sudo).
 set -eu
+cd "$(dirname "$0")/.."
 
 APT_PKGS="gcc make pkg-config gsoap libgsoap-dev libuv1-dev libxml2-dev
 libxml2-utils libssl-dev libjson-c-dev libcmocka-dev openssl python3
-python3-pytest golang-go"
+python3-pytest python3-pip golang-go"
+# `tests/setup-deps.sh fuzz` adds clang and its libFuzzer runtime.
+[ "${1:-}" = fuzz ] && APT_PKGS="$APT_PKGS clang libclang-rt-14-dev"
 
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -15,6 +18,11 @@ for p in $APT_PKGS; do
 	case "$p" in
 	golang-go) command -v go >/dev/null 2>&1 && continue ;;
 	python3-pytest) python3 -m pytest --version >/dev/null 2>&1 && continue ;;
+	python3-pip) python3 -m pip --version >/dev/null 2>&1 && continue ;;
+	clang) command -v clang >/dev/null 2>&1 && continue ;;
+	libclang-rt-14-dev)
+		f=$(clang -print-file-name=libclang_rt.fuzzer-x86_64.a 2>/dev/null) || f=""
+		[ -f "$f" ] && continue ;;
 	esac
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
 	    missing="$missing $p"
@@ -44,4 +52,18 @@ if ! go_ok; then
 	PATH=/usr/lib/go-1.23/bin:$PATH
 fi
 go version >/dev/null
+
+# Python packages the tests use as real peers (PyKMIP's server, ...): pinned
+# in tests/requirements.txt, installed into .deps/python (the tests put it on
+# PYTHONPATH), never into the system's Python.  A stamp holds the hash of the
+# requirements, so a change reinstalls and nothing else does.
+PYDEPS=.deps/python
+want=$(sha256sum tests/requirements.txt | cut -d' ' -f1)
+if [ "$(cat "$PYDEPS/.stamp" 2>/dev/null)" != "$want" ]; then
+	echo "setup-deps: installing Python test packages into $PYDEPS"
+	rm -rf "$PYDEPS"
+	python3 -m pip install -q --disable-pip-version-check --no-warn-script-location \
+	    --target "$PYDEPS" -r tests/requirements.txt
+	echo "$want" > "$PYDEPS/.stamp"
+fi
 echo "setup-deps: ok ($(go version | cut -d' ' -f3), $(soapcpp2 -V 2>&1 | head -n1 | tr -d '\n' || true))"

@@ -1,0 +1,399 @@
+/*
+ * `kms-thumbprint` and `kms-probe`: the KMS side of the guide's manual
+ * steps (openssl s_client | openssl x509 -fingerprint, and "does it speak
+ * KMIP 1.1?"), with a distinct exit code for each way they can fail.
+ */
+#include "cli.h"
+#include "kmip.h"
+#include "log.h"
+#include "tls.h"
+#include "xmalloc.h"
+
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KMIP_PORT	"5696"
+#define WARN_DAYS	30
+
+/* HOST, HOST:PORT, [V6]:PORT or a bare IPv6 address. */
+static int
+split_target(const char *arg, char *host, size_t hlen, char *port, size_t plen)
+{
+	const char *c;
+
+	snprintf(port, plen, "%s", KMIP_PORT);
+	if (arg[0] == '[') {
+		const char *e = strchr(arg, ']');
+		if (e == NULL || (e[1] != '\0' && e[1] != ':') || e == arg + 1)
+			return -1;
+		snprintf(host, hlen, "%.*s", (int)(e - arg - 1), arg + 1);
+		if (e[1] == ':')
+			snprintf(port, plen, "%s", e + 2);
+	} else if ((c = strchr(arg, ':')) != NULL && strchr(c + 1, ':') == NULL) {
+		snprintf(host, hlen, "%.*s", (int)(c - arg), arg);
+		snprintf(port, plen, "%s", c + 1);
+	} else {
+		snprintf(host, hlen, "%s", arg);
+	}
+	if (host[0] == '\0' || port[0] == '\0' || strspn(port, "0123456789") != strlen(port))
+		return -1;
+	long p = strtol(port, NULL, 10);
+	return p >= 1 && p <= 65535 ? 0 : -1;
+}
+
+static int
+exit_for_tls(int rc)
+{
+	switch (rc) {
+	case TLS_E_RESOLVE:
+	case TLS_E_CONNECT:
+		return EXIT_KMS_UNREACHABLE;
+	case TLS_E_SETUP:
+		return EXIT_USAGE;
+	case TLS_E_HANDSHAKE:
+	case TLS_E_VERIFY:
+		return EXIT_KMS_TLS;
+	default:
+		return EXIT_KMS_PROTOCOL;
+	}
+}
+
+static int
+parse_timeout(const char *s, int *out)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || v < 1 || v > 300) {
+		fprintf(stderr, "vmcrypt-agent: --timeout must be 1..300 seconds\n");
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
+}
+
+static void
+expiry_warning(const struct tls_cert_info *ci)
+{
+	if (ci->expires_in < 0)
+		fprintf(stderr, "warning: the certificate has EXPIRED (notAfter=%s); vCenter "
+		    "will not trust it: renew it on the KMS\n", ci->not_after);
+	else if (ci->expires_in < WARN_DAYS * 86400LL)
+		fprintf(stderr, "warning: the certificate expires in %lld days (notAfter=%s); "
+		    "renew it and register the new thumbprint\n", ci->expires_in / 86400,
+		    ci->not_after);
+}
+
+/* ---------------------------------------------------------------- */
+
+int
+cmd_kms_thumbprint(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct tls_client_opts o = { NULL, NULL, NULL, 0, 10 };
+	struct tls_client *c = NULL;
+	struct tls_cert_info ci;
+	char host[256], port[16], err[512];
+	int json = 0, ch, rc;
+
+	while ((ch = getopt_long(argc, argv, "jt:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'j': json = 1; break;
+		case 't':
+			if (parse_timeout(optarg, &o.timeout) != 0)
+				return EXIT_USAGE;
+			break;
+		case 'h':
+			printf("usage: vmcrypt-agent kms-thumbprint HOST[:PORT] [--json] [--timeout S]\n\n"
+			    "Connects to the KMS (port 5696 by default) and prints its TLS\n"
+			    "certificate's SHA-1 fingerprint exactly as `openssl x509 -fingerprint\n"
+			    "-sha1` prints it (upper-case hex pairs joined by colons: what OVHcloud's\n"
+			    "API and vCenter take), then SHA-256, subject, issuer and validity, each\n"
+			    "line as `openssl x509` prints it.  Warns on an expired certificate or one\n"
+			    "expiring within %d days.  The certificate is shown, not verified:\n"
+			    "compare it with the KMS's own before you register it.\n\n"
+			    "exit status: 0 printed; 2 usage; 6 KMS unreachable (name, refused,\n"
+			    "timeout); 7 TLS failed before any certificate was received.\n", WARN_DAYS);
+			return EXIT_OK;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (optind + 1 != argc) {
+		fprintf(stderr, "usage: vmcrypt-agent kms-thumbprint HOST[:PORT] [--json]\n");
+		return EXIT_USAGE;
+	}
+	if (split_target(argv[optind], host, sizeof(host), port, sizeof(port)) != 0) {
+		fprintf(stderr, "vmcrypt-agent: '%s' is not HOST[:PORT] (port 1..65535)\n",
+		    argv[optind]);
+		return EXIT_USAGE;
+	}
+	rc = tls_client_open(host, port, &o, &c, err, sizeof(err));
+	if (c == NULL || tls_client_peer(c, &ci) != 0) {
+		fprintf(stderr, "vmcrypt-agent: %s\n", err);
+		tls_client_free(c);
+		return exit_for_tls(rc ? rc : TLS_E_HANDSHAKE);
+	}
+	if (rc != 0)
+		fprintf(stderr, "note: %s; the certificate was received before that\n", err);
+	tls_client_free(c);
+
+	if (json) {
+		json_object *o = json_object_new_object();
+		const char *sha1 = strchr(ci.sha1, '=') + 1, *sha256 = strchr(ci.sha256, '=') + 1;
+		json_object_object_add(o, "host", json_object_new_string(host));
+		json_object_object_add(o, "port", json_object_new_int(atoi(port)));
+		json_object_object_add(o, "sha1", json_object_new_string(sha1));
+		json_object_object_add(o, "sha256", json_object_new_string(sha256));
+		json_object_object_add(o, "subject", json_object_new_string(ci.subject));
+		json_object_object_add(o, "issuer", json_object_new_string(ci.issuer));
+		json_object_object_add(o, "not_before", json_object_new_string(ci.not_before));
+		json_object_object_add(o, "not_after", json_object_new_string(ci.not_after));
+		json_object_object_add(o, "expires_in_days",
+		    json_object_new_int64(ci.expires_in / 86400));
+		json_object_object_add(o, "expired", json_object_new_boolean(ci.expires_in < 0));
+		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+		    JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(o);
+	} else {
+		printf("%s\n%s\nsubject=%s\nissuer=%s\nnotBefore=%s\nnotAfter=%s\n", ci.sha1,
+		    ci.sha256, ci.subject, ci.issuer, ci.not_before, ci.not_after);
+	}
+	expiry_warning(&ci);
+	return EXIT_OK;
+}
+
+/* ---------------------------------------------------------------- */
+
+/* Sends one request and reads its response; 0 or an exit code. */
+static int
+roundtrip(struct tls_client *c, const uint8_t *req, size_t reqlen, int op,
+    struct kmip_answer *a, char *err, size_t errlen)
+{
+	uint8_t hdr[KMIP_HEADER_LEN];
+	char why[256];
+	int rc;
+
+	if ((rc = tls_client_write(c, req, reqlen, why, sizeof(why))) != 0 ||
+	    (rc = tls_client_read(c, hdr, sizeof(hdr), why, sizeof(why))) != 0) {
+		snprintf(err, errlen, "%s: %s: not a KMIP server?", kmip_operation_name(op), why);
+		return EXIT_KMS_PROTOCOL;
+	}
+	size_t len = kmip_message_len(hdr);
+	if (len == 0) {
+		char shown[KMIP_HEADER_LEN + 1];
+		for (int i = 0; i < KMIP_HEADER_LEN; i++)
+			shown[i] = hdr[i] >= 0x20 && hdr[i] < 0x7f ? (char)hdr[i] : '.';
+		shown[KMIP_HEADER_LEN] = '\0';
+		snprintf(err, errlen, "%s: the answer is not KMIP (it starts with "
+		    "%02X %02X %02X %02X \"%s\"): is this port a KMS?", kmip_operation_name(op),
+		    hdr[0], hdr[1], hdr[2], hdr[3], shown);
+		return EXIT_KMS_PROTOCOL;
+	}
+	if (len > KMIP_MAX_MESSAGE) {
+		snprintf(err, errlen, "%s: the answer announces %zu bytes, over the %u-byte "
+		    "limit", kmip_operation_name(op), len, KMIP_MAX_MESSAGE);
+		return EXIT_KMS_PROTOCOL;
+	}
+	uint8_t *buf = xmalloc(len);
+	memcpy(buf, hdr, sizeof(hdr));
+	rc = tls_client_read(c, buf + KMIP_HEADER_LEN, len - KMIP_HEADER_LEN, why, sizeof(why));
+	if (rc == 0 && kmip_parse_response(buf, len, op, a, why, sizeof(why)) != 0)
+		rc = -1;
+	free(buf);
+	if (rc != 0) {
+		snprintf(err, errlen, "%s: %s", kmip_operation_name(op), why);
+		return EXIT_KMS_PROTOCOL;
+	}
+	return 0;
+}
+
+static void
+refusal(const struct kmip_answer *a, char *buf, size_t len)
+{
+	const char *op = kmip_operation_name(a->operation);
+
+	if (a->reason >= 0)
+		snprintf(buf, len, "%s refused: %s%s%s", op, kmip_result_reason_name(a->reason),
+		    a->message[0] ? ": " : "", a->message);
+	else if (a->message[0])
+		snprintf(buf, len, "%s refused: %s", op, a->message);
+	else
+		snprintf(buf, len, "%s refused (result status %d)", op, a->status);
+}
+
+int
+cmd_kms_probe(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "cert", required_argument, NULL, 'C' },
+		{ "key", required_argument, NULL, 'K' },
+		{ "ca", required_argument, NULL, 'A' },
+		{ "insecure", no_argument, NULL, 'I' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct tls_client_opts o = { NULL, NULL, NULL, 1, 10 };
+	struct tls_client *c = NULL;
+	struct tls_cert_info ci;
+	struct kmip_answer *dv = xcalloc(1, sizeof(*dv)), *q = xcalloc(1, sizeof(*q));
+	char host[256], port[16], err[768], qerr[512] = "";
+	uint8_t req[256];
+	int json = 0, ch, rc, has11 = 0;
+
+	while ((ch = getopt_long(argc, argv, "jt:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'C': o.cert_file = optarg; break;
+		case 'K': o.key_file = optarg; break;
+		case 'A': o.ca_file = optarg; break;
+		case 'I': o.verify = 0; break;
+		case 'j': json = 1; break;
+		case 't':
+			if (parse_timeout(optarg, &o.timeout) != 0) {
+				rc = EXIT_USAGE;
+				goto out;
+			}
+			break;
+		case 'h':
+			printf("usage: vmcrypt-agent kms-probe HOST[:PORT] [--cert FILE --key FILE]\n"
+			    "                 [--ca FILE | --insecure] [--json] [--timeout S]\n\n"
+			    "Speaks KMIP over TLS to the KMS (port 5696 by default): Discover\n"
+			    "Versions, then Query.  Prints the KMIP versions and the operations and\n"
+			    "object types it offers, and whether KMIP 1.1 (what vCenter speaks) is\n"
+			    "among them.  A KMS usually wants a client certificate: give the one\n"
+			    "vCenter uses, or one it trusts, with --cert and --key.  The server is\n"
+			    "verified against --ca FILE, else the system CA store; --insecure skips\n"
+			    "that (and says so).\n\n"
+			    "exit status: 0 KMIP 1.1 offered; 1 it is not; 2 usage or unreadable\n"
+			    "certificate/key/CA files; 6 KMS unreachable (name, refused, timeout);\n"
+			    "7 TLS failed (not TLS, certificate refused, client certificate\n"
+			    "required); 8 TLS works but the service does not answer KMIP.\n");
+			rc = EXIT_OK;
+			goto out;
+		default:
+			rc = EXIT_USAGE;
+			goto out;
+		}
+	}
+	if (optind + 1 != argc || (o.key_file && !o.cert_file) || (o.ca_file && !o.verify)) {
+		fprintf(stderr, "usage: vmcrypt-agent kms-probe HOST[:PORT] [--cert FILE --key "
+		    "FILE] [--ca FILE | --insecure] [--json]\n");
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	if (split_target(argv[optind], host, sizeof(host), port, sizeof(port)) != 0) {
+		fprintf(stderr, "vmcrypt-agent: '%s' is not HOST[:PORT] (port 1..65535)\n",
+		    argv[optind]);
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	if (!o.verify)
+		fprintf(stderr, "warning: --insecure: the KMS certificate is NOT verified\n");
+	rc = tls_client_open(host, port, &o, &c, err, sizeof(err));
+	if (rc != 0) {
+		fprintf(stderr, "vmcrypt-agent: %s\n", err);
+		if (c != NULL && tls_client_peer(c, &ci) == 0)
+			fprintf(stderr, "vmcrypt-agent: the server's certificate: %s; subject=%s; "
+			    "issuer=%s%s\n", ci.sha1, ci.subject, ci.issuer, rc == TLS_E_VERIFY ?
+			    "; give its CA with --ca FILE" : "");
+		rc = exit_for_tls(rc);
+		goto out;
+	}
+	tls_client_peer(c, &ci);
+
+	/* Discover Versions exists from KMIP 1.1 on: ask under 1.1. */
+	size_t n = kmip_build_discover(req, sizeof(req), 1, 1);
+	if ((rc = roundtrip(c, req, n, KOP_DISCOVER_VERSIONS, dv, err, sizeof(err))) != 0) {
+		fprintf(stderr, "vmcrypt-agent: %s:%s: %s\n", host, port, err);
+		goto out;
+	}
+	if (dv->status == 0)
+		for (size_t i = 0; i < dv->nversions; i++)
+			has11 |= dv->versions[i].major == 1 && dv->versions[i].minor == 1;
+	n = kmip_build_query(req, sizeof(req), 1, 1);
+	if ((rc = roundtrip(c, req, n, KOP_QUERY, q, err, sizeof(err))) != 0) {
+		fprintf(stderr, "vmcrypt-agent: %s:%s: %s\n", host, port, err);
+		goto out;
+	}
+	if (q->status != 0)
+		refusal(q, qerr, sizeof(qerr));
+
+	if (json) {
+		json_object *j = json_object_new_object(), *v = json_object_new_array();
+		json_object *ops = json_object_new_array(), *objs = json_object_new_array();
+		json_object_object_add(j, "host", json_object_new_string(host));
+		json_object_object_add(j, "port", json_object_new_int(atoi(port)));
+		json_object_object_add(j, "tls", json_object_new_string(ci.protocol));
+		json_object_object_add(j, "sha1", json_object_new_string(strchr(ci.sha1, '=') + 1));
+		for (size_t i = 0; dv->status == 0 && i < dv->nversions; i++) {
+			char s[24];
+			snprintf(s, sizeof(s), "%d.%d", dv->versions[i].major, dv->versions[i].minor);
+			json_object_array_add(v, json_object_new_string(s));
+		}
+		json_object_object_add(j, "versions", v);
+		json_object_object_add(j, "kmip_1_1", json_object_new_boolean(has11));
+		json_object_object_add(j, "vendor", q->vendor[0] ?
+		    json_object_new_string(q->vendor) : NULL);
+		for (size_t i = 0; i < q->noperations; i++)
+			json_object_array_add(ops, json_object_new_string(
+			    kmip_operation_name(q->operations[i])));
+		for (size_t i = 0; i < q->nobjects; i++)
+			json_object_array_add(objs, json_object_new_string(
+			    kmip_object_name(q->objects[i])));
+		json_object_object_add(j, "operations", ops);
+		json_object_object_add(j, "object_types", objs);
+		json_object_object_add(j, "query_error", qerr[0] ?
+		    json_object_new_string(qerr) : NULL);
+		printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY |
+		    JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(j);
+	} else {
+		printf("KMS %s port %s: %s, %s\n", host, port, ci.protocol, ci.cipher);
+		printf("certificate: %s\n", ci.sha1);
+		if (dv->status != 0) {
+			char r[512];
+			refusal(dv, r, sizeof(r));
+			printf("KMIP versions: not reported (%s)\n", r);
+		} else {
+			printf("KMIP versions:");
+			for (size_t i = 0; i < dv->nversions; i++)
+				printf("%s %d.%d", i ? "," : "", dv->versions[i].major,
+				    dv->versions[i].minor);
+			printf("%s\n", dv->nversions ? "" : " none listed");
+		}
+		if (q->vendor[0])
+			printf("vendor: %s\n", q->vendor);
+		if (qerr[0]) {
+			printf("operations: not reported (%s)\n", qerr);
+		} else {
+			printf("operations (%zu):", q->noperations);
+			for (size_t i = 0; i < q->noperations; i++)
+				printf("%s %s", i ? "," : "", kmip_operation_name(q->operations[i]));
+			printf("\nobject types:");
+			for (size_t i = 0; i < q->nobjects; i++)
+				printf("%s %s", i ? "," : "", kmip_object_name(q->objects[i]));
+			printf("%s\n", q->nobjects ? "" : " none reported");
+		}
+		printf("KMIP 1.1: %s\n", has11 ? "offered (vCenter speaks KMIP 1.1)" :
+		    "NOT offered: vCenter needs KMIP 1.1");
+	}
+	expiry_warning(&ci);
+	if (!has11)
+		fprintf(stderr, "vmcrypt-agent: %s:%s does not offer KMIP 1.1, which vCenter "
+		    "uses to talk to a KMS\n", host, port);
+	rc = has11 ? EXIT_OK : EXIT_FAIL;
+out:
+	tls_client_free(c);
+	free(dv);
+	free(q);
+	return rc;
+}

@@ -1,0 +1,19 @@
+/* libFuzzer target: whatever a "KMS" sends back is read as a KMIP response
+ * (both operations the probe asks for).  Run with `make fuzz`. */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kmip.h"
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct kmip_answer a;
+	char err[256];
+
+	if (size >= KMIP_HEADER_LEN)
+		(void)kmip_message_len(data);
+	(void)kmip_parse_response(data, size, KOP_DISCOVER_VERSIONS, &a, err, sizeof(err));
+	(void)kmip_parse_response(data, size, KOP_QUERY, &a, err, sizeof(err));
+	return 0;
+}
