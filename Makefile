@@ -14,7 +14,7 @@ BUILD    ?= build
 SANITIZE ?=
 VERSION  := 0.1.0
 
-PKGS     := gsoapssl libuv libxml-2.0 openssl json-c
+PKGS     := gsoapssl libuv libxml-2.0 openssl json-c inih
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -34,8 +34,8 @@ SOAPCPP2 := soapcpp2
 GSOAP_IMPORT := /usr/share/gsoap/import
 
 # The SOAP module (the only objects built against the generated stubs).
-SOAP_OBJS  := vim.o vimkms.o pbm.o
-CORE_OBJS  := cli.o log.o xmalloc.o config.o config_xsd.o tls.o xnode.o inventory.o policy.o enforce.o checkpoint.o kms.o check.o kmip.o kmstool.o
+SOAP_OBJS  := vim.o vimkms.o pbm.o ovhapi.o
+CORE_OBJS  := cli.o log.o xmalloc.o config.o config_xsd.o tls.o xnode.o inventory.o policy.o enforce.o checkpoint.o kms.o check.o kmip.o kmstool.o ovh.o ovhcmd.o
 AGENT_OBJS := main.o loop.o $(CORE_OBJS) $(SOAP_OBJS) soapC.o soapClient.o
 
 BIN := $(BUILD)/vmcrypt-agent
@@ -85,7 +85,7 @@ $(BIN): $(addprefix $(BUILD)/,$(AGENT_OBJS))
 	$(CC) -o $@ $^ $(LDLIBS)
 
 # ---- tests ------------------------------------------------------------------
-UNIT_TESTS := test_config test_xnode test_tls test_inventory test_policy test_checkpoint test_enforce test_kms test_kmip
+UNIT_TESTS := test_config test_xnode test_tls test_inventory test_policy test_checkpoint test_enforce test_kms test_kmip test_ovh
 UNIT_BINS  := $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 
 $(BUILD)/tests/%.o: tests/unit/%.c agent/*.h $(BUILD)/stubs/soapH.h
@@ -118,7 +118,7 @@ integration: $(BIN) tools
 # Each target runs FUZZ_SECONDS from the committed seeds in tests/fuzz/corpus/
 # (new finds stay in build-fuzz/); a crash or leak fails the run.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := ttlv
+FUZZ_TARGETS := ttlv ovh
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined -Iagent
 fuzz-deps:
@@ -127,6 +127,10 @@ fuzz-deps:
 build-fuzz/fuzz_ttlv: fuzz-deps tests/fuzz/fuzz_ttlv.c agent/kmip.c agent/kmip.h agent/xmalloc.c agent/log.c
 	@mkdir -p build-fuzz
 	clang $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_ttlv.c agent/kmip.c agent/xmalloc.c agent/log.c $(shell pkg-config --cflags --libs openssl)
+
+build-fuzz/fuzz_ovh: fuzz-deps tests/fuzz/fuzz_ovh.c agent/ovh.c agent/ovh.h
+	@mkdir -p build-fuzz
+	clang $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_ovh.c agent/ovh.c $(shell pkg-config --cflags --libs json-c inih openssl)
 
 fuzz: $(addprefix build-fuzz/fuzz_,$(FUZZ_TARGETS))
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -3,6 +3,8 @@
 #ifndef VMCRYPT_CLI_H
 #define VMCRYPT_CLI_H
 
+#include <stddef.h>
+
 #define EXIT_OK		0
 #define EXIT_FAIL	1	/* the command ran and the answer is "no" */
 #define EXIT_USAGE	2	/* bad command line */
@@ -13,6 +15,9 @@
 #define EXIT_KMS_UNREACHABLE	6	/* name, refused, timeout */
 #define EXIT_KMS_TLS		7	/* not TLS, certificate refused, client cert wanted */
 #define EXIT_KMS_PROTOCOL	8	/* TLS works, KMIP does not */
+/* ovh: 3 credentials missing, 4 API unreachable, 5 credentials refused, and */
+#define EXIT_OVH_DENIED		9	/* the consumer key may not make this call */
+#define EXIT_OVH_NO_SERVICE	10	/* no such dedicatedCloud service */
 
 struct config;
 
@@ -26,5 +31,11 @@ int	cmd_reconcile(int argc, char **argv);
 int	cmd_check(int argc, char **argv);
 int	cmd_kms_thumbprint(int argc, char **argv);
 int	cmd_kms_probe(int argc, char **argv);
+int	cmd_ovh(int argc, char **argv);
+
+/* HOST, HOST:PORT, [V6]:PORT or a bare IPv6 address; port 1..65535.
+ * 0, or -1 if arg is none of these. */
+int	cli_split_hostport(const char *arg, const char *defport, char *host,
+	    size_t hlen, char *port, size_t plen);
 
 #endif

@@ -19,12 +19,13 @@
 #define WARN_DAYS	30
 
 /* HOST, HOST:PORT, [V6]:PORT or a bare IPv6 address. */
-static int
-split_target(const char *arg, char *host, size_t hlen, char *port, size_t plen)
+int
+cli_split_hostport(const char *arg, const char *defport, char *host, size_t hlen,
+    char *port, size_t plen)
 {
 	const char *c;
 
-	snprintf(port, plen, "%s", KMIP_PORT);
+	snprintf(port, plen, "%s", defport);
 	if (arg[0] == '[') {
 		const char *e = strchr(arg, ']');
 		if (e == NULL || (e[1] != '\0' && e[1] != ':') || e == arg + 1)
@@ -130,7 +131,7 @@ cmd_kms_thumbprint(int argc, char **argv)
 		fprintf(stderr, "usage: vmcrypt-agent kms-thumbprint HOST[:PORT] [--json]\n");
 		return EXIT_USAGE;
 	}
-	if (split_target(argv[optind], host, sizeof(host), port, sizeof(port)) != 0) {
+	if (cli_split_hostport(argv[optind], KMIP_PORT, host, sizeof(host), port, sizeof(port)) != 0) {
 		fprintf(stderr, "vmcrypt-agent: '%s' is not HOST[:PORT] (port 1..65535)\n",
 		    argv[optind]);
 		return EXIT_USAGE;
@@ -290,7 +291,7 @@ cmd_kms_probe(int argc, char **argv)
 		rc = EXIT_USAGE;
 		goto out;
 	}
-	if (split_target(argv[optind], host, sizeof(host), port, sizeof(port)) != 0) {
+	if (cli_split_hostport(argv[optind], KMIP_PORT, host, sizeof(host), port, sizeof(port)) != 0) {
 		fprintf(stderr, "vmcrypt-agent: '%s' is not HOST[:PORT] (port 1..65535)\n",
 		    argv[optind]);
 		rc = EXIT_USAGE;

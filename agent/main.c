@@ -37,6 +37,8 @@ usage_main(FILE *f)
 	    "                                KMS health, encryption policy, privileges\n"
 	    "  kms-thumbprint HOST[:PORT]    the KMS certificate's SHA-1 thumbprint\n"
 	    "  kms-probe HOST[:PORT]         KMIP over TLS: versions and operations\n"
+	    "  ovh register-kms|status|consumer-key\n"
+	    "                                register the KMS on OVHcloud's side (once)\n"
 	    "  check-config FILE             validate a configuration file\n"
 	    "  version                       print the version\n"
 	    "\n"
@@ -44,7 +46,8 @@ usage_main(FILE *f)
 	    "\n"
 	    "exit status: 0 success, 1 failure, 2 usage, 3 bad configuration,\n"
 	    "4 vCenter unreachable or TLS refused, 5 login failed; kms-thumbprint and\n"
-	    "kms-probe: 6 KMS unreachable, 7 TLS failed, 8 not KMIP.\n"
+	    "kms-probe: 6 KMS unreachable, 7 TLS failed, 8 not KMIP; ovh: 9 call not\n"
+	    "granted, 10 no such service (see `vmcrypt-agent ovh --help`).\n"
 	    "The vCenter password comes from the config's password-file or from the\n"
 	    "environment variable VMCRYPT_VC_PASSWORD, never from the command line.\n");
 }
@@ -212,6 +215,8 @@ main(int argc, char **argv)
 		return cmd_kms_thumbprint(argc - 1, argv + 1);
 	if (strcmp(cmd, "kms-probe") == 0)
 		return cmd_kms_probe(argc - 1, argv + 1);
+	if (strcmp(cmd, "ovh") == 0)
+		return cmd_ovh(argc - 1, argv + 1);
 	if (strcmp(cmd, "check") == 0)
 		return cmd_check(argc - 1, argv + 1);
 	if (strcmp(cmd, "reconcile") == 0)

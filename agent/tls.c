@@ -84,7 +84,7 @@ verify_cb(int ok, X509_STORE_CTX *store)
 	const char *pin = ctx && pin_idx >= 0 ? SSL_CTX_get_ex_data(ctx, pin_idx) : NULL;
 	int depth = X509_STORE_CTX_get_error_depth(store);
 	X509 *cert = X509_STORE_CTX_get_current_cert(store);
-	char fp[EVP_MAX_MD_SIZE * 3];
+	char fp[64];		/* SHA-1: 20 pairs */
 
 	if (pin != NULL) {
 		if (depth > 0)
