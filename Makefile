@@ -35,8 +35,8 @@ GSOAP_IMPORT := /usr/share/gsoap/import
 
 # The SOAP module (the only objects built against the generated stubs).
 SOAP_OBJS  := vim.o vimkms.o pbm.o ovhapi.o
-CORE_OBJS  := cli.o log.o xmalloc.o config.o config_xsd.o tls.o xnode.o inventory.o policy.o enforce.o checkpoint.o kms.o check.o kmip.o kmstool.o ovh.o ovhcmd.o
-AGENT_OBJS := main.o loop.o $(CORE_OBJS) $(SOAP_OBJS) soapC.o soapClient.o
+CORE_OBJS  := cli.o log.o xmalloc.o config.o config_xsd.o tls.o xnode.o inventory.o policy.o enforce.o checkpoint.o kms.o check.o kmip.o kmstool.o ovh.o ovhcmd.o metrics.o report.o
+AGENT_OBJS := main.o loop.o httpd.o notify.o $(CORE_OBJS) $(SOAP_OBJS) soapC.o soapClient.o
 
 BIN := $(BUILD)/vmcrypt-agent
 
@@ -85,7 +85,7 @@ $(BIN): $(addprefix $(BUILD)/,$(AGENT_OBJS))
 	$(CC) -o $@ $^ $(LDLIBS)
 
 # ---- tests ------------------------------------------------------------------
-UNIT_TESTS := test_config test_xnode test_tls test_inventory test_policy test_checkpoint test_enforce test_kms test_kmip test_ovh
+UNIT_TESTS := test_config test_xnode test_tls test_inventory test_policy test_checkpoint test_enforce test_kms test_kmip test_ovh test_httpd
 UNIT_BINS  := $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 
 $(BUILD)/tests/%.o: tests/unit/%.c agent/*.h $(BUILD)/stubs/soapH.h
@@ -95,6 +95,9 @@ $(BUILD)/tests/%.o: tests/unit/%.c agent/*.h $(BUILD)/stubs/soapH.h
 TEST_LIBS := $(LDLIBS) -lcmocka
 # Each suite links the agent's objects but not main.o/loop.c's engine.
 $(BUILD)/tests/test_xnode: $(BUILD)/tests/test_xnode.o $(addprefix $(BUILD)/,log.o xmalloc.o xnode.o soapC.o soapClient.o)
+	$(CC) -o $@ $^ $(TEST_LIBS)
+# The listener is part of the loop, not of CORE_OBJS.
+$(BUILD)/tests/test_httpd: $(BUILD)/tests/test_httpd.o $(addprefix $(BUILD)/,httpd.o $(CORE_OBJS) $(SOAP_OBJS) soapC.o soapClient.o)
 	$(CC) -o $@ $^ $(TEST_LIBS)
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(addprefix $(BUILD)/,$(CORE_OBJS) $(SOAP_OBJS) soapC.o soapClient.o)
 	$(CC) -o $@ $^ $(TEST_LIBS)
@@ -118,7 +121,7 @@ integration: $(BIN) tools
 # Each target runs FUZZ_SECONDS from the committed seeds in tests/fuzz/corpus/
 # (new finds stay in build-fuzz/); a crash or leak fails the run.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := ttlv ovh
+FUZZ_TARGETS := ttlv ovh http
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined -Iagent
 fuzz-deps:
@@ -131,6 +134,10 @@ build-fuzz/fuzz_ttlv: fuzz-deps tests/fuzz/fuzz_ttlv.c agent/kmip.c agent/kmip.h
 build-fuzz/fuzz_ovh: fuzz-deps tests/fuzz/fuzz_ovh.c agent/ovh.c agent/ovh.h
 	@mkdir -p build-fuzz
 	clang $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_ovh.c agent/ovh.c $(shell pkg-config --cflags --libs json-c inih openssl)
+
+build-fuzz/fuzz_http: fuzz-deps tests/fuzz/fuzz_http.c agent/httpd.c agent/httpd.h
+	@mkdir -p build-fuzz
+	clang $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_http.c agent/httpd.c agent/xmalloc.c agent/log.c $(shell pkg-config --cflags --libs libuv)
 
 fuzz: $(addprefix build-fuzz/fuzz_,$(FUZZ_TARGETS))
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -43,3 +43,33 @@ cli_exit_for(int verr)
 		return EXIT_FAIL;
 	}
 }
+
+/* Opens a logged-in session for a one-shot command. */
+int
+cli_open_session(const struct config *cfg, struct vsession **out)
+{
+	char err[1024];
+	char *password;
+	struct vsession *s;
+	int rc;
+
+	*out = NULL;
+	if ((password = config_read_password(cfg, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "vmcrypt-agent: %s\n", err);
+		return EXIT_CONFIG;
+	}
+	if ((s = vsession_new(cfg, err, sizeof(err))) == NULL) {
+		secret_free(password);
+		fprintf(stderr, "vmcrypt-agent: %s\n", err);
+		return EXIT_CONNECT;
+	}
+	rc = vsession_open(s, password, err, sizeof(err));
+	secret_free(password);
+	if (rc != 0) {
+		fprintf(stderr, "vmcrypt-agent: %s\n", err);
+		vsession_free(s);
+		return cli_exit_for(rc);
+	}
+	*out = s;
+	return EXIT_OK;
+}

@@ -25,6 +25,10 @@ struct config;
 int	cli_load_config(const char *path, struct config **out);
 /* Maps a V_ERR_* code to an exit code. */
 int	cli_exit_for(int verr);
+struct vsession;
+/* Opens a logged-in session for a one-shot command, or prints why and
+ * returns the exit code. */
+int	cli_open_session(const struct config *, struct vsession **);
 
 int	cmd_run(int argc, char **argv);
 int	cmd_reconcile(int argc, char **argv);
@@ -32,6 +36,7 @@ int	cmd_check(int argc, char **argv);
 int	cmd_kms_thumbprint(int argc, char **argv);
 int	cmd_kms_probe(int argc, char **argv);
 int	cmd_ovh(int argc, char **argv);
+int	cmd_report(int argc, char **argv);
 
 /* HOST, HOST:PORT, [V6]:PORT or a bare IPv6 address; port 1..65535.
  * 0, or -1 if arg is none of these. */

@@ -316,6 +316,8 @@ config_load(const char *path, struct config **out, char *err, size_t errlen)
 			c->state_dir = text(n);
 		} else if (is(n, "log")) {
 			c->log_level = attr(n, "level");
+		} else if (is(n, "metrics")) {
+			c->metrics_listen = attr_or(n, "listen", "127.0.0.1:9480");
 		}
 	}
 	if (c->pbm_path == NULL)
@@ -330,6 +332,8 @@ config_load(const char *path, struct config **out, char *err, size_t errlen)
 		c->state_dir = xstrdup("/var/lib/vmcrypt-agent");
 	if (c->log_level == NULL)
 		c->log_level = xstrdup("info");
+	if (c->metrics_listen == NULL)
+		c->metrics_listen = xstrdup("127.0.0.1:9480");
 	if (c->policy_name == NULL && c->policy_id == NULL)
 		c->policy_name = xstrdup("VM Encryption Policy");
 
@@ -380,6 +384,7 @@ config_free(struct config *c)
 	free(c->exclusions);
 	free(c->state_dir);
 	free(c->log_level);
+	free(c->metrics_listen);
 	free(c);
 }
 

@@ -63,6 +63,7 @@ struct config {
 
 	char			*state_dir;
 	char			*log_level;
+	char			*metrics_listen;	/* "host:port", "" = off */
 };
 
 /*

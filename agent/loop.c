@@ -20,9 +20,12 @@
 #include "cli.h"
 #include "config.h"
 #include "enforce.h"
+#include "httpd.h"
 #include "inventory.h"
 #include "kms.h"
 #include "log.h"
+#include "metrics.h"
+#include "notify.h"
 #include "policy.h"
 #include "vim.h"
 #include "xmalloc.h"
@@ -125,6 +128,7 @@ struct vmrec {
 	char		 logged[32];	/* last state written to vCenter */
 	int		 reconfigs;	/* tasks issued (stats) */
 	int		 probe;		/* its running task is the breaker's probe */
+	uint64_t	 ev_ms;		/* loop time of the event that found it open */
 };
 
 struct agent {
@@ -187,6 +191,15 @@ struct agent {
 	int		 kms_unhealthy;
 	struct kms_health kms;
 
+	/* service: metrics and health, systemd */
+	struct metrics	 met;
+	struct httpd	*httpd;
+	uv_timer_t	 watchdog_t;
+	atomic_llong	 stream_ok_at;	/* wall time of the watcher's last good wait */
+	atomic_int	 stream_err;	/* its last call failed */
+	double		 event_lag;	/* seconds, -1 none yet */
+	time_t		 last_reconcile;
+
 	/* counters */
 	unsigned long	 n_events, n_reconfigs, n_task_ok, n_task_err, n_kms_err;
 	int		 exit_code;
@@ -195,6 +208,8 @@ struct agent {
 static void schedule(struct agent *);
 static void start_scan(struct agent *);
 static void kms_check_now(struct agent *);
+static void settled(struct agent *, struct vmrec *);
+static void event_lag(struct agent *, const char *);
 
 static uint64_t
 now_ms(struct agent *a)
@@ -618,6 +633,7 @@ watcher_main(void *arg)
 				char m[900];
 				snprintf(m, sizeof(m), "watcher: %s; retrying in %d s",
 				    vconn_error(c), backoff / 1000);
+				atomic_store(&a->stream_err, 1);
 				post_error(a, m);
 				pc.value[0] = '\0';
 				nap(a, backoff);
@@ -628,6 +644,8 @@ watcher_main(void *arg)
 			a->pc = pc;
 			a->pc_gen = gen;
 			pthread_mutex_unlock(&a->mtx);
+			atomic_store(&a->stream_ok_at, (long long)time(NULL));
+			atomic_store(&a->stream_err, 0);
 			refollow(a, &w, &pc, gen);
 			w.read_events = !a->once;
 			if (first) {
@@ -671,11 +689,14 @@ watcher_main(void *arg)
 			char m[900];
 			snprintf(m, sizeof(m), "watcher: %s; retrying in %d s",
 			    vconn_error(c), backoff / 1000);
+			atomic_store(&a->stream_err, 1);
 			post_error(a, m);
 			nap(a, backoff);
 			backoff = backoff < 60000 ? backoff * 2 : 60000;
 			continue;
 		}
+		atomic_store(&a->stream_ok_at, (long long)time(NULL));
+		atomic_store(&a->stream_err, 0);
 		backoff = 1000;
 	}
 	if (pc.value[0]) {
@@ -1068,10 +1089,12 @@ kms_verdict(struct agent *a, int usable, const char *provider, const char *reaso
 	h->usable = usable;
 	if (!usable) {
 		h->unusable++;
-		if (!a->kms_unhealthy)
+		if (!a->kms_unhealthy) {
 			log_error("KMS health: %s; encryption paused until it recovers "
 			    "(Encrypted vMotion is still enforced); `vmcrypt-agent check` "
 			    "says how to fix it", reason);
+			notify_send("STATUS=KMS unusable, encryption paused: %.200s", reason);
+		}
 		a->kms_unhealthy = 1;
 		a->breaker_open = 1;
 		a->breaker_probe = 0;
@@ -1080,6 +1103,7 @@ kms_verdict(struct agent *a, int usable, const char *provider, const char *reaso
 	}
 	if (a->kms_unhealthy) {
 		log_info("KMS health: key provider %s is usable again", provider);
+		notify_send("STATUS=KMS %s usable again: encryption resumed", provider);
 		a->kms_unhealthy = 0;
 		a->breaker_ms = 0;
 		breaker_close(a);
@@ -1133,6 +1157,8 @@ enforce_done(struct agent *a, struct job *j)
 	policy_actions_str(o->actions, acts, sizeof(acts));
 	if (o->err != 0 && !o->issued) {
 		set_state(r, o->name, o->state, o->reason);
+		if (o->actions)
+			a->met.remediation_refused++;
 		if (o->kms) {
 			a->n_kms_err++;
 			set_paused(a, r, 1);
@@ -1163,6 +1189,7 @@ enforce_done(struct agent *a, struct job *j)
 		return;
 	}
 	set_pend(a, r, -1, NULL);
+	settled(a, r);
 	if (a->dry_run && o->actions)
 		log_info("dry-run: VM %s (%s): would %s: %s", rec_name(r), r->moref,
 		    acts, o->reason);
@@ -1193,6 +1220,7 @@ task_done(struct agent *a, const struct note *n)
 	policy_actions_str(r->task_actions, acts, sizeof(acts));
 	if (n->ok) {
 		a->n_task_ok++;
+		a->met.remediation_ok++;
 		r->attempts = 0;
 		r->failed = 0;
 		log_info("VM %s (%s): %s done (%s)", rec_name(r), r->moref, acts, n->task);
@@ -1206,6 +1234,7 @@ task_done(struct agent *a, const struct note *n)
 		return;
 	}
 	a->n_task_err++;
+	metrics_task_failed(&a->met, n->fault);
 	int kms = enforce_is_kms_error(n->fault, n->msg);
 	log_error("VM %s (%s): %s failed (%s): %s%s%s", rec_name(r), r->moref, acts,
 	    n->task, n->fault[0] ? n->fault : "error", n->msg[0] ? ": " : "", n->msg);
@@ -1253,6 +1282,11 @@ scan_done(struct agent *a, struct job *j)
 		}
 	}
 	a->scans_done++;
+	a->last_reconcile = time(NULL);
+	notify_send("STATUS=%zu VMs: %zu compliant, %zu pending, %zu deferred, %zu blocked, "
+	    "%zu hw-too-old, %zu excluded%s", j->inv.nvms, counts[VS_COMPLIANT],
+	    counts[VS_PENDING], counts[VS_DEFERRED], counts[VS_BLOCKED], counts[VS_HW_TOO_OLD],
+	    counts[VS_EXCLUDED], a->kms_unhealthy ? "; KMS unusable: encryption paused" : "");
 	log_info("reconcile: %zu VMs: %zu compliant, %zu pending, %zu deferred, "
 	    "%zu blocked, %zu hw-too-old, %zu excluded, %zu templates, %zu inaccessible; "
 	    "%zu to act on", j->inv.nvms, counts[VS_COMPLIANT], counts[VS_PENDING],
@@ -1403,12 +1437,47 @@ close_all(struct agent *a)
 	uv_close((uv_handle_t *)&a->drain_t, NULL);
 	uv_close((uv_handle_t *)&a->kms_t, NULL);
 	uv_close((uv_handle_t *)&a->wake, NULL);
+	uv_close((uv_handle_t *)&a->watchdog_t, NULL);
+	httpd_stop(a->httpd);
+	a->httpd = NULL;
+}
+
+/* Receipt time minus the event's createdTime ("2026-11-26T12:00:00.123Z"). */
+static void
+event_lag(struct agent *a, const char *t)
+{
+	struct tm tm;
+	struct timespec now;
+	memset(&tm, 0, sizeof(tm));
+	const char *rest = strptime(t, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (rest == NULL)
+		return;
+	double frac = 0;
+	if (*rest == '.')
+		frac = strtod(rest, NULL);
+	time_t ts = timegm(&tm);
+	clock_gettime(CLOCK_REALTIME, &now);
+	a->event_lag = (double)(now.tv_sec - ts) + now.tv_nsec / 1e9 - frac;
+}
+
+/* The VM is confirmed in a final state: the event-to-compliant latency. */
+static void
+settled(struct agent *a, struct vmrec *r)
+{
+	if (r->ev_ms == 0)
+		return;
+	if (r->state == VS_COMPLIANT)
+		metrics_observe_latency(&a->met, (double)(now_ms(a) - r->ev_ms) / 1000.0);
+	if (!vm_state_open(r->state) || r->state == VS_COMPLIANT)
+		r->ev_ms = 0;
 }
 
 static void
 handle_event(struct agent *a, const struct note *n)
 {
 	a->n_events++;
+	a->met.events++;
+	event_lag(a, n->time);
 	if (n->key > a->max_key) {
 		a->max_key = n->key;
 		snprintf(a->max_time, sizeof(a->max_time), "%s", n->time);
@@ -1434,6 +1503,8 @@ handle_event(struct agent *a, const struct note *n)
 	}
 	if (r->pend_key < 0 || n->key < r->pend_key)
 		set_pend(a, r, n->key, n->time);
+	if (r->ev_ms == 0 && !(r->known && r->state == VS_COMPLIANT))
+		r->ev_ms = now_ms(a) ? now_ms(a) : 1;
 	r->audit = 1;
 	r->failed = 0;
 	if (r->waiting && r->attempts > 0 && strcmp(n->type, "VmReconfiguredEvent") == 0)
@@ -1508,12 +1579,17 @@ static void
 on_drain_timer(uv_timer_t *t)
 {
 	struct agent *a = t->data;
-	if (a->tasks > 0 && t->repeat == 0)
+	if (a->tasks > 0 && !atomic_load(&a->stopping))
 		log_warnx("stopping with %d task%s still running in vCenter; the next "
 		    "start checks them", a->tasks, a->tasks == 1 ? "" : "s");
-	uv_timer_stop(t);
 	atomic_store(&a->stopping, 1);
-	job_submit(a, job_new(a, J_CANCEL));	/* wakes the watcher out of its wait */
+	/* Wakes the watcher out of its wait.  A cancel that lands just before
+	 * the watcher enters its next wait is lost, so it is sent again every
+	 * second until the watcher is out. */
+	if (!atomic_load(&a->watcher_done) && !a->closing) {
+		job_submit(a, job_new(a, J_CANCEL));
+		uv_timer_start(t, on_drain_timer, 1000, 0);
+	}
 }
 
 static void
@@ -1527,6 +1603,10 @@ on_stop(uv_signal_t *h, int signum)
 		exit(EXIT_FAIL);
 	}
 	a->drain_t.data = a;
+	notify_send("STOPPING=1\nSTATUS=stopping: following %d running task%s", a->tasks,
+	    a->tasks == 1 ? "" : "s");
+	httpd_stop(a->httpd);
+	a->httpd = NULL;
 	log_info("%s: stopping (no new work; following %d running task%s up to %d s)",
 	    sig, a->tasks, a->tasks == 1 ? "" : "s", DRAIN_MS / 1000);
 	uv_timer_stop(&a->keepalive);
@@ -1561,15 +1641,18 @@ on_reload(uv_signal_t *h, int signum)
 	char err[8192];
 
 	(void)signum;
+	notify_reloading();
 	if (config_load(a->config_path, &n, err, sizeof(err)) != 0) {
 		log_error("SIGHUP: %s is invalid, keeping the running configuration:\n%s",
 		    a->config_path, err);
+		notify_send("READY=1\nSTATUS=reload refused: %s is invalid", a->config_path);
 		return;
 	}
-	if (!same_connection(a->cfg, n)) {
-		log_warnx("SIGHUP: vCenter connection, policy or state settings changed; "
-		    "they take effect at the next restart");
+	if (!same_connection(a->cfg, n) || strcmp(a->cfg->metrics_listen, n->metrics_listen)) {
+		log_warnx("SIGHUP: vCenter connection, policy, state or metrics settings "
+		    "changed; they take effect at the next restart");
 		config_free(n);
+		notify_send("READY=1\nSTATUS=reload: restart needed for connection settings");
 		return;
 	}
 	enum log_level lvl;
@@ -1587,6 +1670,7 @@ on_reload(uv_signal_t *h, int signum)
 	rt->next = a->retired;
 	a->retired = rt;
 	log_info("SIGHUP: configuration reloaded from %s; reconciling", a->config_path);
+	notify_send("READY=1\nSTATUS=configuration reloaded; reconciling");
 	start_scan(a);
 }
 
@@ -1640,6 +1724,78 @@ kms_first_check(struct agent *a, struct vconn *c, struct kms_health *out)
 	kms_facts_free(&f);
 	free(rep);
 	vconn_reset(c);
+}
+
+/* ---------------------------------------------------------------- */
+/* service: /metrics, /healthz, systemd watchdog                     */
+
+/* Live: the watcher's calls work and its last wait returned recently. */
+static int
+stream_live(struct agent *a, char *why, size_t len)
+{
+	long long ok = atomic_load(&a->stream_ok_at), age = (long long)time(NULL) - ok;
+	int stale = WAIT_SECONDS + a->cfg->timeout + 10;
+
+	if (!a->collector_ready || ok == 0) {
+		snprintf(why, len, "not yet watching vCenter's events");
+		return 0;
+	}
+	if (atomic_load(&a->stream_err)) {
+		snprintf(why, len, "the last call to vCenter failed; reconnecting");
+		return 0;
+	}
+	if (age > stale) {
+		snprintf(why, len, "no answer from vCenter for %lld s", age);
+		return 0;
+	}
+	snprintf(why, len, "logged in, event stream live (last poll %lld s ago)", age);
+	return 1;
+}
+
+static void
+on_http(void *arg, const char *path, struct httpd_resp *r)
+{
+	struct agent *a = arg;
+	char why[256];
+
+	if (strcmp(path, "/healthz") == 0) {
+		int ok = stream_live(a, why, sizeof(why));
+		r->status = ok ? 200 : 503;
+		r->body = xasprintf("%s: %s%s\n", ok ? "ok" : "unhealthy", why,
+		    a->kms_unhealthy ? "; KMS unusable (encryption paused)" : "");
+		r->len = strlen(r->body);
+		return;
+	}
+	if (strcmp(path, "/metrics") == 0) {
+		struct gauges g;
+		memset(&g, 0, sizeof(g));
+		for (size_t b = 0; b < NBUCKETS; b++)
+			for (struct vmrec *v = a->buckets[b]; v; v = v->hnext)
+				if (v->known)
+					g.vms[v->state]++;
+		g.stream_live = stream_live(a, why, sizeof(why));
+		g.vcenter_up = a->collector_ready && !atomic_load(&a->stream_err);
+		g.event_lag = a->event_lag;
+		g.last_reconcile = (double)a->last_reconcile;
+		g.last_kms_check = (double)a->kms.checked;
+		g.kms_provider = a->kms.known ? a->kms.provider : NULL;
+		g.kms_usable = a->kms.usable;
+		g.breaker_open = a->breaker_open;
+		g.in_flight = a->tasks;
+		g.dry_run = a->dry_run;
+		g.version = VMCRYPT_VERSION;
+		r->status = 200;
+		r->type = "text/plain; version=0.0.4; charset=utf-8";
+		r->body = metrics_render(&a->met, &g, &r->len);
+		return;
+	}
+}
+
+static void
+on_watchdog(uv_timer_t *t)
+{
+	notify_send("WATCHDOG=1");	/* the loop turns: that is what it proves */
+	(void)t;
 }
 
 static int
@@ -1706,7 +1862,32 @@ engine(struct agent *a)
 	uv_timer_init(&a->loop, &a->retry_t);
 	uv_timer_init(&a->loop, &a->drain_t);
 	uv_timer_init(&a->loop, &a->kms_t);
+	uv_timer_init(&a->loop, &a->watchdog_t);
 	uv_async_init(&a->loop, &a->wake, on_wake);
+	a->event_lag = -1;
+	if (!a->once && a->cfg->metrics_listen[0] != '\0') {
+		a->httpd = httpd_start(&a->loop, a->cfg->metrics_listen, on_http, a, err,
+		    sizeof(err));
+		if (a->httpd == NULL) {
+			log_error("%s; change <metrics listen=...> in %s (listen=\"\" turns it "
+			    "off)", err, a->config_path);
+			a->exit_code = EXIT_CONFIG;
+			close_all(a);
+			uv_run(&a->loop, UV_RUN_DEFAULT);
+			uv_loop_close(&a->loop);
+			pthread_mutex_destroy(&a->mtx);
+			enforcer_free(a->enf);
+			vsession_close(a->s);
+			vsession_free(a->s);
+			return EXIT_CONFIG;
+		}
+		log_info("metrics and health on http://%s/metrics and /healthz",
+		    a->cfg->metrics_listen);
+	}
+	if (!a->once && notify_watchdog_usec() > 0) {
+		uint64_t ms = notify_watchdog_usec() / 2000;
+		uv_timer_start(&a->watchdog_t, on_watchdog, ms ? ms : 1, ms ? ms : 1);
+	}
 	a->sigterm.data = a->sigint.data = a->sighup.data = a;
 	a->keepalive.data = a->wake.data = a->reconcile_t.data = a->retry_t.data = a;
 	a->kms_t.data = a;
@@ -1730,6 +1911,9 @@ engine(struct agent *a)
 	if (uv_thread_create(&a->watcher, watcher_main, a) != 0)
 		fatalx("cannot start the watcher thread");
 	a->watcher_started = 1;
+	if (!a->once)
+		notify_send("READY=1\nSTATUS=logged in to %s; reconciling every VM%s",
+		    a->cfg->vc_url, a->kms_unhealthy ? "; KMS unusable: encryption paused" : "");
 	if (!a->once)
 		log_info("agent running (pid %d)%s; policy \"%s\", up to %d in flight",
 		    (int)getpid(), a->dry_run ? " in dry-run mode: nothing will be changed" : "",
@@ -1836,6 +2020,8 @@ run_common(int argc, char **argv, int once)
 	a->dry_run = dry || a->cfg->dry_run;
 	a->cfg->dry_run = a->dry_run;
 	size_pool(a->cfg->max_in_flight);
+	if (!once)
+		notify_init();
 	srand((unsigned)time(NULL) ^ (unsigned)getpid());
 	rc = engine(a);
 	config_free(a->cfg);

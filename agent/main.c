@@ -39,6 +39,7 @@ usage_main(FILE *f)
 	    "  kms-probe HOST[:PORT]         KMIP over TLS: versions and operations\n"
 	    "  ovh register-kms|status|consumer-key\n"
 	    "                                register the KMS on OVHcloud's side (once)\n"
+	    "  report --config FILE          compliance report: json, csv or html\n"
 	    "  check-config FILE             validate a configuration file\n"
 	    "  version                       print the version\n"
 	    "\n"
@@ -75,35 +76,6 @@ cmd_check_config(int argc, char **argv)
 	return EXIT_OK;
 }
 
-/* Opens a logged-in session for a one-shot command. */
-static int
-open_session(const struct config *cfg, struct vsession **out)
-{
-	char err[1024];
-	char *password;
-	struct vsession *s;
-	int rc;
-
-	*out = NULL;
-	if ((password = config_read_password(cfg, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "vmcrypt-agent: %s\n", err);
-		return EXIT_CONFIG;
-	}
-	if ((s = vsession_new(cfg, err, sizeof(err))) == NULL) {
-		secret_free(password);
-		fprintf(stderr, "vmcrypt-agent: %s\n", err);
-		return EXIT_CONNECT;
-	}
-	rc = vsession_open(s, password, err, sizeof(err));
-	secret_free(password);
-	if (rc != 0) {
-		fprintf(stderr, "vmcrypt-agent: %s\n", err);
-		vsession_free(s);
-		return cli_exit_for(rc);
-	}
-	*out = s;
-	return EXIT_OK;
-}
 
 static int
 cmd_inventory(int argc, char **argv)
@@ -153,7 +125,7 @@ cmd_inventory(int argc, char **argv)
 	}
 	if ((rc = cli_load_config(path, &cfg)) != EXIT_OK)
 		return rc;
-	if ((rc = open_session(cfg, &s)) != EXIT_OK)
+	if ((rc = cli_open_session(cfg, &s)) != EXIT_OK)
 		goto out;
 	c = vconn_new(s);
 	vconn_set_timeout(c, cfg->timeout);
@@ -215,6 +187,8 @@ main(int argc, char **argv)
 		return cmd_kms_thumbprint(argc - 1, argv + 1);
 	if (strcmp(cmd, "kms-probe") == 0)
 		return cmd_kms_probe(argc - 1, argv + 1);
+	if (strcmp(cmd, "report") == 0)
+		return cmd_report(argc - 1, argv + 1);
 	if (strcmp(cmd, "ovh") == 0)
 		return cmd_ovh(argc - 1, argv + 1);
 	if (strcmp(cmd, "check") == 0)

@@ -82,15 +82,20 @@ class Vcsim:
             objs.append(o)
         return objs
 
-    def config(self, tls=None, user=USER, extra=""):
-        """Writes an agent config; tls is the inner <tls .../> element or ''."""
+    def config(self, tls=None, user=USER, extra="", tail=None):
+        """Writes an agent config; tls is the inner <tls .../> element or ''.
+        tail goes after <state-dir> (<log>, <metrics>); by default the
+        metrics listener gets a free port (self.metrics_port)."""
+        if tail is None:
+            self.metrics_port = free_port()
+            tail = f'  <metrics listen="127.0.0.1:{self.metrics_port}"/>\n'
         if tls is None:
             tls = f'<tls ca-file="{self.crt}"/>'
         path = os.path.join(self.dir, f"agent-{time.monotonic_ns()}.xml")
         with open(path, "w") as f:
             f.write(f'<?xml version="1.0"?>\n<vmcrypt-agent version="1">\n'
                     f'  <vcenter url="{self.url}" user="{user}" pbm-path="/pbm">{tls}</vcenter>\n'
-                    f'{extra}  <state-dir>{self.dir}</state-dir>\n</vmcrypt-agent>\n')
+                    f'{extra}  <state-dir>{self.dir}</state-dir>\n{tail}</vmcrypt-agent>\n')
         return path
 
     def stop(self):
@@ -219,13 +224,15 @@ def wait_until(pred, timeout, what, step=0.05):
 
 
 class Agent:
-    def __init__(self, cfg, workdir, *extra, name="agent.log"):
+    def __init__(self, cfg, workdir, *extra, name="agent.log", env=None,
+                 wait="reconcile: "):
         self.log = os.path.join(workdir, name)
-        env = dict(os.environ, VMCRYPT_VC_PASSWORD=PASSWORD)
+        env = dict(os.environ, VMCRYPT_VC_PASSWORD=PASSWORD, **(env or {}))
         with open(self.log, "a") as lf:
             self.p = subprocess.Popen([BIN, "run", "--config", cfg, *extra],
                                       stdout=lf, stderr=lf, env=env)
-        self.wait_log("reconcile: ")
+        if wait:
+            self.wait_log(wait)
 
     def text(self):
         return open(self.log).read()

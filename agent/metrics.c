@@ -1,0 +1,181 @@
+/* Prometheus text exposition (see metrics.h). */
+#include "metrics.h"
+
+#include "xmalloc.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const double metrics_buckets[METRICS_NBUCKETS] = {
+	0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600,
+};
+
+void
+metrics_observe_latency(struct metrics *m, double s)
+{
+	if (s < 0)
+		s = 0;
+	m->lat_n++;
+	m->lat_sum += s;
+	for (int i = 0; i < METRICS_NBUCKETS; i++)
+		if (s <= metrics_buckets[i]) {
+			m->lat_count[i]++;
+			return;
+		}
+	m->lat_inf++;
+}
+
+void
+metrics_task_failed(struct metrics *m, const char *fault)
+{
+	const char *f = fault && fault[0] ? fault : "unknown";
+	size_t i;
+
+	m->remediation_err++;
+	for (i = 0; i < m->nfaults; i++)
+		if (strcmp(m->faults[i].name, f) == 0)
+			break;
+	if (i == m->nfaults) {
+		if (m->nfaults == METRICS_MAX_FAULTS) {
+			i = METRICS_MAX_FAULTS;		/* the "other" slot */
+			snprintf(m->faults[i].name, sizeof(m->faults[i].name), "other");
+		} else {
+			snprintf(m->faults[i].name, sizeof(m->faults[i].name), "%s", f);
+			m->nfaults++;
+		}
+	}
+	m->faults[i].n++;
+}
+
+struct out {
+	char	*p;
+	size_t	 len, cap;
+};
+
+static void
+put(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+put(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	for (;;) {
+		va_start(ap, fmt);
+		int n = vsnprintf(o->p + o->len, o->cap - o->len, fmt, ap);
+		va_end(ap);
+		if (n >= 0 && (size_t)n < o->cap - o->len) {
+			o->len += (size_t)n;
+			return;
+		}
+		o->cap = o->cap * 2 + (n > 0 ? (size_t)n : 0);
+		o->p = xreallocarray(o->p, o->cap, 1);
+	}
+}
+
+/* A label value: \\, " and newline escaped; bounded. */
+static void
+label(char *dst, size_t cap, const char *s)
+{
+	size_t j = 0;
+	for (; s && *s && j + 3 < cap; s++) {
+		if (*s == '\\' || *s == '"') {
+			dst[j++] = '\\';
+			dst[j++] = *s;
+		} else if (*s == '\n') {
+			dst[j++] = '\\';
+			dst[j++] = 'n';
+		} else {
+			dst[j++] = *s;
+		}
+	}
+	dst[j] = '\0';
+}
+
+static void
+head(struct out *o, const char *name, const char *type, const char *help)
+{
+	put(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+char *
+metrics_render(const struct metrics *m, const struct gauges *g, size_t *len)
+{
+	struct out o = { xmalloc(4096), 0, 4096 };
+	char l[300];
+
+	head(&o, "vmcrypt_build_info", "gauge", "Version of the running agent.");
+	label(l, sizeof(l), g->version);
+	put(&o, "vmcrypt_build_info{version=\"%s\"} 1\n", l);
+
+	head(&o, "vmcrypt_vms", "gauge", "VMs by compliance state.");
+	for (int s = 0; s < VS_COUNT; s++)
+		put(&o, "vmcrypt_vms{state=\"%s\"} %lu\n", vm_state_name((enum vm_state)s),
+		    g->vms[s]);
+
+	head(&o, "vmcrypt_remediations_total", "counter",
+	    "Reconfigurations by result: success, error (the task failed), refused "
+	    "(vCenter would not start it).");
+	put(&o, "vmcrypt_remediations_total{result=\"success\"} %lu\n", m->remediation_ok);
+	put(&o, "vmcrypt_remediations_total{result=\"error\"} %lu\n", m->remediation_err);
+	put(&o, "vmcrypt_remediations_total{result=\"refused\"} %lu\n",
+	    m->remediation_refused);
+
+	head(&o, "vmcrypt_task_failures_total", "counter", "Failed tasks by vCenter fault.");
+	for (size_t i = 0; i <= METRICS_MAX_FAULTS; i++) {
+		if (i == m->nfaults && i < METRICS_MAX_FAULTS)
+			break;
+		if (m->faults[i].n == 0)
+			continue;
+		label(l, sizeof(l), m->faults[i].name);
+		put(&o, "vmcrypt_task_failures_total{fault=\"%s\"} %lu\n", l, m->faults[i].n);
+	}
+
+	head(&o, "vmcrypt_event_to_compliant_seconds", "histogram",
+	    "From the vCenter event that made a VM non-compliant being received to the "
+	    "VM confirmed compliant.");
+	unsigned long cum = 0;
+	for (int i = 0; i < METRICS_NBUCKETS; i++) {
+		cum += m->lat_count[i];
+		put(&o, "vmcrypt_event_to_compliant_seconds_bucket{le=\"%g\"} %lu\n",
+		    metrics_buckets[i], cum);
+	}
+	put(&o, "vmcrypt_event_to_compliant_seconds_bucket{le=\"+Inf\"} %lu\n", m->lat_n);
+	put(&o, "vmcrypt_event_to_compliant_seconds_sum %.6f\n", m->lat_sum);
+	put(&o, "vmcrypt_event_to_compliant_seconds_count %lu\n", m->lat_n);
+
+	head(&o, "vmcrypt_events_total", "counter", "vCenter events received.");
+	put(&o, "vmcrypt_events_total %lu\n", m->events);
+
+	head(&o, "vmcrypt_kms_healthy", "gauge",
+	    "1 if the key provider the agent encrypts with is usable, per cluster.");
+	if (g->kms_provider != NULL) {
+		label(l, sizeof(l), g->kms_provider[0] ? g->kms_provider : "(none)");
+		put(&o, "vmcrypt_kms_healthy{cluster=\"%s\"} %d\n", l, g->kms_usable ? 1 : 0);
+	}
+	head(&o, "vmcrypt_kms_last_check_timestamp_seconds", "gauge",
+	    "When KMS health was last checked.");
+	put(&o, "vmcrypt_kms_last_check_timestamp_seconds %.0f\n", g->last_kms_check);
+	head(&o, "vmcrypt_kms_breaker_open", "gauge",
+	    "1 while encryption is paused by the KMS circuit breaker.");
+	put(&o, "vmcrypt_kms_breaker_open %d\n", g->breaker_open ? 1 : 0);
+
+	head(&o, "vmcrypt_vcenter_up", "gauge", "1 while logged in to vCenter.");
+	put(&o, "vmcrypt_vcenter_up %d\n", g->vcenter_up ? 1 : 0);
+	head(&o, "vmcrypt_event_stream_up", "gauge",
+	    "1 while the event stream from vCenter is live.");
+	put(&o, "vmcrypt_event_stream_up %d\n", g->stream_live ? 1 : 0);
+	head(&o, "vmcrypt_event_lag_seconds", "gauge",
+	    "Receipt time minus vCenter's createdTime, for the last event (-1: none yet).");
+	put(&o, "vmcrypt_event_lag_seconds %.3f\n", g->event_lag);
+	head(&o, "vmcrypt_last_reconcile_timestamp_seconds", "gauge",
+	    "When the last full reconcile finished (0: not yet).");
+	put(&o, "vmcrypt_last_reconcile_timestamp_seconds %.0f\n", g->last_reconcile);
+	head(&o, "vmcrypt_tasks_in_flight", "gauge", "Reconfigure tasks running now.");
+	put(&o, "vmcrypt_tasks_in_flight %d\n", g->in_flight);
+	head(&o, "vmcrypt_dry_run", "gauge", "1 if the agent changes nothing.");
+	put(&o, "vmcrypt_dry_run %d\n", g->dry_run ? 1 : 0);
+	*len = o.len;
+	return o.p;
+}

@@ -1,0 +1,53 @@
+/*
+ * The agent's numbers in Prometheus text format (version 0.0.4).  Pure:
+ * the loop thread keeps a struct metrics and fills a struct gauges at
+ * scrape time; metrics_render() writes the page.
+ */
+#ifndef VMCRYPT_METRICS_H
+#define VMCRYPT_METRICS_H
+
+#include <stddef.h>
+
+#include "policy.h"
+
+/* Event-to-compliant latency buckets, in seconds (le=). */
+#define METRICS_NBUCKETS	12
+extern const double metrics_buckets[METRICS_NBUCKETS];
+
+#define METRICS_MAX_FAULTS	32	/* distinct fault names kept; then "other" */
+
+struct metrics {
+	unsigned long	 remediation_ok;	/* tasks that succeeded */
+	unsigned long	 remediation_err;	/* tasks that failed */
+	unsigned long	 remediation_refused;	/* vCenter refused to start one */
+	unsigned long	 events;
+	unsigned long	 lat_count[METRICS_NBUCKETS];	/* non-cumulative */
+	unsigned long	 lat_inf;
+	unsigned long	 lat_n;
+	double		 lat_sum;
+	struct { char name[64]; unsigned long n; } faults[METRICS_MAX_FAULTS + 1];
+	size_t		 nfaults;
+};
+
+struct gauges {
+	unsigned long	 vms[VS_COUNT];
+	int		 vcenter_up;
+	int		 stream_live;
+	double		 event_lag;		/* seconds, -1 unknown */
+	double		 last_reconcile;	/* unix time, 0 never */
+	double		 last_kms_check;
+	const char	*kms_provider;		/* NULL: not checked */
+	int		 kms_usable;
+	int		 breaker_open;
+	int		 in_flight;
+	int		 dry_run;
+	const char	*version;
+};
+
+void	metrics_observe_latency(struct metrics *, double seconds);
+/* A failed task, by fault type ("" is counted as "unknown"). */
+void	metrics_task_failed(struct metrics *, const char *fault);
+/* The page; *len its length.  malloc'd. */
+char	*metrics_render(const struct metrics *, const struct gauges *, size_t *len);
+
+#endif

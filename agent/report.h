@@ -1,0 +1,37 @@
+/* The compliance report: the model (pure, unit-tested) and its three
+ * formats; cmd_report gathers it from vCenter. */
+#ifndef VMCRYPT_REPORT_H
+#define VMCRYPT_REPORT_H
+
+#include <stdio.h>
+
+#include "inventory.h"
+#include "policy.h"
+
+struct report_vm {
+	const struct vm_info	*vm;
+	int			 state;		/* enum vm_state, -1 unknown */
+	char			 action[512];	/* last "vmcrypt-agent: ..." event */
+	char			 action_time[64];
+};
+
+struct report {
+	const struct inventory	*inv;
+	struct report_vm	*vms;
+	size_t			 nvms;
+	size_t			 counts[VS_COUNT];
+	size_t			 unknown;
+	size_t			 in_scope;
+	char			 generated[64];
+	const char		*url;		/* the vCenter the report is of */
+};
+
+void	report_init(struct report *, const struct inventory *, const char *generated);
+void	report_note_action(struct report *, const char *moref, const char *msg,
+	    const char *time);
+void	report_free(struct report *);
+int	report_json(const struct report *, FILE *);
+int	report_csv(const struct report *, FILE *);
+int	report_html(const struct report *, FILE *);
+
+#endif
