@@ -7,6 +7,8 @@
 #   make stubs      regenerate stubs/ from soap/vim25.h with soapcpp2
 #   make SANITIZE=1 check     the same under ASan + UBSan
 #   make fuzz       run the libFuzzer targets (FUZZ_SECONDS each, default 60)
+#   make bench      benchmarks against vcsim (QUICK=1 for a short run)
+#   make deb / rpm  the packages (build/pkg/)
 #   make deps       only install dependencies (apt, Go test bed, PyPI)
 
 CC       ?= gcc
@@ -25,6 +27,13 @@ LDSAN    := -fsanitize=address,undefined
 BUILD    := build-san
 endif
 
+# HARDEN=1: the release build the packages ship (dpkg-buildflags' hardening).
+ifeq ($(HARDEN),1)
+OPT      += -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE -Wformat -Werror=format-security
+LDSAN    += -pie -Wl,-z,relro -Wl,-z,now -Wl,--as-needed
+BUILD    := build-rel
+endif
+
 CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -g $(OPT) $(PKG_CFLAGS) -Iagent -I$(BUILD)/stubs \
 		 -DVMCRYPT_VERSION=\"$(VERSION)\"
 CFLAGS   := $(CFLAGS_COMMON) -Wall -Wextra
@@ -40,7 +49,7 @@ AGENT_OBJS := main.o loop.o httpd.o notify.o $(CORE_OBJS) $(SOAP_OBJS) soapC.o s
 
 BIN := $(BUILD)/vmcrypt-agent
 
-.PHONY: all stubs deps check unit integration demo clean tools fuzz fuzz-deps
+.PHONY: all stubs deps check unit integration demo clean tools fuzz fuzz-deps deb rpm packages bench
 all: $(BIN)
 
 # ---- generated stubs --------------------------------------------------------
@@ -108,12 +117,12 @@ unit: $(UNIT_BINS)
 TOOLS := $(BUILD)/tools
 # setup-deps.sh installs Go 1.23 here on Debian 12 when the system Go is older.
 export PATH := /usr/lib/go-1.23/bin:$(PATH)
-tools: $(TOOLS)/govc $(TOOLS)/vcsimd
-$(TOOLS)/govc $(TOOLS)/vcsimd: tests/harness/go.mod tests/harness/go.sum $(wildcard tests/harness/*/*.go)
+tools: $(TOOLS)/govc $(TOOLS)/vcsimd $(TOOLS)/benchtool
+$(TOOLS)/govc $(TOOLS)/vcsimd $(TOOLS)/benchtool: tests/harness/go.mod tests/harness/go.sum $(wildcard tests/harness/*/*.go)
 	@mkdir -p $(TOOLS)
-	cd tests/harness && go build -o $(abspath $(TOOLS))/ ./govc ./vcsimd
+	cd tests/harness && go build -o $(abspath $(TOOLS))/ ./govc ./vcsimd ./benchtool
 
-integration: $(BIN) tools
+integration: $(BIN) tools packages
 	VMCRYPT_BIN=$(abspath $(BIN)) VMCRYPT_TOOLS=$(abspath $(TOOLS)) \
 	  PYTHONPATH=$(abspath .deps/python) python3 -m pytest -q -p no:cacheprovider tests/integration
 
@@ -149,6 +158,38 @@ fuzz: $(addprefix build-fuzz/fuzz_,$(FUZZ_TARGETS))
 	  grep -E "stat::number_of_executed_units|stat::peak_rss_mb" build-fuzz/fuzz_$$t.log; \
 	done
 
+# ---- benchmarks (not part of check) ------------------------------------------
+# make bench: full sizes (300 sequential, 1,000 burst, 10,000 catch-up, 10 min
+# idle); make bench QUICK=1 for a short run.  Results in build/bench/results.json;
+# BENCHMARKS.md says how they were read.
+bench: deps $(BIN) tools
+	apt_missing=""; command -v valgrind >/dev/null || apt_missing=valgrind; \
+	[ -z "$$apt_missing" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$apt_missing >/dev/null
+	VMCRYPT_BIN=$(abspath $(BIN)) VMCRYPT_TOOLS=$(abspath $(TOOLS)) \
+	  PYTHONPATH=$(abspath .deps/python) python3 tests/bench/bench.py $(if $(QUICK),--quick) \
+	  $(if $(ONLY),--only $(ONLY))
+
+# ---- packages ---------------------------------------------------------------
+# make deb: build/pkg/vmcrypt-agent_VERSION_ARCH.deb (lintian clean);
+# make rpm: build/pkg/rpm/RPMS/ARCH/vmcrypt-agent-VERSION-1.ARCH.rpm from
+# packaging/rpm/vmcrypt-agent.spec (for Photon OS and RHEL-likes).
+deb:
+	@packaging/build-deb.sh
+
+RPM_TOP := $(abspath build/pkg/rpm)
+rpm:
+	@mkdir -p $(RPM_TOP)/SOURCES
+	git ls-files -co --exclude-standard | grep -v '^build' | \
+	  while read -r f; do [ -e "$$f" ] && echo "$$f"; done | \
+	  tar -czf $(RPM_TOP)/SOURCES/vmcrypt-agent-$(VERSION).tar.gz \
+	  --transform 's,^,vmcrypt-agent-$(VERSION)/,' -T -
+	rpmbuild -bb --nodeps --define "_topdir $(RPM_TOP)" --define "version $(VERSION)" \
+	  --define "debug_package %{nil}" packaging/rpm/vmcrypt-agent.spec >$(RPM_TOP)/build.log 2>&1 \
+	  || { tail -40 $(RPM_TOP)/build.log; exit 1; }
+	@find $(RPM_TOP)/RPMS -name '*.rpm'
+
+packages: deb rpm
+
 deps:
 	@tests/setup-deps.sh
 
@@ -162,4 +203,4 @@ demo: deps
 	tests/demo.sh $(abspath $(BIN)) $(abspath $(TOOLS))
 
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-fuzz build-rel

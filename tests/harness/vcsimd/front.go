@@ -56,6 +56,12 @@ type front struct {
 	mu        sync.Mutex
 	calls     map[string]int
 	reconfigs map[string]int
+	// When the first agent ReconfigVM_Task for each VM arrived (benchmarks:
+	// event to task issued, measured on the server's side).
+	reconfigAt map[string]int64
+	// When the last successful ReconfigVM_Task of each VM (any client but
+	// govc) finished, from the simulator's own task object.
+	reconfigDone map[string]int64
 	assocs    map[string]assoc // "vm-42" or "vm-42:2000" -> profile
 	kmsStatus map[string]kmsOverride
 	denied    map[string]bool
@@ -79,6 +85,8 @@ func newFront(model *simulator.Model, backend *url.URL) *front {
 		proxy:     httputil.NewSingleHostReverseProxy(backend),
 		calls:     map[string]int{},
 		reconfigs: map[string]int{},
+		reconfigAt: map[string]int64{},
+		reconfigDone: map[string]int64{},
 		assocs:    map[string]assoc{},
 		kmsStatus: map[string]kmsOverride{},
 		denied:    map[string]bool{},
@@ -191,6 +199,7 @@ func (f *front) reconfigure(w http.ResponseWriter, r *http.Request, body []byte)
 		} `xml:"Body>ReconfigVM_Task"`
 	}
 	_ = xml.Unmarshal(body, &env)
+	arrived := time.Now().UnixNano()
 
 	rec := httptest.NewRecorder()
 	r.Body = io.NopCloser(bytes.NewReader(body))
@@ -207,6 +216,9 @@ func (f *front) reconfigure(w http.ResponseWriter, r *http.Request, body []byte)
 	// vm.disk.create) are scenario set-up, not remediation.
 	if resp.Task != "" && !strings.HasPrefix(r.UserAgent(), "govc") {
 		f.reconfigs[vm]++
+		if _, ok := f.reconfigAt[vm]; !ok {
+			f.reconfigAt[vm] = arrived
+		}
 	}
 	if resp.Task != "" {
 		for _, p := range env.Req.Spec.VMProfile {
@@ -219,11 +231,39 @@ func (f *front) reconfigure(w http.ResponseWriter, r *http.Request, body []byte)
 		}
 	}
 	f.mu.Unlock()
+	if resp.Task != "" && !strings.HasPrefix(r.UserAgent(), "govc") {
+		go f.recordDone(vm, resp.Task)
+	}
 	for k, v := range rec.Header() {
 		w.Header()[k] = v
 	}
 	w.WriteHeader(rec.Code)
 	_, _ = w.Write(rec.Body.Bytes())
+}
+
+// recordDone notes when a reconfigure task succeeds (polled every ms on the
+// simulator's task object: no client call, no load on the collectors).
+func (f *front) recordDone(vm, task string) {
+	ctx := f.model.Service.Context
+	t, ok := ctx.Map.Get(types.ManagedObjectReference{Type: "Task", Value: task}).(*simulator.Task)
+	if !ok {
+		return
+	}
+	deadline := time.Now().Add(10 * time.Minute)
+	for time.Now().Before(deadline) {
+		var state types.TaskInfoState
+		ctx.WithLock(t, func() { state = t.Info.State })
+		if state == types.TaskInfoStateSuccess {
+			f.mu.Lock()
+			f.reconfigDone[vm] = time.Now().UnixNano()
+			f.mu.Unlock()
+			return
+		}
+		if state == types.TaskInfoStateError {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // kmsStatusTask runs the simulator's status task, then writes the overrides
@@ -420,13 +460,15 @@ func (f *front) control(w http.ResponseWriter, r *http.Request) {
 			f.mu.Lock()
 			f.calls = map[string]int{}
 			f.reconfigs = map[string]int{}
+			f.reconfigAt = map[string]int64{}
+			f.reconfigDone = map[string]int64{}
 			f.mu.Unlock()
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}
 		f.mu.Lock()
 		out := map[string]any{"calls": f.calls, "reconfigs": f.reconfigs,
-			"faults": f.model.Service.GetFaultStats()}
+			"reconfig_at": f.reconfigAt, "reconfig_done": f.reconfigDone, "faults": f.model.Service.GetFaultStats()}
 		data, _ := json.Marshal(out)
 		f.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")

@@ -1,0 +1,386 @@
+"""vmcrypt-agent benchmarks (`make bench`; not part of `make check`).
+
+Every figure is measured in one run against one vcsimd, side by side with
+the contender it is compared with, and reported as a ratio, because
+absolute times on a shared machine drift.  Times come from vCenter's own
+records where they exist: CreateVM_Task's completeTime, the arrival of the
+ReconfigVM_Task at the server (recorded by vcsimd's front), and the moment
+a watcher on the server's property collector sees the VM compliant.
+
+  python3 tests/bench/bench.py [--quick] [--only latency,burst,catchup,idle,cost]
+
+Results: build/bench/results.json, and a summary on stdout.
+"""
+import argparse
+import json
+import os
+import platform
+import signal
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+import conftest  # noqa: E402  (the test bed: Vcsim, agent configs)
+from conftest import PASSWORD, Vcsim, with_kms  # noqa: E402
+
+BIN = conftest.BIN
+TOOLS = conftest.TOOLS
+BENCHTOOL = os.path.join(TOOLS, "benchtool")
+OUT = os.path.abspath(os.path.join(HERE, "..", "..", "build", "bench"))
+
+
+CHILDREN = []
+
+
+def reap():
+    """No benchmark leaves a process behind, whatever happened."""
+    for p in CHILDREN:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    if not xs:
+        return float("nan")
+    k = (len(xs) - 1) * p / 100.0
+    f = int(k)
+    c = min(f + 1, len(xs) - 1)
+    return xs[f] + (xs[c] - xs[f]) * (k - f)
+
+
+def summary(xs):
+    return {"n": len(xs), "p50": pct(xs, 50), "p99": pct(xs, 99), "max": max(xs) if xs else None,
+            "mean": statistics.fmean(xs) if xs else None}
+
+
+def bt(v, *args, wait=True, **kw):
+    cmd = [BENCHTOOL, *args]
+    if wait:
+        r = subprocess.run(cmd, env=v.govc_env(), capture_output=True, text=True, **kw)
+        if r.returncode != 0:
+            raise RuntimeError(f"benchtool {' '.join(args)}: {r.stderr}")
+        return r
+    p = subprocess.Popen(cmd, env=v.govc_env(), stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    CHILDREN.append(p)
+    return p
+
+
+def records(path):
+    return [json.loads(l) for l in open(path) if l.strip()]
+
+
+class Front:
+    def __init__(self, v):
+        self.base = v.url.rsplit("/sdk", 1)[0]
+        self.ctx = ssl.create_default_context(cafile=v.crt)
+
+    def stats(self):
+        with urllib.request.urlopen(self.base + "/harness/stats", context=self.ctx) as r:
+            return json.loads(r.read())
+
+
+class AgentProc:
+    def __init__(self, v, d, name, extra_tail="", valgrind=None, cmd="run", once=False):
+        self.port = conftest.free_port()
+        self.cfg = v.config(tail=extra_tail + (
+            f'  <metrics listen="127.0.0.1:{self.port}"/>\n' if not once else ""))
+        self.log = open(os.path.join(d, name + ".log"), "w")
+        argv = [BIN, cmd, "--config", self.cfg]
+        if valgrind:
+            argv = valgrind + argv
+        self.p = subprocess.Popen(argv, stdout=self.log, stderr=self.log,
+                                  env=dict(os.environ, VMCRYPT_VC_PASSWORD=PASSWORD))
+        CHILDREN.append(self.p)
+        self.t0 = time.time()
+
+    def text(self):
+        return open(self.log.name).read()
+
+    def wait_for(self, s, timeout=600):
+        deadline = time.time() + timeout
+        while s not in self.text():
+            if self.p.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"agent: no {s!r}:\n{self.text()[-3000:]}")
+            time.sleep(0.02)
+
+    def status(self):
+        out = {}
+        for l in open(f"/proc/{self.p.pid}/status"):
+            k, _, v = l.partition(":")
+            out[k] = v.strip()
+        return out
+
+    def cpu_seconds(self):
+        f = open(f"/proc/{self.p.pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(60)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+
+
+def latencies(front, created):
+    st = front.stats()
+    at, done = st["reconfig_at"], st["reconfig_done"]
+    issued, compliant = [], []
+    for r in records(created):
+        m = r["moref"]
+        if m in at:
+            issued.append((at[m] - r["created_ns"]) / 1e6)
+        if m in done:
+            compliant.append((done[m] - r["created_ns"]) / 1e6)
+    return summary(issued), summary(compliant)
+
+
+def wait_done(front, created, n, timeout):
+    """Until the front has seen n of these VMs' reconfigurations succeed;
+    returns the time the last one did (ns)."""
+    morefs = {r["moref"] for r in records(created)}
+    deadline = time.time() + timeout
+    while True:
+        done = {m: t for m, t in front.stats()["reconfig_done"].items() if m in morefs}
+        if len(done) >= n:
+            return max(done.values())
+        if time.time() > deadline:
+            raise RuntimeError(f"{len(done)} of {n} compliant after {timeout} s")
+        time.sleep(0.25)
+
+
+# ---------------------------------------------------------------- 1
+
+def bench_latency(d, n):
+    v = with_kms(Vcsim(vms=1, dirpath=d))
+    front = Front(v)
+    res = {}
+    try:
+        for who in ("agent", "poller"):
+            prefix = "lat" if who == "agent" else "pol"
+            if who == "agent":
+                a = AgentProc(v, d, "agent-latency")
+                a.wait_for("reconcile: ")
+            else:
+                a = bt(v, "poller", "-prefix", prefix, "-n", str(n), wait=False)
+            time.sleep(1)
+            t0 = time.time()
+            created = f"{d}/{who}-create.jsonl"
+            bt(v, "create", "-n", str(n), "-c", "1", "-prefix", prefix, "-o", created)
+            wait_done(front, created, n, 600)
+            log(f"latency/{who}: {n} sequential creations, all compliant after "
+                f"{time.time() - t0:.1f} s")
+            if who == "agent":
+                a.stop()
+            else:
+                a.wait(600)
+            issued, compliant = latencies(front, created)
+            res[who] = {"to_task_issued_ms": issued, "to_compliant_ms": compliant}
+    finally:
+        v.stop()
+    res["ratio_p99_issued_poller_over_agent"] = (res["poller"]["to_task_issued_ms"]["p99"] /
+                                                 res["agent"]["to_task_issued_ms"]["p99"])
+    res["ratio_p50_compliant_poller_over_agent"] = (
+        res["poller"]["to_compliant_ms"]["p50"] / res["agent"]["to_compliant_ms"]["p50"])
+    return res
+
+
+# ---------------------------------------------------------------- 2
+
+def bench_burst(d, n, loop_sample):
+    v = with_kms(Vcsim(vms=1, dirpath=d))
+    res = {}
+    try:
+        # The agent: 8 clients create n VMs; until the last is compliant.
+        front = Front(v)
+        a = AgentProc(v, d, "agent-burst")
+        a.wait_for("reconcile: ")
+        time.sleep(1)
+        t0 = time.time()
+        created = f"{d}/burst-create.jsonl"
+        bt(v, "create", "-n", str(n), "-c", "8", "-prefix", "bur", "-o", created)
+        t_created = time.time() - t0
+        t_agent = wait_done(front, created, n, 1800) / 1e9 - t0
+        a.stop()
+        log(f"burst/agent: {n} VMs created in {t_created:.1f} s, all compliant at {t_agent:.1f} s")
+        # (a) the floor: the same creations, each remediated at once, 8 at a time.
+        t0 = time.time()
+        bt(v, "floor", "-n", str(n), "-c", "8", "-prefix", "flo", "-o", f"{d}/floor.jsonl")
+        t_floor = wait_done(front, f"{d}/floor.jsonl", n, 60) / 1e9 - t0
+        log(f"burst/floor: {t_floor:.1f} s")
+        # (b) a sequential loop of one-shot commands over existing VMs; timed
+        # on a sample and scaled (it is strictly sequential, so linear).
+        bt(v, "create", "-n", str(loop_sample), "-c", "8", "-prefix", "loo")
+        t0 = time.time()
+        for i in range(loop_sample):
+            bt(v, "one", "-vm", f"loo-{i:05d}")
+        t_loop_sample = time.time() - t0
+        t_loop = t_loop_sample * n / loop_sample
+        log(f"burst/loop: {loop_sample} VMs in {t_loop_sample:.1f} s -> {t_loop:.1f} s for {n}")
+        res = {"vms": n, "clients": 8, "agent_s": t_agent, "creation_only_s": t_created,
+               "floor_s": t_floor, "loop_sample": loop_sample,
+               "loop_sample_s": t_loop_sample, "loop_s_scaled": t_loop,
+               "agent_over_floor": t_agent / t_floor, "loop_over_agent": t_loop / t_agent}
+    finally:
+        v.stop()
+    return res
+
+
+# ---------------------------------------------------------------- 3, 4
+
+def metric(port, name):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        for l in r.read().decode().splitlines():
+            if l.startswith(name + " ") or l.startswith(name + "{"):
+                return float(l.rsplit(" ", 1)[1])
+    return None
+
+
+def bench_catchup_idle(d, n_half, idle_s):
+    v = with_kms(Vcsim(vms=n_half, dirpath=d))   # n_half VMs in each of 2 pools
+    front = Front(v)
+    total = len(v.govc("find", "/", "-type", "m").split())
+    res = {"vms": total}
+    try:
+        a = AgentProc(v, d, "agent-catchup")
+        port = a.port
+        a.wait_for(f"reconcile: {total} VMs")
+        txt = a.text()
+        t_scan = None
+        for l in txt.splitlines():
+            if "watching events; reconciling every VM" in l:
+                t_start = l.split(" ")[0]
+            if f"reconcile: {total} VMs" in l:
+                t_end = l.split(" ")[0]
+        from datetime import datetime
+        f = "%Y-%m-%dT%H:%M:%S.%fZ"
+        t_scan = (datetime.strptime(t_end, f) - datetime.strptime(t_start, f)).total_seconds()
+        t0 = a.t0
+        while metric(port, 'vmcrypt_vms{state="compliant"}') != total:
+            if a.p.poll() is not None:
+                raise RuntimeError(a.text()[-3000:])
+            time.sleep(0.5)
+        t_conv = time.time() - t0
+        st = a.status()
+        res.update({"scan_s": t_scan, "converge_s": t_conv,
+                    "peak_rss_mb": int(st["VmHWM"].split()[0]) / 1024,
+                    "rss_after_mb": int(st["VmRSS"].split()[0]) / 1024})
+        log(f"catch-up: {total} VMs scanned in {t_scan:.2f} s, compliant after {t_conv:.1f} s, "
+            f"peak RSS {res['peak_rss_mb']:.1f} MB")
+        # Idle: nothing happens for idle_s.
+        time.sleep(5)
+        calls0 = front.stats()["calls"].get("WaitForUpdatesEx", 0)
+        cpu0, rss0, t0 = a.cpu_seconds(), a.status()["VmRSS"], time.time()
+        time.sleep(idle_s)
+        cpu1, rss1, t1 = a.cpu_seconds(), a.status()["VmRSS"], time.time()
+        calls1 = front.stats()["calls"].get("WaitForUpdatesEx", 0)
+        res["idle"] = {"seconds": t1 - t0, "cpu_percent": 100 * (cpu1 - cpu0) / (t1 - t0),
+                       "cpu_seconds": cpu1 - cpu0,
+                       "rss_start_mb": int(rss0.split()[0]) / 1024,
+                       "rss_end_mb": int(rss1.split()[0]) / 1024,
+                       "wait_for_updates_calls": calls1 - calls0}
+        log(f"idle: {res['idle']}")
+        a.stop()
+    finally:
+        v.stop()
+    return res
+
+
+# ---------------------------------------------------------------- 5
+
+def callgrind_total(path):
+    for l in open(path):
+        if l.startswith("summary:") or l.startswith("totals:"):
+            return int(l.split()[1])
+    raise RuntimeError("no totals in " + path)
+
+
+def bench_cost(d, n):
+    v = with_kms(Vcsim(vms=1, dirpath=d))
+    res = {"vms": n}
+    try:
+        vg = ["valgrind", "--tool=callgrind", "--trace-children=no"]
+        # The agent: one reconcile pass over n pending VMs (+ the 2 of vcsim).
+        bt(v, "create", "-n", str(n), "-c", "8", "-prefix", "cst")
+        out = f"{d}/agent.callgrind"
+        a = AgentProc(v, d, "agent-cost", valgrind=vg + [f"--callgrind-out-file={out}"],
+                      cmd="reconcile", once=True)
+        a.p.wait(3600)
+        total_vms = len(v.govc("find", "/", "-type", "m").split())
+        agent_ir = callgrind_total(out)
+        # The same pass with nothing to do: what is not remediation.
+        out0 = f"{d}/agent0.callgrind"
+        a0 = AgentProc(v, d, "agent-cost0", valgrind=vg + [f"--callgrind-out-file={out0}"],
+                       cmd="reconcile", once=True)
+        a0.p.wait(3600)
+        agent0_ir = callgrind_total(out0)
+        # The floor client, remediating n other VMs.
+        bt(v, "create", "-n", str(n), "-c", "8", "-prefix", "fcs")
+        outf = f"{d}/floor.callgrind"
+        subprocess.run(vg + [f"--callgrind-out-file={outf}", BENCHTOOL, "fix", "-prefix", "fcs",
+                             "-c", "8"], env=v.govc_env(), capture_output=True, check=True,
+                       timeout=3600)
+        floor_ir = callgrind_total(outf)
+        res.update({"agent_instructions_total": agent_ir, "agent_idle_pass_instructions": agent0_ir,
+                    "agent_per_vm": (agent_ir - agent0_ir) / n,
+                    "floor_instructions_total": floor_ir, "floor_per_vm": floor_ir / n,
+                    "vms_in_inventory": total_vms})
+        res["agent_over_floor_per_vm"] = res["agent_per_vm"] / res["floor_per_vm"]
+        log(f"cost: agent {res['agent_per_vm']:.0f} instructions/VM, floor "
+            f"{res['floor_per_vm']:.0f}")
+    finally:
+        v.stop()
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="smaller sizes, a short idle")
+    ap.add_argument("--only", default="latency,burst,catchup,idle,cost")
+    a = ap.parse_args()
+    only = set(a.only.split(","))
+    q = a.quick
+    os.makedirs(OUT, exist_ok=True)
+    results = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+               "machine": {"cpus": os.cpu_count(), "kernel": platform.release(),
+                           "python": platform.python_version()},
+               "agent": subprocess.run([BIN, "version"], capture_output=True,
+                                       text=True).stdout.strip(),
+               "quick": q}
+    import atexit
+    atexit.register(reap)
+    with tempfile.TemporaryDirectory(prefix="vmcrypt-bench-") as d:
+        if "latency" in only:
+            results["latency"] = bench_latency(d, 50 if q else 300)
+        if "burst" in only:
+            results["burst"] = bench_burst(d, 200 if q else 1000, 20 if q else 50)
+        if "catchup" in only or "idle" in only:
+            results["catchup"] = bench_catchup_idle(d, 1000 if q else 5000,
+                                                    int(os.environ.get("BENCH_IDLE_SECONDS",
+                                                                       60 if q else 600)))
+        if "cost" in only:
+            results["cost"] = bench_cost(d, 50 if q else 200)
+    path = os.path.join(OUT, "results.json")
+    with open(path, "w") as f:
+        json.dump(results, f, indent=2)
+    print(json.dumps(results, indent=2))
+    log(f"results: {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,202 @@
+"""The packages (`make deb`, `make rpm`, built before this suite): the .deb
+is lintian clean, installs, starts the way its systemd unit starts it (the
+unit's own ExecStartPre/ExecStart, as its User=, with its credential, state
+directory and notify socket), enforces against vcsim, and removes cleanly;
+the unit passes `systemd-analyze verify`; the RPM was built by rpmbuild
+from the spec and holds the same files.
+
+This suite installs a package on the machine, so it runs as root only
+(CI is root); elsewhere it says why it did not run."""
+import glob
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from conftest import PASSWORD, Harness, Vcsim, compliant, create, free_port, wait_until, \
+    with_kms
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+DEBS = glob.glob(os.path.join(ROOT, "build", "pkg", "vmcrypt-agent_*.deb"))
+RPMS = glob.glob(os.path.join(ROOT, "build", "pkg", "rpm", "RPMS", "*", "vmcrypt-agent-*.rpm"))
+UNIT = "/lib/systemd/system/vmcrypt-agent.service"
+CRED = "/run/credentials/vmcrypt-agent.service"
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0,
+                                reason="installs a package: root only (CI runs as root)")
+
+
+def sh(*args, check=True, **kw):
+    r = subprocess.run(list(args), capture_output=True, text=True, **kw)
+    if check and r.returncode != 0:
+        raise AssertionError(f"{' '.join(args)}: rc {r.returncode}\n{r.stdout}{r.stderr}")
+    return r
+
+
+def purge():
+    sh("dpkg", "--purge", "vmcrypt-agent", check=False)
+    shutil.rmtree(CRED, ignore_errors=True)
+    # What the test put there as an admin would (purge keeps admin files).
+    for f in ("/etc/vmcrypt-agent/vcenter-ca.pem",):
+        if os.path.exists(f):
+            os.unlink(f)
+    if os.path.isdir("/etc/vmcrypt-agent") and not os.listdir("/etc/vmcrypt-agent"):
+        os.rmdir("/etc/vmcrypt-agent")
+
+
+@pytest.fixture
+def deb():
+    assert DEBS, "build/pkg/*.deb missing: `make check` builds it (make deb)"
+    purge()
+    yield DEBS[0]
+    purge()
+
+
+def unit_values(key):
+    out = []
+    for line in open(UNIT):
+        if line.startswith(key + "="):
+            out.append(line.split("=", 1)[1].strip())
+    return out
+
+
+def test_deb_lintian_clean():
+    assert DEBS, "make deb did not run"
+    r = sh("lintian", "--fail-on", "error,warning", DEBS[0], check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert not [l for l in r.stdout.splitlines() if l[:2] in ("E:", "W:")]
+
+
+def test_deb_install_run_as_the_unit_remove(deb, workdir):
+    sh("dpkg", "-i", deb)
+    for f in ("/usr/bin/vmcrypt-agent", UNIT, "/etc/vmcrypt-agent/vmcrypt-agent.xml",
+              "/usr/lib/sysusers.d/vmcrypt-agent.conf",
+              "/usr/share/man/man8/vmcrypt-agent.8.gz",
+              "/usr/share/doc/vmcrypt-agent/copyright"):
+        assert os.path.exists(f), f
+    u = pwd.getpwnam("vmcrypt-agent")
+    assert u.pw_shell == "/usr/sbin/nologin" and u.pw_uid < 1000
+    r = sh("systemd-analyze", "verify", UNIT, check=False)
+    assert r.returncode == 0 and r.stdout == "" and r.stderr == "", r.stdout + r.stderr
+    # The installed default configuration is valid as shipped.
+    sh("/usr/bin/vmcrypt-agent", "check-config", "/etc/vmcrypt-agent/vmcrypt-agent.xml")
+    man = sh("man", "-l", "/usr/share/man/man8/vmcrypt-agent.8.gz",
+             env=dict(os.environ, MANPAGER="cat", MANWIDTH="100")).stdout
+    assert "make VM encryption the default in VMware vCenter" in man
+
+    # Point the installed configuration at vcsim, as an admin would.
+    v = with_kms(Vcsim(vms=1, dirpath=workdir))
+    try:
+        shutil.copy(v.crt, "/etc/vmcrypt-agent/vcenter-ca.pem")
+        os.chmod("/etc/vmcrypt-agent/vcenter-ca.pem", 0o644)
+        port = free_port()
+        conf = open("/etc/vmcrypt-agent/vmcrypt-agent.xml").read()
+        conf = conf.replace("https://vcenter.example.com/sdk", v.url)
+        conf = conf.replace("svc-vmcrypt@vsphere.local", "svc-vmcrypt")
+        conf = conf.replace("    <!-- Trust: the system CA store by default.",
+                            '    <tls ca-file="/etc/vmcrypt-agent/vcenter-ca.pem"/>\n'
+                            "    <!-- Trust: the system CA store by default.")
+        conf = conf.replace("127.0.0.1:9480", f"127.0.0.1:{port}")
+        with open("/etc/vmcrypt-agent/vmcrypt-agent.xml", "w") as f:
+            f.write(conf)
+        with open("/etc/vmcrypt-agent/vcenter.password", "w") as f:
+            f.write(PASSWORD + "\n")
+        os.chmod("/etc/vmcrypt-agent/vcenter.password", 0o600)
+
+        # What systemd does before ExecStart: LoadCredential= (a copy the
+        # service user can read, 0400), StateDirectory= (0700, owned by it).
+        os.makedirs(CRED, exist_ok=True)
+        shutil.copy("/etc/vmcrypt-agent/vcenter.password", f"{CRED}/vcenter.password")
+        os.chown(f"{CRED}/vcenter.password", u.pw_uid, u.pw_gid)
+        os.chmod(f"{CRED}/vcenter.password", 0o400)
+        os.makedirs("/var/lib/vmcrypt-agent", exist_ok=True)
+        os.chown("/var/lib/vmcrypt-agent", u.pw_uid, u.pw_gid)
+        os.chmod("/var/lib/vmcrypt-agent", 0o700)
+        nsock = os.path.join("/run", f"vmcrypt-test-notify-{os.getpid()}.sock")
+        ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        ns.bind(nsock)
+        os.chmod(nsock, 0o666)
+        ns.settimeout(60)
+
+        as_unit = ["setpriv", f"--reuid={u.pw_uid}", f"--regid={u.pw_gid}", "--init-groups",
+                   "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all",
+                   "env", "-i", f"NOTIFY_SOCKET={nsock}", f"CREDENTIALS_DIRECTORY={CRED}",
+                   "WATCHDOG_USEC=" + str(int(unit_values("WatchdogSec")[0].rstrip("s"))
+                                          * 1000000)]
+        for pre in unit_values("ExecStartPre"):
+            sh(*as_unit, *pre.split())
+        (start,) = unit_values("ExecStart")
+        log = open(os.path.join(workdir, "unit.log"), "w")
+        p = subprocess.Popen([*as_unit, *start.split()], stdout=log, stderr=log, umask=0o077)
+        try:
+            msgs = []
+            while not any("READY=1" in m for m in msgs):
+                msgs.append(ns.recv(4096).decode())
+            h = Harness(v)
+            create(v, "pkg-vm")
+            wait_until(lambda: compliant(v, h, "pkg-vm"), 30, "pkg-vm compliant")
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+                assert r.status == 200
+            # It runs as the service user, and the checkpoint is its own.
+            st = os.stat("/var/lib/vmcrypt-agent/checkpoint")
+            assert st.st_uid == u.pw_uid and (st.st_mode & 0o077) == 0
+            # setpriv execs the agent: the same pid, now the service user.
+            uid = [l for l in open(f"/proc/{p.pid}/status") if l.startswith("Uid:")][0]
+            assert uid.split()[1:] == [str(u.pw_uid)] * 4, uid
+            caps = [l for l in open(f"/proc/{p.pid}/status") if l.startswith("CapEff:")][0]
+            assert int(caps.split()[1], 16) == 0
+            p.send_signal(signal.SIGTERM)
+            assert p.wait(30) == 0, open(log.name).read()
+        finally:
+            if p.poll() is None:
+                p.kill()
+            ns.close()
+            os.unlink(nsock)
+        text = open(log.name).read()
+        assert PASSWORD not in text
+    finally:
+        v.stop()
+
+    # Remove: the program and the unit go, the edited conffile stays.
+    sh("dpkg", "--remove", "vmcrypt-agent")
+    assert not os.path.exists("/usr/bin/vmcrypt-agent") and not os.path.exists(UNIT)
+    assert os.path.exists("/etc/vmcrypt-agent/vmcrypt-agent.xml")
+    # Purge: nothing of it is left (the CA file is the admin's own).
+    sh("dpkg", "--purge", "vmcrypt-agent")
+    shutil.rmtree(CRED, ignore_errors=True)
+    for f in ("/etc/vmcrypt-agent/vmcrypt-agent.xml", "/etc/vmcrypt-agent/vcenter.password",
+              "/var/lib/vmcrypt-agent"):
+        assert not os.path.exists(f), f
+    assert os.listdir("/etc/vmcrypt-agent") == ["vcenter-ca.pem"]
+    assert sh("dpkg", "-s", "vmcrypt-agent", check=False).returncode != 0
+
+
+def test_rpm_built_from_the_spec():
+    assert RPMS, "build/pkg/rpm/RPMS/*/vmcrypt-agent-*.rpm missing: `make rpm`"
+    rpm = RPMS[0]
+    assert sh("rpm", "-K", "--nosignature", rpm).returncode == 0
+    files = sh("rpm", "-qpl", rpm).stdout.split()
+    for f in ("/usr/bin/vmcrypt-agent", "/usr/lib/systemd/system/vmcrypt-agent.service",
+              "/usr/lib/sysusers.d/vmcrypt-agent.conf", "/etc/vmcrypt-agent/vmcrypt-agent.xml",
+              "/usr/share/man/man8/vmcrypt-agent.8", "/var/lib/vmcrypt-agent"):
+        assert f in files, (f, files)
+    cfg = sh("rpm", "-qpc", rpm).stdout.split()
+    assert cfg == ["/etc/vmcrypt-agent/vmcrypt-agent.xml"]
+    scripts = sh("rpm", "-qp", "--scripts", rpm).stdout
+    assert "useradd -r -g vmcrypt-agent" in scripts and "daemon-reload" in scripts
+    # The same unit as the .deb's.
+    unit = sh("sh", "-c", f"rpm2cpio {rpm} | cpio -i --to-stdout "
+              "./usr/lib/systemd/system/vmcrypt-agent.service 2>/dev/null").stdout
+    assert unit == open(os.path.join(ROOT, "packaging", "vmcrypt-agent.service")).read()
+    # Hardened: PIE and full RELRO on the shipped binary.
+    tmp = sh("mktemp", "-d").stdout.strip()
+    sh("sh", "-c", f"cd {tmp} && rpm2cpio {rpm} | cpio -id ./usr/bin/vmcrypt-agent 2>/dev/null")
+    hdr = sh("readelf", "-hd", f"{tmp}/usr/bin/vmcrypt-agent").stdout
+    assert "DYN (Position-Independent Executable" in hdr and "BIND_NOW" in hdr
+    shutil.rmtree(tmp)
