@@ -45,7 +45,7 @@
 #include <uv.h>
 
 #define WAIT_SECONDS	30		/* WaitForUpdatesEx maxWaitSeconds */
-#define FOLLOW_WAIT	1		/* ... while tasks are being followed */
+#define TASK_POLL_MS	250		/* running tasks read this often */
 #define KEEPALIVE_MS	(10 * 60 * 1000)
 #define EVENT_PAGE	1000		/* ReadNextEvents maxCount */
 #define LATEST_PAGE	10		/* latestPage size: only a wake-up */
@@ -90,13 +90,11 @@ struct note {
 	char		 fault[64];
 };
 
-/* A task being followed (shared with the watcher). */
+/* A running task (shared with the task poll job). */
 struct follow {
 	struct follow	*next;
 	struct vmoref	 task;
-	struct vmoref	 filter;
 	char		 vm[96];
-	unsigned	 gen;		/* session generation of the filter */
 };
 
 struct retired {
@@ -141,6 +139,7 @@ struct agent {
 	atomic_int	 stopping;
 	atomic_int	 watcher_done;
 	int		 closing;
+	int		 draining;	/* SIGTERM: following the last tasks */
 
 	int		 once;		/* reconcile command */
 	int		 dry_run;
@@ -195,6 +194,8 @@ struct agent {
 	struct metrics	 met;
 	struct httpd	*httpd;
 	uv_timer_t	 watchdog_t;
+	uv_timer_t	 poll_t;	/* reads running tasks */
+	int		 polling;
 	atomic_llong	 stream_ok_at;	/* wall time of the watcher's last good wait */
 	atomic_int	 stream_err;	/* its last call failed */
 	double		 event_lag;	/* seconds, -1 none yet */
@@ -210,6 +211,7 @@ static void start_scan(struct agent *);
 static void kms_check_now(struct agent *);
 static void settled(struct agent *, struct vmrec *);
 static void event_lag(struct agent *, const char *);
+static void on_drain_timer(uv_timer_t *);
 
 static uint64_t
 now_ms(struct agent *a)
@@ -397,17 +399,12 @@ post(struct agent *a, struct note *n)
 	pthread_mutex_unlock(&a->mtx);
 }
 
-#define DONE_MAX	64
 
 struct wstate {
 	struct agent	*a;
 	struct vconn	*c;
 	int		 read_events;
 	int		 posted;
-	/* Filters of finished tasks, destroyed once the wait has returned
-	 * (no call can be made on the connection inside its callback). */
-	struct vmoref	 done[DONE_MAX];
-	int		 ndone;
 };
 
 static int
@@ -488,8 +485,6 @@ on_update(void *arg, const char *kind, const struct vmoref *obj, size_t n,
 	}
 	post(a, no);
 	w->posted++;
-	if (f->filter.value[0] && w->ndone < DONE_MAX)
-		w->done[w->ndone++] = f->filter;
 	free(f);
 	return 0;
 }
@@ -524,80 +519,68 @@ task_read_cb(void *arg, const struct vmoref *obj, size_t n, const char *const *n
 }
 
 /*
- * Creates the filter of every followed task that has none in this
- * session: tasks issued since the last wait, and all of them after a
- * re-login.  Then reads the task once: a task that finished before its
- * filter existed may never be reported by the filter (vcsim sends a new
- * filter's initial state only along with some later change).
+ * Reads every running task's state in one RetrievePropertiesEx (on a pool
+ * connection, not the watcher's collector) and reports the finished ones.
+ * Polling a handful of tasks every TASK_POLL_MS costs one small call; a
+ * filter per task on the watcher's collector made every update the server
+ * processed re-collect every filter (vcsim), and a filter created while a
+ * wait runs may not report a task that has already finished.
  */
 static void
-refollow(struct agent *a, struct wstate *w, const struct vmoref *pc, unsigned gen)
+poll_tasks(struct agent *a, struct vconn *c)
 {
-	struct vconn *c = w->c;
 	static const char *const tpaths[] = { "info.state", "info.error" };
-	for (;;) {
-		struct vmoref task = { "", "" }, filter = { "", "" };
-		pthread_mutex_lock(&a->mtx);
-		for (struct follow *f = a->follows; f; f = f->next)
-			if (f->gen != gen) {
-				task = f->task;
-				f->gen = gen;
-				break;
+	struct vmoref *tasks;
+	struct wstate w = { .a = a, .c = c };
+	size_t n = 0, cap = 0;
+
+	pthread_mutex_lock(&a->mtx);
+	for (struct follow *f = a->follows; f; f = f->next)
+		cap++;
+	tasks = xcalloc(cap ? cap : 1, sizeof(*tasks));
+	for (struct follow *f = a->follows; f && n < cap; f = f->next)
+		tasks[n++] = f->task;
+	pthread_mutex_unlock(&a->mtx);
+	if (n > 0 && vim_retrieve_objects(c, tasks, n, "Task", tpaths, 2, task_read_cb, &w) != 0) {
+		/* One task gone (a vCenter restart, or purged) fails the whole
+		 * call: read them one by one to find it. */
+		vconn_reset(c);
+		for (size_t i = 0; i < n; i++) {
+			if (vim_retrieve_objects(c, &tasks[i], 1, "Task", tpaths, 2, task_read_cb,
+			    &w) == 0) {
+				vconn_reset(c);
+				continue;
 			}
-		pthread_mutex_unlock(&a->mtx);
-		if (task.value[0] == '\0')
-			break;
-		if (vim_create_object_filter(c, pc, &task, "Task", tpaths, 2, &filter) != 0) {
 			int gone = strcmp(vconn_fault_type(c), "ManagedObjectNotFound") == 0;
-			log_warnx("cannot follow %s: %s%s", task.value, vconn_error(c),
-			    gone ? "" : "; trying again");
+			vconn_reset(c);
+			if (!gone)
+				break;		/* vCenter trouble: next round */
 			struct follow *f = NULL, **pp;
 			pthread_mutex_lock(&a->mtx);
 			for (pp = &a->follows; *pp; pp = &(*pp)->next)
-				if (strcmp((*pp)->task.value, task.value) == 0) {
+				if (strcmp((*pp)->task.value, tasks[i].value) == 0) {
 					f = *pp;
-					if (gone)
-						*pp = f->next;	/* nothing left to follow */
-					else
-						f->gen = UINT32_MAX;
+					*pp = f->next;
 					break;
 				}
 			pthread_mutex_unlock(&a->mtx);
-			if (gone && f != NULL) {
+			if (f != NULL) {
 				/* The loop looks at the VM again after a backoff. */
-				struct note *n = xcalloc(1, sizeof(*n));
-				n->kind = N_TASK;
-				snprintf(n->vm, sizeof(n->vm), "%s", f->vm);
-				snprintf(n->task, sizeof(n->task), "%s", task.value);
-				snprintf(n->msg, sizeof(n->msg), "task vanished before it could be followed");
-				post(a, n);
-				uv_async_send(&a->wake);
+				struct note *no = xcalloc(1, sizeof(*no));
+				no->kind = N_TASK;
+				snprintf(no->vm, sizeof(no->vm), "%s", f->vm);
+				snprintf(no->task, sizeof(no->task), "%s", f->task.value);
+				snprintf(no->msg, sizeof(no->msg), "task vanished before it finished");
+				post(a, no);
+				w.posted++;
 				free(f);
 			}
-			if (!gone)
-				break;		/* next round, after a short wait */
-			continue;
 		}
-		pthread_mutex_lock(&a->mtx);
-		for (struct follow *f = a->follows; f; f = f->next)
-			if (strcmp(f->task.value, task.value) == 0)
-				f->filter = filter;
-		pthread_mutex_unlock(&a->mtx);
-		if (vim_retrieve_objects(c, &task, 1, "Task", tpaths, 2, task_read_cb, w) != 0)
-			log_debug("%s: %s (the filter will report it)", task.value, vconn_error(c));
-		vconn_reset(c);
 	}
-	if (w->posted)
+	vconn_reset(c);
+	free(tasks);
+	if (w.posted)
 		uv_async_send(&a->wake);
-	w->posted = 0;
-}
-
-static void
-drop_done_filters(struct wstate *w)
-{
-	for (int i = 0; i < w->ndone; i++)
-		vim_destroy_filter(w->c, &w->done[i]);
-	w->ndone = 0;
 }
 
 static void
@@ -616,7 +599,6 @@ watcher_main(void *arg)
 	vconn_set_timeout(c, WAIT_SECONDS + a->cfg->timeout);
 	while (!atomic_load(&a->stopping)) {
 		if (pc.value[0] == '\0' || gen != vsession_generation(a->s)) {
-			w.ndone = 0;	/* filters of the old session are gone */
 			/* (Re)create the session-scoped objects.  The event
 			 * collector starts at the checkpoint (or start-up) time,
 			 * so nothing between the two sessions is missed. */
@@ -646,7 +628,6 @@ watcher_main(void *arg)
 			pthread_mutex_unlock(&a->mtx);
 			atomic_store(&a->stream_ok_at, (long long)time(NULL));
 			atomic_store(&a->stream_err, 0);
-			refollow(a, &w, &pc, gen);
 			w.read_events = !a->once;
 			if (first) {
 				struct note *n = xcalloc(1, sizeof(*n));
@@ -657,8 +638,6 @@ watcher_main(void *arg)
 			}
 			log_debug("watcher: collector %s, events %s", pc.value, coll.value);
 		}
-		/* Tasks issued since the last wait get their filters here. */
-		refollow(a, &w, &pc, gen);
 		/* Read forward until the collector has nothing newer. */
 		while (w.read_events && !atomic_load(&a->stopping)) {
 			int count = 0;
@@ -674,15 +653,11 @@ watcher_main(void *arg)
 			if (count == EVENT_PAGE)
 				w.read_events = 1;
 		}
-		pthread_mutex_lock(&a->mtx);
-		int following = a->follows != NULL;
-		pthread_mutex_unlock(&a->mtx);
-		rc = vim_wait_for_updates(c, &pc, version, sizeof(version),
-		    following ? FOLLOW_WAIT : WAIT_SECONDS, on_update, &w);
+		rc = vim_wait_for_updates(c, &pc, version, sizeof(version), WAIT_SECONDS,
+		    on_update, &w);
 		if (w.posted)
 			uv_async_send(&a->wake);
 		w.posted = 0;
-		drop_done_filters(&w);
 		if (rc == V_ERR_CANCELED)
 			continue;		/* loop condition decides */
 		if (rc != 0) {
@@ -713,7 +688,8 @@ watcher_main(void *arg)
 /* ---------------------------------------------------------------- */
 /* pool jobs                                                         */
 
-enum job_kind { J_ENFORCE, J_SCAN, J_FINAL_SCAN, J_AUDIT, J_KEEPALIVE, J_CANCEL, J_KMS };
+enum job_kind { J_ENFORCE, J_SCAN, J_FINAL_SCAN, J_AUDIT, J_KEEPALIVE, J_CANCEL, J_KMS,
+    J_POLL };
 
 struct job {
 	uv_work_t	 req;
@@ -766,6 +742,10 @@ job_run(uv_work_t *req)
 		audit(c, j->vm, j->msg);
 		j->rc = 0;
 		break;
+	case J_POLL:
+		poll_tasks(a, c);
+		j->rc = 0;
+		break;
 	case J_KMS: {
 		struct kms_facts f;
 		struct chk_report *rep = xcalloc(1, sizeof(*rep));
@@ -788,16 +768,9 @@ job_run(uv_work_t *req)
 		struct outcome *o = &j->out;
 		j->rc = enforce_vm(a->enf, c, j->vm, j->allow_crypto, a->dry_run, o);
 		if (o->issued) {
-			/* Follow the task through the watcher's collector.  The
-			 * watcher creates (and later destroys) the filter itself,
-			 * between two waits: no call touches its collector while
-			 * it waits (vcsim serialises them behind the wait, so a
-			 * CreateFilter or CancelWaitForUpdates from here could
-			 * block for the whole wait).  While tasks are followed it
-			 * waits at most FOLLOW_WAIT seconds. */
+			/* Followed by the task poll (every TASK_POLL_MS). */
 			struct follow *f = xcalloc(1, sizeof(*f));
 			f->task = o->task;
-			f->gen = UINT32_MAX;
 			snprintf(f->vm, sizeof(f->vm), "%s", j->vm);
 			pthread_mutex_lock(&a->mtx);
 			f->next = a->follows;
@@ -1386,6 +1359,9 @@ job_done(uv_work_t *req, int status)
 	case J_KMS:
 		kms_done(a, j);
 		break;
+	case J_POLL:
+		a->polling = 0;
+		break;
 	case J_CANCEL:
 	case J_AUDIT:
 		break;
@@ -1438,6 +1414,7 @@ close_all(struct agent *a)
 	uv_close((uv_handle_t *)&a->kms_t, NULL);
 	uv_close((uv_handle_t *)&a->wake, NULL);
 	uv_close((uv_handle_t *)&a->watchdog_t, NULL);
+	uv_close((uv_handle_t *)&a->poll_t, NULL);
 	httpd_stop(a->httpd);
 	a->httpd = NULL;
 }
@@ -1565,6 +1542,11 @@ on_wake(uv_async_t *h)
 		checkpoint_maybe(a);
 		schedule(a);
 		maybe_finish_once(a);
+		if (a->draining && !atomic_load(&a->stopping) && a->tasks == 0 && a->jobs == 0) {
+			log_info("stopping: every running task has finished");
+			uv_timer_stop(&a->drain_t);
+			on_drain_timer(&a->drain_t);
+		}
 	}
 	if (atomic_load(&a->watcher_done) && a->watcher_started && a->jobs == 0 &&
 	    !a->scanning) {
@@ -1598,11 +1580,11 @@ on_stop(uv_signal_t *h, int signum)
 	struct agent *a = h->data;
 	const char *sig = signum == SIGINT ? "SIGINT" : "SIGTERM";
 
-	if (a->drain_t.data == (void *)1 || atomic_load(&a->stopping)) {
+	if (a->draining || atomic_load(&a->stopping)) {
 		log_warnx("second %s: exiting now", sig);
 		exit(EXIT_FAIL);
 	}
-	a->drain_t.data = a;
+	a->draining = 1;
 	notify_send("STOPPING=1\nSTATUS=stopping: following %d running task%s", a->tasks,
 	    a->tasks == 1 ? "" : "s");
 	httpd_stop(a->httpd);
@@ -1616,10 +1598,11 @@ on_stop(uv_signal_t *h, int signum)
 	while (dequeue(a) != NULL)
 		;
 	a->cfg->max_in_flight = 0;
-	if (a->tasks == 0) {
+	if (a->tasks == 0 && a->jobs == 0) {
 		on_drain_timer(&a->drain_t);
 		return;
 	}
+	/* Ends at DRAIN_MS, or as soon as the last task is done (on_wake). */
 	uv_timer_start(&a->drain_t, on_drain_timer, DRAIN_MS, 0);
 }
 
@@ -1792,6 +1775,16 @@ on_http(void *arg, const char *path, struct httpd_resp *r)
 }
 
 static void
+on_poll_timer(uv_timer_t *t)
+{
+	struct agent *a = t->data;
+	if (a->tasks > 0 && !a->polling && !a->closing) {
+		a->polling = 1;
+		job_submit(a, job_new(a, J_POLL));
+	}
+}
+
+static void
 on_watchdog(uv_timer_t *t)
 {
 	notify_send("WATCHDOG=1");	/* the loop turns: that is what it proves */
@@ -1863,6 +1856,9 @@ engine(struct agent *a)
 	uv_timer_init(&a->loop, &a->drain_t);
 	uv_timer_init(&a->loop, &a->kms_t);
 	uv_timer_init(&a->loop, &a->watchdog_t);
+	uv_timer_init(&a->loop, &a->poll_t);
+	a->poll_t.data = a;
+	uv_timer_start(&a->poll_t, on_poll_timer, TASK_POLL_MS, TASK_POLL_MS);
 	uv_async_init(&a->loop, &a->wake, on_wake);
 	a->event_lag = -1;
 	if (!a->once && a->cfg->metrics_listen[0] != '\0') {
@@ -1891,7 +1887,7 @@ engine(struct agent *a)
 	a->sigterm.data = a->sigint.data = a->sighup.data = a;
 	a->keepalive.data = a->wake.data = a->reconcile_t.data = a->retry_t.data = a;
 	a->kms_t.data = a;
-	a->drain_t.data = NULL;
+	a->drain_t.data = a;
 	uv_signal_start(&a->sigterm, on_stop, SIGTERM);
 	uv_signal_start(&a->sigint, on_stop, SIGINT);
 	if (!a->once)
