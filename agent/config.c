@@ -413,7 +413,11 @@ config_read_password(const struct config *cfg, char *err, size_t errlen)
 			    cfg->path);
 			return NULL;
 		}
-		return xstrdup(env);
+		char *pw = xstrdup(env);
+		/* Wipe it where /proc/PID/environ shows it (the process's
+		 * initial environment block), not just from environ[]. */
+		explicit_bzero((char *)env, strlen(env));
+		return pw;
 	}
 	fd = open(cfg->password_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd == -1) {

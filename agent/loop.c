@@ -768,20 +768,9 @@ job_run(uv_work_t *req)
 		struct outcome *o = &j->out;
 		j->rc = enforce_vm(a->enf, c, j->vm, j->allow_crypto, a->dry_run, o);
 		if (o->issued) {
-			/* Followed by the task poll (every TASK_POLL_MS). */
-			struct follow *f = xcalloc(1, sizeof(*f));
-			f->task = o->task;
-			snprintf(f->vm, sizeof(f->vm), "%s", j->vm);
-			pthread_mutex_lock(&a->mtx);
-			f->next = a->follows;
-			a->follows = f;
-			pthread_mutex_unlock(&a->mtx);
-			char acts[128];
-			policy_actions_str(o->actions, acts, sizeof(acts));
-			char m[1024];
-			snprintf(m, sizeof(m), "vmcrypt-agent: reconfiguring (%s): %s [%s]",
-			    acts, o->reason, o->task.value);
-			audit(c, j->vm, m);
+			/* Followed once the loop has counted it (enforce_done):
+			 * a task the poll saw finish before that would be
+			 * counted in flight for ever. */
 		} else if (j->audit && !a->dry_run && o->err == 0 && !o->gone &&
 		    (o->state == VS_HW_TOO_OLD || o->state == VS_BLOCKED ||
 		    o->state == VS_DEFERRED || o->state == VS_EXCLUDED ||
@@ -1157,6 +1146,14 @@ enforce_done(struct agent *a, struct job *j)
 		r->reconfigs++;
 		a->tasks++;
 		a->n_reconfigs++;
+		/* From now on the task poll (every TASK_POLL_MS) follows it. */
+		struct follow *f = xcalloc(1, sizeof(*f));
+		f->task = o->task;
+		snprintf(f->vm, sizeof(f->vm), "%s", r->moref);
+		pthread_mutex_lock(&a->mtx);
+		f->next = a->follows;
+		a->follows = f;
+		pthread_mutex_unlock(&a->mtx);
 		log_info("VM %s (%s): %s: %s; ReconfigVM_Task %s", rec_name(r), r->moref,
 		    acts, o->reason, o->task.value);
 		return;
@@ -1199,8 +1196,10 @@ task_done(struct agent *a, const struct note *n)
 		log_info("VM %s (%s): %s done (%s)", rec_name(r), r->moref, acts, n->task);
 		if (r->task_actions & ACT_CRYPTO)
 			breaker_close(a);
-		char m[512];
-		snprintf(m, sizeof(m), "vmcrypt-agent: %s completed [%s]", acts, n->task);
+		/* One audit event per remediation, with what it found. */
+		char m[900];
+		snprintf(m, sizeof(m), "vmcrypt-agent: %s completed [%s] (was: %.600s)", acts,
+		    n->task, r->reason && r->reason[0] ? r->reason : "not compliant");
 		submit_audit(a, r->moref, m);
 		/* Level-triggered: read it again to confirm. */
 		enqueue(a, r);
@@ -1212,7 +1211,8 @@ task_done(struct agent *a, const struct note *n)
 	log_error("VM %s (%s): %s failed (%s): %s%s%s", rec_name(r), r->moref, acts,
 	    n->task, n->fault[0] ? n->fault : "error", n->msg[0] ? ": " : "", n->msg);
 	char m[900];
-	snprintf(m, sizeof(m), "vmcrypt-agent: %s failed [%s]: %.500s", acts, n->task, n->msg);
+	snprintf(m, sizeof(m), "vmcrypt-agent: %s failed [%s]: %.300s (was: %.200s)", acts,
+	    n->task, n->msg, r->reason && r->reason[0] ? r->reason : "not compliant");
 	submit_audit(a, r->moref, m);
 	if (kms && (r->task_actions & ACT_CRYPTO)) {
 		a->n_kms_err++;

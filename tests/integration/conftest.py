@@ -41,7 +41,7 @@ def make_cert(d, cn="127.0.0.1"):
 
 
 class Vcsim:
-    def __init__(self, vms=2, dirpath=None, args=()):
+    def __init__(self, vms=2, dirpath=None, args=(), start_timeout=120):
         self.dir = dirpath
         self.crt, self.key, self.thumbprint = make_cert(dirpath)
         self.url_file = os.path.join(dirpath, "url")
@@ -51,7 +51,7 @@ class Vcsim:
              "-tlscert", self.crt, "-tlskey", self.key, "-username", USER,
              "-password", PASSWORD, "-vm", str(vms), "-url-file", self.url_file, *args],
             stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 120
+        deadline = time.time() + start_timeout
         while not os.path.exists(self.url_file):
             if self.proc.poll() is not None or time.time() > deadline:
                 raise RuntimeError("vcsimd did not start: " + open(self.log.name).read())
@@ -227,7 +227,7 @@ class Agent:
     def __init__(self, cfg, workdir, *extra, name="agent.log", env=None,
                  wait="reconcile: "):
         self.log = os.path.join(workdir, name)
-        env = dict(os.environ, VMCRYPT_VC_PASSWORD=PASSWORD, **(env or {}))
+        env = {**os.environ, "VMCRYPT_VC_PASSWORD": PASSWORD, **(env or {})}
         with open(self.log, "a") as lf:
             self.p = subprocess.Popen([BIN, "run", "--config", cfg, *extra],
                                       stdout=lf, stderr=lf, env=env)

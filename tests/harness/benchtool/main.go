@@ -329,18 +329,18 @@ func poller(ctx context.Context, e *env, prefix string, n int, out string) {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 8)
 	interval := time.Second
-	for len(recs) < n {
+	dispatched := 0
+	for dispatched < n {
 		evs, err := coll.ReadNextEvents(ctx, 100)
 		if err != nil {
 			die("ReadNextEvents: %v", err)
 		}
-		seen := 0
 		for _, be := range evs {
 			ev, ok := be.(*types.VmCreatedEvent)
 			if !ok || ev.Vm == nil || !strings.HasPrefix(ev.Vm.Name, prefix) {
 				continue
 			}
-			seen++
+			dispatched++
 			r := rec{Name: ev.Vm.Name, Moref: ev.Vm.Vm.Value}
 			wg.Add(1)
 			sem <- struct{}{}
@@ -353,11 +353,7 @@ func poller(ctx context.Context, e *env, prefix string, n int, out string) {
 				mu.Unlock()
 			}()
 		}
-		mu.Lock()
-		done := len(recs)
-		mu.Unlock()
-		if done+seen >= n && seen > 0 {
-			wg.Wait()
+		if dispatched >= n {
 			break
 		}
 		if len(evs) == 0 {

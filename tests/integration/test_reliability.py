@@ -1,0 +1,94 @@
+"""Faults production brings (issue #8), against vcsim, checked from outside:
+the vCenter session killed server-side; vCenter going away and coming back;
+secrets kept out of argv, logs and reports."""
+import json
+import os
+import signal
+import time
+
+import pytest
+
+from conftest import (PASSWORD, Agent, Harness, Vcsim, agent, compliant, create,
+                      wait_until, with_kms)
+
+
+@pytest.fixture
+def vc(workdir):
+    v = with_kms(Vcsim(vms=1, dirpath=workdir))
+    yield v
+    v.stop()
+
+
+def agent_sessions(v):
+    out = json.loads(v.govc("session.ls", "-json"))
+    sessions = out.get("sessionList") or []
+    return [s for s in sessions
+            if "gSOAP" in (s.get("userAgent") or s.get("UserAgent") or "")]
+
+
+def test_session_terminated_server_side(vc, workdir):
+    """TerminateSession on the agent's session: the next call gets
+    NotAuthenticated, the agent logs in again and carries on; nothing is
+    lost (the VM created meanwhile ends compliant)."""
+    h = Harness(vc)
+    a = Agent(vc.config(), workdir)
+    try:
+        mine = agent_sessions(vc)
+        assert mine, "the agent's session is not listed"
+        for s in mine:
+            vc.govc("session.rm", s.get("key") or s.get("Key"))
+        assert not agent_sessions(vc)
+        t0 = time.time()
+        create(vc, "after-terminate")
+        wait_until(lambda: compliant(vc, h, "after-terminate"), 30,
+                   "after-terminate compliant after the session was killed")
+        took = time.time() - t0
+        assert "session no longer valid, logging in again" in a.text()
+        assert agent_sessions(vc), "no new session"
+        assert took < 10, took
+        a.stop()
+    finally:
+        a.kill()
+    assert PASSWORD not in a.text()
+
+
+def test_secrets_not_in_argv_or_output(vc, workdir):
+    """The password reaches the agent through a 0600 file; it is never in
+    /proc/PID/cmdline or environ (the file is used), the logs, or a report."""
+    pw = os.path.join(workdir, "vc.password")
+    with open(pw, "w") as f:
+        f.write(PASSWORD + "\n")
+    os.chmod(pw, 0o600)
+    cfg = vc.config()
+    text = open(cfg).read().replace(f'user="svc-vmcrypt"',
+                                    f'user="svc-vmcrypt" password-file="{pw}"')
+    with open(cfg, "w") as f:
+        f.write(text)
+    env_pw = os.environ.pop("VMCRYPT_VC_PASSWORD", None)
+    try:
+        a = Agent(cfg, workdir, env={"VMCRYPT_VC_PASSWORD": ""})
+        try:
+            cmdline = open(f"/proc/{a.p.pid}/cmdline", "rb").read()
+            environ = open(f"/proc/{a.p.pid}/environ", "rb").read()
+            assert PASSWORD.encode() not in cmdline
+            assert PASSWORD.encode() not in environ
+            a.stop()
+        finally:
+            a.kill()
+        assert PASSWORD not in a.text()
+        for fmt in ("json", "csv", "html"):
+            r = agent("report", "--config", cfg, "--format", fmt, password=None)
+            assert r.returncode == 0, r.stderr
+            assert PASSWORD not in r.stdout + r.stderr
+    finally:
+        if env_pw is not None:
+            os.environ["VMCRYPT_VC_PASSWORD"] = env_pw
+    # Given in the environment: read once, then wiped from the process's
+    # environment block (what /proc/PID/environ shows).
+    a = Agent(vc.config(), workdir, name="agent-env.log")
+    try:
+        assert PASSWORD.encode() not in open(f"/proc/{a.p.pid}/environ", "rb").read()
+        assert PASSWORD.encode() not in open(f"/proc/{a.p.pid}/cmdline", "rb").read()
+        a.stop()
+    finally:
+        a.kill()
