@@ -92,3 +92,61 @@ def test_secrets_not_in_argv_or_output(vc, workdir):
         a.stop()
     finally:
         a.kill()
+
+
+def test_vcenter_hangs_then_recovers(workdir):
+    """vCenter stops answering (SIGSTOP) for 60 s: calls time out, the loop
+    stays responsive (/metrics answers at once throughout), /healthz says
+    unhealthy; after SIGCONT it recovers by itself and a VM created then
+    ends compliant."""
+    import urllib.request
+
+    def get(port, path):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=3) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            with e:
+                return e.code
+
+    v = with_kms(Vcsim(vms=1, dirpath=workdir))
+    h = Harness(v)
+    cfg = v.config()
+    text = open(cfg).read().replace('pbm-path="/pbm"', 'pbm-path="/pbm" timeout="10"')
+    with open(cfg, "w") as f:
+        f.write(text)
+    port = v.metrics_port
+    a = Agent(cfg, workdir)
+    try:
+        wait_until(lambda: get(port, "/healthz") == 200, 30, "healthy")
+        os.kill(v.proc.pid, signal.SIGSTOP)
+        t0 = time.time()
+        worst = 0.0
+        while time.time() - t0 < 60:
+            t = time.time()
+            assert get(port, "/metrics") == 200        # the loop never blocks
+            worst = max(worst, time.time() - t)
+            if get(port, "/healthz") == 503:
+                break
+            time.sleep(0.5)
+        assert get(port, "/healthz") == 503, "still healthy with vCenter hung"
+        became = time.time() - t0
+        while time.time() - t0 < 60:
+            t = time.time()
+            assert get(port, "/metrics") == 200
+            worst = max(worst, time.time() - t)
+            time.sleep(1)
+        assert worst < 1.0, worst
+        os.kill(v.proc.pid, signal.SIGCONT)
+        wait_until(lambda: get(port, "/healthz") == 200, 90, "healthy again after SIGCONT")
+        create(v, "after-hang")
+        wait_until(lambda: compliant(v, h, "after-hang"), 30, "after-hang compliant")
+        assert became <= 55, became
+        a.stop()
+    finally:
+        try:
+            os.kill(v.proc.pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+        a.kill()
+        v.stop()
