@@ -144,8 +144,9 @@ class Harness:
     def stats(self):
         return self._req("GET", "/harness/stats")
 
-    def fault(self, method, message):
-        q = urllib.parse.urlencode({"method": method, "message": message})
+    def fault(self, method, message, probability=1.0):
+        q = urllib.parse.urlencode({"method": method, "message": message,
+                                    "probability": str(probability)})
         self._req("POST", "/harness/fault?" + q)
 
     def clear_faults(self):

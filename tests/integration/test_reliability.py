@@ -150,3 +150,42 @@ def test_vcenter_hangs_then_recovers(workdir):
             pass
         a.kill()
         v.stop()
+
+
+def test_kms_fails_30_percent_of_the_time(vc, workdir):
+    """GenerateKey refused ("Cannot generate key") on 30 % of calls while
+    40 VMs arrive: the breaker opens and closes again, attempts stay
+    bounded, and every VM ends compliant."""
+    import urllib.request
+    from conftest import moref
+    h = Harness(vc)
+    a = Agent(vc.config(), workdir)
+    try:
+        h.fault("GenerateKey", "Cannot generate key", probability=0.3)
+        names = [f"kf-{i:02d}" for i in range(40)]
+        for n in names:
+            create(vc, n)
+        refs = {moref(vc, n): n for n in names}
+        total = len(vc.govc("find", "/", "-type", "m").split())
+
+        def all_compliant():
+            with urllib.request.urlopen(f"http://127.0.0.1:{vc.metrics_port}/metrics",
+                                        timeout=5) as r:
+                for line in r.read().decode().splitlines():
+                    if line.startswith('vmcrypt_vms{state="compliant"} '):
+                        return int(line.split()[1]) == total
+            return False
+        wait_until(all_compliant, 300, "every VM compliant despite KMS faults", step=1)
+        st = h.stats()
+        text = a.text()
+        assert "KMS unusable" in text and "KMS usable again" in text, text[-3000:]
+        # Bounded: nobody gave up, and no VM took more than a few tasks
+        # (required vMotion alone while the breaker was open, then encryption).
+        assert "giving up" not in text
+        assert max(st["reconfigs"][r] for r in refs) <= 3, st["reconfigs"]
+        h.clear_faults()
+        for n in names:            # checked from outside, every one
+            assert compliant(vc, h, n), n
+        a.stop()
+    finally:
+        a.kill()
