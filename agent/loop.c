@@ -156,7 +156,6 @@ struct agent {
 	size_t		 nnotes;
 	size_t		 dropped;
 	struct vmoref	 pc;
-	unsigned	 pc_gen;
 	struct follow	*follows;
 	struct vconn	*conns[16];
 	int		 nconns;
@@ -202,7 +201,7 @@ struct agent {
 	time_t		 last_reconcile;
 
 	/* counters */
-	unsigned long	 n_events, n_reconfigs, n_task_ok, n_task_err, n_kms_err;
+	unsigned long	 n_reconfigs, n_kms_err;	/* the rest live in met */
 	int		 exit_code;
 };
 
@@ -624,7 +623,6 @@ watcher_main(void *arg)
 			}
 			pthread_mutex_lock(&a->mtx);
 			a->pc = pc;
-			a->pc_gen = gen;
 			pthread_mutex_unlock(&a->mtx);
 			atomic_store(&a->stream_ok_at, (long long)time(NULL));
 			atomic_store(&a->stream_err, 0);
@@ -1189,7 +1187,6 @@ task_done(struct agent *a, const struct note *n)
 	set_pend(a, r, -1, NULL);
 	policy_actions_str(r->task_actions, acts, sizeof(acts));
 	if (n->ok) {
-		a->n_task_ok++;
 		a->met.remediation_ok++;
 		r->attempts = 0;
 		r->failed = 0;
@@ -1205,7 +1202,6 @@ task_done(struct agent *a, const struct note *n)
 		enqueue(a, r);
 		return;
 	}
-	a->n_task_err++;
 	metrics_task_failed(&a->met, n->fault);
 	int kms = enforce_is_kms_error(n->fault, n->msg);
 	log_error("VM %s (%s): %s failed (%s): %s%s%s", rec_name(r), r->moref, acts,
@@ -1423,18 +1419,15 @@ close_all(struct agent *a)
 static void
 event_lag(struct agent *a, const char *t)
 {
-	struct tm tm;
 	struct timespec now;
-	memset(&tm, 0, sizeof(tm));
-	const char *rest = strptime(t, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (rest == NULL)
+	time_t ts = kms_parse_time(t);		/* whole seconds, UTC */
+	const char *dot = strchr(t, '.');
+
+	if (ts == (time_t)-1)
 		return;
-	double frac = 0;
-	if (*rest == '.')
-		frac = strtod(rest, NULL);
-	time_t ts = timegm(&tm);
 	clock_gettime(CLOCK_REALTIME, &now);
-	a->event_lag = (double)(now.tv_sec - ts) + now.tv_nsec / 1e9 - frac;
+	a->event_lag = (double)(now.tv_sec - ts) + now.tv_nsec / 1e9 -
+	    (dot ? strtod(dot, NULL) : 0);
 }
 
 /* The VM is confirmed in a final state: the event-to-compliant latency. */
@@ -1452,7 +1445,6 @@ settled(struct agent *a, struct vmrec *r)
 static void
 handle_event(struct agent *a, const struct note *n)
 {
-	a->n_events++;
 	a->met.events++;
 	event_lag(a, n->time);
 	if (n->key > a->max_key) {
@@ -1941,7 +1933,7 @@ engine(struct agent *a)
 	enforcer_free(a->enf);
 	if (!a->once)
 		log_info("stopped: %lu events, %lu reconfigurations (%lu done, %lu failed)",
-		    a->n_events, a->n_reconfigs, a->n_task_ok, a->n_task_err);
+		    a->met.events, a->n_reconfigs, a->met.remediation_ok, a->met.remediation_err);
 	if (rc != 0 && a->exit_code == EXIT_OK)
 		a->exit_code = EXIT_FAIL;
 	return a->exit_code;
