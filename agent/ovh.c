@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <ini.h>
 #include <json-c/json.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,7 +140,8 @@ pick(char *dst, size_t len, const char *env, const struct conf *c,
 }
 
 int
-ovh_creds_load(struct ovh_creds *cr, const char *override, char *err, size_t errlen)
+ovh_creds_load(struct ovh_creds *cr, const char *override, const char *endpoint,
+    char *err, size_t errlen)
 {
 	struct conf *c = calloc(1, sizeof(*c));
 	char home[512];
@@ -161,8 +163,11 @@ ovh_creds_load(struct ovh_creds *cr, const char *override, char *err, size_t err
 			rc = conf_read(c, "ovh.conf", 0, cr, err, errlen);
 	}
 	if (rc == 0) {
-		pick(cr->endpoint, sizeof(cr->endpoint), "OVH_ENDPOINT", c, "default",
-		    "endpoint");
+		if (endpoint != NULL)
+			snprintf(cr->endpoint, sizeof(cr->endpoint), "%s", endpoint);
+		else
+			pick(cr->endpoint, sizeof(cr->endpoint), "OVH_ENDPOINT", c, "default",
+			    "endpoint");
 		const char *sec = cr->endpoint[0] ? cr->endpoint : NULL;
 		pick(cr->application_key, sizeof(cr->application_key),
 		    "OVH_APPLICATION_KEY", c, sec, "application_key");
@@ -255,21 +260,52 @@ clean(char *dst, size_t len, const char *src, size_t srclen)
 	dst[j] = '\0';
 }
 
+int
+ovh_json_parse(const char *buf, size_t len, size_t max, json_object **out)
+{
+	json_tokener *tok;
+	char *copy;
+	int rc = -1;
+
+	*out = NULL;
+	if (buf == NULL || len == 0 || len > max || len > INT32_MAX - 1 ||
+	    memchr(buf, '\0', len) != NULL)
+		return -1;
+	/* NUL-terminated, and the NUL handed to the tokener: it ends a bare
+	 * number ("1457018875"), which it would otherwise wait on. */
+	if ((copy = malloc(len + 1)) == NULL || (tok = json_tokener_new()) == NULL) {
+		free(copy);
+		return -1;
+	}
+	memcpy(copy, buf, len);
+	copy[len] = '\0';
+	json_object *o = json_tokener_parse_ex(tok, copy, (int)len + 1);
+	if (json_tokener_get_error(tok) == json_tokener_success) {
+		size_t end = json_tokener_get_parse_end(tok);
+		while (end < len && strchr(" \t\r\n", copy[end]) != NULL)
+			end++;
+		if (end >= len) {
+			*out = o;
+			o = NULL;
+			rc = 0;
+		}
+	}
+	json_object_put(o);
+	json_tokener_free(tok);
+	free(copy);
+	return rc;
+}
+
+/* An error body as a JSON object, or NULL. */
 static json_object *
 parse_obj(const char *body, size_t len)
 {
-	if (body == NULL || len == 0 || len > (1U << 20))
+	json_object *o;
+	if (ovh_json_parse(body, len, 1U << 20, &o) != 0)
 		return NULL;
-	json_tokener *tok = json_tokener_new();
-	json_object *o = tok ? json_tokener_parse_ex(tok, body, (int)len) : NULL;
-	if (tok && json_tokener_get_error(tok) != json_tokener_success) {
+	if (!json_object_is_type(o, json_type_object)) {
 		json_object_put(o);
-		o = NULL;
-	}
-	json_tokener_free(tok);
-	if (o != NULL && !json_object_is_type(o, json_type_object)) {
-		json_object_put(o);
-		o = NULL;
+		return NULL;
 	}
 	return o;
 }

@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include <json-c/json.h>
+
 /* "ovh-eu" -> "https://eu.api.ovh.com/1.0"; an https:// URL is taken as
  * it is (no trailing slash).  NULL for an unknown name. */
 const char *ovh_endpoint_url(const char *name_or_url, char *buf, size_t len);
@@ -27,12 +29,20 @@ struct ovh_creds {
  * OVH_APPLICATION_SECRET, OVH_CONSUMER_KEY) if set, else from the ovh.conf
  * files, read in increasing priority /etc/ovh.conf, ~/.ovh.conf,
  * ./ovh.conf: [default] endpoint=..., then the endpoint's own section.
+ * endpoint, if not NULL (--endpoint), wins over both and names the section.
  * conf_override, if not NULL, is the only file read.  Returns 0, or -1
  * with one line in err (an unreadable or malformed file).  Missing values
  * are not an error here: the caller knows which it needs.
  */
 int	ovh_creds_load(struct ovh_creds *c, const char *conf_override,
-	    char *err, size_t errlen);
+	    const char *endpoint, char *err, size_t errlen);
+
+/*
+ * Parses exactly one JSON value from buf[0, len) (whitespace around it
+ * allowed; buf need not be NUL-terminated; nothing over max bytes).
+ * Returns 0 with *out (put it), or -1.
+ */
+int	ovh_json_parse(const char *buf, size_t len, size_t max, json_object **out);
 
 /*
  * The X-Ovh-Signature value: "$1$" + hex(SHA1(secret+"+"+ck+"+"+METHOD+

@@ -11,7 +11,6 @@
 #include "tls.h"
 #include "xmalloc.h"
 
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,34 +202,6 @@ exchange(struct ovh_client *c, const char *method, const char *url, const char *
 	return 0;
 }
 
-/* One JSON value filling buf (whitespace around it allowed).  buf[len] is
- * NUL: handing the tokener the NUL ends a bare number ("1457018875"),
- * which it would otherwise wait on. */
-static int
-parse_json(const char *buf, size_t len, json_object **out)
-{
-	json_tokener *tok;
-	int rc = -1;
-
-	*out = NULL;
-	if (strlen(buf) != len || len > INT32_MAX - 1 || (tok = json_tokener_new()) == NULL)
-		return -1;
-	json_object *o = json_tokener_parse_ex(tok, buf, (int)len + 1);
-	if (json_tokener_get_error(tok) == json_tokener_success) {
-		size_t end = json_tokener_get_parse_end(tok);
-		while (end < len && strchr(" \t\r\n", buf[end]) != NULL)
-			end++;
-		if (end >= len) {
-			*out = o;
-			o = NULL;
-			rc = 0;
-		}
-	}
-	json_object_put(o);
-	json_tokener_free(tok);
-	return rc;
-}
-
 static int
 classify(int status, const char *body, size_t len)
 {
@@ -297,7 +268,7 @@ ovh_call(struct ovh_client *c, const char *method, const char *path, json_object
 	}
 	if (rlen > 0) {
 		json_object *o = NULL;
-		if (parse_json(rbody, rlen, &o) != 0) {
+		if (ovh_json_parse(rbody, rlen, MAX_BODY, &o) != 0) {
 			snprintf(err, errlen, "%s %s: HTTP %d but the answer is not JSON%s%s%s",
 			    method, path, status, c->qid[0] ? " (X-Ovh-QueryID " : "",
 			    c->qid, c->qid[0] ? ")" : "");

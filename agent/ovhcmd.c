@@ -92,13 +92,13 @@ connect_api(const struct opts *o, int needs_ck, struct ovh_client **out, char *b
 	int rc;
 
 	*out = NULL;
-	if (ovh_creds_load(&cr, o->conf, err, sizeof(err)) != 0) {
+	if (ovh_creds_load(&cr, o->conf, o->endpoint, err, sizeof(err)) != 0) {
 		fprintf(stderr, "vmcrypt-agent: %s\n", err);
 		return EXIT_CONFIG;
 	}
 	if (cr.warning[0])
 		fprintf(stderr, "%s\n", cr.warning);
-	const char *ep = o->endpoint ? o->endpoint : cr.endpoint[0] ? cr.endpoint : NULL;
+	const char *ep = cr.endpoint[0] ? cr.endpoint : NULL;
 	if (ep == NULL) {
 		fprintf(stderr, "vmcrypt-agent: no OVHcloud endpoint: give --endpoint "
 		    "ovh-eu|ovh-ca|ovh-us, set OVH_ENDPOINT, or endpoint= in the [default] "
@@ -108,24 +108,8 @@ connect_api(const struct opts *o, int needs_ck, struct ovh_client **out, char *b
 	if (ovh_endpoint_url(ep, base, baselen) == NULL) {
 		fprintf(stderr, "vmcrypt-agent: unknown endpoint '%s': ovh-eu, ovh-ca, ovh-us "
 		    "(or kimsufi-*, soyoustart-*), or an https:// URL\n", ep);
+		explicit_bzero(&cr, sizeof(cr));
 		return EXIT_USAGE;
-	}
-	/* With --endpoint, the keys may still sit in ovh.conf under that name. */
-	if (o->endpoint != NULL && strcmp(o->endpoint, cr.endpoint) != 0 &&
-	    getenv("OVH_ENDPOINT") == NULL) {
-		struct ovh_creds c2;
-		setenv("OVH_ENDPOINT", o->endpoint, 1);
-		if (ovh_creds_load(&c2, o->conf, err, sizeof(err)) == 0) {
-			if (!cr.application_key[0])
-				memcpy(cr.application_key, c2.application_key, sizeof(cr.application_key));
-			if (!cr.application_secret[0])
-				memcpy(cr.application_secret, c2.application_secret,
-				    sizeof(cr.application_secret));
-			if (!cr.consumer_key[0])
-				memcpy(cr.consumer_key, c2.consumer_key, sizeof(cr.consumer_key));
-		}
-		explicit_bzero(&c2, sizeof(c2));
-		unsetenv("OVH_ENDPOINT");
 	}
 	char missing[160] = "";
 	if (!cr.application_key[0])

@@ -80,6 +80,23 @@ test_thumbprints(void **st)
 }
 
 static void
+test_json(void **st)
+{
+	json_object *o;
+	(void)st;
+	assert_int_equal(ovh_json_parse("1457018875", 10, 64, &o), 0);	/* bare number */
+	assert_int_equal(json_object_get_int64(o), 1457018875);
+	json_object_put(o);
+	assert_int_equal(ovh_json_parse(" [\"a\"] \n", 7, 64, &o), 0);
+	json_object_put(o);
+	assert_int_equal(ovh_json_parse("[1] x", 5, 64, &o), -1);		/* trailing */
+	assert_int_equal(ovh_json_parse("[1", 2, 64, &o), -1);			/* cut */
+	assert_int_equal(ovh_json_parse("[1,\0]", 5, 64, &o), -1);		/* NUL */
+	assert_int_equal(ovh_json_parse("[1234]", 6, 5, &o), -1);		/* too big */
+	assert_int_equal(ovh_json_parse("", 0, 64, &o), -1);
+}
+
+static void
 test_ipv4(void **st)
 {
 	(void)st;
@@ -179,7 +196,7 @@ test_conf_file(void **st)
 	    "application_key = ca-ak\n"
 	    "application_secret: ca-as\n"
 	    "Consumer_Key=ca-ck\n", 0600);
-	assert_int_equal(ovh_creds_load(&c, path, err, sizeof(err)), 0);
+	assert_int_equal(ovh_creds_load(&c, path, NULL, err, sizeof(err)), 0);
 	assert_string_equal(c.endpoint, "ovh-ca");
 	assert_string_equal(c.application_key, "ca-ak");
 	assert_string_equal(c.application_secret, "ca-as");
@@ -189,26 +206,31 @@ test_conf_file(void **st)
 	/* The environment wins, value by value, and picks the section. */
 	setenv("OVH_ENDPOINT", "ovh-eu", 1);
 	setenv("OVH_CONSUMER_KEY", "env-ck", 1);
-	assert_int_equal(ovh_creds_load(&c, path, err, sizeof(err)), 0);
+	assert_int_equal(ovh_creds_load(&c, path, NULL, err, sizeof(err)), 0);
 	assert_string_equal(c.endpoint, "ovh-eu");
 	assert_string_equal(c.application_key, "eu-ak");
 	assert_string_equal(c.application_secret, "");
+	assert_string_equal(c.consumer_key, "env-ck");
+	/* --endpoint wins over OVH_ENDPOINT and [default], and names the section. */
+	assert_int_equal(ovh_creds_load(&c, path, "ovh-ca", err, sizeof(err)), 0);
+	assert_string_equal(c.endpoint, "ovh-ca");
+	assert_string_equal(c.application_key, "ca-ak");
 	assert_string_equal(c.consumer_key, "env-ck");
 	unsetenv("OVH_ENDPOINT");
 	unsetenv("OVH_CONSUMER_KEY");
 
 	/* Readable by others: loaded, loudly warned. */
 	chmod(path, 0644);
-	assert_int_equal(ovh_creds_load(&c, path, err, sizeof(err)), 0);
+	assert_int_equal(ovh_creds_load(&c, path, NULL, err, sizeof(err)), 0);
 	assert_non_null(strstr(c.warning, "readable by group or others (mode 0644)"));
 	assert_non_null(strstr(c.warning, "chmod 600"));
 
 	/* Malformed: the line is named; missing: said. */
 	write_file(path, "[default]\nendpoint=ovh-eu\nthis is not ini\n", 0600);
-	assert_int_equal(ovh_creds_load(&c, path, err, sizeof(err)), -1);
+	assert_int_equal(ovh_creds_load(&c, path, NULL, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, ":3:"));
 	snprintf(path, sizeof(path), "%s/nope.conf", dir);
-	assert_int_equal(ovh_creds_load(&c, path, err, sizeof(err)), -1);
+	assert_int_equal(ovh_creds_load(&c, path, NULL, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "cannot read"));
 }
 
@@ -229,7 +251,7 @@ test_conf_places(void **st)
 	assert_int_equal(chdir(dir), 0);
 	unlink("ovh.conf");
 	write_file("ovh.conf", "[ovh-eu]\napplication_secret=cwd-as\nconsumer_key=cwd-ck\n", 0600);
-	assert_int_equal(ovh_creds_load(&c, NULL, err, sizeof(err)), 0);
+	assert_int_equal(ovh_creds_load(&c, NULL, NULL, err, sizeof(err)), 0);
 	assert_string_equal(c.endpoint, "ovh-eu");
 	assert_string_equal(c.application_key, "home-ak");
 	assert_string_equal(c.application_secret, "cwd-as");
@@ -246,6 +268,7 @@ main(void)
 		cmocka_unit_test(test_signature_vectors),
 		cmocka_unit_test(test_endpoints),
 		cmocka_unit_test(test_thumbprints),
+		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_ipv4),
 		cmocka_unit_test(test_error_lines),
 		cmocka_unit_test_setup(test_conf_file, setup_dir),
