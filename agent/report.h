@@ -18,6 +18,7 @@ struct report_vm {
 struct report {
 	const struct inventory	*inv;
 	struct report_vm	*vms;
+	struct report_vm	**byref;	/* vms sorted by moref */
 	size_t			 nvms;
 	size_t			 counts[VS_COUNT];
 	size_t			 unknown;

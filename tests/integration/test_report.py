@@ -177,3 +177,17 @@ def test_html_offline_chart_and_table(scene, workdir):
     assert count_color(img, (0xf3, 0xf6, 0xf8)) > 1280 * 20
     if os.environ.get("VMCRYPT_ARTIFACTS"):        # kept for a look by eye
         shutil.copy(shot, os.path.join(os.environ["VMCRYPT_ARTIFACTS"], "report.png"))
+
+
+def test_bad_options(workdir):
+    v = Vcsim(vms=1, dirpath=workdir)
+    try:
+        cfg = v.config()
+        for args in (["--since", "5x"], ["--since", "0"], ["--format", "pdf"], []):
+            r = agent("report", *(["--config", cfg] if args != [] else []), *args)
+            assert r.returncode == 2, (args, r.stderr)
+            assert r.stderr.strip() and r.stdout == ""
+        r = agent("report", "--config", cfg, "--output", "/nonexistent/dir/r.html")
+        assert r.returncode == 1 and "cannot write /nonexistent/dir/r.html" in r.stderr
+    finally:
+        v.stop()
