@@ -38,6 +38,13 @@ int	cmd_kms_probe(int argc, char **argv);
 int	cmd_ovh(int argc, char **argv);
 int	cmd_report(int argc, char **argv);
 
+struct tls_cert_info;
+/* Connects to a KMS (HOST[:PORT], 5696 by default) and reads its TLS
+ * certificate without verifying it (kms-thumbprint, ovh --fetch-thumbprint).
+ * EXIT_OK, or an exit code (2, 6, 7) after one line on stderr. */
+int	kms_fetch_certificate(const char *target, int timeout, struct tls_cert_info *ci,
+	    char *host, size_t hlen, char *port, size_t plen);
+
 /* HOST, HOST:PORT, [V6]:PORT or a bare IPv6 address; port 1..65535.
  * 0, or -1 if arg is none of these. */
 int	cli_split_hostport(const char *arg, const char *defport, char *host,

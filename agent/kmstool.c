@@ -62,6 +62,31 @@ exit_for_tls(int rc)
 	}
 }
 
+int
+kms_fetch_certificate(const char *target, int timeout, struct tls_cert_info *ci,
+    char *host, size_t hlen, char *port, size_t plen)
+{
+	struct tls_client_opts o = { NULL, NULL, NULL, 0, timeout };
+	struct tls_client *c = NULL;
+	char err[512];
+
+	if (cli_split_hostport(target, KMIP_PORT, host, hlen, port, plen) != 0) {
+		fprintf(stderr, "vmcrypt-agent: '%s' is not HOST[:PORT] (port 1..65535)\n",
+		    target);
+		return EXIT_USAGE;
+	}
+	int rc = tls_client_open(host, port, &o, &c, err, sizeof(err));
+	if (c == NULL || tls_client_peer(c, ci) != 0) {
+		fprintf(stderr, "vmcrypt-agent: %s\n", err);
+		tls_client_free(c);
+		return exit_for_tls(rc ? rc : TLS_E_HANDSHAKE);
+	}
+	if (rc != 0)	/* e.g. the KMS wants a client certificate */
+		fprintf(stderr, "note: %s; the certificate was received before that\n", err);
+	tls_client_free(c);
+	return EXIT_OK;
+}
+
 static int
 parse_timeout(const char *s, int *out)
 {
@@ -99,9 +124,8 @@ cmd_kms_thumbprint(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct tls_client_opts o = { NULL, NULL, NULL, 0, 10 };
-	struct tls_client *c = NULL;
 	struct tls_cert_info ci;
-	char host[256], port[16], err[512];
+	char host[256], port[16];
 	int json = 0, ch, rc;
 
 	while ((ch = getopt_long(argc, argv, "jt:h", opts, NULL)) != -1) {
@@ -131,20 +155,9 @@ cmd_kms_thumbprint(int argc, char **argv)
 		fprintf(stderr, "usage: vmcrypt-agent kms-thumbprint HOST[:PORT] [--json]\n");
 		return EXIT_USAGE;
 	}
-	if (cli_split_hostport(argv[optind], KMIP_PORT, host, sizeof(host), port, sizeof(port)) != 0) {
-		fprintf(stderr, "vmcrypt-agent: '%s' is not HOST[:PORT] (port 1..65535)\n",
-		    argv[optind]);
-		return EXIT_USAGE;
-	}
-	rc = tls_client_open(host, port, &o, &c, err, sizeof(err));
-	if (c == NULL || tls_client_peer(c, &ci) != 0) {
-		fprintf(stderr, "vmcrypt-agent: %s\n", err);
-		tls_client_free(c);
-		return exit_for_tls(rc ? rc : TLS_E_HANDSHAKE);
-	}
-	if (rc != 0)
-		fprintf(stderr, "note: %s; the certificate was received before that\n", err);
-	tls_client_free(c);
+	if ((rc = kms_fetch_certificate(argv[optind], o.timeout, &ci, host, sizeof(host), port,
+	    sizeof(port))) != EXIT_OK)
+		return rc;
 
 	if (json) {
 		json_object *o = json_object_new_object();

@@ -18,7 +18,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define KMIP_PORT	"5696"
 
 struct opts {
 	const char	*service, *kms_ip, *thumbprint, *fetch, *description;
@@ -404,9 +403,7 @@ follow_task(struct ovh_client *c, const char *svc, json_object *task, const stru
 static int
 thumbprint_of(const struct opts *o, char tp[60])
 {
-	char host[256], port[16], err[512];
-	struct tls_client_opts to = { NULL, NULL, NULL, 0, o->timeout };
-	struct tls_client *c = NULL;
+	char host[256], port[16];
 	struct tls_cert_info ci;
 	const char *target = o->fetch ? o->fetch : o->kms_ip;
 
@@ -419,18 +416,13 @@ thumbprint_of(const struct opts *o, char tp[60])
 		}
 		return EXIT_OK;
 	}
-	if (cli_split_hostport(target, KMIP_PORT, host, sizeof(host), port, sizeof(port))) {
-		fprintf(stderr, "vmcrypt-agent: '%s' is not HOST[:PORT]\n", target);
-		return EXIT_USAGE;
+	int rc = kms_fetch_certificate(target, o->timeout, &ci, host, sizeof(host), port,
+	    sizeof(port));
+	if (rc != EXIT_OK) {
+		fprintf(stderr, "vmcrypt-agent: cannot fetch the KMS thumbprint from %s\n",
+		    target);
+		return rc;
 	}
-	int rc = tls_client_open(host, port, &to, &c, err, sizeof(err));
-	if (c == NULL || tls_client_peer(c, &ci) != 0) {
-		fprintf(stderr, "vmcrypt-agent: cannot fetch the KMS thumbprint: %s\n", err);
-		tls_client_free(c);
-		return rc == TLS_E_RESOLVE || rc == TLS_E_CONNECT ? EXIT_KMS_UNREACHABLE :
-		    EXIT_KMS_TLS;
-	}
-	tls_client_free(c);
 	if (ovh_thumbprint_norm(strchr(ci.sha1, '=') + 1, tp) != 0)
 		return EXIT_KMS_TLS;
 	fprintf(stderr, "KMS certificate at %s:%s: %s (subject %s, valid until %s)\n", host,
