@@ -172,6 +172,7 @@ struct agent {
 	int		 scanning;
 	int		 scans_done;
 	int		 collector_ready;
+	int		 rescan;	/* the stream came back during a scan */
 	long long	 max_key;
 	char		 max_time[64];
 	struct checkpoint cp_written;
@@ -496,6 +497,22 @@ nap(struct agent *a, int ms)
 		usleep(100 * 1000);
 }
 
+/*
+ * The watcher's reconnect delay: doubles from 1 s up to WATCH_BACKOFF_MAX_MS,
+ * and what is slept is +-20% of it, so that agents (or a restarted vCenter's
+ * many clients) do not come back in step.
+ */
+#define WATCH_BACKOFF_MAX_MS	30000
+
+static int
+watch_backoff(int *backoff, unsigned *seed)
+{
+	int d = *backoff;
+
+	*backoff = d < WATCH_BACKOFF_MAX_MS / 2 ? d * 2 : WATCH_BACKOFF_MAX_MS;
+	return (int)((long)d * (80 + rand_r(seed) % 41) / 100);
+}
+
 static void
 post_error(struct agent *a, const char *msg)
 {
@@ -590,9 +607,9 @@ watcher_main(void *arg)
 	struct vconn *c = vconn_new(a->s);
 	struct vmoref pc = { "", "" }, coll = { "", "" }, filter;
 	struct wstate w = { .a = a, .c = c };
-	unsigned gen = 0;
+	unsigned gen = 0, seed = (unsigned)time(NULL) ^ (unsigned)getpid();
 	char version[256] = "";
-	int backoff = 1000, rc, first = 1;
+	int backoff = 1000, rc, d;
 
 	/* recv_timeout must outlast the server-side wait. */
 	vconn_set_timeout(c, WAIT_SECONDS + a->cfg->timeout);
@@ -612,13 +629,13 @@ watcher_main(void *arg)
 				    "EventHistoryCollector", lpaths, 1, &filter);
 			if (rc != 0) {
 				char m[900];
-				snprintf(m, sizeof(m), "watcher: %s; retrying in %d s",
-				    vconn_error(c), backoff / 1000);
+				d = watch_backoff(&backoff, &seed);
+				snprintf(m, sizeof(m), "watcher: %s; retrying in %.1f s",
+				    vconn_error(c), d / 1000.0);
 				atomic_store(&a->stream_err, 1);
 				post_error(a, m);
 				pc.value[0] = '\0';
-				nap(a, backoff);
-				backoff = backoff < 60000 ? backoff * 2 : 60000;
+				nap(a, d);
 				continue;
 			}
 			pthread_mutex_lock(&a->mtx);
@@ -627,13 +644,14 @@ watcher_main(void *arg)
 			atomic_store(&a->stream_ok_at, (long long)time(NULL));
 			atomic_store(&a->stream_err, 0);
 			w.read_events = !a->once;
-			if (first) {
-				struct note *n = xcalloc(1, sizeof(*n));
-				n->kind = N_READY;
-				post(a, n);
-				uv_async_send(&a->wake);
-				first = 0;
-			}
+			/* The first time: the loop reconciles every VM and says
+			 * it is ready.  After a reconnect: it catches up the same
+			 * way, since a restarted vCenter may not have kept every
+			 * event the old collector would have returned. */
+			struct note *n = xcalloc(1, sizeof(*n));
+			n->kind = N_READY;
+			post(a, n);
+			uv_async_send(&a->wake);
 			log_debug("watcher: collector %s, events %s", pc.value, coll.value);
 		}
 		/* Read forward until the collector has nothing newer. */
@@ -660,12 +678,20 @@ watcher_main(void *arg)
 			continue;		/* loop condition decides */
 		if (rc != 0) {
 			char m[900];
-			snprintf(m, sizeof(m), "watcher: %s; retrying in %d s",
-			    vconn_error(c), backoff / 1000);
+			if (gen != vsession_generation(a->s)) {
+				/* Logged in again during the call: the collectors
+				 * belonged to the old session.  Recreate them now. */
+				post_error(a, "watcher: new vCenter session; recreating the "
+				    "collectors");
+				pc.value[0] = '\0';
+				continue;
+			}
+			d = watch_backoff(&backoff, &seed);
+			snprintf(m, sizeof(m), "watcher: %s; retrying in %.1f s",
+			    vconn_error(c), d / 1000.0);
 			atomic_store(&a->stream_err, 1);
 			post_error(a, m);
-			nap(a, backoff);
-			backoff = backoff < 60000 ? backoff * 2 : 60000;
+			nap(a, d);
 			continue;
 		}
 		atomic_store(&a->stream_ok_at, (long long)time(NULL));
@@ -1224,6 +1250,13 @@ scan_done(struct agent *a, struct job *j)
 	size_t counts[VS_COUNT] = { 0 }, acting = 0;
 
 	a->scanning = 0;
+	if (a->rescan) {
+		/* This scan may have run against the vCenter that went away. */
+		a->rescan = 0;
+		start_scan(a);
+		if (j->rc != 0)
+			return;
+	}
 	if (j->rc != 0) {
 		log_error("reconcile: %s", j->msg);
 		if (a->once) {
@@ -1514,6 +1547,13 @@ drain_notes(struct agent *a)
 				log_info("%s; reconciling every VM",
 				    a->once ? "reconcile pass" : "watching events");
 				start_scan(a);
+			} else {
+				log_info("event stream back; catching up on every VM");
+				a->met.catchups++;
+				if (a->scanning)
+					a->rescan = 1;
+				else
+					start_scan(a);
 			}
 			break;
 		case N_ERROR:

@@ -46,10 +46,16 @@ class Vcsim:
         self.crt, self.key, self.thumbprint = make_cert(dirpath)
         self.url_file = os.path.join(dirpath, "url")
         self.log = open(os.path.join(dirpath, "vcsimd.log"), "w")
+        self.port = free_port()
+        self._spawn(["-vm", str(vms), *args], start_timeout)
+
+    def _spawn(self, args, start_timeout=120):
+        if os.path.exists(self.url_file):
+            os.unlink(self.url_file)
         self.proc = subprocess.Popen(
-            [os.path.join(TOOLS, "vcsimd"), "-l", f"127.0.0.1:{free_port()}",
+            [os.path.join(TOOLS, "vcsimd"), "-l", f"127.0.0.1:{self.port}",
              "-tlscert", self.crt, "-tlskey", self.key, "-username", USER,
-             "-password", PASSWORD, "-vm", str(vms), "-url-file", self.url_file, *args],
+             "-password", PASSWORD, "-url-file", self.url_file, *args],
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + start_timeout
         while not os.path.exists(self.url_file):
@@ -57,6 +63,22 @@ class Vcsim:
                 raise RuntimeError("vcsimd did not start: " + open(self.log.name).read())
             time.sleep(0.05)
         self.url = open(self.url_file).read().strip()
+
+    def save(self, d):
+        """The inventory as govc object.save writes it (what `vcsim -load`
+        reads), plus the front's SPBM associations."""
+        self.govc("object.save", "-f", "-d", d)
+        Harness(self)._req("POST", "/harness/save?dir=" + urllib.parse.quote(d))
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait()
+
+    def restart(self, d):
+        """vcsimd again, on the same port with the same certificate, from
+        the inventory saved in d (new sessions, collectors and tasks, as
+        after a vCenter restart)."""
+        self._spawn(["-load", d])
 
     def govc_env(self):
         env = dict(os.environ)
@@ -110,6 +132,9 @@ class Vcsim:
 
 @pytest.fixture
 def workdir():
+    if os.environ.get("VMCRYPT_KEEP"):          # debugging: keep logs and state
+        yield tempfile.mkdtemp(prefix="vmcrypt-it-")
+        return
     with tempfile.TemporaryDirectory(prefix="vmcrypt-it-") as d:
         yield d
 
@@ -213,6 +238,30 @@ def compliant(v, h, name):
     ref = moref(v, name)
     return h.profile(ref) == POLICY and all(
         h.profile(f"{ref}:{d['key']}") == POLICY for d in s["disks"])
+
+
+def compliance_all(v, h):
+    """{VM name: compliant?} for every VM, read in one govc object.collect
+    plus the harness's recorded SPBM associations."""
+    out = {}
+    for o in v.govc_json_stream("object.collect", "-json", "-type", "m", "/", *PATHS):
+        ref = o["obj"]["value"]
+        st = {"disks": []}
+        for ch in o.get("changeSet", []):
+            n, val = ch["name"], ch.get("val")
+            if n == "config.hardware.device" and val:
+                for d in val["_value"] if isinstance(val, dict) and "_value" in val else val:
+                    if "capacityInKB" in d:
+                        st["disks"].append((d["key"], d["backing"].get("keyId")))
+            else:
+                st[n] = val
+        ok = (bool(st.get("config.keyId")) and st.get("config.migrateEncryption") == "required"
+              and bool(st["disks"]) and all(k for _, k in st["disks"]))
+        if ok:
+            ok = h.profile(ref) == POLICY and all(
+                h.profile(f"{ref}:{k}") == POLICY for k, _ in st["disks"])
+        out[st.get("name", ref)] = ok
+    return out
 
 
 def wait_until(pred, timeout, what, step=0.05):

@@ -189,3 +189,114 @@ def test_kms_fails_30_percent_of_the_time(vc, workdir):
         a.stop()
     finally:
         a.kill()
+
+
+def metric(port, name):
+    import urllib.request
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    return None
+
+
+def test_vcenter_killed_and_restarted_during_burst(workdir):
+    """Issue #8 point 1. 300 VMs are created by 4 concurrent govc clients.
+    Part-way through, the agent falls behind (SIGSTOP), vCenter's inventory
+    is saved with govc object.save, and vcsimd is SIGKILLed; it comes back
+    5 s later on the same port from that inventory (vcsim -load: new
+    sessions, collectors and tasks).  The agent reconnects with capped,
+    jittered backoff, logs in again, recreates its collectors, catches up,
+    and every one of the 300 ends compliant, checked with govc."""
+    import threading
+    from conftest import compliance_all
+    v = with_kms(Vcsim(vms=1, dirpath=workdir))
+    h = Harness(v)
+    a = None
+    names = [f"burst-{i:03d}" for i in range(300)]
+    lock, go = threading.Lock(), threading.Event()
+    go.set()
+    done, busy, errors = [], [0], []
+
+    def creator(part):
+        for n in part:
+            while True:
+                go.wait()
+                with lock:
+                    busy[0] += 1
+                try:
+                    create(v, n)
+                    ok = True
+                except RuntimeError as e:
+                    ok = "already exists" in str(e)
+                    if not ok and "connect" not in str(e).lower() and \
+                            "refused" not in str(e).lower():
+                        errors.append(str(e))
+                finally:
+                    with lock:
+                        busy[0] -= 1
+                if ok:
+                    with lock:
+                        done.append(n)
+                    break
+                time.sleep(0.5)       # vCenter is away: the client retries
+
+    try:
+        a = Agent(v.config(), workdir)
+        threads = [threading.Thread(target=creator, args=(names[i::4],)) for i in range(4)]
+        for t in threads:
+            t.start()
+        wait_until(lambda: len(done) >= 100, 120, "100 VMs created", step=0.1)
+        a.p.send_signal(signal.SIGSTOP)        # the agent falls behind ...
+        wait_until(lambda: len(done) >= 140, 120, "140 VMs created", step=0.1)
+        go.clear()                              # ... creators pause for the save
+        wait_until(lambda: busy[0] == 0, 60, "creations in flight to finish", step=0.05)
+        saved = os.path.join(workdir, "inventory")
+        v.save(saved)
+        behind = [n for n, ok in compliance_all(v, h).items()
+                  if n.startswith("burst-") and not ok]
+        v.kill()                                # vCenter goes away
+        killed_at = time.time()
+        a.p.send_signal(signal.SIGCONT)
+        go.set()                                # clients keep trying
+        time.sleep(5)
+        v.restart(saved)
+        print(f"{len(done)} created when killed; {len(behind)} not yet compliant")
+        assert len(behind) >= 30, behind       # real work was outstanding
+        a.wait_log("event stream back; catching up on every VM", timeout=60)
+        for t in threads:
+            t.join(300)
+        assert not errors, errors[:3]
+        assert sorted(done) == names
+
+        def all_ok():
+            c = compliance_all(v, h)
+            return all(c.get(n) for n in names) and all(c.values())
+        try:
+            wait_until(all_ok, 300, "all 300 VMs compliant after the restart", step=2)
+        except AssertionError:
+            bad = [n for n, ok in compliance_all(v, h).items() if not ok]
+            import shutil
+            shutil.copy(a.log, "/tmp/restart-agent.log")
+            shutil.copy(v.log.name, "/tmp/restart-vcsimd.log")
+            raise AssertionError(f"{len(bad)} not compliant: {bad[:20]}")
+        took = time.time() - killed_at
+        text = a.text()
+        assert "session no longer valid, logging in again" in text
+        # Capped, jittered backoff: every delay within 0.8x..1.2x of a
+        # doubling step, none above 1.2 x 30 s.
+        delays = [float(l.rsplit("retrying in ", 1)[1].split()[0])
+                  for l in text.splitlines() if "watcher:" in l and "retrying in" in l]
+        assert delays and max(delays) <= 36, delays
+        assert metric(v.metrics_port, "vmcrypt_event_stream_reconnects_total") >= 1
+        print(f"all 300 compliant {took:.1f} s after the kill; watcher delays {delays}")
+        assert a.p.poll() is None
+        a.stop()
+    finally:
+        go.set()
+        if a:
+            if a.p.poll() is None:
+                a.p.send_signal(signal.SIGCONT)
+            a.kill()
+        v.stop()
+    assert PASSWORD not in a.text()

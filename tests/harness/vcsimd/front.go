@@ -33,6 +33,8 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -62,9 +64,9 @@ type front struct {
 	// When the last successful ReconfigVM_Task of each VM (any client but
 	// govc) finished, from the simulator's own task object.
 	reconfigDone map[string]int64
-	assocs    map[string]assoc // "vm-42" or "vm-42:2000" -> profile
-	kmsStatus map[string]kmsOverride
-	denied    map[string]bool
+	assocs       map[string]assoc // "vm-42" or "vm-42:2000" -> profile
+	kmsStatus    map[string]kmsOverride
+	denied       map[string]bool
 }
 
 // kmsOverride is what /harness/kms-status says a key provider reports.
@@ -81,15 +83,15 @@ var methodRE = regexp.MustCompile(`<(?:[A-Za-z0-9_.-]+:)?Body[^>]*>\s*<(?:[A-Za-
 
 func newFront(model *simulator.Model, backend *url.URL) *front {
 	return &front{
-		model:     model,
-		proxy:     httputil.NewSingleHostReverseProxy(backend),
-		calls:     map[string]int{},
-		reconfigs: map[string]int{},
-		reconfigAt: map[string]int64{},
+		model:        model,
+		proxy:        httputil.NewSingleHostReverseProxy(backend),
+		calls:        map[string]int{},
+		reconfigs:    map[string]int{},
+		reconfigAt:   map[string]int64{},
 		reconfigDone: map[string]int64{},
-		assocs:    map[string]assoc{},
-		kmsStatus: map[string]kmsOverride{},
-		denied:    map[string]bool{},
+		assocs:       map[string]assoc{},
+		kmsStatus:    map[string]kmsOverride{},
+		denied:       map[string]bool{},
 	}
 }
 
@@ -519,10 +521,18 @@ func (f *front) control(w http.ResponseWriter, r *http.Request) {
 		ev.ObjectType = si.Content.RootFolder.Type
 		ev.ObjectId = si.Content.RootFolder.Value
 		// Under the manager's lock, as the simulator posts its own events: its
-	// history lists are not safe for concurrent use (an unlocked post
-	// crashed vcsimd under a 10,000-VM catch-up).
-	em := ctx.Map.EventManager()
-	ctx.WithLock(em, func() { em.PostEvent(ctx, &types.PostEvent{EventToPost: ev}) })
+		// history lists are not safe for concurrent use (an unlocked post
+		// crashed vcsimd under a 10,000-VM catch-up).
+		em := ctx.Map.EventManager()
+		ctx.WithLock(em, func() { em.PostEvent(ctx, &types.PostEvent{EventToPost: ev}) })
+		w.WriteHeader(http.StatusNoContent)
+	case "/harness/save":
+		// The front's own state (SPBM associations), next to what govc
+		// object.save wrote, so that -load restarts with both.
+		if err := f.saveState(q.Get("dir")); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
 		w.WriteHeader(http.StatusNoContent)
 	case "/harness/assoc":
 		data, _ := json.Marshal(map[string]string{"profile": f.profileOf(q.Get("key"))})
@@ -531,4 +541,86 @@ func (f *front) control(w http.ResponseWriter, r *http.Request) {
 	default:
 		http.NotFound(w, r)
 	}
+}
+
+const stateFile = "harness-state.json"
+
+// harnessState is what a restart keeps besides the inventory: the SPBM
+// associations, and where each datastore's files are, so that the VMs'
+// disks survive like a real datastore survives a vCenter restart (vcsim
+// -load alone starts every datastore empty).
+type harnessState struct {
+	Assocs     map[string]string `json:"assocs"`
+	Datastores map[string]string `json:"datastores"` // name -> directory
+	Home       string            `json:"home"`       // the old vcsim.home
+}
+
+func (f *front) saveState(dir string) error {
+	st := harnessState{Assocs: map[string]string{}, Datastores: map[string]string{}}
+	f.mu.Lock()
+	for k, a := range f.assocs {
+		st.Assocs[k] = a.profile
+	}
+	f.mu.Unlock()
+	ctx := f.model.Service.Context
+	for _, obj := range ctx.Map.All("Datastore") {
+		ds := obj.(*simulator.Datastore)
+		ctx.WithLock(ds, func() { st.Datastores[ds.Name] = ds.Info.GetDatastoreInfo().Url })
+	}
+	for _, o := range ctx.Map.OptionManager().Setting {
+		if ov := o.GetOptionValue(); ov.Key == "vcsim.home" {
+			st.Home, _ = ov.Value.(string)
+		}
+	}
+	data, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, stateFile+".tmp")
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(dir, stateFile))
+}
+
+// loadState restores the associations; their tasks belong to the previous
+// run, so they are served as settled (no task to wait for).
+func (f *front) loadState(dir string) error {
+	data, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var st harnessState
+	if err := json.Unmarshal(data, &st); err != nil {
+		return fmt.Errorf("%s: %v", stateFile, err)
+	}
+	for k, p := range st.Assocs {
+		f.assocs[k] = assoc{p, ""}
+	}
+	// The killed process's datastore directories become the new ones.
+	ctx := f.model.Service.Context
+	for _, obj := range ctx.Map.All("Datastore") {
+		ds := obj.(*simulator.Datastore)
+		old, ok := st.Datastores[ds.Name]
+		if !ok {
+			continue
+		}
+		if _, err := os.Stat(old); err != nil {
+			return fmt.Errorf("datastore %s: %v", ds.Name, err)
+		}
+		cur := ds.Info.GetDatastoreInfo().Url
+		if err := os.Remove(cur); err != nil {
+			return fmt.Errorf("datastore %s: %v", ds.Name, err)
+		}
+		if err := os.Rename(old, cur); err != nil {
+			return fmt.Errorf("datastore %s: %v", ds.Name, err)
+		}
+	}
+	if st.Home != "" && strings.Contains(st.Home, "govcsim-") {
+		_ = os.RemoveAll(st.Home)
+	}
+	return nil
 }

@@ -39,6 +39,7 @@ func main() {
 	urlFile := flag.String("url-file", "", "write the SDK URL here when ready")
 	apiVersion := flag.String("api-version", "", "report this vSphere API version (default: the simulator's 6.5)")
 	esx := flag.Bool("esx", false, "simulate a standalone ESXi host instead of vCenter")
+	load := flag.String("load", "", "restart from this inventory (govc object.save -d DIR, plus /harness/save?dir=DIR for the front's state)")
 	flag.Parse()
 
 	model := simulator.VPX()
@@ -52,7 +53,13 @@ func main() {
 	}
 	model.Machine = *vms
 	model.Autostart = false
-	if err := model.Create(); err != nil {
+	if *load != "" {
+		// The same inventory as before a kill: what govc object.save wrote,
+		// loaded the way `vcsim -load` does.
+		if err := model.Load(*load); err != nil {
+			log.Fatalf("vcsimd: load %s: %v", *load, err)
+		}
+	} else if err := model.Create(); err != nil {
 		log.Fatalf("vcsimd: create model: %v", err)
 	}
 	defer model.Remove()
@@ -80,7 +87,13 @@ func main() {
 	if err != nil {
 		log.Fatalf("vcsimd: listen: %v", err)
 	}
-	srv := &http.Server{Handler: newFront(model, &backend)}
+	fr := newFront(model, &backend)
+	if *load != "" {
+		if err := fr.loadState(*load); err != nil {
+			log.Fatalf("vcsimd: %v", err)
+		}
+	}
+	srv := &http.Server{Handler: fr}
 	if *certFile != "" {
 		cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
 		if err != nil {
