@@ -19,8 +19,12 @@ checkpoint_parse(const char *text, struct checkpoint *cp)
 	if (strncmp(text, MAGIC, strlen(MAGIC)) != 0)
 		return -1;
 	text += strlen(MAGIC);
-	if (sscanf(text, "key %lld\ntime %63[0-9T:.+Z-]\n%n", &key, tm, &n) != 2 ||
-	    n == 0 || text[n] != '\0' || key < 0 || strlen(tm) < 19)
+	/* "\n" in a scanf format matches any white space, none included: the
+	 * final newline is checked by hand, so that a file cut anywhere (a
+	 * torn write) never parses. */
+	if (sscanf(text, "key %lld\ntime %63[0-9T:.+Z-]%n", &key, tm, &n) != 2 ||
+	    n == 0 || text[n] != '\n' || text[n + 1] != '\0' || key < 0 ||
+	    strlen(tm) < 19)
 		return -1;
 	cp->key = key;
 	snprintf(cp->time, sizeof(cp->time), "%s", tm);

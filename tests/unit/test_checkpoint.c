@@ -37,6 +37,29 @@ test_parse(void **st)
 		assert_int_equal(checkpoint_parse(bad[i], &cp), -1);
 }
 
+/*
+ * A torn write: the file cut after any number of bytes.  Only the whole
+ * file parses; no prefix is taken for a checkpoint (a prefix that cut the
+ * time's fraction would otherwise resume from a different instant).
+ */
+static void
+test_every_prefix_refused(void **st)
+{
+	(void)st;
+	static const char whole[] = "vmcrypt-agent checkpoint 1\nkey 1234567\n"
+	    "time 2026-11-24T18:31:26.095334236Z\n";
+	char buf[sizeof(whole)];
+	struct checkpoint cp;
+	for (size_t n = 0; n < sizeof(whole) - 1; n++) {
+		memcpy(buf, whole, n);
+		buf[n] = '\0';
+		if (checkpoint_parse(buf, &cp) != -1)
+			fail_msg("a %zu-byte prefix parsed: \"%s\"", n, buf);
+	}
+	assert_int_equal(checkpoint_parse(whole, &cp), 0);
+	assert_int_equal(cp.key, 1234567);
+}
+
 static void
 test_write_read(void **st)
 {
@@ -79,6 +102,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_every_prefix_refused),
 		cmocka_unit_test(test_write_read),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
