@@ -57,6 +57,7 @@ struct conf {
 	struct { char section[64], key[64], value[256]; } e[CONF_MAX];
 	size_t	n;
 	int	overflow;
+	int	secrets;	/* application_secret / consumer_key lines seen */
 };
 
 static int
@@ -65,6 +66,9 @@ conf_handler(void *user, const char *section, const char *name, const char *valu
 	struct conf *c = user;
 	size_t i;
 
+	if (strcasecmp(name, "application_secret") == 0 ||
+	    strcasecmp(name, "consumer_key") == 0)
+		c->secrets++;
 	for (i = 0; i < c->n; i++)
 		if (strcasecmp(c->e[i].section, section) == 0 &&
 		    strcasecmp(c->e[i].key, name) == 0)
@@ -108,13 +112,21 @@ conf_read(struct conf *c, const char *path, int must_exist, struct ovh_creds *cr
 		snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
 		return -1;
 	}
-	if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077) != 0 &&
-	    cr->warning[0] == '\0')
-		snprintf(cr->warning, sizeof(cr->warning), "WARNING: %s holds API secrets "
-		    "and is readable by group or others (mode %04o): chmod 600 %s", path,
-		    (unsigned)(st.st_mode & 07777), path);
+	if (fstat(fileno(f), &st) != 0) {
+		snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+		fclose(f);
+		return -1;
+	}
+	int secrets = c->secrets;
 	int line = ini_parse_file(f, conf_handler, c);
 	fclose(f);
+	/* Secrets others can read are refused, not used with a warning. */
+	if (c->secrets > secrets && (st.st_mode & 077) != 0) {
+		snprintf(err, errlen, "refusing %s: it holds API secrets and is readable "
+		    "by group or others (mode %04o); run: chmod 600 %s", path,
+		    (unsigned)(st.st_mode & 07777), path);
+		return -1;
+	}
 	if (line != 0) {
 		snprintf(err, errlen, "%s:%d: not a valid ovh.conf line (expected "
 		    "[section] or key = value)", path, line);

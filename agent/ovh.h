@@ -20,7 +20,6 @@ struct ovh_creds {
 	char	application_secret[128];
 	char	consumer_key[128];
 	char	source[512];		/* where they came from, for messages */
-	char	warning[512];		/* a readable-by-others ovh.conf, or "" */
 };
 
 /*

@@ -95,8 +95,6 @@ connect_api(const struct opts *o, int needs_ck, struct ovh_client **out, char *b
 		fprintf(stderr, "vmcrypt-agent: %s\n", err);
 		return EXIT_CONFIG;
 	}
-	if (cr.warning[0])
-		fprintf(stderr, "%s\n", cr.warning);
 	const char *ep = cr.endpoint[0] ? cr.endpoint : NULL;
 	if (ep == NULL) {
 		fprintf(stderr, "vmcrypt-agent: no OVHcloud endpoint: give --endpoint "

@@ -305,10 +305,14 @@ def test_ovh_conf_files(fake, workdir):
     assert r.returncode == 0, r.stderr
     assert "WARNING" not in r.stderr
     assert f"service {SVC}: VM encryption disabled" in r.stdout
+    # Secrets readable by group or others: refused before any request.
+    n = len(fake.requests())
     os.chmod(conf, 0o644)
     r = ovh(fake, workdir, "status", "--service", SVC, "--ca-file", fake.crt, env=env)
-    assert r.returncode == 0
-    assert "readable by group or others" in r.stderr and "chmod 600" in r.stderr
+    assert r.returncode == 3, r.stderr
+    assert "refusing" in r.stderr and "readable by group or others" in r.stderr
+    assert "chmod 600" in r.stderr and AS not in r.stderr
+    assert len(fake.requests()) == n
     # ~/.ovh.conf (HOME is the workdir here; run from elsewhere).
     os.rename(conf, os.path.join(workdir, ".ovh.conf"))
     os.chmod(os.path.join(workdir, ".ovh.conf"), 0o600)

@@ -201,7 +201,6 @@ test_conf_file(void **st)
 	assert_string_equal(c.application_key, "ca-ak");
 	assert_string_equal(c.application_secret, "ca-as");
 	assert_string_equal(c.consumer_key, "ca-ck");
-	assert_string_equal(c.warning, "");
 
 	/* The environment wins, value by value, and picks the section. */
 	setenv("OVH_ENDPOINT", "ovh-eu", 1);
@@ -219,11 +218,17 @@ test_conf_file(void **st)
 	unsetenv("OVH_ENDPOINT");
 	unsetenv("OVH_CONSUMER_KEY");
 
-	/* Readable by others: loaded, loudly warned. */
+	/* Secrets readable by group or others: refused, with the fix. */
 	chmod(path, 0644);
+	assert_int_equal(ovh_creds_load(&c, path, NULL, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "readable by group or others (mode 0644)"));
+	assert_non_null(strstr(err, "chmod 600"));
+	chmod(path, 0640);
+	assert_int_equal(ovh_creds_load(&c, path, NULL, err, sizeof(err)), -1);
+	/* A file with no secret in it (the endpoint only) may be shared. */
+	write_file(path, "[default]\nendpoint=ovh-ca\n", 0644);
 	assert_int_equal(ovh_creds_load(&c, path, NULL, err, sizeof(err)), 0);
-	assert_non_null(strstr(c.warning, "readable by group or others (mode 0644)"));
-	assert_non_null(strstr(c.warning, "chmod 600"));
+	assert_string_equal(c.endpoint, "ovh-ca");
 
 	/* Malformed: the line is named; missing: said. */
 	write_file(path, "[default]\nendpoint=ovh-eu\nthis is not ini\n", 0600);
