@@ -10,6 +10,9 @@
 #include "vim.h"
 #include "xmalloc.h"
 
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,9 +163,28 @@ out:
 	return rc;
 }
 
+/*
+ * The process holds the vCenter password, the session cookie and OVH
+ * secrets: no core dump may carry them.  Not dumpable also keeps other
+ * processes of the same user from attaching to it or reading its memory.
+ * (LeakSanitizer stops the process with ptrace at exit: sanitizer builds
+ * keep only the zero core limit.)
+ */
+static void
+no_core_dumps(void)
+{
+	struct rlimit rl = { 0, 0 };
+
+	(void)setrlimit(RLIMIT_CORE, &rl);
+#if !defined(__SANITIZE_ADDRESS__)
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+#endif
+}
+
 int
 main(int argc, char **argv)
 {
+	no_core_dumps();
 	log_init(getenv("VMCRYPT_DEBUG") ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 	if (argc < 2) {
 		usage_main(stderr);
