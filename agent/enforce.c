@@ -251,6 +251,7 @@ enforce_is_kms_error(const char *fault_type, const char *msg)
 struct vmread {
 	struct vm_info	 vm;
 	const xnode	*devices;
+	const xnode	*recent;	/* recentTask */
 	int		 seen;
 };
 
@@ -265,8 +266,92 @@ vmread_cb(void *arg, const struct vmoref *obj, size_t n, const char *const *name
 		vm_info_set_prop(&r->vm, names[i], vals[i]);
 		if (strcmp(names[i], "config.hardware.device") == 0)
 			r->devices = vals[i];
+		else if (strcmp(names[i], "recentTask") == 0)
+			r->recent = vals[i];
 	}
 	return 0;
+}
+
+/*
+ * A task already queued or running on the VM, from its recentTask list:
+ * ours from before a restart (the process died after ReconfigVM_Task was
+ * sent), or another client's.  Reconfiguring now would apply the change a
+ * second time or be refused with TaskInProgress; the caller follows it and
+ * looks at the VM again when it ends.  Returns 1 with *task then; 2 if
+ * none runs but a reconfigure has ended (it may have ended after the VM was
+ * read: the caller reads the VM again); 0 otherwise.
+ */
+struct taskread {
+	const char	*user;
+	struct vmoref	 running;
+	int		 ours;
+	int		 reconfig_ended;
+};
+
+/* vCenter's descriptionId for ReconfigVM_Task; vcsim's own is reconfigVm. */
+static int
+is_reconfigure(const char *desc)
+{
+	return strcmp(desc, "VirtualMachine.reconfigure") == 0 ||
+	    strcmp(desc, "VirtualMachine.reconfigVm") == 0;
+}
+
+static int
+taskread_cb(void *arg, const struct vmoref *obj, size_t n, const char *const *names,
+    const xnode *const *vals)
+{
+	struct taskread *t = arg;
+	const char *state = "", *desc = "", *user = "";
+
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(names[i], "info.state") == 0)
+			state = xnode_text(vals[i]);
+		else if (strcmp(names[i], "info.descriptionId") == 0)
+			desc = xnode_text(vals[i]);
+		else if (strcmp(names[i], "info.reason") == 0) {
+			const char *u = xnode_path_text(vals[i], "userName");
+			user = u ? u : "";
+		}
+	}
+	if (strcmp(state, "queued") == 0 || strcmp(state, "running") == 0) {
+		if (t->running.value[0] == '\0') {
+			t->running = *obj;
+			t->ours = is_reconfigure(desc) && t->user != NULL &&
+			    strcmp(user, t->user) == 0;
+		}
+	} else if (is_reconfigure(desc))
+		t->reconfig_ended = 1;
+	return 0;
+}
+
+static int
+running_task(struct vconn *c, const xnode *recent, const char *user, struct vmoref *task,
+    int *ours)
+{
+	static const char *const paths[] = { "info.state", "info.descriptionId",
+	    "info.reason" };
+	struct vmoref refs[16];
+	struct taskread t = { .user = user };
+	size_t n = 0;
+
+	for (const xnode *x = xnode_first(recent); x && n < 16; x = xnode_next(x)) {
+		const char *type = xnode_attr(x, "type");
+		if (type != NULL && strcmp(type, "Task") != 0)
+			continue;
+		snprintf(refs[n].type, sizeof(refs[n].type), "Task");
+		snprintf(refs[n].value, sizeof(refs[n].value), "%s", xnode_text(x));
+		if (refs[n].value[0] != '\0')
+			n++;
+	}
+	/* A task purged meanwhile fails the call: then nothing is known to be
+	 * running, and vCenter itself refuses a clash (TaskInProgress). */
+	if (n == 0 || vim_retrieve_objects(c, refs, n, "Task", paths, 3, taskread_cb, &t) != 0)
+		return 0;
+	if (t.running.value[0] == '\0')
+		return t.reconfig_ended ? 2 : 0;
+	*task = t.running;
+	*ours = t.ours;
+	return 1;
 }
 
 static void
@@ -428,6 +513,59 @@ disk_node(const xnode *devices, int key)
 	return NULL;
 }
 
+/*
+ * Reads the VM (and its recentTask), its policies, and decides.  0, or -1
+ * with o saying why (gone, or an error worth a retry).
+ */
+static int
+read_and_decide(struct enforcer *e, struct vconn *c, const struct config *cfg,
+    const struct policy *p, const struct vmoref *obj, int allow_crypto, struct vmread *r,
+    struct decision *d, struct outcome *o)
+{
+	const char *moref = obj->value, *paths[32];
+	size_t npaths = 0;
+	int rc;
+
+	for (; npaths < inventory_nvm_paths && npaths < 31; npaths++)
+		paths[npaths] = inventory_vm_paths[npaths];
+	paths[npaths++] = "recentTask";
+	rc = vim_retrieve_objects(c, obj, 1, "VirtualMachine", paths, npaths, vmread_cb, r);
+	/* Not found, or simply not returned: the VM no longer exists. */
+	if ((rc == 0 && !r->seen) || (rc == V_ERR_FAULT &&
+	    strcmp(vconn_fault_type(c), "ManagedObjectNotFound") == 0)) {
+		o->gone = 1;
+		return -1;
+	}
+	if (rc != 0) {
+		o->err = rc;
+		o->retry = 1;
+		snprintf(o->msg, sizeof(o->msg), "%s", vconn_error(c));
+		return -1;
+	}
+	snprintf(o->name, sizeof(o->name), "%s", r->vm.name ? r->vm.name : moref);
+	if (r->vm.has_config && (rc = read_policies(c, &r->vm)) != 0) {
+		o->err = rc;
+		o->retry = 1;
+		snprintf(o->msg, sizeof(o->msg), "%s", vconn_error(c));
+		return -1;
+	}
+	if (has_kind(cfg, EXCL_FOLDER) && r->vm.parent[0])
+		r->vm.folder = folder_path(e, c, r->vm.parent);
+	if (has_kind(cfg, EXCL_CUSTOM_ATTR) && r->vm.nattrs > 0)
+		name_attrs(e, c, &r->vm);
+
+	policy_decide(p, &r->vm, d);
+	o->state = d->state;
+	snprintf(o->reason, sizeof(o->reason), "%s", d->reason);
+	if (!allow_crypto && (d->actions & ACT_CRYPTO)) {
+		d->actions &= ~ACT_CRYPTO;
+		snprintf(o->reason + strlen(o->reason), sizeof(o->reason) - strlen(o->reason),
+		    "; encryption paused: KMS unavailable");
+	}
+	o->actions = d->actions;
+	return 0;
+}
+
 int
 enforce_vm(struct enforcer *e, struct vconn *c, const char *moref,
     int allow_crypto, int dry_run, struct outcome *o)
@@ -445,43 +583,24 @@ enforce_vm(struct enforcer *e, struct vconn *c, const char *moref,
 	snprintf(obj.type, sizeof(obj.type), "VirtualMachine");
 	snprintf(obj.value, sizeof(obj.value), "%s", moref);
 
-	rc = vim_retrieve_objects(c, &obj, 1, "VirtualMachine", inventory_vm_paths,
-	    inventory_nvm_paths, vmread_cb, &r);
-	/* Not found, or simply not returned: the VM no longer exists. */
-	if ((rc == 0 && !r.seen) || (rc == V_ERR_FAULT &&
-	    strcmp(vconn_fault_type(c), "ManagedObjectNotFound") == 0)) {
-		o->gone = 1;
-		goto out;
+	for (int look = 0;; look++) {
+		if (read_and_decide(e, c, cfg, &p, &obj, allow_crypto, &r, &d, o) != 0)
+			goto out;
+		if (d.actions == 0 || dry_run)
+			goto out;
+		int running = r.recent == NULL ? 0 :
+		    running_task(c, r.recent, cfg->vc_user, &o->task, &o->adopted_ours);
+		if (running == 1) {
+			o->adopted = 1;
+			o->issued = 1;
+			goto out;
+		}
+		if (running == 0 || look > 0)
+			break;
+		/* Once: a reconfigure that ended between the two reads. */
+		vm_info_clear(&r.vm);
+		memset(&r, 0, sizeof(r));
 	}
-	if (rc != 0) {
-		o->err = rc;
-		o->retry = 1;
-		snprintf(o->msg, sizeof(o->msg), "%s", vconn_error(c));
-		goto out;
-	}
-	snprintf(o->name, sizeof(o->name), "%s", r.vm.name ? r.vm.name : moref);
-	if (r.vm.has_config && (rc = read_policies(c, &r.vm)) != 0) {
-		o->err = rc;
-		o->retry = 1;
-		snprintf(o->msg, sizeof(o->msg), "%s", vconn_error(c));
-		goto out;
-	}
-	if (has_kind(cfg, EXCL_FOLDER) && r.vm.parent[0])
-		r.vm.folder = folder_path(e, c, r.vm.parent);
-	if (has_kind(cfg, EXCL_CUSTOM_ATTR) && r.vm.nattrs > 0)
-		name_attrs(e, c, &r.vm);
-
-	policy_decide(&p, &r.vm, &d);
-	o->state = d.state;
-	snprintf(o->reason, sizeof(o->reason), "%s", d.reason);
-	if (!allow_crypto && (d.actions & ACT_CRYPTO)) {
-		d.actions &= ~ACT_CRYPTO;
-		snprintf(o->reason + strlen(o->reason), sizeof(o->reason) - strlen(o->reason),
-		    "; encryption paused: KMS unavailable");
-	}
-	o->actions = d.actions;
-	if (d.actions == 0 || dry_run)
-		goto out;
 
 	/* Build the one reconfigure. */
 	struct vreconfig rs;

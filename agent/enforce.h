@@ -23,6 +23,8 @@ struct outcome {
 	char		 reason[320];
 	int		 issued;	/* a ReconfigVM_Task was started */
 	struct vmoref	 task;
+	int		 adopted;	/* task was already running on the VM */
+	int		 adopted_ours;	/* ... and is a reconfigure by our user */
 	int		 err;		/* 0 or V_ERR_* */
 	int		 kms;		/* the failure is the KMS's */
 	int		 retry;		/* worth retrying soon (VM changed, busy) */

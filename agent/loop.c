@@ -125,6 +125,8 @@ struct vmrec {
 	char		 pend_time[64];
 	char		 logged[32];	/* last state written to vCenter */
 	int		 reconfigs;	/* tasks issued (stats) */
+	int		 adopted;	/* task followed is not one this run issued:
+					   1 another client's, 2 ours from before */
 	int		 probe;		/* its running task is the breaker's probe */
 	uint64_t	 ev_ms;		/* loop time of the event that found it open */
 };
@@ -1133,7 +1135,7 @@ enforce_done(struct agent *a, struct job *j)
 	a->jobs--;
 	r->busy = 0;
 	snprintf(r->logged, sizeof(r->logged), "%s", j->logged);
-	if (j->allow_crypto == 2 && !(o->issued && (o->actions & ACT_CRYPTO)))
+	if (j->allow_crypto == 2 && !(o->issued && !o->adopted && (o->actions & ACT_CRYPTO)))
 		a->breaker_probe = 0;	/* the probe did not test the KMS */
 	if (o->gone) {
 		log_info("VM %s: no longer exists", j->vm);
@@ -1163,13 +1165,16 @@ enforce_done(struct agent *a, struct job *j)
 	set_paused(a, r, !j->allow_crypto && o->state != VS_COMPLIANT &&
 	    strstr(o->reason, "KMS unavailable") != NULL);
 	if (o->issued) {
-		r->probe = j->allow_crypto == 2 && (o->actions & ACT_CRYPTO);
+		r->probe = j->allow_crypto == 2 && !o->adopted && (o->actions & ACT_CRYPTO);
 		r->task_actions = o->actions;
+		r->adopted = o->adopted ? (o->adopted_ours ? 2 : 1) : 0;
 		snprintf(r->task, sizeof(r->task), "%s", o->task.value);
 		r->busy = 1;
-		r->reconfigs++;
 		a->tasks++;
-		a->n_reconfigs++;
+		if (!o->adopted) {
+			r->reconfigs++;
+			a->n_reconfigs++;
+		}
 		/* From now on the task poll (every TASK_POLL_MS) follows it. */
 		struct follow *f = xcalloc(1, sizeof(*f));
 		f->task = o->task;
@@ -1178,8 +1183,14 @@ enforce_done(struct agent *a, struct job *j)
 		f->next = a->follows;
 		a->follows = f;
 		pthread_mutex_unlock(&a->mtx);
-		log_info("VM %s (%s): %s: %s; ReconfigVM_Task %s", rec_name(r), r->moref,
-		    acts, o->reason, o->task.value);
+		if (o->adopted)
+			log_info("VM %s (%s): %s: %s; %s %s is already running on it: "
+			    "following it, then looking again", rec_name(r), r->moref, acts,
+			    o->reason, o->adopted_ours ? "our ReconfigVM_Task" :
+			    "another client's task", o->task.value);
+		else
+			log_info("VM %s (%s): %s: %s; ReconfigVM_Task %s", rec_name(r), r->moref,
+			    acts, o->reason, o->task.value);
 		return;
 	}
 	set_pend(a, r, -1, NULL);
@@ -1212,6 +1223,15 @@ task_done(struct agent *a, const struct note *n)
 	r->busy = 0;
 	set_pend(a, r, -1, NULL);
 	policy_actions_str(r->task_actions, acts, sizeof(acts));
+	if (r->adopted == 1) {
+		/* Not ours: nothing to count or audit; decide afresh. */
+		r->adopted = 0;
+		log_info("VM %s (%s): task %s ended (%s); looking again", rec_name(r),
+		    r->moref, n->task, n->ok ? "success" : "error");
+		enqueue(a, r);
+		return;
+	}
+	r->adopted = 0;
 	if (n->ok) {
 		a->met.remediation_ok++;
 		r->attempts = 0;

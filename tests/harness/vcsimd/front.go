@@ -24,6 +24,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
@@ -208,6 +209,10 @@ func (f *front) reconfigure(w http.ResponseWriter, r *http.Request, body []byte)
 	arrived := time.Now().UnixNano()
 
 	rec := httptest.NewRecorder()
+	// Not cancelled when the client goes away (a test SIGKILLs the agent
+	// mid-call): the simulator may already have started the task, and its
+	// associations must be recorded as vCenter would apply them.
+	r = r.WithContext(context.WithoutCancel(r.Context()))
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))
 	f.proxy.ServeHTTP(rec, r)

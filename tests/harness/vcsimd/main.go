@@ -15,6 +15,8 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/vmware/govmomi/simulator"
@@ -40,7 +42,22 @@ func main() {
 	apiVersion := flag.String("api-version", "", "report this vSphere API version (default: the simulator's 6.5)")
 	esx := flag.Bool("esx", false, "simulate a standalone ESXi host instead of vCenter")
 	load := flag.String("load", "", "restart from this inventory (govc object.save -d DIR, plus /harness/save?dir=DIR for the front's state)")
+	taskDelay := flag.String("task-delay", "", "run these tasks this long, e.g. ReconfigVm=1500 (the task name, ms, comma-separated); objects stay readable meanwhile, as on vCenter")
 	flag.Parse()
+
+	if *taskDelay != "" {
+		// Set once, before any task runs: the simulator reads the map
+		// from its task goroutines without a lock.
+		simulator.TaskDelay.MethodDelay = map[string]int{"LockHandoff": 0}
+		for _, kv := range strings.Split(*taskDelay, ",") {
+			name, ms, ok := strings.Cut(kv, "=")
+			n, err := strconv.Atoi(ms)
+			if !ok || err != nil || n < 0 {
+				log.Fatalf("vcsimd: -task-delay %q: want NAME=MS", kv)
+			}
+			simulator.TaskDelay.MethodDelay[name] = n
+		}
+	}
 
 	model := simulator.VPX()
 	if *esx {
