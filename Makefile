@@ -94,7 +94,7 @@ $(BIN): $(addprefix $(BUILD)/,$(AGENT_OBJS))
 	$(CC) -o $@ $^ $(LDLIBS)
 
 # ---- tests ------------------------------------------------------------------
-UNIT_TESTS := test_config test_xnode test_tls test_inventory test_policy test_checkpoint test_enforce test_kms test_kmip test_ovh test_httpd
+UNIT_TESTS := test_config test_decode test_xnode test_tls test_inventory test_policy test_checkpoint test_enforce test_kms test_kmip test_ovh test_httpd
 UNIT_BINS  := $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 
 $(BUILD)/tests/%.o: tests/unit/%.c agent/*.h $(BUILD)/stubs/soapH.h
@@ -130,9 +130,25 @@ integration: $(BIN) tools packages
 # Each target runs FUZZ_SECONDS from the committed seeds in tests/fuzz/corpus/
 # (new finds stay in build-fuzz/); a crash or leak fails the run.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := ttlv ovh http
+FUZZ_TARGETS := ttlv ovh http soap config
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined -Iagent
+# soap and config link the agent's own objects, built instrumented here.
+FUZZ_OBJ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer-no-link,address,undefined \
+		-fno-sanitize-recover=undefined $(PKG_CFLAGS) -Iagent -I$(BUILD)/stubs \
+		-DVMCRYPT_VERSION=\"$(VERSION)\"
+FUZZ_OBJS := $(addprefix build-fuzz/obj/,$(CORE_OBJS) $(SOAP_OBJS) soapC.o soapClient.o)
+build-fuzz/obj/%.o: agent/%.c agent/*.h $(BUILD)/stubs/soapH.h | fuzz-deps
+	@mkdir -p build-fuzz/obj
+	clang $(FUZZ_OBJ_CFLAGS) -c -o $@ $<
+build-fuzz/obj/soap%.o: $(BUILD)/stubs/soap%.c | fuzz-deps
+	@mkdir -p build-fuzz/obj
+	clang $(FUZZ_OBJ_CFLAGS) -w -c -o $@ $<
+build-fuzz/obj/config_xsd.o: $(BUILD)/config_xsd.c | fuzz-deps
+	@mkdir -p build-fuzz/obj
+	clang $(FUZZ_OBJ_CFLAGS) -c -o $@ $<
+build-fuzz/fuzz_soap build-fuzz/fuzz_config: build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
+	clang $(FUZZ_CFLAGS) -I$(BUILD)/stubs $(PKG_CFLAGS) -o $@ $< $(FUZZ_OBJS) $(PKG_LIBS) -lpthread
 fuzz-deps:
 	@tests/setup-deps.sh fuzz
 

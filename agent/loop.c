@@ -414,20 +414,15 @@ on_event(void *arg, const xnode *ev)
 {
 	struct wstate *w = arg;
 	struct note *n = xcalloc(1, sizeof(*n));
-	const char *k = xnode_path_text(ev, "key");
-	const char *t = xnode_path_text(ev, "createdTime");
-	const char *vm = xnode_path_text(ev, "vm.vm");
-	const char *type = xnode_type(ev);
-	const char *msg = xnode_path_text(ev, "fullFormattedMessage");
+	struct vevent_fields f;
 
-	if (strcmp(type, "EventEx") == 0 && xnode_path_text(ev, "eventTypeId"))
-		type = xnode_path_text(ev, "eventTypeId");
-	snprintf(n->msg, sizeof(n->msg), "%s", msg ? msg : "");
+	vim_event_fields(ev, &f);
+	snprintf(n->msg, sizeof(n->msg), "%s", f.msg);
 	n->kind = N_EVENT;
-	n->key = k ? atoll(k) : -1;
-	snprintf(n->time, sizeof(n->time), "%s", t ? t : "");
-	snprintf(n->type, sizeof(n->type), "%s", type);
-	snprintf(n->vm, sizeof(n->vm), "%s", vm ? vm : "");
+	n->key = f.key;
+	snprintf(n->time, sizeof(n->time), "%s", f.time);
+	snprintf(n->type, sizeof(n->type), "%s", f.type);
+	snprintf(n->vm, sizeof(n->vm), "%s", f.vm);
 	post(w->a, n);
 	w->posted++;
 	return 0;

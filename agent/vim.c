@@ -9,14 +9,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "vim.nsmap"
 
 /* Newest API this client was written against; never send a newer one. */
 #define VIM_MAX_VERSION	"8.0.3.0"
 #define VIM_MIN_VERSION	"6.5"
-/* Cap on one response: 10,000 VMs with devices page well below this. */
-#define VIM_RECV_MAX	(256UL * 1024 * 1024)
+/*
+ * Caps on one response.  The largest legitimate answer is a scan page of
+ * 500 VMs with their devices (a few MB); anything past VIM_RECV_MAX, Content-
+ * Length or chunked, is cut off and refused before it can exhaust memory.
+ * No single string vim25 sends us comes near VIM_STRING_MAX.
+ */
+#define VIM_RECV_MAX	(32UL * 1024 * 1024)
+#define VIM_STRING_MAX	(1UL * 1024 * 1024)
 
 static int (*http_parse_header)(struct soap *, const char *, const char *);
 
@@ -103,6 +110,7 @@ soap_base_new(void)
 		fatalx("out of memory");
 	soap_set_namespaces(soap, namespaces);
 	soap->recv_maxlength = VIM_RECV_MAX;
+	soap->maxlength = VIM_STRING_MAX;
 	soap->maxlevel = 64;
 	if (http_parse_header == NULL)
 		http_parse_header = soap->fparsehdr;
@@ -147,6 +155,9 @@ vconn_set_timeout(struct vconn *c, int seconds)
 	c->soap->connect_timeout = seconds < 30 ? seconds : 30;
 	c->soap->send_timeout = seconds;
 	c->soap->recv_timeout = seconds;
+	/* recv_timeout bounds each read; a peer that trickles a byte at a time
+	 * is bounded by the whole transfer's time. */
+	c->soap->transfer_timeout = 2 * seconds;
 }
 
 const char *
@@ -171,8 +182,11 @@ vconn_reset(struct vconn *c)
 void
 vconn_prepare(struct vconn *c, int pbm)
 {
+	struct timespec ts;
 	char token[512];
 
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	c->started = (double)ts.tv_sec + ts.tv_nsec / 1e9;
 	c->err[0] = '\0';
 	c->fault_type[0] = '\0';
 	tls_clear_verify_error();
@@ -237,20 +251,49 @@ vconn_finish(struct vconn *c, int soaprc, const char *op, int attempt)
 			return V_ERR_CANCELED;
 		return V_ERR_FAULT;
 	}
+	/* Not a SOAP fault: what is left on the connection (the rest of a
+	 * refused answer, a half-read chunk) is unknown.  The next call
+	 * connects again. */
+	int too_big = soap->recv_maxlength && soap->count > soap->recv_maxlength;
+	soap_force_closesock(soap);
 	if (tls_last_verify_error()[0] != '\0') {
 		snprintf(c->err, sizeof(c->err), "TLS: %s: %s", c->s->base,
 		    tls_last_verify_error());
 		return V_ERR_TLS;
 	}
 	fs = *soap_faultstring(soap);
+	if (too_big) {
+		snprintf(c->err, sizeof(c->err), "%s: answer from %s larger than %lu MB: "
+		    "refused", op, c->s->base, (unsigned long)(soap->recv_maxlength >> 20));
+		return V_ERR_PROTO;
+	}
+	if (soaprc == SOAP_OCCURS) {
+		snprintf(c->err, sizeof(c->err), "%s: answer from %s holds more than %zu "
+		    "items in one list: refused", op, c->s->base, soap->maxoccurs);
+		return V_ERR_PROTO;
+	}
+	if (soaprc == SOAP_LENGTH) {
+		snprintf(c->err, sizeof(c->err), "%s: answer from %s holds a value longer "
+		    "than %lu MB: refused", op, c->s->base, VIM_STRING_MAX >> 20);
+		return V_ERR_PROTO;
+	}
 	if (soaprc == SOAP_SSL_ERROR) {
 		snprintf(c->err, sizeof(c->err), "TLS: %s: handshake failed: %s",
 		    c->s->base, fs ? fs : "unknown error");
 		return V_ERR_TLS;
 	}
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	double took = (double)ts.tv_sec + ts.tv_nsec / 1e9 - c->started;
 	if (soaprc > 200 && soaprc < 600)
 		snprintf(c->err, sizeof(c->err), "%s: HTTP %d from %s", op, soaprc,
 		    c->s->base);
+	else if (soap->transfer_timeout > 0 && took >= soap->transfer_timeout)
+		snprintf(c->err, sizeof(c->err), "%s: no complete answer from %s within "
+		    "%d s: gave up", op, c->s->base, soap->transfer_timeout);
+	else if (soap->recv_timeout > 0 && took >= soap->recv_timeout && !fs)
+		snprintf(c->err, sizeof(c->err), "%s: %s sent nothing for %d s: gave up",
+		    op, c->s->base, soap->recv_timeout);
 	else
 		snprintf(c->err, sizeof(c->err), "%s: cannot talk to %s: %s", op,
 		    c->s->base, fs ? fs : "transport error");
@@ -583,15 +626,43 @@ vim_create_container_view(struct vconn *c, const struct vmoref *container,
 	return rc;
 }
 
+/*
+ * Clean-up calls (destroying a view, filter or collector) made after a
+ * failure keep that failure's message: it is the one worth reporting.
+ */
+struct saved_err {
+	char	err[sizeof(((struct vconn *)0)->err)];
+	char	fault_type[sizeof(((struct vconn *)0)->fault_type)];
+};
+
+static void
+err_save(const struct vconn *c, struct saved_err *e)
+{
+	copystr(e->err, sizeof(e->err), c->err);
+	copystr(e->fault_type, sizeof(e->fault_type), c->fault_type);
+}
+
+static void
+err_restore(struct vconn *c, const struct saved_err *e)
+{
+	if (e->err[0] == '\0')
+		return;
+	copystr(c->err, sizeof(c->err), e->err);
+	copystr(c->fault_type, sizeof(c->fault_type), e->fault_type);
+}
+
 int
 vim_destroy_view(struct vconn *c, const struct vmoref *view)
 {
 	struct vim__DestroyViewResponse r;
+	struct saved_err saved;
 	int rc;
 
+	err_save(c, &saved);
 	VCALL(c, 0, "DestroyView", rc,
 	    soap_call_vim__DestroyView(c->soap, c->s->url, c->s->action,
 	    vmoref_soap(c->soap, view), &r));
+	err_restore(c, &saved);
 	return rc;
 }
 
@@ -665,6 +736,10 @@ deliver_objects(struct vconn *c, const struct vim__RetrieveResult *res,
 		}
 		vmoref_set(&obj, &oc->obj);
 		for (int j = 0; j < oc->__sizepropSet && n < 64; j++) {
+			/* name is required; an answer without it is not trusted
+			 * for that property (found by fuzz_soap). */
+			if (oc->propSet[j].name == NULL)
+				continue;
 			names[n] = oc->propSet[j].name;
 			vals[n] = oc->propSet[j].val;
 			n++;
@@ -739,11 +814,14 @@ int
 vim_destroy_property_collector(struct vconn *c, const struct vmoref *pc)
 {
 	struct vim__DestroyPropertyCollectorResponse r;
+	struct saved_err saved;
 	int rc;
 
+	err_save(c, &saved);
 	VCALL(c, 0, "DestroyPropertyCollector", rc,
 	    soap_call_vim__DestroyPropertyCollector(c->soap, c->s->url, c->s->action,
 	    vmoref_soap(c->soap, pc), &r));
+	err_restore(c, &saved);
 	return rc;
 }
 
@@ -767,14 +845,38 @@ vim_create_view_filter(struct vconn *c, const struct vmoref *pc,
 	return rc;
 }
 
+static int
+deliver_updates(const struct vim__UpdateSet *us, vupdate_cb cb, void *arg)
+{
+	const char *names[64];
+	const xnode *vals[64];
+	struct vmoref obj;
+	int rc = 0;
+
+	for (int f = 0; f < us->__sizefilterSet && rc == 0; f++) {
+		struct vim__PropertyFilterUpdate *fu = &us->filterSet[f];
+		for (int i = 0; i < fu->__sizeobjectSet && rc == 0; i++) {
+			struct vim__ObjectUpdate *ou = &fu->objectSet[i];
+			size_t n = 0;
+			vmoref_set(&obj, &ou->obj);
+			for (int j = 0; j < ou->__sizechangeSet && n < 64; j++) {
+				if (ou->changeSet[j].name == NULL)
+					continue;
+				names[n] = ou->changeSet[j].name;
+				vals[n] = ou->changeSet[j].val;
+				n++;
+			}
+			rc = cb(arg, ou->kind ? ou->kind : "", &obj, n, names, vals);
+		}
+	}
+	return rc;
+}
+
 int
 vim_wait_for_updates(struct vconn *c, const struct vmoref *pc, char *version,
     size_t versionlen, int max_wait, vupdate_cb cb, void *arg)
 {
-	const char *names[64];
-	const xnode *vals[64];
 	struct vim__WaitOptions opt = { &max_wait, NULL };
-	struct vmoref obj;
 	int rc;
 
 	for (;;) {
@@ -785,20 +887,7 @@ vim_wait_for_updates(struct vconn *c, const struct vmoref *pc, char *version,
 		if (rc != 0 || r.returnval == NULL)
 			break;		/* error, or timed out with no change */
 		struct vim__UpdateSet *us = r.returnval;
-		for (int f = 0; f < us->__sizefilterSet && rc == 0; f++) {
-			struct vim__PropertyFilterUpdate *fu = &us->filterSet[f];
-			for (int i = 0; i < fu->__sizeobjectSet && rc == 0; i++) {
-				struct vim__ObjectUpdate *ou = &fu->objectSet[i];
-				size_t n = 0;
-				vmoref_set(&obj, &ou->obj);
-				for (int j = 0; j < ou->__sizechangeSet && n < 64; j++) {
-					names[n] = ou->changeSet[j].name;
-					vals[n] = ou->changeSet[j].val;
-					n++;
-				}
-				rc = cb(arg, ou->kind ? ou->kind : "", &obj, n, names, vals);
-			}
-		}
+		rc = deliver_updates(us, cb, arg);
 		copystr(version, versionlen, us->version);
 		int truncated = us->truncated && *us->truncated == true_;
 		vconn_reset(c);
@@ -900,12 +989,15 @@ int
 vim_destroy_filter(struct vconn *c, const struct vmoref *filter)
 {
 	struct vim__DestroyPropertyFilterResponse r;
+	struct saved_err saved;
 	int rc;
 
+	err_save(c, &saved);
 	VCALL(c, 0, "DestroyPropertyFilter", rc,
 	    soap_call_vim__DestroyPropertyFilter(c->soap, c->s->url, c->s->action,
 	    vmoref_soap(c->soap, filter), &r));
 	vconn_reset(c);
+	err_restore(c, &saved);
 	return rc;
 }
 
@@ -969,12 +1061,15 @@ int
 vim_destroy_collector(struct vconn *c, const struct vmoref *coll)
 {
 	struct vim__DestroyCollectorResponse r;
+	struct saved_err saved;
 	int rc;
 
+	err_save(c, &saved);
 	VCALL(c, 0, "DestroyCollector", rc,
 	    soap_call_vim__DestroyCollector(c->soap, c->s->url, c->s->action,
 	    vmoref_soap(c->soap, coll), &r));
 	vconn_reset(c);
+	err_restore(c, &saved);
 	return rc;
 }
 
@@ -1117,5 +1212,74 @@ vim_log_user_event(struct vconn *c, const struct vmoref *entity, const char *msg
 	    vmoref_soap(c->soap, &c->s->mo[VMO_EVENT_MANAGER]),
 	    vmoref_soap(c->soap, entity), (char *)msg, &r));
 	vconn_reset(c);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- */
+/* decoding without a connection (fuzzing, tests)                    */
+/* ---------------------------------------------------------------- */
+
+void
+vim_event_fields(const xnode *ev, struct vevent_fields *f)
+{
+	const char *k = xnode_path_text(ev, "key");
+	const char *t = xnode_path_text(ev, "createdTime");
+	const char *vm = xnode_path_text(ev, "vm.vm");
+	const char *msg = xnode_path_text(ev, "fullFormattedMessage");
+
+	f->type = xnode_type(ev);
+	if (strcmp(f->type, "EventEx") == 0 && xnode_path_text(ev, "eventTypeId"))
+		f->type = xnode_path_text(ev, "eventTypeId");
+	f->key = k ? strtoll(k, NULL, 10) : -1;
+	f->time = t ? t : "";
+	f->vm = vm ? vm : "";
+	f->msg = msg ? msg : "";
+}
+
+int
+vim_decode(enum vim_answer kind, const char *text, vobject_cb ocb, vupdate_cb ucb,
+    vevent_cb ecb, void *arg, char *err, size_t errlen)
+{
+	struct vconn c = { 0 };
+	int rc = 0, src;
+
+	c.soap = soap_base_new();
+	c.soap->is = text;
+	switch (kind) {
+	case VIM_ANSWER_PROPERTIES: {
+		struct vim__RetrievePropertiesExResponse r = { 0 };
+		if ((src = soap_recv_vim__RetrievePropertiesEx(c.soap, &r)) == SOAP_OK)
+			rc = deliver_objects(&c, r.returnval, ocb, arg);
+		break;
+	}
+	case VIM_ANSWER_UPDATES: {
+		struct vim__WaitForUpdatesExResponse r = { 0 };
+		if ((src = soap_recv_vim__WaitForUpdatesEx(c.soap, &r)) == SOAP_OK &&
+		    r.returnval != NULL)
+			rc = deliver_updates(r.returnval, ucb, arg);
+		break;
+	}
+	case VIM_ANSWER_EVENTS: {
+		struct vim__ReadNextEventsResponse r = { 0 };
+		if ((src = soap_recv_vim__ReadNextEvents(c.soap, &r)) == SOAP_OK)
+			for (int i = 0; rc == 0 && i < r.__sizereturnval; i++)
+				rc = ecb(arg, &r.returnval[i]);
+		break;
+	}
+	default:
+		src = SOAP_ERR;
+		break;
+	}
+	if (src != SOAP_OK) {
+		const char *fs = *soap_faultstring(c.soap);
+		snprintf(err, errlen, "not a valid answer (gSOAP error %d%s%s)", src,
+		    fs ? ": " : "", fs ? fs : "");
+		rc = V_ERR_PROTO;
+	} else if (rc != 0) {
+		snprintf(err, errlen, "%s", c.err);
+	}
+	soap_destroy(c.soap);
+	soap_end(c.soap);
+	soap_free(c.soap);
 	return rc;
 }

@@ -136,6 +136,16 @@ int	vim_destroy_filter(struct vconn *, const struct vmoref *filter);
 int	vim_create_event_collector(struct vconn *, const char *begin_time,
 	    const char *const *type_ids, size_t ntypes, int page, struct vmoref *out);
 typedef int (*vevent_cb)(void *arg, const xnode *event);
+
+/* What the agent takes from an event (pointers into the event's tree). */
+struct vevent_fields {
+	long long	 key;		/* -1 if absent */
+	const char	*time;		/* createdTime, "" if absent */
+	const char	*vm;		/* vm.vm moref, "" if none */
+	const char	*type;		/* xsi:type, or an EventEx's eventTypeId */
+	const char	*msg;
+};
+void	vim_event_fields(const xnode *event, struct vevent_fields *);
 /* ReadNextEvents(max); *count is the number of events read. */
 int	vim_read_next_events(struct vconn *, const struct vmoref *coll, int max,
 	    vevent_cb cb, void *arg, int *count);
@@ -186,5 +196,14 @@ int	vim_kms_status(struct vconn *, int timeout, const xnode **result);
  * granted[i] is 1 or 0 for privs[i]. */
 int	vim_has_privileges(struct vconn *, const struct vmoref *entity,
 	    const char *const *privs, size_t n, int *granted);
+
+/*
+ * Decodes one answer from text, with the limits a live connection has,
+ * and hands it to the same callbacks the call would: for fuzzing and
+ * tests.  0, or V_ERR_* with err.
+ */
+enum vim_answer { VIM_ANSWER_PROPERTIES, VIM_ANSWER_UPDATES, VIM_ANSWER_EVENTS };
+int	vim_decode(enum vim_answer, const char *text, vobject_cb, vupdate_cb, vevent_cb,
+	    void *arg, char *err, size_t errlen);
 
 #endif

@@ -38,6 +38,7 @@ struct vconn {
 	char		 hdr[600];
 	char		 err[768];
 	char		 fault_type[64];
+	double		 started;	/* CLOCK_MONOTONIC s, of the call under way */
 };
 
 #define V_RETRY	1

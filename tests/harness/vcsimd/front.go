@@ -68,6 +68,7 @@ type front struct {
 	assocs       map[string]assoc // "vm-42" or "vm-42:2000" -> profile
 	kmsStatus    map[string]kmsOverride
 	denied       map[string]bool
+	hostile      map[string]string // method -> huge|chunked|trickle
 }
 
 // kmsOverride is what /harness/kms-status says a key provider reports.
@@ -93,6 +94,7 @@ func newFront(model *simulator.Model, backend *url.URL) *front {
 		assocs:       map[string]assoc{},
 		kmsStatus:    map[string]kmsOverride{},
 		denied:       map[string]bool{},
+		hostile:      map[string]string{},
 	}
 }
 
@@ -116,7 +118,13 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	f.calls[method]++
+	mode := f.hostile[method]
 	f.mu.Unlock()
+	// For the client under test only: govc sets up and checks scenarios.
+	if mode != "" && !strings.HasPrefix(r.UserAgent(), "govc") {
+		f.hostileAnswer(w, mode)
+		return
+	}
 
 	switch method {
 	case "LogUserEvent":
@@ -531,6 +539,20 @@ func (f *front) control(w http.ResponseWriter, r *http.Request) {
 		em := ctx.Map.EventManager()
 		ctx.WithLock(em, func() { em.PostEvent(ctx, &types.PostEvent{EventToPost: ev}) })
 		w.WriteHeader(http.StatusNoContent)
+	case "/harness/hostile":
+		// Answers to method that a broken or malicious peer could send:
+		// huge (a 100 MB SOAP body with its Content-Length), bigstring (the
+		// same, one value), chunked (an endless chunked body, as fast as
+		// the client reads), trickle (an endless chunked body, one byte a
+		// second).
+		f.mu.Lock()
+		if r.Method == http.MethodDelete {
+			f.hostile = map[string]string{}
+		} else {
+			f.hostile[q.Get("method")] = q.Get("mode")
+		}
+		f.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
 	case "/harness/save":
 		// The front's own state (SPBM associations), next to what govc
 		// object.save wrote, so that -load restarts with both.
@@ -628,4 +650,55 @@ func (f *front) loadState(dir string) error {
 		_ = os.RemoveAll(st.Home)
 	}
 	return nil
+}
+
+func (f *front) hostileAnswer(w http.ResponseWriter, mode string) {
+	const head = `<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope ` +
+		`xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" ` +
+		`xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body>` +
+		`<RetrievePropertiesExResponse xmlns="urn:vim25"><returnval>`
+	const tail = `</returnval></RetrievePropertiesExResponse></soapenv:Body></soapenv:Envelope>`
+	// Well-formed objects with 256 KB values (the total is what is too
+	// big), or one value that never ends (bigstring).
+	pad := []byte(`<objects><obj type="VirtualMachine">vm-1</obj><propSet><name>name</name>` +
+		`<val xsi:type="xsd:string">` + strings.Repeat("A", 256<<10) +
+		`</val></propSet></objects>`)
+	open := head
+	if mode == "bigstring" {
+		open = head + `<objects><obj type="VirtualMachine">vm-1</obj><propSet>` +
+			`<name>name</name><val xsi:type="xsd:string">`
+		pad = bytes.Repeat([]byte("A"), 256<<10)
+		mode = "huge"
+	}
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	switch mode {
+	case "huge":
+		n := (100 << 20) / len(pad) // 100 MB
+		w.Header().Set("Content-Length", strconv.Itoa(len(open)+n*len(pad)+len(tail)))
+		_, _ = io.WriteString(w, open)
+		for i := 0; i < n; i++ {
+			if _, err := w.Write(pad); err != nil {
+				return
+			}
+		}
+		_, _ = io.WriteString(w, tail)
+	case "chunked", "trickle":
+		fl, _ := w.(http.Flusher)
+		_, _ = io.WriteString(w, open)
+		for {
+			var err error
+			if mode == "chunked" {
+				_, err = w.Write(pad)
+			} else {
+				_, err = w.Write(pad[:1])
+				time.Sleep(time.Second)
+			}
+			if err != nil {
+				return
+			}
+			if fl != nil {
+				fl.Flush()
+			}
+		}
+	}
 }
