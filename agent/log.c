@@ -42,6 +42,22 @@ log_parse_level(const char *name, enum log_level *out)
 	return -1;
 }
 
+/*
+ * vCenter names session-scoped objects (collectors, views) after the
+ * session: "session[<key>]<uuid>".  The key identifies the session (vcsim
+ * uses it as the cookie itself), so it is masked wherever it would be
+ * printed.
+ */
+void
+log_redact(char *s)
+{
+	while ((s = strstr(s, "session[")) != NULL) {
+		s += strlen("session[");
+		for (; *s != '\0' && *s != ']'; s++)
+			*s = '*';
+	}
+}
+
 static void
 vlog(enum log_level lvl, int with_errno, const char *fmt, va_list ap)
 {
@@ -53,6 +69,7 @@ vlog(enum log_level lvl, int with_errno, const char *fmt, va_list ap)
 	if (lvl > cur_level)
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_redact(msg);
 	pthread_mutex_lock(&log_mtx);
 	if (journal) {
 		fprintf(stderr, "<%d>%s", prio[lvl], msg);

@@ -245,6 +245,7 @@ vconn_finish(struct vconn *c, int soaprc, const char *op, int attempt)
 		snprintf(c->err, sizeof(c->err), "%s: %s%s%s", op,
 		    c->fault_type[0] ? c->fault_type : "fault",
 		    ": ", fs);
+		log_redact(c->err);
 		if (strcmp(c->fault_type, "InvalidLogin") == 0)
 			return V_ERR_LOGIN;
 		if (strcmp(c->fault_type, "RequestCanceled") == 0)
@@ -297,6 +298,7 @@ vconn_finish(struct vconn *c, int soaprc, const char *op, int attempt)
 	else
 		snprintf(c->err, sizeof(c->err), "%s: cannot talk to %s: %s", op,
 		    c->s->base, fs ? fs : "transport error");
+	log_redact(c->err);
 	/* Make the message one line. */
 	for (char *p = c->err; *p; p++)
 		if (*p == '\n' || *p == '\r')

@@ -94,6 +94,30 @@ def test_secrets_not_in_argv_or_output(vc, workdir):
         a.kill()
 
 
+def test_session_cookie_never_logged(vc, workdir):
+    """With debug logging on, through login, a remediation and logout, the
+    session cookie (vcsim's session key, as govc session.ls shows it) and
+    the password appear in neither the log nor /metrics."""
+    import urllib.request
+    h = Harness(vc)
+    a = Agent(vc.config(), workdir, env={"VMCRYPT_DEBUG": "1"})
+    try:
+        keys = [s.get("key") or s.get("Key") for s in agent_sessions(vc)]
+        assert keys and all(len(k) >= 16 for k in keys), keys
+        create(vc, "cookie-1")
+        wait_until(lambda: compliant(vc, h, "cookie-1"), 30, "cookie-1 compliant")
+        with urllib.request.urlopen(f"http://127.0.0.1:{vc.metrics_port}/metrics",
+                                    timeout=5) as r:
+            page = r.read().decode()
+        a.stop()
+    finally:
+        a.kill()
+    text = a.text()
+    assert "debug:" in text            # the most verbose level was on
+    for secret in keys + [PASSWORD]:
+        assert secret not in text and secret not in page, secret
+
+
 def test_no_core_dump_carries_secrets(vc, workdir):
     """A crashing agent (SIGSEGV) leaves no core file, even when its parent
     allows cores: it holds the password and the session cookie.  Control: a
