@@ -6,6 +6,7 @@
 #                   default KMS cluster, run the agent against it
 #   make stubs      regenerate stubs/ from soap/vim25.h with soapcpp2
 #   make SANITIZE=1 check     the same under ASan + UBSan
+#   make check-hard longer fuzzing, valgrind, a 30-minute soak (issue #8)
 #   make fuzz       run the libFuzzer targets (FUZZ_SECONDS each, default 60)
 #   make bench      benchmarks against vcsim (QUICK=1 for a short run)
 #   make deb / rpm  the packages (build/pkg/)
@@ -49,7 +50,7 @@ AGENT_OBJS := main.o loop.o httpd.o notify.o $(CORE_OBJS) $(SOAP_OBJS) soapC.o s
 
 BIN := $(BUILD)/vmcrypt-agent
 
-.PHONY: all stubs deps check unit integration demo clean tools fuzz fuzz-deps deb rpm packages bench
+.PHONY: all stubs deps check check-hard unit integration demo clean tools fuzz fuzz-deps deb rpm packages bench
 all: $(BIN)
 
 # ---- generated stubs --------------------------------------------------------
@@ -184,6 +185,32 @@ bench: deps $(BIN) tools
 	VMCRYPT_BIN=$(abspath $(BIN)) VMCRYPT_TOOLS=$(abspath $(TOOLS)) \
 	  PYTHONPATH=$(abspath .deps/python) python3 tests/bench/bench.py $(if $(QUICK),--quick) \
 	  $(if $(ONLY),--only $(ONLY))
+
+# ---- check-hard (issue #8) ---------------------------------------------------
+# The fault, restart, hostile-answer and secret tests are part of `make check`
+# (test_reliability.py, test_hostile.py), and .ci/run adds the sanitizers and
+# 30 s of each fuzz target.  check-hard adds what does not fit CI's budget:
+# HARD_FUZZ_SECONDS of each fuzz target, the integration suites that drive
+# the running agent (VALGRIND_TESTS) with every agent process under
+# valgrind (any error or definite leak fails), and a SOAK_MINUTES soak at
+# about 10 VM events a second with flat RSS (tests/soak/soak.py).
+HARD_FUZZ_SECONDS ?= 300
+SOAK_MINUTES ?= 30
+VALGRIND_TESTS ?= tests/integration/test_run.py tests/integration/test_enforce.py \
+		  tests/integration/test_session.py tests/integration/test_check.py
+check-hard: deps $(BIN) tools
+	command -v valgrind >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null
+	$(MAKE) fuzz FUZZ_SECONDS=$(HARD_FUZZ_SECONDS)
+	rm -rf build/valgrind && mkdir -p build/valgrind
+	VMCRYPT_BIN=$(abspath tests/valgrind-agent.sh) VMCRYPT_REAL_BIN=$(abspath $(BIN)) \
+	  VALGRIND_LOGS=$(abspath build/valgrind) VMCRYPT_TOOLS=$(abspath $(TOOLS)) \
+	  VMCRYPT_SLOW=20 PYTHONPATH=$(abspath .deps/python) \
+	  python3 -m pytest -q -p no:cacheprovider $(VALGRIND_TESTS)
+	@n=$$(ls build/valgrind | wc -l); bad=$$(grep -l "ERROR SUMMARY: [1-9]\|definitely lost: [1-9]" build/valgrind/*.log || true); \
+	  if [ -n "$$bad" ]; then cat $$bad; echo "valgrind: errors in $$bad"; exit 1; fi; \
+	  echo "valgrind: $$n agent processes, no error, no definite leak"
+	PYTHONPATH=$(abspath .deps/python) VMCRYPT_BIN=$(abspath $(BIN)) VMCRYPT_TOOLS=$(abspath $(TOOLS)) \
+	  python3 tests/soak/soak.py $(SOAK_MINUTES)
 
 # ---- packages ---------------------------------------------------------------
 # make deb: build/pkg/vmcrypt-agent_VERSION_ARCH.deb (lintian clean);

@@ -18,6 +18,9 @@ import pytest
 BIN = os.environ.get("VMCRYPT_BIN", os.path.abspath("build/vmcrypt-agent"))
 TOOLS = os.environ.get("VMCRYPT_TOOLS", os.path.abspath("build/tools"))
 USER, PASSWORD = "svc-vmcrypt", "s3cret-Pa55"
+# Waits scale by this when the agent runs slower on purpose (under valgrind
+# in make check-hard: VMCRYPT_SLOW=20).
+SLOW = float(os.environ.get("VMCRYPT_SLOW", "1"))
 POLICY = "4d5f673c-536f-11e6-beb8-9e71128cae77"   # "VM Encryption Policy"
 PATHS = ["config.keyId", "config.migrateEncryption", "config.hardware.device",
          "runtime.powerState", "name"]
@@ -265,6 +268,7 @@ def compliance_all(v, h):
 
 
 def wait_until(pred, timeout, what, step=0.05):
+    timeout *= SLOW
     deadline = time.time() + timeout
     while time.time() < deadline:
         if pred():
@@ -295,7 +299,7 @@ class Agent:
     def stop(self):
         if self.p.poll() is None:
             self.p.send_signal(signal.SIGTERM)
-            assert self.p.wait(30) == 0, self.text()
+            assert self.p.wait(30 * SLOW) == 0, self.text()
 
     def kill(self):
         self.p.kill()

@@ -227,7 +227,7 @@ func run(n, c int, prefix string, fn func(name string) rec) []rec {
 
 func main() {
 	if len(os.Args) < 2 {
-		die("usage: benchtool create|floor|poller|one|watch ...")
+		die("usage: benchtool create|floor|poller|one|watch|churn ...")
 	}
 	cmd := os.Args[1]
 	fs := flag.NewFlagSet(cmd, flag.ExitOnError)
@@ -238,6 +238,9 @@ func main() {
 	gap := fs.Duration("gap", 0, "pause between sequential creations")
 	name := fs.String("vm", "", "VM (one)")
 	timeout := fs.Duration("timeout", 30*time.Minute, "give up after")
+	rate := fs.Float64("rate", 5, "churn: VMs created (and as many destroyed) per second")
+	keep := fs.Int("keep", 50, "churn: VMs kept; older ones are destroyed")
+	dur := fs.Duration("for", time.Minute, "churn: how long")
 	_ = fs.Parse(os.Args[2:])
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
@@ -303,6 +306,8 @@ func main() {
 		r := rec{Name: *name, Moref: vm.Reference().Value}
 		e.toPolicy(ctx, &r)
 		_ = session.NewManager(c25).Logout(ctx)
+	case "churn":
+		*n = churn(ctx, e, *prefix, *rate, *keep, *dur)
 	case "poller":
 		poller(ctx, e, *prefix, *n, *out)
 	case "watch":
@@ -440,4 +445,35 @@ func watch(ctx context.Context, c *vim25.Client, prefix string, n int, out strin
 	if out != "" {
 		writeRecs(out, recs)
 	}
+}
+
+// churn: for d, creates rate VMs a second and destroys the oldest beyond
+// keep, so that vCenter raises about 2 x rate VM events a second for as
+// long as a soak runs, with a bounded inventory.  Returns VMs created.
+func churn(ctx context.Context, e *env, prefix string, rate float64, keep int, d time.Duration) int {
+	var live []*object.VirtualMachine
+	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
+	defer tick.Stop()
+	end := time.Now().Add(d)
+	n := 0
+	for time.Now().Before(end) {
+		<-tick.C
+		r := e.createVM(ctx, fmt.Sprintf("%s-%06d", prefix, n))
+		n++
+		live = append(live, object.NewVirtualMachine(e.c,
+			types.ManagedObjectReference{Type: "VirtualMachine", Value: r.Moref}))
+		if len(live) > keep {
+			old := live[0]
+			live = live[1:]
+			// A VM the agent is reconfiguring may refuse for a moment.
+			for try := 0; try < 20; try++ {
+				task, err := old.Destroy(ctx)
+				if err == nil && task.Wait(ctx) == nil {
+					break
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+	}
+	return n
 }
