@@ -225,6 +225,8 @@ folder_find(const struct collect *cs, const char *moref)
 {
 	struct folder key;
 	snprintf(key.moref, sizeof(key.moref), "%s", moref);
+	if (cs->nfolders == 0)
+		return NULL;
 	return bsearch(&key, cs->folders, cs->nfolders, sizeof(*cs->folders), folder_cmp);
 }
 
@@ -287,8 +289,8 @@ assoc_cb(void *arg, const char *key, const char *profile_id)
 
 	snprintf(vm_moref, sizeof(vm_moref), "%.*s",
 	    colon ? (int)(colon - key) : (int)strlen(key), key);
-	struct vm_info *vm = bsearch(vm_moref, cs->inv->vms, cs->inv->nvms,
-	    sizeof(*cs->inv->vms), vm_moref_cmp);
+	struct vm_info *vm = cs->inv->nvms == 0 ? NULL : bsearch(vm_moref, cs->inv->vms,
+	    cs->inv->nvms, sizeof(*cs->inv->vms), vm_moref_cmp);
 	if (vm == NULL || *profile_id == '\0')
 		return;
 	if (colon != NULL) {
@@ -421,7 +423,8 @@ inventory_collect(struct vconn *c, int page, struct inventory *inv)
 		if (rc != 0)
 			goto out;
 	}
-	qsort(cs.folders, cs.nfolders, sizeof(*cs.folders), folder_cmp);
+	if (cs.nfolders > 0)
+		qsort(cs.folders, cs.nfolders, sizeof(*cs.folders), folder_cmp);
 
 	rc = vim_create_container_view(c, vsession_mo(s, VMO_ROOT_FOLDER),
 	    "VirtualMachine", 1, &view);
@@ -441,7 +444,8 @@ inventory_collect(struct vconn *c, int page, struct inventory *inv)
 		goto out;
 
 	/* Storage policy of each VM home and disk (SPBM), joined by moref. */
-	qsort(inv->vms, inv->nvms, sizeof(*inv->vms), morefcmp_vm);
+	if (inv->nvms > 0)	/* qsort's base must not be NULL, even for 0 */
+		qsort(inv->vms, inv->nvms, sizeof(*inv->vms), morefcmp_vm);
 	size_t nrefs = 0, cap = inv->nvms + 1;
 	for (size_t i = 0; i < inv->nvms; i++)
 		cap += inv->vms[i].ndisks;
@@ -463,7 +467,8 @@ inventory_collect(struct vconn *c, int page, struct inventory *inv)
 		free(keys[i]);
 	if (rc == 0)
 		rc = pbm_profile_names(c, (const char *const *)cs.ids, cs.nids, name_cb, &cs);
-	qsort(inv->vms, inv->nvms, sizeof(*inv->vms), vm_cmp);
+	if (inv->nvms > 0)
+		qsort(inv->vms, inv->nvms, sizeof(*inv->vms), vm_cmp);
 out:
 	free(keys);
 	free(refs);

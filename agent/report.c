@@ -68,7 +68,8 @@ report_note_action(struct report *r, const char *moref, const char *msg, const c
 	struct vm_info key_vm;
 	struct report_vm key = { .vm = &key_vm };
 	snprintf(key_vm.moref, sizeof(key_vm.moref), "%s", moref);
-	struct report_vm **hit = bsearch(&key, r->byref, r->nvms, sizeof(*r->byref), by_ref);
+	struct report_vm **hit = r->nvms == 0 ? NULL :
+	    bsearch(&key, r->byref, r->nvms, sizeof(*r->byref), by_ref);
 	if (hit == NULL)
 		return;
 	struct report_vm *v = *hit;
@@ -143,7 +144,8 @@ report_init(struct report *r, const struct inventory *inv, const char *generated
 	r->byref = xcalloc(r->nvms ? r->nvms : 1, sizeof(*r->byref));
 	for (size_t i = 0; i < r->nvms; i++)
 		r->byref[i] = &r->vms[i];
-	qsort(r->byref, r->nvms, sizeof(*r->byref), by_ref_sort);
+	if (r->nvms > 0)
+		qsort(r->byref, r->nvms, sizeof(*r->byref), by_ref_sort);
 }
 
 void

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The agent under valgrind, for `make check-hard`: the integration tests run
 # this in place of the binary (VMCRYPT_BIN).  One log per process in
-# $VALGRIND_LOGS; check-hard fails on any error or definite leak in them.
+# $VALGRIND_LOGS.  Quiet (-q): a log holds something only for an error or a
+# definite leak, and check-hard fails on any non-empty log.
 set -eu
 : "${VMCRYPT_REAL_BIN:?}" "${VALGRIND_LOGS:?}"
 exec valgrind -q --leak-check=full --show-leak-kinds=definite \

@@ -21,6 +21,9 @@ USER, PASSWORD = "svc-vmcrypt", "s3cret-Pa55"
 # Waits scale by this when the agent runs slower on purpose (under valgrind
 # in make check-hard: VMCRYPT_SLOW=20).
 SLOW = float(os.environ.get("VMCRYPT_SLOW", "1"))
+# The binary is an ASan + UBSan build (make SANITIZE=1): ASan's shadow
+# memory and quarantine make RSS meaningless, and it handles SIGSEGV itself.
+SANITIZED = os.environ.get("VMCRYPT_SANITIZED") == "1"
 POLICY = "4d5f673c-536f-11e6-beb8-9e71128cae77"   # "VM Encryption Policy"
 PATHS = ["config.keyId", "config.migrateEncryption", "config.hardware.device",
          "runtime.powerState", "name"]
