@@ -1986,6 +1986,9 @@ engine(struct agent *a)
 		}
 	pthread_mutex_destroy(&a->mtx);
 	enforcer_free(a->enf);
+	/* Joins libuv's pool threads, so that each frees what OpenSSL keeps
+	 * per thread (error queue, DRBGs) as a thread does when it exits. */
+	uv_library_shutdown();
 	if (!a->once)
 		log_info("stopped: %lu events, %lu reconfigurations (%lu done, %lu failed)",
 		    a->met.events, a->n_reconfigs, a->met.remediation_ok, a->met.remediation_err);
