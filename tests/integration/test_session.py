@@ -1,8 +1,9 @@
 """Trust, login and configuration errors: one clear line, a meaningful exit
 status, nothing secret echoed."""
 import os
+import subprocess
 
-from conftest import PASSWORD, agent
+from conftest import BIN, PASSWORD, agent
 
 
 def one_line(stderr):
@@ -29,6 +30,22 @@ def test_untrusted_certificate_refused(vcsim):
     assert r.returncode == 4
     line = one_line(r.stderr)
     assert "not trusted" in line and vcsim.thumbprint in line
+
+
+def test_insecure_tls_is_never_silent(vcsim):
+    """<tls insecure="true"/> is the only way to turn verification off, and
+    every start says so, naming the fix.  There is no flag or variable that
+    turns it off quietly."""
+    r = agent("inventory", "--config", vcsim.config(tls='<tls insecure="true"/>'))
+    assert r.returncode == 0, r.stderr
+    assert "TLS verification of" in r.stderr and "is OFF" in r.stderr
+    assert "use ca-file or thumbprint" in r.stderr
+    for var in ("VMCRYPT_INSECURE", "VMCRYPT_TLS_INSECURE", "SSL_NO_VERIFY",
+                "GOVC_INSECURE", "PYTHONHTTPSVERIFY"):
+        r = subprocess.run([BIN, "inventory", "--config", vcsim.config(tls="")],
+                           env={**os.environ, var: "1", "VMCRYPT_VC_PASSWORD": PASSWORD},
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 4 and "not trusted" in r.stderr, (var, r.stderr)
 
 
 def test_wrong_password_login_failed(vcsim):

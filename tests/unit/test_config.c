@@ -46,6 +46,14 @@ test_minimal_defaults(void **st)
 	assert_string_equal(c->migrate_encryption, "required");
 	assert_string_equal(c->pbm_path, "/pbm/sdk");
 	assert_int_equal(c->timeout, 60);
+	/* The metrics listener is loopback unless the file says otherwise. */
+	assert_string_equal(c->metrics_listen, "127.0.0.1:9480");
+	config_free(c);
+	write_cfg("<vmcrypt-agent version=\"1\"><vcenter url=\"https://vc.example/sdk\" user=\"u\">"
+	    "<tls thumbprint=\"ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01\"/></vcenter>"
+	    "<metrics/></vmcrypt-agent>");
+	assert_int_equal(config_load(path, &c, err, sizeof(err)), 0);
+	assert_string_equal(c->metrics_listen, "127.0.0.1:9480");
 	config_free(c);
 }
 
