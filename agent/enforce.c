@@ -568,7 +568,7 @@ read_and_decide(struct enforcer *e, struct vconn *c, const struct config *cfg,
 
 int
 enforce_vm(struct enforcer *e, struct vconn *c, const char *moref,
-    int allow_crypto, int dry_run, struct outcome *o)
+    int allow_crypto, int dry_run, int check_running, struct outcome *o)
 {
 	const struct config *cfg;
 	struct policy p;
@@ -588,7 +588,7 @@ enforce_vm(struct enforcer *e, struct vconn *c, const char *moref,
 			goto out;
 		if (d.actions == 0 || dry_run)
 			goto out;
-		int running = r.recent == NULL ? 0 :
+		int running = !check_running || r.recent == NULL ? 0 :
 		    running_task(c, r.recent, cfg->vc_user, &o->task, &o->adopted_ours);
 		if (running == 1) {
 			o->adopted = 1;

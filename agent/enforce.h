@@ -50,10 +50,13 @@ void		 enforcer_set_config(struct enforcer *, const struct config *cfg);
 /*
  * Looks at VM moref now.  allow_crypto=0 holds back encryption (the KMS
  * circuit breaker is open) but still fixes what needs no key.  dry_run
- * computes and reports, changes nothing.  Returns 0 if the VM was read.
+ * computes and reports, changes nothing.  check_running first looks for a
+ * task already queued or running on the VM (the previous run's, after a
+ * restart) and follows it instead of reconfiguring: one more read when the
+ * VM has recent tasks.  Returns 0 if the VM was read.
  */
 int		 enforce_vm(struct enforcer *, struct vconn *, const char *moref,
-		    int allow_crypto, int dry_run, struct outcome *);
+		    int allow_crypto, int dry_run, int check_running, struct outcome *);
 
 /* Reads every VM (inventory_collect) and decides each one: state and
  * reason filled in inv->vms[i].state/.reason, actions in acts[i]

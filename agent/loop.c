@@ -125,6 +125,8 @@ struct vmrec {
 	char		 pend_time[64];
 	char		 logged[32];	/* last state written to vCenter */
 	int		 reconfigs;	/* tasks issued (stats) */
+	int		 start_scan;	/* found needing work by the first scan: may
+					   have a task of the previous run running */
 	int		 adopted;	/* task followed is not one this run issued:
 					   1 another client's, 2 ours from before */
 	int		 probe;		/* its running task is the breaker's probe */
@@ -718,6 +720,7 @@ struct job {
 	enum job_kind	 kind;
 	char		 vm[96];
 	int		 allow_crypto;
+	int		 check_running;
 	int		 audit;
 	char		 logged[32];
 	struct outcome	 out;
@@ -787,7 +790,8 @@ job_run(uv_work_t *req)
 		break;
 	case J_ENFORCE: {
 		struct outcome *o = &j->out;
-		j->rc = enforce_vm(a->enf, c, j->vm, j->allow_crypto, a->dry_run, o);
+		j->rc = enforce_vm(a->enf, c, j->vm, j->allow_crypto, a->dry_run,
+		    j->check_running, o);
 		if (o->issued) {
 			/* Followed once the loop has counted it (enforce_done):
 			 * a task the poll saw finish before that would be
@@ -930,6 +934,10 @@ schedule(struct agent *a)
 		struct job *j = job_new(a, J_ENFORCE);
 		snprintf(j->vm, sizeof(j->vm), "%s", r->moref);
 		j->allow_crypto = allow_crypto(a);
+		/* A task the previous run left running can only be met right
+		 * after start: before the first scan is done, or on a VM that
+		 * scan found.  Later, every task on a VM is this run's. */
+		j->check_running = a->scans_done == 0 || r->start_scan;
 		j->audit = r->audit;
 		snprintf(j->logged, sizeof(j->logged), "%s", r->logged);
 		r->busy = 1;
@@ -1138,6 +1146,8 @@ enforce_done(struct agent *a, struct job *j)
 		return;
 	}
 	policy_actions_str(o->actions, acts, sizeof(acts));
+	if (o->err == 0 || o->issued)
+		r->start_scan = 0;	/* looked at (and any old task found) */
 	if (o->err != 0 && !o->issued) {
 		set_state(r, o->name, o->state, o->reason);
 		if (o->actions)
@@ -1293,6 +1303,8 @@ scan_done(struct agent *a, struct job *j)
 		if (j->acts[i]) {
 			r->failed = 0;
 			r->attempts = 0;
+			if (a->scans_done == 0)
+				r->start_scan = 1;
 			if (!r->waiting || a->scans_done == 0)
 				enqueue(a, r);
 			acting++;
