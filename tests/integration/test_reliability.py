@@ -148,10 +148,16 @@ def test_no_core_dump_carries_secrets(vc, workdir):
     env = {**os.environ, "VMCRYPT_VC_PASSWORD": PASSWORD}
     p = subprocess.Popen([BIN, "run", "--config", vc.config()], cwd=run, env=env,
                          stdout=log, stderr=log, preexec_fn=allow_cores)
-    wait_until(lambda: "reconcile: " in open(log.name).read(), 30, "the agent running")
-    assert "0" == open(f"/proc/{p.pid}/limits").read().split("Max core file size")[1].split()[0]
-    p.send_signal(signal.SIGSEGV)
-    rc = p.wait(10)
+    try:
+        wait_until(lambda: "reconcile: " in open(log.name).read(), 30, "the agent running")
+        limits = open(f"/proc/{p.pid}/limits").read()
+        assert "0" == limits.split("Max core file size")[1].split()[0]
+        p.send_signal(signal.SIGSEGV)
+        rc = p.wait(10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
     # ASan catches the signal itself and exits 1 (it never dumps either).
     assert rc == -signal.SIGSEGV or (SANITIZED and rc == 1), rc
     assert cores(run) == [], cores(run)
