@@ -190,24 +190,25 @@ bench: deps $(BIN) tools
 # The fault, restart, hostile-answer and secret tests are part of `make check`
 # (test_reliability.py, test_hostile.py), and .ci/run adds the sanitizers and
 # 30 s of each fuzz target.  check-hard adds what does not fit CI's budget:
-# HARD_FUZZ_SECONDS of each fuzz target, the integration suites that drive
-# the running agent (VALGRIND_TESTS) with every agent process under
+# HARD_FUZZ_SECONDS of each fuzz target, the integration suite
+# (VALGRIND_TESTS) with every agent process under
 # valgrind (any error or definite leak fails), and a SOAK_MINUTES soak at
 # about 10 VM events a second with flat RSS (tests/soak/soak.py).
 HARD_FUZZ_SECONDS ?= 300
 SOAK_MINUTES ?= 30
-VALGRIND_TESTS ?= tests/integration/test_run.py tests/integration/test_enforce.py \
-		  tests/integration/test_session.py tests/integration/test_check.py
-# SIGKILLed agents leave no leak report, and 200 creations take too long
-# under valgrind: those tests run in make check (and under ASan) only.
-VALGRIND_SKIP ?= not sigkill and not dry_run_100
+# Every suite, with every agent process under valgrind, except: the
+# packages (they run the packaged binary), and the tests that SIGKILL the
+# agent or vcsim or create hundreds of VMs (a killed process leaves no leak
+# report; they run in make check and under ASan).
+VALGRIND_TESTS ?= tests/integration --ignore=tests/integration/test_packaging.py
+VALGRIND_SKIP ?= not sigkill and not killed_and_restarted and not left_running and not dry_run_100
 check-hard: deps $(BIN) tools
 	command -v valgrind >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null
 	$(MAKE) fuzz FUZZ_SECONDS=$(HARD_FUZZ_SECONDS)
 	rm -rf build/valgrind && mkdir -p build/valgrind
 	VMCRYPT_BIN=$(abspath tests/valgrind-agent.sh) VMCRYPT_REAL_BIN=$(abspath $(BIN)) \
 	  VALGRIND_LOGS=$(abspath build/valgrind) VMCRYPT_TOOLS=$(abspath $(TOOLS)) \
-	  VMCRYPT_SLOW=20 PYTHONPATH=$(abspath .deps/python) \
+	  VMCRYPT_SLOW=20 VMCRYPT_VALGRIND=1 PYTHONPATH=$(abspath .deps/python) \
 	  python3 -m pytest -q -p no:cacheprovider -k "$(VALGRIND_SKIP)" $(VALGRIND_TESTS)
 	@n=$$(ls build/valgrind | wc -l); bad=$$(find build/valgrind -name '*.log' -size +0); \
 	  if [ -n "$$bad" ]; then cat $$bad; echo "valgrind: errors in $$bad"; exit 1; fi; \

@@ -24,6 +24,9 @@ SLOW = float(os.environ.get("VMCRYPT_SLOW", "1"))
 # The binary is an ASan + UBSan build (make SANITIZE=1): ASan's shadow
 # memory and quarantine make RSS meaningless, and it handles SIGSEGV itself.
 SANITIZED = os.environ.get("VMCRYPT_SANITIZED") == "1"
+# Every agent process runs under valgrind (make check-hard): 20-50x slower,
+# larger RSS, and the launcher keeps the original environment block.
+VALGRIND = os.environ.get("VMCRYPT_VALGRIND") == "1"
 POLICY = "4d5f673c-536f-11e6-beb8-9e71128cae77"   # "VM Encryption Policy"
 PATHS = ["config.keyId", "config.migrateEncryption", "config.hardware.device",
          "runtime.powerState", "name"]

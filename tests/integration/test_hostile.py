@@ -10,12 +10,12 @@ import time
 
 import pytest
 
-from conftest import (BIN, PASSWORD, SANITIZED, Agent, Harness, Vcsim, compliant,
-                      create, wait_until, with_kms)
+from conftest import (BIN, PASSWORD, SANITIZED, VALGRIND, Agent, Harness, Vcsim,
+                      compliant, create, wait_until, with_kms)
 
 # Memory bounds hold for the real build; under ASan (shadow memory, a
 # 256 MB quarantine of freed blocks) only a loose bound is meaningful.
-RSS_CAP_MB = 1024 if SANITIZED else 96
+RSS_CAP_MB = 1024 if SANITIZED or VALGRIND else 96
 
 MODES = {
     "huge": "larger than 32 MB: refused",
@@ -77,12 +77,15 @@ def test_hostile_answer_is_refused(vc, mode):
         h._req("DELETE", "/harness/hostile")
     assert rc == 4, err
     lines = [l for l in err.splitlines() if l.startswith("vmcrypt-agent:")]
-    assert len(lines) == 1 and MODES[mode] in lines[0], err
+    # Under valgrind the agent reads so slowly that the whole-transfer limit
+    # (2 x timeout) may cut a 100 MB answer before the size cap does.
+    allowed = [MODES[mode]] + (["no complete answer from"] if VALGRIND else [])
+    assert len(lines) == 1 and any(m in lines[0] for m in allowed), err
     assert "RetrievePropertiesEx" in lines[0]
     assert out == ""
     # Cut off in bounded time (the trickle by the 2 x 5 s transfer limit)
     # and memory: 100 MB or an endless stream never comes close.
-    assert took < 15, took
+    assert took < 15 * (4 if VALGRIND else 1), took
     print(f"{mode}: refused after {took:.1f} s, peak RSS {rss // 1024} MB "
           f"(normal run {baseline[3] // 1024} MB)")
     assert rss < RSS_CAP_MB * 1024, rss

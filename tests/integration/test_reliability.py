@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from conftest import (PASSWORD, SANITIZED, Agent, Harness, Vcsim, agent, compliant,
-                      create, wait_until, with_kms)
+from conftest import (PASSWORD, SANITIZED, VALGRIND, Agent, Harness, Vcsim, agent,
+                      compliant, create, wait_until, with_kms)
 
 
 @pytest.fixture
@@ -87,7 +87,10 @@ def test_secrets_not_in_argv_or_output(vc, workdir):
     # environment block (what /proc/PID/environ shows).
     a = Agent(vc.config(), workdir, name="agent-env.log")
     try:
-        assert PASSWORD.encode() not in open(f"/proc/{a.p.pid}/environ", "rb").read()
+        # (valgrind's launcher keeps its own copy of the original block,
+        # which the agent cannot reach: checked without valgrind only.)
+        if not VALGRIND:
+            assert PASSWORD.encode() not in open(f"/proc/{a.p.pid}/environ", "rb").read()
         assert PASSWORD.encode() not in open(f"/proc/{a.p.pid}/cmdline", "rb").read()
         a.stop()
     finally:
@@ -159,7 +162,7 @@ def test_no_core_dump_carries_secrets(vc, workdir):
             p.kill()
             p.wait()
     # ASan catches the signal itself and exits 1 (it never dumps either).
-    assert rc == -signal.SIGSEGV or (SANITIZED and rc == 1), rc
+    assert rc == -signal.SIGSEGV or ((SANITIZED or VALGRIND) and rc == 1), rc
     assert cores(run) == [], cores(run)
 
 
