@@ -1576,7 +1576,7 @@ drain_notes(struct agent *a)
 				start_scan(a);
 			} else {
 				log_info("event stream back; catching up on every VM");
-				a->met.catchups++;
+				a->met.reconnects++;
 				if (a->scanning)
 					a->rescan = 1;
 				else

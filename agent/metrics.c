@@ -125,7 +125,7 @@ metrics_render(const struct metrics *m, const struct gauges *g, size_t *len)
 	head(&o, "vmcrypt_event_stream_reconnects_total", "counter",
 	    "Times the event stream came back after vCenter went away or the session "
 	    "ended; each is followed by a catch-up reconcile.");
-	put(&o, "vmcrypt_event_stream_reconnects_total %lu\n", m->catchups);
+	put(&o, "vmcrypt_event_stream_reconnects_total %lu\n", m->reconnects);
 
 	head(&o, "vmcrypt_task_failures_total", "counter", "Failed tasks by vCenter fault.");
 	for (size_t i = 0; i <= METRICS_MAX_FAULTS; i++) {

@@ -21,7 +21,7 @@ struct metrics {
 	unsigned long	 remediation_err;	/* tasks that failed */
 	unsigned long	 remediation_refused;	/* vCenter refused to start one */
 	unsigned long	 events;
-	unsigned long	 catchups;	/* event stream re-established */
+	unsigned long	 reconnects;	/* event stream re-established */
 	unsigned long	 lat_count[METRICS_NBUCKETS];	/* non-cumulative */
 	unsigned long	 lat_inf;
 	unsigned long	 lat_n;

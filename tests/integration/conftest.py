@@ -214,23 +214,36 @@ def with_kms(v):
     return v
 
 
+def _state(changes):
+    """A VM's changeSet from govc object.collect -json, as the tests read it:
+    key id/provider, migrateEncryption, power, name, and each disk's key."""
+    out = {"disks": []}
+    for ch in changes:
+        n, val = ch["name"], ch.get("val")
+        if n == "config.keyId":
+            out["key"] = val
+        elif n == "config.migrateEncryption":
+            out["migrate"] = val
+        elif n == "runtime.powerState":
+            out["power"] = val
+        elif n == "name":
+            out["name"] = val
+        elif n == "config.hardware.device" and val:
+            for d in val["_value"] if isinstance(val, dict) and "_value" in val else val:
+                if "capacityInKB" in d:      # govc's JSON drops xsi:type
+                    out["disks"].append({"key": d["key"],
+                                         "keyId": d["backing"].get("keyId")})
+    return out
+
+
 def vm_state(v, name):
     """What govc sees: key id/provider, migrateEncryption, disks' keys, power."""
     out = {"disks": []}
     for o in v.govc_json_stream("object.collect", "-json", "vm/" + name, *PATHS):
-        for ch in (o if isinstance(o, list) else o.get("changeSet", [])):
-            n, val = ch["name"], ch.get("val")
-            if n == "config.keyId":
-                out["key"] = val
-            elif n == "config.migrateEncryption":
-                out["migrate"] = val
-            elif n == "runtime.powerState":
-                out["power"] = val
-            elif n == "config.hardware.device":
-                for d in val["_value"] if isinstance(val, dict) and "_value" in val else val:
-                    if "capacityInKB" in d:      # govc's JSON drops xsi:type
-                        out["disks"].append({"key": d["key"],
-                                             "keyId": d["backing"].get("keyId")})
+        st = _state(o if isinstance(o, list) else o.get("changeSet", []))
+        out["disks"] += st.pop("disks")
+        out.update(st)
+    out.pop("name", None)
     return out
 
 
@@ -238,15 +251,19 @@ def moref(v, name):
     return v.govc("ls", "-i", "vm/" + name).strip().split(":")[-1]
 
 
-def compliant(v, h, name):
-    s = vm_state(v, name)
+def _compliant(h, ref, s):
+    """Encrypted with a key on every disk, required vMotion, and the
+    encryption policy on home and every disk (the harness's SPBM record)."""
     if not s.get("key") or s.get("migrate") != "required" or not s["disks"]:
         return False
     if not all(d["keyId"] for d in s["disks"]):
         return False
-    ref = moref(v, name)
     return h.profile(ref) == POLICY and all(
         h.profile(f"{ref}:{d['key']}") == POLICY for d in s["disks"])
+
+
+def compliant(v, h, name):
+    return _compliant(h, moref(v, name), vm_state(v, name))
 
 
 def compliance_all(v, h):
@@ -255,21 +272,8 @@ def compliance_all(v, h):
     out = {}
     for o in v.govc_json_stream("object.collect", "-json", "-type", "m", "/", *PATHS):
         ref = o["obj"]["value"]
-        st = {"disks": []}
-        for ch in o.get("changeSet", []):
-            n, val = ch["name"], ch.get("val")
-            if n == "config.hardware.device" and val:
-                for d in val["_value"] if isinstance(val, dict) and "_value" in val else val:
-                    if "capacityInKB" in d:
-                        st["disks"].append((d["key"], d["backing"].get("keyId")))
-            else:
-                st[n] = val
-        ok = (bool(st.get("config.keyId")) and st.get("config.migrateEncryption") == "required"
-              and bool(st["disks"]) and all(k for _, k in st["disks"]))
-        if ok:
-            ok = h.profile(ref) == POLICY and all(
-                h.profile(f"{ref}:{k}") == POLICY for k, _ in st["disks"])
-        out[st.get("name", ref)] = ok
+        st = _state(o.get("changeSet", []))
+        out[st.get("name", ref)] = _compliant(h, ref, st)
     return out
 
 
