@@ -91,6 +91,23 @@ class Front:
         with urllib.request.urlopen(self.base + "/harness/stats", context=self.ctx) as r:
             return json.loads(r.read())
 
+    def reset(self):
+        req = urllib.request.Request(self.base + "/harness/stats", method="DELETE")
+        urllib.request.urlopen(req, context=self.ctx).read()
+
+
+def agent_calls(front, n):
+    """The agent's calls per VM, by method, and the simulator's wall time
+    serving them, from the front's counts (gSOAP clients only)."""
+    st = front.stats()
+    out = {}
+    for k, c in st.get("call_by", {}).items():
+        who, _, m = k.partition("/")
+        if who == "agent":
+            out[m] = {"per_vm": round(c / n, 2),
+                      "server_ms": round(st["call_ns"].get(k, 0) / 1e6, 1)}
+    return out
+
 
 class AgentProc:
     def __init__(self, v, d, name, extra_tail="", valgrind=None, cmd="run", once=False):
@@ -211,12 +228,16 @@ def bench_burst(d, n, loop_sample):
         a = AgentProc(v, d, "agent-burst")
         a.wait_for("reconcile: ")
         time.sleep(1)
+        front.reset()
         t0 = time.time()
         created = f"{d}/burst-create.jsonl"
         bt(v, "create", "-n", str(n), "-c", "8", "-prefix", "bur", "-o", created)
         t_created = time.time() - t0
         t_agent = wait_done(front, created, n, 1800) / 1e9 - t0
+        calls = agent_calls(front, n)
         a.stop()
+        log("burst/agent calls per VM: " + ", ".join(
+            f"{m} {c['per_vm']} ({c['server_ms']:.0f} ms)" for m, c in sorted(calls.items())))
         log(f"burst/agent: {n} VMs created in {t_created:.1f} s, all compliant at {t_agent:.1f} s")
         # (a) the floor: the same creations, each remediated at once, 8 at a time.
         t0 = time.time()
@@ -232,7 +253,7 @@ def bench_burst(d, n, loop_sample):
         t_loop_sample = time.time() - t0
         t_loop = t_loop_sample * n / loop_sample
         log(f"burst/loop: {loop_sample} VMs in {t_loop_sample:.1f} s -> {t_loop:.1f} s for {n}")
-        res = {"vms": n, "clients": 8, "agent_s": t_agent, "creation_only_s": t_created,
+        res = {"vms": n, "clients": 8, "agent_s": t_agent, "agent_calls": calls, "creation_only_s": t_created,
                "floor_s": t_floor, "loop_sample": loop_sample,
                "loop_sample_s": t_loop_sample, "loop_s_scaled": t_loop,
                "agent_over_floor": t_agent / t_floor, "loop_over_agent": t_loop / t_agent}
@@ -257,9 +278,17 @@ def bench_catchup_idle(d, n_half, idle_s):
     total = len(v.govc("find", "/", "-type", "m").split())
     res = {"vms": total}
     try:
+        front.reset()
         a = AgentProc(v, d, "agent-catchup")
         port = a.port
         a.wait_for(f"reconcile: {total} VMs")
+        # What the scan cost: the agent's CPU, the simulator's time per method.
+        scan_cpu = a.cpu_seconds()
+        scan_calls = agent_calls(front, 1)
+        log(f"catch-up scan: agent CPU {scan_cpu:.2f} s; server time: " + ", ".join(
+            f"{m} x{c['per_vm']:.0f} {c['server_ms']:.0f} ms"
+            for m, c in sorted(scan_calls.items())))
+        res.update({"scan_agent_cpu_s": scan_cpu, "scan_calls": scan_calls})
         txt = a.text()
         t_scan = None
         for l in txt.splitlines():

@@ -33,6 +33,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
+	"net/http/pprof"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -58,6 +59,10 @@ type front struct {
 
 	mu        sync.Mutex
 	calls     map[string]int
+	// Wall time spent serving each method, per client class ("agent" for
+	// gSOAP, "other" for govmomi and govc): where the simulator's time goes.
+	callNs map[string]int64
+	callBy map[string]int
 	reconfigs map[string]int
 	// When the first agent ReconfigVM_Task for each VM arrived (benchmarks:
 	// event to task issued, measured on the server's side).
@@ -88,6 +93,8 @@ func newFront(model *simulator.Model, backend *url.URL) *front {
 		model:        model,
 		proxy:        httputil.NewSingleHostReverseProxy(backend),
 		calls:        map[string]int{},
+		callNs:       map[string]int64{},
+		callBy:       map[string]int{},
 		reconfigs:    map[string]int{},
 		reconfigAt:   map[string]int64{},
 		reconfigDone: map[string]int64{},
@@ -101,6 +108,16 @@ func newFront(model *simulator.Model, backend *url.URL) *front {
 func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(r.URL.Path) >= 9 && r.URL.Path[:9] == "/harness/" {
 		f.control(w, r)
+		return
+	}
+	// Profiles of the simulator itself (benchmarks: where its CPU goes).
+	if strings.HasPrefix(r.URL.Path, "/debug/pprof/") {
+		switch r.URL.Path {
+		case "/debug/pprof/profile":
+			pprof.Profile(w, r)
+		default:
+			pprof.Index(w, r)
+		}
 		return
 	}
 	if r.Method != http.MethodPost {
@@ -120,6 +137,17 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.calls[method]++
 	mode := f.hostile[method]
 	f.mu.Unlock()
+	who := "other/"
+	if strings.Contains(r.UserAgent(), "gSOAP") {
+		who = "agent/"
+	}
+	start := time.Now()
+	defer func() {
+		f.mu.Lock()
+		f.callNs[who+method] += time.Since(start).Nanoseconds()
+		f.callBy[who+method]++
+		f.mu.Unlock()
+	}()
 	// For the client under test only: govc sets up and checks scenarios.
 	if mode != "" && !strings.HasPrefix(r.UserAgent(), "govc") {
 		f.hostileAnswer(w, mode)
@@ -478,6 +506,8 @@ func (f *front) control(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodDelete {
 			f.mu.Lock()
 			f.calls = map[string]int{}
+			f.callNs = map[string]int64{}
+			f.callBy = map[string]int{}
 			f.reconfigs = map[string]int{}
 			f.reconfigAt = map[string]int64{}
 			f.reconfigDone = map[string]int64{}
@@ -486,7 +516,7 @@ func (f *front) control(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		f.mu.Lock()
-		out := map[string]any{"calls": f.calls, "reconfigs": f.reconfigs,
+		out := map[string]any{"calls": f.calls, "call_ns": f.callNs, "call_by": f.callBy, "reconfigs": f.reconfigs,
 			"reconfig_at": f.reconfigAt, "reconfig_done": f.reconfigDone, "faults": f.model.Service.GetFaultStats()}
 		data, _ := json.Marshal(out)
 		f.mu.Unlock()
