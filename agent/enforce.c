@@ -543,7 +543,11 @@ read_and_decide(struct enforcer *e, struct vconn *c, const struct config *cfg,
 		return -1;
 	}
 	snprintf(o->name, sizeof(o->name), "%s", r->vm.name ? r->vm.name : moref);
-	if (r->vm.has_config && (rc = read_policies(c, &r->vm)) != 0) {
+	/* Storage policies matter only to an encrypted VM: for a plain one
+	 * policy_decide() never reads them (the encrypt action attaches the
+	 * policy to home and every disk anyway), so a new VM costs no SPBM
+	 * call.  tests/unit/test_policy.c holds policy_decide to that. */
+	if (r->vm.has_config && r->vm.encrypted && (rc = read_policies(c, &r->vm)) != 0) {
 		o->err = rc;
 		o->retry = 1;
 		snprintf(o->msg, sizeof(o->msg), "%s", vconn_error(c));
@@ -677,6 +681,124 @@ out:
 	vm_info_clear(&r.vm);
 	vconn_reset(c);
 	return o->err == 0 || o->issued ? 0 : -1;
+}
+
+/* ---------------------------------------------------------------- */
+/* many VMs, read only                                               */
+
+struct lookset {
+	const char *const	*morefs;
+	size_t			 n;
+	struct vmread		*r;
+};
+
+static long
+look_index(const struct lookset *ls, const char *moref, size_t len)
+{
+	for (size_t i = 0; i < ls->n; i++)
+		if (strncmp(ls->morefs[i], moref, len) == 0 && ls->morefs[i][len] == '\0')
+			return (long)i;
+	return -1;
+}
+
+static int
+look_read_cb(void *arg, const struct vmoref *obj, size_t n, const char *const *names,
+    const xnode *const *vals)
+{
+	struct lookset *ls = arg;
+	long i = look_index(ls, obj->value, strlen(obj->value));
+
+	if (i < 0 || ls->r[i].seen)
+		return 0;
+	return vmread_cb(&ls->r[i], obj, n, names, vals);
+}
+
+static void
+look_assoc_cb(void *arg, const char *key, const char *profile)
+{
+	struct lookset *ls = arg;
+	const char *colon = strchr(key, ':');
+	long i = look_index(ls, key, colon ? (size_t)(colon - key) : strlen(key));
+
+	if (i >= 0)
+		policy_assoc_cb(&ls->r[i].vm, key, profile);
+}
+
+int
+enforce_look(struct enforcer *e, struct vconn *c, const char *const *morefs, size_t n,
+    struct outcome *outs)
+{
+	const struct config *cfg;
+	struct policy p;
+	struct lookset ls = { morefs, n, NULL };
+	struct vmoref *objs;
+	struct pbm_ref *refs = NULL;
+	char **keys = NULL;
+	size_t nrefs = 0;
+	int rc;
+
+	make_policy(e, &p, &cfg);
+	ls.r = xcalloc(n ? n : 1, sizeof(*ls.r));
+	objs = xcalloc(n ? n : 1, sizeof(*objs));
+	for (size_t i = 0; i < n; i++) {
+		memset(&outs[i], 0, sizeof(outs[i]));
+		snprintf(objs[i].type, sizeof(objs[i].type), "VirtualMachine");
+		snprintf(objs[i].value, sizeof(objs[i].value), "%s", morefs[i]);
+	}
+	rc = vim_retrieve_present(c, objs, n, "VirtualMachine", inventory_vm_paths,
+	    inventory_nvm_paths, look_read_cb, &ls);
+	if (rc != 0)
+		goto out;
+	/* Every VM home and disk in one SPBM query. */
+	size_t cap = 0;
+	for (size_t i = 0; i < n; i++)
+		cap += ls.r[i].vm.has_config ? 1 + ls.r[i].vm.ndisks : 0;
+	refs = xcalloc(cap ? cap : 1, sizeof(*refs));
+	keys = xcalloc(cap ? cap : 1, sizeof(*keys));
+	for (size_t i = 0; i < n; i++) {
+		struct vm_info *vm = &ls.r[i].vm;
+		if (!ls.r[i].seen || !vm->has_config)
+			continue;
+		refs[nrefs].type = "virtualMachine";
+		refs[nrefs++].key = morefs[i];
+		for (size_t d = 0; d < vm->ndisks; d++) {
+			keys[nrefs] = xasprintf("%s:%d", morefs[i], vm->disks[d].key);
+			refs[nrefs].type = "virtualDiskId";
+			refs[nrefs].key = keys[nrefs];
+			nrefs++;
+		}
+	}
+	if (nrefs > 0 && (rc = pbm_query_profiles(c, refs, nrefs, look_assoc_cb, &ls)) != 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		struct vmread *r = &ls.r[i];
+		struct outcome *o = &outs[i];
+		struct decision d;
+		if (!r->seen) {
+			o->gone = 1;
+			continue;
+		}
+		snprintf(o->name, sizeof(o->name), "%s", r->vm.name ? r->vm.name : morefs[i]);
+		if (has_kind(cfg, EXCL_FOLDER) && r->vm.parent[0])
+			r->vm.folder = folder_path(e, c, r->vm.parent);
+		if (has_kind(cfg, EXCL_CUSTOM_ATTR) && r->vm.nattrs > 0)
+			name_attrs(e, c, &r->vm);
+		policy_decide(&p, &r->vm, &d);
+		o->state = d.state;
+		snprintf(o->reason, sizeof(o->reason), "%s", d.reason);
+		o->actions = d.actions;
+	}
+out:
+	for (size_t i = 0; i < nrefs; i++)
+		free(keys[i]);
+	free(keys);
+	free(refs);
+	for (size_t i = 0; i < n; i++)
+		vm_info_clear(&ls.r[i].vm);
+	free(ls.r);
+	free(objs);
+	vconn_reset(c);
+	return rc;
 }
 
 /* ---------------------------------------------------------------- */

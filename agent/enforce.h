@@ -58,6 +58,16 @@ void		 enforcer_set_config(struct enforcer *, const struct config *cfg);
 int		 enforce_vm(struct enforcer *, struct vconn *, const char *moref,
 		    int allow_crypto, int dry_run, int check_running, struct outcome *);
 
+/*
+ * Looks at n VMs with one read and one SPBM query, changing nothing: each
+ * outs[i] gets the VM's state, reason and what it still needs (actions),
+ * or gone.  The confirmation after reconfigures succeed, batched.  Returns
+ * 0, or a V_ERR_* (one VM gone fails the read for all: the caller looks at
+ * them one by one).
+ */
+int		 enforce_look(struct enforcer *, struct vconn *,
+		    const char *const *morefs, size_t n, struct outcome *outs);
+
 /* Reads every VM (inventory_collect) and decides each one: state and
  * reason filled in inv->vms[i].state/.reason, actions in acts[i]
  * (malloc'd, inv->nvms entries). */

@@ -46,9 +46,13 @@
 
 #define WAIT_SECONDS	30		/* WaitForUpdatesEx maxWaitSeconds */
 #define TASK_POLL_MS	250		/* running tasks read this often */
+#define HINT_POLL_MS	20		/* and a hinted one this often... */
+#define HINT_POLLS	4		/* ...this many times */
+#define CONFIRM_MS	300		/* confirmations gathered this long... */
+#define CONFIRM_BATCH	100		/* ...or until this many */
 #define KEEPALIVE_MS	(10 * 60 * 1000)
 #define EVENT_PAGE	1000		/* ReadNextEvents maxCount */
-#define LATEST_PAGE	10		/* latestPage size: only a wake-up */
+#define LATEST_PAGE	1		/* latestPage size: only a wake-up */
 #define QUEUE_MAX	200000		/* notes held for the loop */
 #define NBUCKETS	65536
 #define RETRY_BASE_MS	5000
@@ -95,6 +99,8 @@ struct follow {
 	struct follow	*next;
 	struct vmoref	 task;
 	char		 vm[96];
+	int		 hint;		/* polls left at HINT_POLL_MS: the VM's
+					   VmReconfiguredEvent says it may be done */
 };
 
 struct retired {
@@ -127,10 +133,13 @@ struct vmrec {
 	int		 reconfigs;	/* tasks issued (stats) */
 	int		 start_scan;	/* found needing work by the first scan: may
 					   have a task of the previous run running */
+	int		 confirming;	/* on the confirmation list */
+	struct vmrec	*cnext;
 	int		 adopted;	/* task followed is not one this run issued:
 					   1 another client's, 2 ours from before */
 	int		 probe;		/* its running task is the breaker's probe */
 	uint64_t	 ev_ms;		/* loop time of the event that found it open */
+	uint64_t	 ok_ms;		/* ... and of its reconfigure's success */
 };
 
 struct agent {
@@ -199,7 +208,13 @@ struct agent {
 	struct httpd	*httpd;
 	uv_timer_t	 watchdog_t;
 	uv_timer_t	 poll_t;	/* reads running tasks */
+	uv_timer_t	 hint_t;	/* ...and soon again while hinted */
+	/* VMs whose reconfigure succeeded, to be read again together */
+	struct vmrec	*chead, **ctail;
+	size_t		 nconfirm;
+	uv_timer_t	 confirm_t;
 	int		 polling;
+	int		 poll_again;	/* a hint came during the poll */
 	atomic_llong	 stream_ok_at;	/* wall time of the watcher's last good wait */
 	atomic_int	 stream_err;	/* its last call failed */
 	double		 event_lag;	/* seconds, -1 none yet */
@@ -211,6 +226,11 @@ struct agent {
 };
 
 static void schedule(struct agent *);
+static void poll_now(struct agent *);
+static void on_hint_timer(uv_timer_t *);
+static void hint_task(struct agent *, const struct vmrec *);
+static void on_confirm_timer(uv_timer_t *);
+static void confirm_add(struct agent *, struct vmrec *);
 static void start_scan(struct agent *);
 static void kms_check_now(struct agent *);
 static void settled(struct agent *, struct vmrec *);
@@ -541,7 +561,7 @@ task_read_cb(void *arg, const struct vmoref *obj, size_t n, const char *const *n
  * processed re-collect every filter (vcsim), and a filter created while a
  * wait runs may not report a task that has already finished.
  */
-static void
+static int
 poll_tasks(struct agent *a, struct vconn *c)
 {
 	static const char *const tpaths[] = { "info.state", "info.error" };
@@ -596,6 +616,17 @@ poll_tasks(struct agent *a, struct vconn *c)
 	free(tasks);
 	if (w.posted)
 		uv_async_send(&a->wake);
+	/* Hinted tasks still running: the event may precede the task's own
+	 * end by a little; look again soon, a few times. */
+	int hinted = 0;
+	pthread_mutex_lock(&a->mtx);
+	for (struct follow *f = a->follows; f; f = f->next)
+		if (f->hint > 0) {
+			f->hint--;
+			hinted++;
+		}
+	pthread_mutex_unlock(&a->mtx);
+	return hinted;
 }
 
 static void
@@ -712,7 +743,7 @@ watcher_main(void *arg)
 /* pool jobs                                                         */
 
 enum job_kind { J_ENFORCE, J_SCAN, J_FINAL_SCAN, J_AUDIT, J_KEEPALIVE, J_CANCEL, J_KMS,
-    J_POLL };
+    J_POLL, J_CONFIRM };
 
 struct job {
 	uv_work_t	 req;
@@ -730,6 +761,10 @@ struct job {
 	char		 msg[1024];
 	int		 kms_usable;
 	char		 provider[256];
+	/* J_CONFIRM */
+	char		**morefs;
+	struct outcome	*outs;
+	size_t		 nlook;
 };
 
 static void
@@ -767,8 +802,7 @@ job_run(uv_work_t *req)
 		j->rc = 0;
 		break;
 	case J_POLL:
-		poll_tasks(a, c);
-		j->rc = 0;
+		j->rc = poll_tasks(a, c);
 		break;
 	case J_KMS: {
 		struct kms_facts f;
@@ -787,6 +821,12 @@ job_run(uv_work_t *req)
 	case J_SCAN:
 	case J_FINAL_SCAN:
 		j->rc = enforce_scan(a->enf, c, 500, &j->inv, &j->acts);
+		break;
+	case J_CONFIRM:
+		j->rc = enforce_look(a->enf, c, (const char *const *)j->morefs, j->nlook,
+		    j->outs);
+		if (j->rc != 0)
+			snprintf(j->msg, sizeof(j->msg), "%s", vconn_error(c));
 		break;
 	case J_ENFORCE: {
 		struct outcome *o = &j->out;
@@ -810,7 +850,7 @@ job_run(uv_work_t *req)
 		break;
 	}
 	}
-	if (j->rc != 0 && j->kind != J_ENFORCE)
+	if (j->rc != 0 && j->kind != J_ENFORCE && j->kind != J_CONFIRM)
 		snprintf(j->msg, sizeof(j->msg), "%s", vconn_error(c));
 	vconn_reset(c);
 	conn_give(a, c);
@@ -1217,6 +1257,105 @@ enforce_done(struct agent *a, struct job *j)
 		enqueue(a, r);
 }
 
+/*
+ * Confirmation: a VM whose reconfigure succeeded is read again (the agent is
+ * level-triggered), but together with the others that finished within
+ * CONFIRM_MS: one RetrievePropertiesEx and one SPBM query for up to
+ * CONFIRM_BATCH VMs instead of two calls each.  The VM stays busy meanwhile,
+ * so an event for it waits for the read, which covers it.
+ */
+static void
+confirm_flush(struct agent *a)
+{
+	if (a->nconfirm == 0 || a->closing)
+		return;
+	struct job *j = job_new(a, J_CONFIRM);
+	size_t n = a->nconfirm < CONFIRM_BATCH ? a->nconfirm : CONFIRM_BATCH;
+	j->morefs = xcalloc(n, sizeof(*j->morefs));
+	j->outs = xcalloc(n, sizeof(*j->outs));
+	for (; j->nlook < n; j->nlook++) {
+		struct vmrec *r = a->chead;
+		a->chead = r->cnext;
+		r->cnext = NULL;
+		r->confirming = 0;
+		r->again = 0;		/* this read covers what came before */
+		j->morefs[j->nlook] = xstrdup(r->moref);
+	}
+	if (a->chead == NULL)
+		a->ctail = &a->chead;
+	a->nconfirm -= n;
+	a->jobs++;
+	job_submit(a, j);
+	if (a->nconfirm > 0)
+		uv_timer_start(&a->confirm_t, on_confirm_timer, CONFIRM_MS, 0);
+}
+
+static void
+on_confirm_timer(uv_timer_t *t)
+{
+	confirm_flush(t->data);
+}
+
+static void
+confirm_add(struct agent *a, struct vmrec *r)
+{
+	r->busy = 1;
+	r->confirming = 1;
+	r->cnext = NULL;
+	*a->ctail = r;
+	a->ctail = &r->cnext;
+	if (++a->nconfirm >= CONFIRM_BATCH) {
+		uv_timer_stop(&a->confirm_t);
+		confirm_flush(a);
+	} else if (a->nconfirm == 1) {
+		uv_timer_start(&a->confirm_t, on_confirm_timer, CONFIRM_MS, 0);
+	}
+}
+
+static void
+confirm_done(struct agent *a, struct job *j)
+{
+	a->jobs--;
+	for (size_t i = 0; i < j->nlook; i++) {
+		struct vmrec *r = rec_find(a, j->morefs[i], 1);
+		struct outcome *o = &j->outs[i];
+		r->busy = 0;
+		if (j->rc != 0) {
+			/* A VM gone does not fail the read (it is left out):
+			 * this is vCenter's trouble, so each VM backs off. */
+			backoff(a, r);
+			continue;
+		}
+		if (o->gone) {
+			log_info("VM %s: no longer exists", r->moref);
+			rec_remove(a, r);
+			continue;
+		}
+		int changed = !r->known || r->state != o->state || r->reason == NULL ||
+		    strcmp(r->reason, o->reason) != 0;
+		set_state(r, o->name, o->state, o->reason);
+		if (o->actions) {
+			char acts[128];
+			policy_actions_str(o->actions, acts, sizeof(acts));
+			log_warnx("VM %s (%s): still needs %s after its reconfigure: %s; "
+			    "looking again", rec_name(r), r->moref, acts, o->reason);
+			enqueue(a, r);
+			continue;
+		}
+		settled(a, r);
+		if (changed && o->state == VS_COMPLIANT)
+			log_info("VM %s (%s): compliant", rec_name(r), r->moref);
+		else if (changed)
+			log_info("VM %s (%s): %s: %s", rec_name(r), r->moref,
+			    vm_state_name(o->state), o->reason);
+		if (r->again)
+			enqueue(a, r);
+	}
+	if (j->rc != 0)
+		log_warnx("confirming %zu VM%s after their reconfigure: %s", j->nlook,
+		    j->nlook == 1 ? "" : "s", j->msg);
+}
+
 static void
 task_done(struct agent *a, const struct note *n)
 {
@@ -1249,8 +1388,10 @@ task_done(struct agent *a, const struct note *n)
 		snprintf(m, sizeof(m), "vmcrypt-agent: %s completed [%s] (was: %.600s)", acts,
 		    n->task, r->reason && r->reason[0] ? r->reason : "not compliant");
 		submit_audit(a, r->moref, m);
-		/* Level-triggered: read it again to confirm. */
-		enqueue(a, r);
+		/* Level-triggered: read it again to confirm, with the others
+		 * that finished about now. */
+		r->ok_ms = now_ms(a);
+		confirm_add(a, r);
 		return;
 	}
 	metrics_task_failed(&a->met, n->fault);
@@ -1415,8 +1556,17 @@ job_done(uv_work_t *req, int status)
 	case J_KMS:
 		kms_done(a, j);
 		break;
+	case J_CONFIRM:
+		confirm_done(a, j);
+		break;
 	case J_POLL:
 		a->polling = 0;
+		if (a->poll_again) {
+			a->poll_again = 0;
+			poll_now(a);
+		} else if (j->rc > 0 && a->tasks > 0 && !a->closing) {
+			uv_timer_start(&a->hint_t, on_hint_timer, HINT_POLL_MS, 0);
+		}
 		break;
 	case J_CANCEL:
 	case J_AUDIT:
@@ -1426,6 +1576,10 @@ job_done(uv_work_t *req, int status)
 		inventory_free(&j->inv);
 		free(j->acts);
 	}
+	for (size_t i = 0; i < j->nlook; i++)
+		free(j->morefs[i]);
+	free(j->morefs);
+	free(j->outs);
 	free(j);
 	checkpoint_maybe(a);
 	schedule(a);
@@ -1471,6 +1625,8 @@ close_all(struct agent *a)
 	uv_close((uv_handle_t *)&a->wake, NULL);
 	uv_close((uv_handle_t *)&a->watchdog_t, NULL);
 	uv_close((uv_handle_t *)&a->poll_t, NULL);
+	uv_close((uv_handle_t *)&a->hint_t, NULL);
+	uv_close((uv_handle_t *)&a->confirm_t, NULL);
 	httpd_stop(a->httpd);
 	a->httpd = NULL;
 }
@@ -1496,8 +1652,12 @@ settled(struct agent *a, struct vmrec *r)
 {
 	if (r->ev_ms == 0)
 		return;
+	/* Compliant since the task succeeded, if the confirmation says so
+	 * (it is read a little later, with others). */
+	uint64_t at = r->ok_ms > r->ev_ms ? r->ok_ms : now_ms(a);
+	r->ok_ms = 0;
 	if (r->state == VS_COMPLIANT)
-		metrics_observe_latency(&a->met, (double)(now_ms(a) - r->ev_ms) / 1000.0);
+		metrics_observe_latency(&a->met, (double)(at - r->ev_ms) / 1000.0);
 	if (!vm_state_open(r->state) || r->state == VS_COMPLIANT)
 		r->ev_ms = 0;
 }
@@ -1536,8 +1696,12 @@ handle_event(struct agent *a, const struct note *n)
 		r->ev_ms = now_ms(a) ? now_ms(a) : 1;
 	r->audit = 1;
 	r->failed = 0;
-	if (r->waiting && r->attempts > 0 && strcmp(n->type, "VmReconfiguredEvent") == 0)
-		return;		/* our own retry is already scheduled */
+	if (strcmp(n->type, "VmReconfiguredEvent") == 0) {
+		if (r->busy && r->task[0])
+			hint_task(a, r);
+		if (r->waiting && r->attempts > 0)
+			return;		/* our own retry is already scheduled */
+	}
 	enqueue(a, r);
 }
 
@@ -1844,6 +2008,49 @@ on_poll_timer(uv_timer_t *t)
 }
 
 static void
+on_hint_timer(uv_timer_t *t)
+{
+	poll_now(t->data);
+}
+
+/* Reads the running tasks now (or right after the poll under way). */
+static void
+poll_now(struct agent *a)
+{
+	if (a->closing || a->tasks == 0)
+		return;
+	if (a->polling) {
+		a->poll_again = 1;
+		return;
+	}
+	uv_timer_stop(&a->hint_t);
+	a->polling = 1;
+	job_submit(a, job_new(a, J_POLL));
+}
+
+/*
+ * A VmReconfiguredEvent on a VM whose task is followed: vCenter posts it as
+ * the reconfigure completes, so the task is read now rather than at the next
+ * TASK_POLL_MS tick.  The poll stays the authority (it sees failures, which
+ * post no such event); the event only brings it forward.
+ */
+static void
+hint_task(struct agent *a, const struct vmrec *r)
+{
+	int found = 0;
+
+	pthread_mutex_lock(&a->mtx);
+	for (struct follow *f = a->follows; f; f = f->next)
+		if (strcmp(f->vm, r->moref) == 0) {
+			f->hint = HINT_POLLS;
+			found = 1;
+		}
+	pthread_mutex_unlock(&a->mtx);
+	if (found)
+		poll_now(a);
+}
+
+static void
 on_watchdog(uv_timer_t *t)
 {
 	notify_send("WATCHDOG=1");	/* the loop turns: that is what it proves */
@@ -1917,6 +2124,11 @@ engine(struct agent *a)
 	uv_timer_init(&a->loop, &a->watchdog_t);
 	uv_timer_init(&a->loop, &a->poll_t);
 	a->poll_t.data = a;
+	uv_timer_init(&a->loop, &a->hint_t);
+	a->hint_t.data = a;
+	uv_timer_init(&a->loop, &a->confirm_t);
+	a->confirm_t.data = a;
+	a->ctail = &a->chead;
 	uv_timer_start(&a->poll_t, on_poll_timer, TASK_POLL_MS, TASK_POLL_MS);
 	uv_async_init(&a->loop, &a->wake, on_wake);
 	a->event_lag = -1;

@@ -943,23 +943,70 @@ objects_spec(struct soap *soap, const struct vmoref *objs, size_t nobjs,
 	return spec;
 }
 
+/* An object reported only as missing (reportMissingObjectsInResults):
+ * no property, and ManagedObjectNotFound in its missingSet. */
+static int
+object_missing(const struct vim__ObjectContent *oc)
+{
+	if (oc->__sizepropSet > 0)
+		return 0;
+	for (int i = 0; i < oc->__sizemissingSet; i++)
+		if (strcmp(xnode_type(oc->missingSet[i].fault.fault),
+		    "ManagedObjectNotFound") == 0)
+			return 1;
+	return 0;
+}
+
+static int
+retrieve_objects(struct vconn *c, const struct vmoref *objs, size_t nobjs,
+    const char *type, const char *const *paths, size_t npaths, int present,
+    vobject_cb cb, void *arg)
+{
+	struct vim__RetrievePropertiesExResponse r = { 0 };
+	struct vim__RetrieveOptions opt = { NULL };
+	struct vim__PropertyFilterSpec *spec;
+	int rc;
+
+	if (nobjs == 0)
+		return 0;
+	spec = objects_spec(c->soap, objs, nobjs, type, paths, npaths);
+	if (present) {
+		enum xsd__boolean *yes = soap_malloc(c->soap, sizeof(*yes));
+		if (yes == NULL)
+			fatalx("out of memory");
+		*yes = true_;
+		spec->reportMissingObjectsInResults = yes;
+	}
+	VCALL(c, 0, "RetrievePropertiesEx", rc,
+	    soap_call_vim__RetrievePropertiesEx(c->soap, c->s->url, c->s->action,
+	    vmoref_soap(c->soap, &c->s->mo[VMO_PROPERTY_COLLECTOR]), 1, spec, &opt, &r));
+	if (rc == 0 && present && r.returnval != NULL) {
+		/* Left out, as vcsim leaves them out. */
+		int k = 0;
+		for (int i = 0; i < r.returnval->__sizeobjects; i++)
+			if (!object_missing(&r.returnval->objects[i]))
+				r.returnval->objects[k++] = r.returnval->objects[i];
+		r.returnval->__sizeobjects = k;
+	}
+	if (rc == 0)
+		rc = deliver_objects(c, r.returnval, cb, arg);
+	return rc;
+}
+
+int
+vim_retrieve_present(struct vconn *c, const struct vmoref *objs, size_t nobjs,
+    const char *type, const char *const *paths, size_t npaths, vobject_cb cb,
+    void *arg)
+{
+	return retrieve_objects(c, objs, nobjs, type, paths, npaths, 1, cb, arg);
+}
+
 int
 vim_retrieve_objects(struct vconn *c, const struct vmoref *objs, size_t nobjs,
     const char *type, const char *const *paths, size_t npaths, vobject_cb cb,
     void *arg)
 {
-	struct vim__RetrievePropertiesExResponse r = { 0 };
-	struct vim__RetrieveOptions opt = { NULL };
-	int rc;
-
-	if (nobjs == 0)
-		return 0;
-	VCALL(c, 0, "RetrievePropertiesEx", rc,
-	    soap_call_vim__RetrievePropertiesEx(c->soap, c->s->url, c->s->action,
-	    vmoref_soap(c->soap, &c->s->mo[VMO_PROPERTY_COLLECTOR]), 1,
-	    objects_spec(c->soap, objs, nobjs, type, paths, npaths), &opt, &r));
-	if (rc == 0)
-		rc = deliver_objects(c, r.returnval, cb, arg);
+	int rc = retrieve_objects(c, objs, nobjs, type, paths, npaths, 0, cb, arg);
 	/* Not reset: callers may keep using the returned trees (a device sent
 	 * back in a reconfigure) until they call vconn_reset. */
 	return rc;

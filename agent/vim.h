@@ -126,6 +126,11 @@ int	vim_cancel_wait(struct vconn *, const struct vmoref *pc);
 int	vim_retrieve_objects(struct vconn *, const struct vmoref *objs, size_t nobjs,
 	    const char *type, const char *const *paths, size_t npaths,
 	    vobject_cb cb, void *arg);
+/* The same, but an object that no longer exists is left out rather than
+ * failing the call (reportMissingObjectsInResults). */
+int	vim_retrieve_present(struct vconn *, const struct vmoref *objs, size_t nobjs,
+	    const char *type, const char *const *paths, size_t npaths,
+	    vobject_cb cb, void *arg);
 /* A filter on one object (a Task, an event collector) in collector pc. */
 int	vim_create_object_filter(struct vconn *, const struct vmoref *pc,
 	    const struct vmoref *obj, const char *type, const char *const *paths,

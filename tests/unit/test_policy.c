@@ -368,6 +368,46 @@ test_disabled_migrate_is_restored(void **st)
 	assert_non_null(strstr(d.reason, "migrateEncryption disabled"));
 }
 
+/*
+ * enforce.c skips the SPBM query for a VM that is not encrypted: this holds
+ * policy_decide to never reading storage policies for such a VM, whatever
+ * else varies.
+ */
+static void
+test_plain_vm_decision_ignores_policies(void **st)
+{
+	(void)st;
+	static char other[] = "other-policy", same[] = POL;
+	char *ids[] = { NULL, same, other };
+	for (int variant = 0; variant < 8; variant++) {
+		struct decision ref;
+		for (size_t k = 0; k < 3; k++) {
+			struct policy p = pol();
+			struct vm_info vm = fresh();
+			switch (variant) {
+			case 1: vm.power_state = "poweredOn"; break;
+			case 2: vm.snapshot = 1; break;
+			case 3: vm.migrate_encryption = "required"; break;
+			case 4: vm.hw_number = 11; vm.hw_version = "vmx-11"; break;
+			case 5: p.encrypt = 0; break;
+			case 6: vm.template = 1; p.templates_enforce = 1; break;
+			case 7: p.attach_policy = 1; break;
+			}
+			vm.home_policy_id = ids[k];
+			for (size_t i = 0; i < vm.ndisks; i++)
+				disks[i].policy_id = ids[(k + i) % 3];
+			struct decision d = decide(&p, &vm);
+			if (k == 0) {
+				ref = d;
+				continue;
+			}
+			assert_int_equal(d.state, ref.state);
+			assert_int_equal(d.actions, ref.actions);
+			assert_string_equal(d.reason, ref.reason);
+		}
+	}
+}
+
 static void
 test_action_names(void **st)
 {
@@ -400,6 +440,7 @@ main(void)
 		cmocka_unit_test(test_inaccessible),
 		cmocka_unit_test(test_migrate_only_and_ft),
 		cmocka_unit_test(test_disabled_migrate_is_restored),
+		cmocka_unit_test(test_plain_vm_decision_ignores_policies),
 		cmocka_unit_test(test_action_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
