@@ -57,12 +57,13 @@ type front struct {
 	model *simulator.Model
 	proxy *httputil.ReverseProxy
 
-	mu        sync.Mutex
-	calls     map[string]int
+	mu    sync.Mutex
+	calls map[string]int
 	// Wall time spent serving each method, per client class ("agent" for
 	// gSOAP, "other" for govmomi and govc): where the simulator's time goes.
-	callNs map[string]int64
-	callBy map[string]int
+	callNs    map[string]int64
+	callBy    map[string]int
+	postMu    sync.Mutex // the front's event posts, one at a time
 	reconfigs map[string]int
 	// When the first agent ReconfigVM_Task for each VM arrived (benchmarks:
 	// event to task issued, measured on the server's side).
@@ -176,6 +177,19 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.proxy.ServeHTTP(w, r)
 }
 
+// postEvent posts through the simulator's EventManager under its lock, as
+// the simulator posts its own events.  The front's calls all share one
+// Context, and the simulator's object locks are re-entrant per Context: two
+// of them would both "hold" the lock and corrupt the history lists (it
+// crashed vcsimd under concurrent LogUserEvent calls).  postMu makes the
+// front's posts take turns among themselves.
+func (f *front) postEvent(ctx *simulator.Context, ev types.BaseEvent) {
+	f.postMu.Lock()
+	defer f.postMu.Unlock()
+	em := ctx.Map.EventManager()
+	ctx.WithLock(em, func() { em.PostEvent(ctx, &types.PostEvent{EventToPost: ev}) })
+}
+
 func soapOK(w http.ResponseWriter, inner string) {
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
 	fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?>`+
@@ -223,8 +237,7 @@ func (f *front) logUserEvent(w http.ResponseWriter, body []byte) {
 	// Under the manager's lock, as the simulator posts its own events: its
 	// history lists are not safe for concurrent use (an unlocked post
 	// crashed vcsimd under a 10,000-VM catch-up).
-	em := ctx.Map.EventManager()
-	ctx.WithLock(em, func() { em.PostEvent(ctx, &types.PostEvent{EventToPost: ev}) })
+	f.postEvent(ctx, ev)
 	soapOK(w, `<LogUserEventResponse xmlns="urn:vim25"></LogUserEventResponse>`)
 }
 
@@ -566,8 +579,7 @@ func (f *front) control(w http.ResponseWriter, r *http.Request) {
 		// Under the manager's lock, as the simulator posts its own events: its
 		// history lists are not safe for concurrent use (an unlocked post
 		// crashed vcsimd under a 10,000-VM catch-up).
-		em := ctx.Map.EventManager()
-		ctx.WithLock(em, func() { em.PostEvent(ctx, &types.PostEvent{EventToPost: ev}) })
+		f.postEvent(ctx, ev)
 		w.WriteHeader(http.StatusNoContent)
 	case "/harness/hostile":
 		// Answers to method that a broken or malicious peer could send:
