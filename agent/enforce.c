@@ -804,8 +804,8 @@ out:
 /* ---------------------------------------------------------------- */
 
 int
-enforce_scan(struct enforcer *e, struct vconn *c, int page, struct inventory *inv,
-    unsigned **acts)
+enforce_scan(struct enforcer *e, struct vconn *c, int page, unsigned flags,
+    struct inventory *inv, unsigned **acts)
 {
 	const struct config *cfg;
 	struct policy p;
@@ -813,7 +813,7 @@ enforce_scan(struct enforcer *e, struct vconn *c, int page, struct inventory *in
 
 	*acts = NULL;
 	make_policy(e, &p, &cfg);
-	if ((rc = inventory_collect(c, page, inv)) != 0)
+	if ((rc = inventory_collect_ex(c, page, flags, inv)) != 0)
 		return rc;
 	*acts = xcalloc(inv->nvms ? inv->nvms : 1, sizeof(**acts));
 	for (size_t i = 0; i < inv->nvms; i++) {

@@ -68,11 +68,11 @@ int		 enforce_vm(struct enforcer *, struct vconn *, const char *moref,
 int		 enforce_look(struct enforcer *, struct vconn *,
 		    const char *const *morefs, size_t n, struct outcome *outs);
 
-/* Reads every VM (inventory_collect) and decides each one: state and
- * reason filled in inv->vms[i].state/.reason, actions in acts[i]
+/* Reads every VM (inventory_collect_ex, flags INV_*) and decides each one:
+ * state and reason filled in inv->vms[i].state/.reason, actions in acts[i]
  * (malloc'd, inv->nvms entries). */
 int		 enforce_scan(struct enforcer *, struct vconn *, int page,
-		    struct inventory *inv, unsigned **acts);
+		    unsigned flags, struct inventory *inv, unsigned **acts);
 
 /* Is this failure (fault type, message) the KMS's? */
 int		 enforce_is_kms_error(const char *fault_type, const char *msg);

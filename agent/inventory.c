@@ -395,9 +395,63 @@ name_custom_values(struct vconn *c, struct inventory *inv)
 	return 0;
 }
 
+/* Devices of the encrypted VMs, read after the lean pass (vms sorted by
+ * moref). */
+static int
+devices_cb(void *arg, const struct vmoref *obj, size_t n, const char *const *names,
+    const xnode *const *vals)
+{
+	struct inventory *inv = arg;
+	struct vm_info *vm = bsearch(obj->value, inv->vms, inv->nvms, sizeof(*inv->vms),
+	    vm_moref_cmp);
+
+	for (size_t i = 0; vm != NULL && i < n; i++)
+		vm_info_set_prop(vm, names[i], vals[i]);
+	return 0;
+}
+
+static int
+needs_disks(const struct vm_info *vm)
+{
+	return vm->has_config && vm->encrypted && !vm->template;
+}
+
+static int
+read_devices(struct vconn *c, int page, struct inventory *inv)
+{
+	static const char *const dpaths[] = { "config.hardware.device" };
+	struct vmoref *objs = xcalloc(page > 0 ? (size_t)page : 1, sizeof(*objs));
+	size_t n = 0;
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i <= inv->nvms; i++) {
+		if (i < inv->nvms && needs_disks(&inv->vms[i])) {
+			snprintf(objs[n].type, sizeof(objs[n].type), "VirtualMachine");
+			snprintf(objs[n].value, sizeof(objs[n].value), "%s", inv->vms[i].moref);
+			n++;
+		}
+		if (n > 0 && (n == (size_t)page || i == inv->nvms)) {
+			rc = vim_retrieve_present(c, objs, n, "VirtualMachine", dpaths, 1,
+			    devices_cb, inv);
+			vconn_reset(c);
+			n = 0;
+		}
+	}
+	free(objs);
+	return rc;
+}
+
 int
 inventory_collect(struct vconn *c, int page, struct inventory *inv)
 {
+	return inventory_collect_ex(c, page, 0, inv);
+}
+
+int
+inventory_collect_ex(struct vconn *c, int page, unsigned flags, struct inventory *inv)
+{
+	const char *paths[32];
+	size_t npaths = 0;
 	static const char *const fpaths[] = { "name", "parent" };
 	struct vsession *s = vconn_session(c);
 	struct collect cs = { .inv = inv };
@@ -426,11 +480,15 @@ inventory_collect(struct vconn *c, int page, struct inventory *inv)
 	if (cs.nfolders > 0)
 		qsort(cs.folders, cs.nfolders, sizeof(*cs.folders), folder_cmp);
 
+	for (size_t i = 0; i < inventory_nvm_paths && npaths < 32; i++)
+		if (!(flags & INV_LEAN) ||
+		    strcmp(inventory_vm_paths[i], "config.hardware.device") != 0)
+			paths[npaths++] = inventory_vm_paths[i];
 	rc = vim_create_container_view(c, vsession_mo(s, VMO_ROOT_FOLDER),
 	    "VirtualMachine", 1, &view);
 	if (rc == 0)
-		rc = vim_retrieve_view(c, &view, "VirtualMachine", inventory_vm_paths,
-		    inventory_nvm_paths, page, vm_cb, &cs);
+		rc = vim_retrieve_view(c, &view, "VirtualMachine", paths, npaths, page,
+		    vm_cb, &cs);
 	if (view.value[0])
 		vim_destroy_view(c, &view);
 	if (rc != 0)
@@ -446,6 +504,8 @@ inventory_collect(struct vconn *c, int page, struct inventory *inv)
 	/* Storage policy of each VM home and disk (SPBM), joined by moref. */
 	if (inv->nvms > 0)	/* qsort's base must not be NULL, even for 0 */
 		qsort(inv->vms, inv->nvms, sizeof(*inv->vms), morefcmp_vm);
+	if ((flags & INV_LEAN) && (rc = read_devices(c, page, inv)) != 0)
+		goto out;
 	size_t nrefs = 0, cap = inv->nvms + 1;
 	for (size_t i = 0; i < inv->nvms; i++)
 		cap += inv->vms[i].ndisks;
@@ -453,6 +513,8 @@ inventory_collect(struct vconn *c, int page, struct inventory *inv)
 	keys = xcalloc(cap, sizeof(*keys));
 	for (size_t i = 0; i < inv->nvms; i++) {
 		struct vm_info *vm = &inv->vms[i];
+		if ((flags & INV_LEAN) && !needs_disks(vm))
+			continue;
 		refs[nrefs].type = "virtualMachine";
 		refs[nrefs++].key = vm->moref;
 		for (size_t d = 0; d < vm->ndisks; d++) {

@@ -95,6 +95,14 @@ void	custom_fields_free(struct custom_fields *);
  * code (vconn_error says why).
  */
 int	inventory_collect(struct vconn *, int page, struct inventory *inv);
+/*
+ * The same; with INV_LEAN, devices (disks) and storage policies are read
+ * only for encrypted VMs, the only ones whose decision depends on them
+ * (policy_decide): the agent's reconcile scan.  Reports want them all.
+ */
+#define INV_LEAN	0x1
+int	inventory_collect_ex(struct vconn *, int page, unsigned flags,
+	    struct inventory *inv);
 void	inventory_free(struct inventory *);
 
 void	inventory_print_table(const struct inventory *, FILE *);

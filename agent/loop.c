@@ -820,7 +820,10 @@ job_run(uv_work_t *req)
 	}
 	case J_SCAN:
 	case J_FINAL_SCAN:
-		j->rc = enforce_scan(a->enf, c, 500, &j->inv, &j->acts);
+		/* The reconcile scan reads disks and policies of encrypted VMs
+		 * only; the final one is reported in full. */
+		j->rc = enforce_scan(a->enf, c, 500, j->kind == J_SCAN ? INV_LEAN : 0,
+		    &j->inv, &j->acts);
 		break;
 	case J_CONFIRM:
 		j->rc = enforce_look(a->enf, c, (const char *const *)j->morefs, j->nlook,
