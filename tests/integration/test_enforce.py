@@ -56,6 +56,46 @@ def test_new_vm_encrypted_within_2s(kvc, workdir):
     assert "stopped:" in a.text() and PASSWORD not in a.text()
 
 
+def test_start_scan_reads_disks_of_encrypted_vms(kvc, workdir):
+    """The reconcile scan reads devices for encrypted VMs only (a plain VM's
+    decision never depends on them).  An encrypted VM given a plain disk
+    while the agent was down must still be found by that scan: counted
+    pending, not compliant, and fixed with the VM's own key."""
+    h = Harness(kvc)
+    a = Agent(kvc.config(), workdir)
+    try:
+        create(kvc, "enc-1", "-version", "vmx-13", "-disk", "1G")
+        create(kvc, "plain-1", "-version", "vmx-13", "-disk", "1G", "-on=true")
+        wait_until(lambda: compliant(kvc, h, "enc-1"), 5, "enc-1 compliant")
+        wait_until(lambda: vm_state(kvc, "plain-1").get("migrate") == "required", 5,
+                   "plain-1 required vMotion")
+    finally:
+        a.stop()
+    key = vm_state(kvc, "enc-1")["key"]
+    kvc.govc("vm.disk.create", "-vm", "enc-1", "-name", "enc-1/data", "-size", "2G")
+    assert any(not d.get("keyId") for d in vm_state(kvc, "enc-1")["disks"])
+    total = len(kvc.govc("find", "/", "-type", "m").split())
+    # No events for the scan to lean on: the checkpoint is gone.
+    os.remove(os.path.join(workdir, "checkpoint"))
+    a = Agent(kvc.config(), workdir, name="agent-2.log")
+    try:
+        line = [l for l in a.text().splitlines() if "reconcile: " in l][0]
+        # enc-1 (a plain disk) is the one pending; plain-1 is powered on
+        # with required vMotion: deferred; the rest were fixed by the first
+        # run.  A scan that did not read enc-1's disks would call it
+        # compliant.
+        assert f"reconcile: {total} VMs: {total - 2} compliant, 1 pending, " \
+            "1 deferred," in line, line
+        assert "VM enc-1 (" in a.text()
+        wait_until(lambda: compliant(kvc, h, "enc-1") and
+                   len(vm_state(kvc, "enc-1")["disks"]) == 2, 5, "enc-1 disk encrypted")
+        s = vm_state(kvc, "enc-1")
+        assert s["key"] == key
+        assert all(d["keyId"]["keyId"] == key["keyId"] for d in s["disks"])
+    finally:
+        a.stop()
+
+
 def test_old_hw_clone_powered_on_and_drift(kvc, workdir):
     h = Harness(kvc)
     extra = "  <exclusions><name-pattern>src-*</name-pattern></exclusions>\n"
