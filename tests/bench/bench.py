@@ -358,9 +358,8 @@ def rusage_of(argv, env, timeout=3600):
 def bench_cost(d, n):
     """CPU per remediation, the agent (one reconcile pass) against the floor
     client (the same reconfigurations, 8 at a time), same vcsim, same run.
-    Both are measured as CPU seconds from rusage; the agent's instruction
-    count comes from callgrind as well (Go's runtime does not run under
-    valgrind reliably, so the floor has no instruction count)."""
+    Both are measured as CPU seconds from rusage, and as instructions from
+    callgrind (a run with VMs to fix minus a run with none, for each)."""
     v = with_kms(Vcsim(vms=1, dirpath=d))
     res = {"vms": n}
     try:
@@ -391,9 +390,25 @@ def bench_cost(d, n):
         ir, ir0 = callgrind_total(out), callgrind_total(out0)
         res.update({"agent_instructions_pass": ir, "agent_instructions_idle_pass": ir0,
                     "agent_instructions_per_vm": (ir - ir0) / n})
+        # The floor the same way: n VMs under callgrind, minus a run that
+        # finds none.  Go runs under valgrind once its signal-based
+        # preemption is off (GODEBUG=asyncpreemptoff=1).
+        bt(v, "create", "-n", str(n), "-c", "8", "-prefix", "cgf")
+        env_go = dict(v.govc_env(), GODEBUG="asyncpreemptoff=1")
+        fout, fout0 = f"{d}/floor.callgrind", f"{d}/floor0.callgrind"
+        rusage_of(vg + [f"--callgrind-out-file={fout}", BENCHTOOL, "fix", "-prefix", "cgf",
+                        "-c", "8"], env_go)
+        rusage_of(vg + [f"--callgrind-out-file={fout0}", BENCHTOOL, "fix", "-prefix",
+                        "nothing-", "-c", "8"], env_go)
+        fir, fir0 = callgrind_total(fout), callgrind_total(fout0)
+        res.update({"floor_instructions_run": fir, "floor_instructions_idle_run": fir0,
+                    "floor_instructions_per_vm": (fir - fir0) / n})
+        res["agent_over_floor_instructions"] = (res["agent_instructions_per_vm"] /
+                                                res["floor_instructions_per_vm"])
         log(f"cost: agent {res['agent_cpu_ms_per_vm']:.2f} ms CPU/VM "
             f"({res['agent_instructions_per_vm']:.0f} instructions/VM), floor "
-            f"{res['floor_cpu_ms_per_vm']:.2f} ms CPU/VM")
+            f"{res['floor_cpu_ms_per_vm']:.2f} ms CPU/VM "
+            f"({res['floor_instructions_per_vm']:.0f} instructions/VM)")
     finally:
         v.stop()
     return res

@@ -274,7 +274,7 @@ func main() {
 		dc, _ := f.Datacenter(ctx, "DC0")
 		f.SetDatacenter(dc)
 		vms, err := f.VirtualMachineList(ctx, *prefix+"*")
-		if err != nil {
+		if _, none := err.(*find.NotFoundError); err != nil && !none {
 			die("%v", err)
 		}
 		todo := make(chan *object.VirtualMachine)
