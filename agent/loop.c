@@ -231,6 +231,8 @@ static void on_hint_timer(uv_timer_t *);
 static void hint_task(struct agent *, const struct vmrec *);
 static void on_confirm_timer(uv_timer_t *);
 static void confirm_add(struct agent *, struct vmrec *);
+static void confirm_drop(struct agent *);
+static void maybe_close(struct agent *);
 static void start_scan(struct agent *);
 static void kms_check_now(struct agent *);
 static void settled(struct agent *, struct vmrec *);
@@ -1267,11 +1269,32 @@ enforce_done(struct agent *a, struct job *j)
  * CONFIRM_BATCH VMs instead of two calls each.  The VM stays busy meanwhile,
  * so an event for it waits for the read, which covers it.
  */
+/* Stopping: the confirmations not yet sent are left to the next start's
+ * reconcile (the tasks succeeded; the audit events are sent). */
+static void
+confirm_drop(struct agent *a)
+{
+	uv_timer_stop(&a->confirm_t);
+	while (a->chead != NULL) {
+		struct vmrec *r = a->chead;
+		a->chead = r->cnext;
+		r->cnext = NULL;
+		r->confirming = 0;
+		r->busy = 0;
+	}
+	a->ctail = &a->chead;
+	a->nconfirm = 0;
+}
+
 static void
 confirm_flush(struct agent *a)
 {
 	if (a->nconfirm == 0 || a->closing)
 		return;
+	if (a->draining || atomic_load(&a->stopping)) {
+		confirm_drop(a);
+		return;
+	}
 	struct job *j = job_new(a, J_CONFIRM);
 	size_t n = a->nconfirm < CONFIRM_BATCH ? a->nconfirm : CONFIRM_BATCH;
 	j->morefs = xcalloc(n, sizeof(*j->morefs));
@@ -1587,6 +1610,7 @@ job_done(uv_work_t *req, int status)
 	checkpoint_maybe(a);
 	schedule(a);
 	maybe_finish_once(a);
+	maybe_close(a);
 }
 
 static void
@@ -1774,8 +1798,16 @@ on_wake(uv_async_t *h)
 			on_drain_timer(&a->drain_t);
 		}
 	}
+	maybe_close(a);
+}
+
+/* The watcher is out and no job is left: close every handle.  Checked when
+ * the watcher says it is done and when a job ends, whichever is last. */
+static void
+maybe_close(struct agent *a)
+{
 	if (atomic_load(&a->watcher_done) && a->watcher_started && a->jobs == 0 &&
-	    !a->scanning) {
+	    !a->scanning && !a->closing) {
 		uv_thread_join(&a->watcher);
 		a->watcher_started = 0;
 		checkpoint_maybe(a);
@@ -1820,6 +1852,7 @@ on_stop(uv_signal_t *h, int signum)
 	uv_timer_stop(&a->keepalive);
 	uv_timer_stop(&a->reconcile_t);
 	uv_timer_stop(&a->kms_t);
+	confirm_drop(a);
 	/* No new jobs: empty the queue. */
 	while (dequeue(a) != NULL)
 		;
