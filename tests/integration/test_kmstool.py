@@ -6,6 +6,7 @@ PyKMIP's own encoder or are plain garbage, never with the agent's code."""
 import datetime
 import json
 import os
+import signal
 import socket
 import ssl
 import subprocess
@@ -193,15 +194,20 @@ with s:
 def pykmip(pki):
     port = free_port()
     log = open(os.path.join(pki.d, "pykmip.out"), "w")
+    # Its own process group: PyKMIP forks workers, which outlived a kill of
+    # the parent alone (three stray servers per test run).
     proc = subprocess.Popen([sys.executable, "-W", "ignore", "-c", PYKMIP_SERVER, str(port),
-                             pki.d], stdout=log, stderr=subprocess.STDOUT)
+                             pki.d], stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
     try:
         wait_port(port, proc, timeout=60)
     except RuntimeError:
         raise RuntimeError("PyKMIP server: " + open(log.name).read())
-    yield port
-    proc.kill()         # its accept loop does not wake up for SIGTERM
-    proc.wait()
+    try:
+        yield port
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # its accept loop ignores SIGTERM
+        proc.wait()
 
 
 def test_probe_pykmip_reports_kmip_1_1(pki, pykmip):
