@@ -378,18 +378,12 @@ static int
 read_policies(struct vconn *c, struct vm_info *vm)
 {
 	struct pbm_ref *refs = xcalloc(vm->ndisks + 1, sizeof(*refs));
-	char (*keys)[128] = xcalloc(vm->ndisks + 1, sizeof(*keys));
-	size_t n = 0;
-
-	refs[n].type = "virtualMachine";
-	refs[n++].key = vm->moref;
-	for (size_t i = 0; i < vm->ndisks; i++) {
-		snprintf(keys[n], sizeof(keys[n]), "%s:%d", vm->moref, vm->disks[i].key);
-		refs[n].type = "virtualDiskId";
-		refs[n].key = keys[n];
-		n++;
-	}
+	char **keys = xcalloc(vm->ndisks + 1, sizeof(*keys));
+	size_t n = inventory_pbm_refs(vm, refs, keys);
 	int rc = pbm_query_profiles(c, refs, n, policy_assoc_cb, vm);
+
+	for (size_t i = 0; i < n; i++)
+		free(keys[i]);
 	free(refs);
 	free(keys);
 	return rc;
@@ -755,19 +749,9 @@ enforce_look(struct enforcer *e, struct vconn *c, const char *const *morefs, siz
 		cap += ls.r[i].vm.has_config ? 1 + ls.r[i].vm.ndisks : 0;
 	refs = xcalloc(cap ? cap : 1, sizeof(*refs));
 	keys = xcalloc(cap ? cap : 1, sizeof(*keys));
-	for (size_t i = 0; i < n; i++) {
-		struct vm_info *vm = &ls.r[i].vm;
-		if (!ls.r[i].seen || !vm->has_config)
-			continue;
-		refs[nrefs].type = "virtualMachine";
-		refs[nrefs++].key = morefs[i];
-		for (size_t d = 0; d < vm->ndisks; d++) {
-			keys[nrefs] = xasprintf("%s:%d", morefs[i], vm->disks[d].key);
-			refs[nrefs].type = "virtualDiskId";
-			refs[nrefs].key = keys[nrefs];
-			nrefs++;
-		}
-	}
+	for (size_t i = 0; i < n; i++)
+		if (ls.r[i].seen && ls.r[i].vm.has_config)
+			nrefs += inventory_pbm_refs(&ls.r[i].vm, refs + nrefs, keys + nrefs);
 	if (nrefs > 0 && (rc = pbm_query_profiles(c, refs, nrefs, look_assoc_cb, &ls)) != 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {

@@ -61,9 +61,9 @@ int		 enforce_vm(struct enforcer *, struct vconn *, const char *moref,
 /*
  * Looks at n VMs with one read and one SPBM query, changing nothing: each
  * outs[i] gets the VM's state, reason and what it still needs (actions),
- * or gone.  The confirmation after reconfigures succeed, batched.  Returns
- * 0, or a V_ERR_* (one VM gone fails the read for all: the caller looks at
- * them one by one).
+ * or gone (a VM deleted meanwhile is left out of the read, not a fault).
+ * The confirmation after reconfigures succeed, batched.  Returns 0, or a
+ * V_ERR_* for the whole batch.
  */
 int		 enforce_look(struct enforcer *, struct vconn *,
 		    const char *const *morefs, size_t n, struct outcome *outs);

@@ -441,6 +441,23 @@ read_devices(struct vconn *c, int page, struct inventory *inv)
 	return rc;
 }
 
+size_t
+inventory_pbm_refs(const struct vm_info *vm, struct pbm_ref *refs, char **keys)
+{
+	size_t n = 0;
+
+	refs[n].type = "virtualMachine";
+	refs[n].key = vm->moref;
+	keys[n++] = NULL;
+	for (size_t d = 0; d < vm->ndisks; d++) {
+		keys[n] = xasprintf("%s:%d", vm->moref, vm->disks[d].key);
+		refs[n].type = "virtualDiskId";
+		refs[n].key = keys[n];
+		n++;
+	}
+	return n;
+}
+
 int
 inventory_collect(struct vconn *c, int page, struct inventory *inv)
 {
@@ -513,16 +530,8 @@ inventory_collect_ex(struct vconn *c, int page, unsigned flags, struct inventory
 	keys = xcalloc(cap, sizeof(*keys));
 	for (size_t i = 0; i < inv->nvms; i++) {
 		struct vm_info *vm = &inv->vms[i];
-		if ((flags & INV_LEAN) && !needs_disks(vm))
-			continue;
-		refs[nrefs].type = "virtualMachine";
-		refs[nrefs++].key = vm->moref;
-		for (size_t d = 0; d < vm->ndisks; d++) {
-			keys[nrefs] = xasprintf("%s:%d", vm->moref, vm->disks[d].key);
-			refs[nrefs].type = "virtualDiskId";
-			refs[nrefs].key = keys[nrefs];
-			nrefs++;
-		}
+		if (!(flags & INV_LEAN) || needs_disks(vm))
+			nrefs += inventory_pbm_refs(vm, refs + nrefs, keys + nrefs);
 	}
 	rc = pbm_query_profiles(c, refs, nrefs, assoc_cb, &cs);
 	for (size_t i = 0; i < nrefs; i++)

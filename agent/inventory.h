@@ -101,6 +101,14 @@ int	inventory_collect(struct vconn *, int page, struct inventory *inv);
  * (policy_decide): the agent's reconcile scan.  Reports want them all.
  */
 #define INV_LEAN	0x1
+struct pbm_ref;
+/*
+ * The SPBM objects of vm, appended at refs: its home, then each disk
+ * ("vm-42:2000").  Disk keys are malloc'd into keys[] at the same index
+ * (home entries get NULL); the caller frees them.  Returns how many;
+ * refs and keys need room for 1 + vm->ndisks.
+ */
+size_t	inventory_pbm_refs(const struct vm_info *vm, struct pbm_ref *refs, char **keys);
 int	inventory_collect_ex(struct vconn *, int page, unsigned flags,
 	    struct inventory *inv);
 void	inventory_free(struct inventory *);

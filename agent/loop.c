@@ -133,8 +133,7 @@ struct vmrec {
 	int		 reconfigs;	/* tasks issued (stats) */
 	int		 start_scan;	/* found needing work by the first scan: may
 					   have a task of the previous run running */
-	int		 confirming;	/* on the confirmation list */
-	struct vmrec	*cnext;
+	struct vmrec	*cnext;		/* confirmation list */
 	int		 adopted;	/* task followed is not one this run issued:
 					   1 another client's, 2 ours from before */
 	int		 probe;		/* its running task is the breaker's probe */
@@ -763,6 +762,7 @@ struct job {
 	char		 msg[1024];
 	int		 kms_usable;
 	char		 provider[256];
+	int		 hinted;	/* J_POLL: hinted tasks still running */
 	/* J_CONFIRM */
 	char		**morefs;
 	struct outcome	*outs;
@@ -804,7 +804,8 @@ job_run(uv_work_t *req)
 		j->rc = 0;
 		break;
 	case J_POLL:
-		j->rc = poll_tasks(a, c);
+		j->hinted = poll_tasks(a, c);
+		j->rc = 0;
 		break;
 	case J_KMS: {
 		struct kms_facts f;
@@ -1269,23 +1270,6 @@ enforce_done(struct agent *a, struct job *j)
  * CONFIRM_BATCH VMs instead of two calls each.  The VM stays busy meanwhile,
  * so an event for it waits for the read, which covers it.
  */
-/* Stopping: the confirmations not yet sent are left to the next start's
- * reconcile (the tasks succeeded; the audit events are sent). */
-static void
-confirm_drop(struct agent *a)
-{
-	uv_timer_stop(&a->confirm_t);
-	while (a->chead != NULL) {
-		struct vmrec *r = a->chead;
-		a->chead = r->cnext;
-		r->cnext = NULL;
-		r->confirming = 0;
-		r->busy = 0;
-	}
-	a->ctail = &a->chead;
-	a->nconfirm = 0;
-}
-
 static void
 confirm_flush(struct agent *a)
 {
@@ -1303,7 +1287,6 @@ confirm_flush(struct agent *a)
 		struct vmrec *r = a->chead;
 		a->chead = r->cnext;
 		r->cnext = NULL;
-		r->confirming = 0;
 		r->again = 0;		/* this read covers what came before */
 		j->morefs[j->nlook] = xstrdup(r->moref);
 	}
@@ -1326,7 +1309,6 @@ static void
 confirm_add(struct agent *a, struct vmrec *r)
 {
 	r->busy = 1;
-	r->confirming = 1;
 	r->cnext = NULL;
 	*a->ctail = r;
 	a->ctail = &r->cnext;
@@ -1380,6 +1362,22 @@ confirm_done(struct agent *a, struct job *j)
 	if (j->rc != 0)
 		log_warnx("confirming %zu VM%s after their reconfigure: %s", j->nlook,
 		    j->nlook == 1 ? "" : "s", j->msg);
+}
+
+/* Stopping: the confirmations not yet sent are left to the next start's
+ * reconcile (the tasks succeeded; the audit events are sent). */
+static void
+confirm_drop(struct agent *a)
+{
+	uv_timer_stop(&a->confirm_t);
+	while (a->chead != NULL) {
+		struct vmrec *r = a->chead;
+		a->chead = r->cnext;
+		r->cnext = NULL;
+		r->busy = 0;
+	}
+	a->ctail = &a->chead;
+	a->nconfirm = 0;
 }
 
 static void
@@ -1590,7 +1588,7 @@ job_done(uv_work_t *req, int status)
 		if (a->poll_again) {
 			a->poll_again = 0;
 			poll_now(a);
-		} else if (j->rc > 0 && a->tasks > 0 && !a->closing) {
+		} else if (j->hinted > 0 && a->tasks > 0 && !a->closing) {
 			uv_timer_start(&a->hint_t, on_hint_timer, HINT_POLL_MS, 0);
 		}
 		break;
