@@ -6,7 +6,8 @@ set -eu
 BIN=$1
 TOOLS=$2
 DIR=$(mktemp -d /tmp/vmcrypt-demo.XXXXXX)
-trap 'kill $VCSIM 2>/dev/null || true; rm -rf "$DIR"' EXIT INT TERM
+KMS=
+trap 'kill $VCSIM $KMS 2>/dev/null || true; rm -rf "$DIR"' EXIT INT TERM
 
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$DIR/vc.key" -out "$DIR/vc.crt" \
     -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null
@@ -16,8 +17,17 @@ VCSIM=$!
 while [ ! -s "$DIR/url" ]; do sleep 0.1; done
 URL=$(cat "$DIR/url")
 
+# The KMS: a TLS endpoint of its own (openssl s_server on a free port), for
+# vCenter (here the test bed) connects to it to report its Connection Status.
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$DIR/kms.key" -out "$DIR/kms.crt" \
+    -days 365 -subj /CN=kms-1 2>/dev/null
+KMS_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+openssl s_server -quiet -accept "127.0.0.1:$KMS_PORT" -cert "$DIR/kms.crt" -key "$DIR/kms.key" \
+    </dev/null >/dev/null 2>&1 &
+KMS=$!
+
 export GOVC_URL="$URL" GOVC_USERNAME=demo GOVC_PASSWORD=demo-password GOVC_TLS_CA_CERTS="$DIR/vc.crt"
-"$TOOLS/govc" kms.add -n kms-1 -a 127.0.0.1 -p 5696 ovh-kms
+"$TOOLS/govc" kms.add -n kms-1 -a 127.0.0.1 -p "$KMS_PORT" ovh-kms
 "$TOOLS/govc" kms.default ovh-kms
 echo "== vcsim at $URL; KMS clusters (govc kms.ls):"
 "$TOOLS/govc" kms.ls

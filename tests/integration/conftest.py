@@ -28,6 +28,16 @@ SANITIZED = os.environ.get("VMCRYPT_SANITIZED") == "1"
 # larger RSS, and the launcher keeps the original environment block.
 VALGRIND = os.environ.get("VMCRYPT_VALGRIND") == "1"
 POLICY = "4d5f673c-536f-11e6-beb8-9e71128cae77"   # "VM Encryption Policy"
+# The vSphere API version the test bed presents (vimServiceVersions.xml and
+# about shaped like that vCenter's): `make check` runs the suite at 8.0.3.0
+# and the API-sensitive tests again at 7.0.3.0 and 9.0.0.0.
+API = os.environ.get("VMCRYPT_API", "8.0.3.0")
+# How long the test bed runs each task, as vCenter does (encryption takes
+# seconds to minutes): vcsimd -task-delay, e.g. "ReconfigVm=1500".  The
+# delay also makes every wait for a reconfigure longer by that much.
+TASK_DELAY = os.environ.get("VMCRYPT_TASK_DELAY", "")
+TASK_DELAY_S = max([int(x.split("=", 1)[1]) for x in TASK_DELAY.split(",") if "=" in x]
+                   or [0]) / 1000.0
 PATHS = ["config.keyId", "config.migrateEncryption", "config.hardware.device",
          "runtime.powerState", "name"]
 
@@ -38,10 +48,10 @@ def free_port():
         return s.getsockname()[1]
 
 
-def make_cert(d, cn="127.0.0.1"):
+def make_cert(d, cn="127.0.0.1", days=2):
     crt, key = os.path.join(d, "vc.crt"), os.path.join(d, "vc.key")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                    "-keyout", key, "-out", crt, "-days", "2", "-subj", f"/CN={cn}",
+                    "-keyout", key, "-out", crt, "-days", str(days), "-subj", f"/CN={cn}",
                     "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
                    check=True, capture_output=True)
     fp = subprocess.run(["openssl", "x509", "-in", crt, "-noout", "-fingerprint", "-sha1"],
@@ -50,8 +60,20 @@ def make_cert(d, cn="127.0.0.1"):
 
 
 class Vcsim:
-    def __init__(self, vms=2, dirpath=None, args=(), start_timeout=120):
+    def __init__(self, vms=2, dirpath=None, args=(), start_timeout=120, strict=True):
         self.dir = dirpath
+        # What the strict request checker found in this vCenter's lifetime
+        # (across restarts); stop() fails the test if anything was found.
+        self.violations = []
+        self.kms_procs, self.kms_certs = [], {}
+        args = tuple(args)
+        if "-api-version" not in args:
+            args += ("-api-version", API)
+        if TASK_DELAY and "-task-delay" not in args:
+            args += ("-task-delay", TASK_DELAY)
+        if strict:
+            args += ("-strict",)
+        self.args = args
         self.crt, self.key, self.thumbprint = make_cert(dirpath)
         self.url_file = os.path.join(dirpath, "url")
         self.log = open(os.path.join(dirpath, "vcsimd.log"), "w")
@@ -79,7 +101,21 @@ class Vcsim:
         self.govc("object.save", "-f", "-d", d)
         Harness(self)._req("POST", "/harness/save?dir=" + urllib.parse.quote(d))
 
+    def collect_violations(self):
+        """The strict checker's findings so far (kept across restarts)."""
+        if self.proc.poll() is not None or "-strict" not in self.args:
+            return self.violations
+        try:
+            found = Harness(self)._req("GET", "/harness/violations")["violations"]
+        except OSError:
+            return self.violations
+        for v in found:
+            if v not in self.violations:
+                self.violations.append(v)
+        return self.violations
+
     def kill(self):
+        self.collect_violations()
         self.proc.kill()
         self.proc.wait()
 
@@ -87,7 +123,7 @@ class Vcsim:
         """vcsimd again, on the same port with the same certificate, from
         the inventory saved in d (new sessions, collectors and tasks, as
         after a vCenter restart)."""
-        self._spawn(["-load", d])
+        self._spawn(["-load", d, *self.args])
 
     def govc_env(self):
         env = dict(os.environ)
@@ -130,6 +166,10 @@ class Vcsim:
         return path
 
     def stop(self):
+        for p in self.kms_procs:
+            p.kill()
+            p.wait()
+        self.collect_violations()
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -137,6 +177,10 @@ class Vcsim:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
         self.log.close()
+        # Every request the agent sent is read as a strict vCenter reads
+        # it (vcsimd -strict); anything it would refuse fails the test.
+        assert not self.violations, "requests a strict vCenter would refuse:\n" + \
+            "\n".join(json.dumps(v) for v in self.violations)
 
 
 @pytest.fixture
@@ -208,9 +252,41 @@ class Harness:
         self._req("POST", "/harness/event?" + q)
 
 
-def with_kms(v):
-    v.govc("kms.add", "-n", "kms-1", "-a", "127.0.0.1", "-p", "5696", "ovh-kms")
-    v.govc("kms.default", "ovh-kms")
+def kms_endpoint(v, name="kms-1"):
+    """A live KMS endpoint for a key provider: openssl s_server with a
+    certificate of its own on a free loopback port.  vCenter connects to
+    every KMS to report its Connection Status (and so does the test bed):
+    a key provider pointing at nothing is red, as on vCenter.  Stopped with
+    the test bed.  Returns the port."""
+    d = os.path.join(v.dir, f"kms-{name}")
+    os.makedirs(d, exist_ok=True)
+    crt, key, _ = make_cert(d, cn=name, days=365)     # no expiry warning
+    port = free_port()
+    p = subprocess.Popen(["openssl", "s_server", "-quiet", "-accept", f"127.0.0.1:{port}",
+                          "-cert", crt, "-key", key],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    v.kms_procs.append(p)
+    deadline = time.time() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if time.time() > deadline or p.poll() is not None:
+                raise RuntimeError("openssl s_server did not start")
+            time.sleep(0.02)
+    v.kms_certs[name] = crt
+    return port
+
+
+def with_kms(v, cluster="ovh-kms", server="kms-1"):
+    """A standard key provider with one live KMS, the default (the first
+    key provider added is vCenter's default; kms.default says so anyway)."""
+    port = kms_endpoint(v, server)
+    v.govc("kms.add", "-n", server, "-a", "127.0.0.1", "-p", str(port), cluster)
+    v.govc("kms.default", cluster)
+    v.kms_port = port
     return v
 
 

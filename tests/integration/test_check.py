@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from conftest import (PASSWORD, Agent, Harness, Vcsim, agent, create, vm_state,
-                      wait_until, with_kms)
+from conftest import (PASSWORD, Agent, Harness, Vcsim, agent, create, kms_endpoint,
+                      vm_state, wait_until, with_kms)
 
 API8 = ("-api-version", "8.0.3.0")
 
@@ -39,7 +39,13 @@ def test_no_kms_fails_naming_it(vc8):
 
 
 def test_no_default_then_default_then_passes(vc8):
-    vc8.govc("kms.add", "-n", "kms-1", "-a", "127.0.0.1", "-p", "5696", "ovh-kms")
+    port = kms_endpoint(vc8)
+    vc8.govc("kms.add", "-n", "kms-1", "-a", "127.0.0.1", "-p", str(port), "ovh-kms")
+    # The first key provider added is vCenter's default; an admin can
+    # clear it (govc kms.default -), which is the state checked here.
+    rc, rep, c = check(vc8)
+    assert c["kms-default"]["result"] == "pass", rep
+    vc8.govc("kms.default", "-")
     rc, rep, c = check(vc8)
     assert rc == 1
     assert c["kms-providers"]["result"] == "pass"
@@ -51,7 +57,7 @@ def test_no_default_then_default_then_passes(vc8):
 
     vc8.govc("kms.default", "ovh-kms")
     rc, rep, c = check(vc8, extra='  <kms cluster="ovh-kms"><server name="kms-1" '
-                       'address="127.0.0.1" port="5696"/></kms>\n')
+                       f'address="127.0.0.1" port="{port}"/></kms>\n')
     assert rc == 0, rep
     assert rep["ok"] is True and rep["kms_usable"] is True
     assert rep["key_provider"] == "ovh-kms"
@@ -63,7 +69,7 @@ def test_no_default_then_default_then_passes(vc8):
 
 
 def test_old_api_uses_use_as_default_and_ft_needs_702(workdir):
-    v = with_kms(Vcsim(vms=1, dirpath=workdir))        # vcsim's own API 6.5
+    v = with_kms(Vcsim(vms=1, dirpath=workdir, args=("-api-version", "6.5")))
     try:
         rc, rep, c = check(v)
         assert rc == 0, rep
@@ -78,7 +84,8 @@ def test_old_api_uses_use_as_default_and_ft_needs_702(workdir):
 
 def test_wrong_expected_cluster_and_members(vc8):
     with_kms(vc8)
-    vc8.govc("kms.add", "-n", "kms-9", "-a", "127.0.0.9", "-p", "5696", "spare")
+    spare = kms_endpoint(vc8, "kms-9")
+    vc8.govc("kms.add", "-n", "kms-9", "-a", "127.0.0.1", "-p", str(spare), "spare")
     rc, rep, c = check(vc8, extra='  <kms cluster="other-kms"/>\n')
     assert rc == 1
     assert c["kms-expected"]["result"] == "fail"
@@ -98,7 +105,8 @@ def test_wrong_expected_cluster_and_members(vc8):
     rc, rep, c = check(vc8, extra='  <kms cluster="ovh-kms"><server name="kms-1" '
                        'address="192.0.2.10"/></kms>\n')
     assert rc == 1
-    assert "kms-1 is 127.0.0.1:5696, expected 192.0.2.10:5696" in c["kms-expected"]["detail"]
+    assert f"kms-1 is 127.0.0.1:{vc8.kms_port}, expected 192.0.2.10:5696" in \
+        c["kms-expected"]["detail"]
 
 
 def test_native_key_provider_default_reported(vc8):

@@ -56,6 +56,19 @@ type assoc struct {
 type front struct {
 	model *simulator.Model
 	proxy *httputil.ReverseProxy
+	// The API version this vCenter presents (vimServiceVersions.xml,
+	// about), and the strict request checker (nil: off).
+	apiVersion string
+	strict     *checker
+	// Reconfigures of one VM, one at a time (fidelity.go); whether the
+	// first key provider was made the default.
+	vmlocks          vmLocks
+	firstDefaultDone bool
+	// /harness/hold: the agent's next call of a method waits here until
+	// /harness/release (a test makes a change land in between).
+	holdMethod string
+	held       chan struct{} // closed when a call is held
+	release    chan struct{} // closed to let it go
 
 	mu    sync.Mutex
 	calls map[string]int
@@ -89,9 +102,10 @@ type kmsOverride struct {
 
 var methodRE = regexp.MustCompile(`<(?:[A-Za-z0-9_.-]+:)?Body[^>]*>\s*<(?:[A-Za-z0-9_.-]+:)?([A-Za-z0-9_]+)`)
 
-func newFront(model *simulator.Model, backend *url.URL) *front {
-	return &front{
+func newFront(model *simulator.Model, backend *url.URL, api string, strict bool) *front {
+	f := &front{
 		model:        model,
+		apiVersion:   api,
 		proxy:        httputil.NewSingleHostReverseProxy(backend),
 		calls:        map[string]int{},
 		callNs:       map[string]int64{},
@@ -104,6 +118,24 @@ func newFront(model *simulator.Model, backend *url.URL) *front {
 		denied:       map[string]bool{},
 		hostile:      map[string]string{},
 	}
+	if strict {
+		f.strict = newChecker(func() []string { return versionsList(api) })
+	}
+	model.Service.Context.Map.AddHandler(&handler{f})
+	return f
+}
+
+// clientClass names who sent a request: the agent (gSOAP), govc, or
+// another client (govmomi, pyvmomi).
+func clientClass(r *http.Request) string {
+	ua := r.UserAgent()
+	switch {
+	case strings.Contains(ua, "gSOAP"):
+		return "agent"
+	case strings.HasPrefix(ua, "govc"):
+		return "govc"
+	}
+	return "other"
 }
 
 func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -121,6 +153,10 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	if r.Method == http.MethodGet && r.URL.Path == "/sdk/vimServiceVersions.xml" {
+		f.serveVersions(w)
+		return
+	}
 	if r.Method != http.MethodPost {
 		f.proxy.ServeHTTP(w, r)
 		return
@@ -133,6 +169,10 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	method := ""
 	if m := methodRE.FindSubmatch(body); m != nil {
 		method = string(m[1])
+	}
+	// SOAP endpoints only (govc speaks JSON to /api and /rest).
+	if f.strict != nil && (r.URL.Path == "/sdk" || strings.HasPrefix(r.URL.Path, "/pbm")) {
+		f.strict.check(r.URL.Path, r.Header.Get("SOAPAction"), clientClass(r), body)
 	}
 	f.mu.Lock()
 	f.calls[method]++
@@ -149,6 +189,7 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.callBy[who+method]++
 		f.mu.Unlock()
 	}()
+	f.holdIfArmed(method, r)
 	// For the client under test only: govc sets up and checks scenarios.
 	if mode != "" && !strings.HasPrefix(r.UserAgent(), "govc") {
 		f.hostileAnswer(w, mode)
@@ -168,6 +209,16 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "RetrieveKmipServersStatus_Task":
 		f.kmsStatusTask(w, r, body)
 		return
+	case "RegisterKmipServer":
+		rec := httptest.NewRecorder()
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		f.proxy.ServeHTTP(rec, r)
+		if rec.Code == http.StatusOK {
+			f.afterRegisterKmip()
+		}
+		copyResponse(w, rec)
+		return
 	case "HasPrivilegeOnEntity":
 		f.hasPrivilege(w, body)
 		return
@@ -175,6 +226,26 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))
 	f.proxy.ServeHTTP(w, r)
+}
+
+// holdIfArmed keeps the agent's call of the armed method until released.
+func (f *front) holdIfArmed(method string, r *http.Request) {
+	if clientClass(r) != "agent" {
+		return
+	}
+	f.mu.Lock()
+	if f.holdMethod == "" || f.holdMethod != method {
+		f.mu.Unlock()
+		return
+	}
+	f.holdMethod = ""
+	held, release := f.held, f.release
+	f.mu.Unlock()
+	close(held)
+	select {
+	case <-release:
+	case <-time.After(2 * time.Minute):
+	}
 }
 
 // postEvent posts through the simulator's EventManager under its lock, as
@@ -188,6 +259,14 @@ func (f *front) postEvent(ctx *simulator.Context, ev types.BaseEvent) {
 	defer f.postMu.Unlock()
 	em := ctx.Map.EventManager()
 	ctx.WithLock(em, func() { em.PostEvent(ctx, &types.PostEvent{EventToPost: ev}) })
+}
+
+func copyResponse(w http.ResponseWriter, rec *httptest.ResponseRecorder) {
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(rec.Body.Bytes())
 }
 
 func soapOK(w http.ResponseWriter, inner string) {
@@ -256,6 +335,31 @@ func (f *front) reconfigure(w http.ResponseWriter, r *http.Request, body []byte)
 	}
 	_ = xml.Unmarshal(body, &env)
 	arrived := time.Now().UnixNano()
+	vm := env.Req.This.Value
+	vmRef := types.ManagedObjectReference{Type: "VirtualMachine", Value: vm}
+	govc := strings.HasPrefix(r.UserAgent(), "govc")
+
+	// One reconfigure of a VM at a time, until its task ends, as vCenter
+	// queues them; then what vCenter would refuse fails as a task.
+	unlock := f.vmlocks.lock(vm)
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			unlock()
+		}
+	}()
+	if m, err := decodeRequest(r.URL.Path, body); err == nil {
+		if req, ok := m.Body.(*types.ReconfigVM_Task); ok {
+			if fault, msg := f.reconfigRefusal(vmRef, &req.Spec); fault != nil {
+				task := f.failTask(vmRef, "reconfigVm", fault, msg)
+				handedOff = true
+				go f.waitTask(task.Value, unlock)
+				soapOK(w, fmt.Sprintf(`<ReconfigVM_TaskResponse xmlns="urn:vim25">`+
+					`<returnval type="Task">%s</returnval></ReconfigVM_TaskResponse>`, task.Value))
+				return
+			}
+		}
+	}
 
 	rec := httptest.NewRecorder()
 	// Not cancelled when the client goes away (a test SIGKILLs the agent
@@ -270,11 +374,10 @@ func (f *front) reconfigure(w http.ResponseWriter, r *http.Request, body []byte)
 		Task string `xml:"Body>ReconfigVM_TaskResponse>returnval"`
 	}
 	_ = xml.Unmarshal(rec.Body.Bytes(), &resp)
-	vm := env.Req.This.Value
 	f.mu.Lock()
 	// Counted for the agent only: govc's own reconfigurations (vm.change,
 	// vm.disk.create) are scenario set-up, not remediation.
-	if resp.Task != "" && !strings.HasPrefix(r.UserAgent(), "govc") {
+	if resp.Task != "" && !govc {
 		f.reconfigs[vm]++
 		if _, ok := f.reconfigAt[vm]; !ok {
 			f.reconfigAt[vm] = arrived
@@ -291,39 +394,43 @@ func (f *front) reconfigure(w http.ResponseWriter, r *http.Request, body []byte)
 		}
 	}
 	f.mu.Unlock()
-	if resp.Task != "" && !strings.HasPrefix(r.UserAgent(), "govc") {
-		go f.recordDone(vm, resp.Task)
+	if resp.Task != "" {
+		handedOff = true
+		go func() {
+			ok := f.waitTask(resp.Task, unlock)
+			if ok && !govc {
+				f.mu.Lock()
+				f.reconfigDone[vm] = time.Now().UnixNano()
+				f.mu.Unlock()
+			}
+		}()
 	}
-	for k, v := range rec.Header() {
-		w.Header()[k] = v
-	}
-	w.WriteHeader(rec.Code)
-	_, _ = w.Write(rec.Body.Bytes())
+	copyResponse(w, rec)
 }
 
-// recordDone notes when a reconfigure task succeeds (polled every ms on the
-// simulator's task object: no client call, no load on the collectors).
-func (f *front) recordDone(vm, task string) {
-	ctx := f.model.Service.Context
+// waitTask waits for a task to end (polled every ms on the simulator's
+// task object: no client call, no load on the collectors), then calls
+// done; it reports whether the task succeeded.
+func (f *front) waitTask(task string, done func()) bool {
+	defer done()
+	ctx := f.newCtx()
 	t, ok := ctx.Map.Get(types.ManagedObjectReference{Type: "Task", Value: task}).(*simulator.Task)
 	if !ok {
-		return
+		return false
 	}
 	deadline := time.Now().Add(10 * time.Minute)
 	for time.Now().Before(deadline) {
 		var state types.TaskInfoState
 		ctx.WithLock(t, func() { state = t.Info.State })
-		if state == types.TaskInfoStateSuccess {
-			f.mu.Lock()
-			f.reconfigDone[vm] = time.Now().UnixNano()
-			f.mu.Unlock()
-			return
-		}
-		if state == types.TaskInfoStateError {
-			return
+		switch state {
+		case types.TaskInfoStateSuccess:
+			return true
+		case types.TaskInfoStateError:
+			return false
 		}
 		time.Sleep(time.Millisecond)
 	}
+	return false
 }
 
 // kmsStatusTask runs the simulator's status task, then writes the overrides
@@ -337,67 +444,95 @@ func (f *front) kmsStatusTask(w http.ResponseWriter, r *http.Request, body []byt
 		Task string `xml:"Body>RetrieveKmipServersStatus_TaskResponse>returnval"`
 	}
 	_ = xml.Unmarshal(rec.Body.Bytes(), &resp)
-	ctx := f.model.Service.Context
-	if t, ok := ctx.Map.Get(types.ManagedObjectReference{Type: "Task", Value: resp.Task}).(*simulator.Task); ok {
-		deadline := time.Now().Add(10 * time.Second)
-		for time.Now().Before(deadline) {
-			var state types.TaskInfoState
-			ctx.WithLock(t, func() { state = t.Info.State })
-			if state == types.TaskInfoStateSuccess || state == types.TaskInfoStateError {
-				break
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		f.mu.Lock()
-		over := make(map[string]kmsOverride, len(f.kmsStatus))
-		for k, v := range f.kmsStatus {
-			over[k] = v
-		}
-		f.mu.Unlock()
-		ctx.WithLock(t, func() {
-			res, ok := t.Info.Result.(types.ArrayOfCryptoManagerKmipClusterStatus)
-			if !ok {
-				return
-			}
-			for i := range res.CryptoManagerKmipClusterStatus {
-				cs := &res.CryptoManagerKmipClusterStatus[i]
-				o, ok := over[cs.ClusterId.Id]
-				if !ok {
-					continue
-				}
-				if o.Overall != "" {
-					cs.OverallStatus = types.ManagedEntityStatus(o.Overall)
-				}
-				for j := range cs.Servers {
-					s := &cs.Servers[j]
-					if o.Status != "" {
-						s.Status = types.ManagedEntityStatus(o.Status)
-					}
-					if o.Connection != "" {
-						s.ConnectionStatus = o.Connection
-					}
-					s.ClientTrustServer = o.ClientTrustServer
-					s.ServerTrustClient = o.ServerTrustClient
-					if o.CertExpireIn != nil {
-						now := time.Now()
-						na := now.Add(time.Duration(*o.CertExpireIn) * time.Second)
-						s.CertInfo = &types.CryptoManagerKmipCertificateInfo{
-							Subject: "CN=" + s.Name, Issuer: "CN=test-ca",
-							SerialNumber: "01", NotBefore: now.Add(-24 * time.Hour),
-							NotAfter: na, Fingerprint: "00", CheckTime: now,
-							SecondsBeforeExpire: int32(*o.CertExpireIn),
-						}
-					}
+	if ok := f.waitTask(resp.Task, func() {}); ok {
+		f.kmsStatusResult(resp.Task)
+	}
+	copyResponse(w, rec)
+}
+
+// kmsStatusResult rewrites a finished status task's result with what
+// vCenter reports (kmsProbe: each server connected to, its certificate),
+// then with the overrides set on /harness/kms-status.
+func (f *front) kmsStatusResult(task string) {
+	ctx := f.newCtx()
+	t, ok := ctx.Map.Get(types.ManagedObjectReference{Type: "Task", Value: task}).(*simulator.Task)
+	if !ok {
+		return
+	}
+	f.mu.Lock()
+	over := make(map[string]kmsOverride, len(f.kmsStatus))
+	for k, v := range f.kmsStatus {
+		over[k] = v
+	}
+	f.mu.Unlock()
+	// Where each server is, from the key providers.
+	type endpoint struct {
+		address string
+		port    int32
+	}
+	where := map[string]endpoint{}
+	if m := ctx.Map.CryptoManager(); m != nil {
+		ctx.WithLock(m, func() {
+			for _, c := range m.KmipServers {
+				for _, s := range c.Servers {
+					where[c.ClusterId.Id+"/"+s.Name] = endpoint{s.Address, s.Port}
 				}
 			}
-			t.Info.Result = res
 		})
 	}
-	for k, v := range rec.Header() {
-		w.Header()[k] = v
+	var res types.ArrayOfCryptoManagerKmipClusterStatus
+	ctx.WithLock(t, func() {
+		res, ok = t.Info.Result.(types.ArrayOfCryptoManagerKmipClusterStatus)
+	})
+	if !ok {
+		return
 	}
-	w.WriteHeader(rec.Code)
-	_, _ = w.Write(rec.Body.Bytes())
+	// Probed outside every lock: a dead KMS takes a couple of seconds.
+	for i := range res.CryptoManagerKmipClusterStatus {
+		cs := &res.CryptoManagerKmipClusterStatus[i]
+		for j := range cs.Servers {
+			s := &cs.Servers[j]
+			if e, ok := where[cs.ClusterId.Id+"/"+s.Name]; ok {
+				kmsProbe(s, e.address, e.port)
+			}
+		}
+		if len(cs.Servers) > 0 {
+			cs.OverallStatus = worst(cs.Servers)
+		}
+		o, ok := over[cs.ClusterId.Id]
+		if !ok {
+			continue
+		}
+		if o.Overall != "" {
+			cs.OverallStatus = types.ManagedEntityStatus(o.Overall)
+		}
+		for j := range cs.Servers {
+			s := &cs.Servers[j]
+			if o.Status != "" {
+				s.Status = types.ManagedEntityStatus(o.Status)
+			}
+			if o.Connection != "" {
+				s.ConnectionStatus = o.Connection
+			}
+			if o.ClientTrustServer != nil {
+				s.ClientTrustServer = o.ClientTrustServer
+			}
+			if o.ServerTrustClient != nil {
+				s.ServerTrustClient = o.ServerTrustClient
+			}
+			if o.CertExpireIn != nil {
+				now := time.Now()
+				na := now.Add(time.Duration(*o.CertExpireIn) * time.Second)
+				s.CertInfo = &types.CryptoManagerKmipCertificateInfo{
+					Subject: "CN=" + s.Name, Issuer: "CN=test-ca",
+					SerialNumber: "01", NotBefore: now.Add(-24 * time.Hour),
+					NotAfter: na, Fingerprint: "00", CheckTime: now,
+					SecondsBeforeExpire: int32(*o.CertExpireIn),
+				}
+			}
+		}
+	}
+	ctx.WithLock(t, func() { t.Info.Result = res })
 }
 
 func (f *front) hasPrivilege(w http.ResponseWriter, body []byte) {
@@ -437,7 +572,7 @@ func (f *front) profileOf(key string) string {
 	if !ok {
 		return ""
 	}
-	ctx := f.model.Service.Context
+	ctx := f.newCtx()
 	obj := ctx.Map.Get(types.ManagedObjectReference{Type: "Task", Value: a.task})
 	if t, ok := obj.(*simulator.Task); ok {
 		var state types.TaskInfoState
@@ -602,6 +737,57 @@ func (f *front) control(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
+		w.WriteHeader(http.StatusNoContent)
+	case "/harness/violations":
+		// What the strict checker found, and how many requests of each
+		// method it read.  DELETE forgets both.
+		if f.strict == nil {
+			http.Error(w, "vcsimd runs without -strict", http.StatusNotFound)
+			return
+		}
+		if r.Method == http.MethodDelete {
+			f.strict.clear()
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		vs, n := f.strict.list()
+		if vs == nil {
+			vs = []violation{}
+		}
+		data, _ := json.Marshal(map[string]any{"violations": vs, "checked": n})
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(data)
+	case "/harness/hold":
+		// The agent's next call of method waits, before the simulator
+		// sees it, until /harness/release; GET says whether one is held.
+		f.mu.Lock()
+		switch r.Method {
+		case http.MethodPost:
+			f.holdMethod = q.Get("method")
+			f.held = make(chan struct{})
+			f.release = make(chan struct{})
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			held := false
+			if f.held != nil {
+				select {
+				case <-f.held:
+					held = true
+				default:
+				}
+			}
+			data, _ := json.Marshal(map[string]bool{"held": held})
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(data)
+		}
+		f.mu.Unlock()
+	case "/harness/release":
+		f.mu.Lock()
+		if f.release != nil {
+			close(f.release)
+			f.release = nil
+		}
+		f.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 	case "/harness/assoc":
 		data, _ := json.Marshal(map[string]string{"profile": f.profileOf(q.Get("key"))})

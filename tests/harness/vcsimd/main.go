@@ -20,7 +20,6 @@ import (
 	"syscall"
 
 	"github.com/vmware/govmomi/simulator"
-	"github.com/vmware/govmomi/vim25"
 
 	_ "github.com/vmware/govmomi/pbm/simulator"
 	// The REST endpoints govc uses for native key providers (kms.add -N).
@@ -39,7 +38,8 @@ func main() {
 	clusters := flag.Int("cluster", 1, "clusters per datacenter")
 	dcs := flag.Int("dc", 1, "datacenters")
 	urlFile := flag.String("url-file", "", "write the SDK URL here when ready")
-	apiVersion := flag.String("api-version", "", "report this vSphere API version (default: the simulator's 6.5)")
+	apiVersion := flag.String("api-version", "8.0.3.0", "the vSphere API version this vCenter presents (vimServiceVersions.xml and about, shaped like a real vCenter's)")
+	strict := flag.Bool("strict", false, "check every SOAP request against govmomi's WSDL model; violations at /harness/violations")
 	esx := flag.Bool("esx", false, "simulate a standalone ESXi host instead of vCenter")
 	load := flag.String("load", "", "restart from this inventory (govc object.save -d DIR, plus /harness/save?dir=DIR for the front's state)")
 	taskDelay := flag.String("task-delay", "", "run these tasks this long, e.g. ReconfigVm=1500 (the task name, ms, comma-separated); objects stay readable meanwhile, as on vCenter")
@@ -80,12 +80,7 @@ func main() {
 		log.Fatalf("vcsimd: create model: %v", err)
 	}
 	defer model.Remove()
-	if *apiVersion != "" {
-		// A newer vCenter: vimServiceVersions.xml and about follow this.
-		si := model.Service.Context.Map.Get(vim25.ServiceInstance).(*simulator.ServiceInstance)
-		si.Content.About.ApiVersion = *apiVersion
-		si.Content.About.Version = *apiVersion
-	}
+	setAbout(model, *apiVersion)
 
 	// The simulator listens on an internal loopback port (plain HTTP); the
 	// front (front.go) serves the public TLS port and proxies to it.
@@ -104,7 +99,7 @@ func main() {
 	if err != nil {
 		log.Fatalf("vcsimd: listen: %v", err)
 	}
-	fr := newFront(model, &backend)
+	fr := newFront(model, &backend, *apiVersion, *strict)
 	if *load != "" {
 		if err := fr.loadState(*load); err != nil {
 			log.Fatalf("vcsimd: %v", err)

@@ -1,0 +1,403 @@
+package main
+
+// Where vcsim (govmomi v0.56.0) is more lenient than vCenter, the front
+// makes the test bed behave like vCenter.  Each behaviour is listed, with
+// the vSphere reference that states it, in tests/harness/README.md.  They
+// are built the way the simulator builds its own: tasks are simulator
+// Tasks (CreateTask + Run), property changes go through the registry's
+// Update (so property collectors see them), and a registry handler
+// (RegisterObject) follows objects as the simulator's collectors do.
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha1"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/types"
+)
+
+// newCtx is a context for the front's own work on the simulator's objects,
+// as the registry makes one for its handlers (Registry.Put).  Each use gets
+// its own: the simulator's object locks are re-entrant per Context.
+func (f *front) newCtx() *simulator.Context {
+	return &simulator.Context{Context: context.Background(), Map: f.model.Service.Context.Map}
+}
+
+// failTask answers a task method with a simulator task that fails with
+// fault, as vCenter reports a refused reconfigure: the call returns a task
+// and the task's info.error says why (msg, as its localizedMessage).
+func (f *front) failTask(obj types.ManagedObjectReference, name string, fault types.BaseMethodFault, msg string) types.ManagedObjectReference {
+	if msg != "" {
+		mf := fault.GetMethodFault()
+		mf.FaultMessage = append(mf.FaultMessage, types.LocalizableMessage{Key: "vcsimd.front", Message: msg})
+	}
+	ctx := f.newCtx()
+	ref := ctx.Map.Get(obj)
+	if ref == nil {
+		ref = &mo.ManagedEntity{ExtensibleManagedObject: mo.ExtensibleManagedObject{Self: obj}}
+	}
+	task := simulator.CreateTask(ref, name, func(*simulator.Task) (types.AnyType, types.BaseMethodFault) {
+		return nil, fault
+	})
+	return task.Run(ctx)
+}
+
+// ---------------------------------------------------------------------
+// ReconfigVM_Task: changeVersion and the default key provider
+
+// vmLocks serialises reconfigures of one VM from receipt to the end of its
+// task, as vCenter queues operations on a VM: a reconfigure checked against
+// config.changeVersion must see the version the previous one left.
+type vmLocks struct {
+	mu sync.Mutex
+	m  map[string]*sync.Mutex
+}
+
+func (l *vmLocks) lock(vm string) func() {
+	l.mu.Lock()
+	if l.m == nil {
+		l.m = map[string]*sync.Mutex{}
+	}
+	mu, ok := l.m[vm]
+	if !ok {
+		mu = &sync.Mutex{}
+		l.m[vm] = mu
+	}
+	l.mu.Unlock()
+	mu.Lock()
+	return mu.Unlock
+}
+
+// reconfigRefusal is why vCenter would fail this reconfigure where vcsim
+// applies it, or nil.
+func (f *front) reconfigRefusal(vmRef types.ManagedObjectReference, spec *types.VirtualMachineConfigSpec) (types.BaseMethodFault, string) {
+	ctx := f.newCtx()
+	vm, ok := ctx.Map.Get(vmRef).(*simulator.VirtualMachine)
+	if !ok {
+		return nil, ""
+	}
+	var current string
+	var host *types.ManagedObjectReference
+	ctx.WithLock(vm, func() {
+		if vm.Config != nil {
+			current = vm.Config.ChangeVersion
+		}
+		host = vm.Runtime.Host
+	})
+	// "changeVersion ... If set, the server verifies that the VM's current
+	// configuration still has this version and fails with ConcurrentAccess
+	// otherwise" (vSphere API reference, VirtualMachineConfigSpec).
+	if spec.ChangeVersion != "" && spec.ChangeVersion != current {
+		return &types.ConcurrentAccess{}, ""
+	}
+	for _, c := range cryptoSpecs(spec) {
+		enc, ok := c.(*types.CryptoSpecEncrypt)
+		if !ok {
+			continue
+		}
+		if p := enc.CryptoKeyId.ProviderId; p != nil && p.Id != "" {
+			if !f.providerExists(p.Id) {
+				msg := fmt.Sprintf("Key provider %s not found", p.Id)
+				return &types.InvalidArgument{InvalidProperty: "spec.crypto.cryptoKeyId.providerId"}, msg
+			}
+			continue
+		}
+		if !f.defaultProviderFor(host) {
+			// vcsim would encrypt with an empty key; vCenter refuses.
+			return &types.InvalidState{}, "No default key provider: set one (Key Providers > Set as Default)"
+		}
+	}
+	return nil, ""
+}
+
+func cryptoSpecs(spec *types.VirtualMachineConfigSpec) []types.BaseCryptoSpec {
+	var out []types.BaseCryptoSpec
+	if spec.Crypto != nil {
+		out = append(out, spec.Crypto)
+	}
+	for _, dc := range spec.DeviceChange {
+		if dc == nil {
+			continue
+		}
+		d := dc.GetVirtualDeviceConfigSpec()
+		if d.Backing != nil && d.Backing.Crypto != nil {
+			out = append(out, d.Backing.Crypto)
+		}
+	}
+	return out
+}
+
+func (f *front) providerExists(id string) bool {
+	ctx := f.newCtx()
+	m := ctx.Map.CryptoManager()
+	found := false
+	if m != nil {
+		ctx.WithLock(m, func() {
+			for _, c := range m.KmipServers {
+				found = found || c.ClusterId.Id == id
+			}
+		})
+	}
+	return found
+}
+
+// defaultProviderFor: a global default, or an entity default on the host
+// or one of its parents (GetDefaultKmsCluster with defaultsToParent).
+func (f *front) defaultProviderFor(host *types.ManagedObjectReference) bool {
+	ctx := f.newCtx()
+	m := ctx.Map.CryptoManager()
+	if m == nil {
+		return false
+	}
+	var parents []types.ManagedObjectReference
+	for p := host; p != nil; {
+		parents = append(parents, *p)
+		e, ok := ctx.Map.Get(*p).(mo.Entity)
+		if !ok {
+			break
+		}
+		p = e.Entity().Parent
+	}
+	found := false
+	ctx.WithLock(m, func() {
+		for _, c := range m.KmipServers {
+			if c.UseAsDefault {
+				found = true
+			}
+			for _, e := range c.UseAsEntityDefault {
+				for _, p := range parents {
+					found = found || e == p
+				}
+			}
+		}
+	})
+	return found
+}
+
+// ---------------------------------------------------------------------
+// runtime.cryptoState, and the text of task errors
+
+// handler is a registry handler (as the simulator's own property
+// collectors are) that keeps two things as vCenter has them:
+//   - runtime.cryptoState (and summary.runtime.cryptoState) follows
+//     config.keyId: "unlocked" on an encrypted VM (since API 6.7); vcsim
+//     never sets it;
+//   - a failed task's info.error.localizedMessage is a sentence, as
+//     vCenter writes it ("Cannot complete operation due to concurrent
+//     modification by another operation."), where vcsim writes the Go
+//     type ("*types.ConcurrentAccess").
+type handler struct {
+	f *front
+}
+
+func (h *handler) Reference() types.ManagedObjectReference {
+	return types.ManagedObjectReference{Type: "VcsimdFront", Value: "fidelity"}
+}
+
+func (h *handler) PutObject(_ *simulator.Context, obj mo.Reference) {
+	vm, ok := obj.(*simulator.VirtualMachine)
+	if !ok {
+		return
+	}
+	// A VM created or cloned encrypted: set once its creator lets go of it.
+	go func() {
+		ctx := h.f.newCtx()
+		ctx.WithLock(vm, func() {
+			if vm.Config != nil && vm.Config.KeyId != nil && vm.Runtime.CryptoState == "" {
+				ctx.Map.Update(ctx, vm, cryptoStateChanges("unlocked"))
+			}
+		})
+	}()
+}
+
+// UpdateObject is handed the embedded mo object (Registry.Update).
+func (h *handler) UpdateObject(ctx *simulator.Context, obj mo.Reference, changes []types.PropertyChange) {
+	if t, ok := obj.(*mo.Task); ok {
+		// The caller holds the task's lock: readers see the sentence.
+		if e := t.Info.Error; e != nil && strings.HasPrefix(e.LocalizedMessage, "*types.") {
+			e.LocalizedMessage = faultSentence(e.Fault)
+		}
+		return
+	}
+	vm, ok := obj.(*mo.VirtualMachine)
+	if !ok {
+		return
+	}
+	for _, c := range changes {
+		if c.Name != "config.keyId" {
+			continue
+		}
+		state := "unlocked"
+		if c.Op == types.PropertyChangeOpRemove || c.Val == nil {
+			state = ""
+		}
+		// The caller holds the VM's lock with ctx.
+		ctx.Map.Update(ctx, vm, cryptoStateChanges(state))
+	}
+}
+
+func (h *handler) RemoveObject(*simulator.Context, types.ManagedObjectReference) {}
+
+// faultSentence is vCenter's localized message for a fault: the fault's
+// own message when it carries one, else the standard text of its type.
+func faultSentence(f types.BaseMethodFault) string {
+	if f == nil {
+		return "A general system error occurred."
+	}
+	if fm := f.GetMethodFault().FaultMessage; len(fm) > 0 && fm[0].Message != "" {
+		return fm[0].Message
+	}
+	switch v := f.(type) {
+	case *types.ConcurrentAccess:
+		return "Cannot complete operation due to concurrent modification by another operation."
+	case *types.InvalidPowerState:
+		return fmt.Sprintf("The attempted operation cannot be performed in the current state (%s).", powerText(v.ExistingState))
+	case *types.InvalidState:
+		if c := v.FaultCause; c != nil && c.LocalizedMessage != "" {
+			return "The operation is not allowed in the current state: " + c.LocalizedMessage
+		}
+		return "The operation is not allowed in the current state."
+	case *types.InvalidArgument:
+		return "A specified parameter was not correct: " + v.InvalidProperty
+	case *types.NotSupported:
+		return "The operation is not supported on the object."
+	case *types.RuntimeFault, *types.SystemError:
+		return "A general system error occurred."
+	}
+	return "A general system error occurred: " + strings.TrimPrefix(fmt.Sprintf("%T", f), "*types.")
+}
+
+func powerText(s types.VirtualMachinePowerState) string {
+	switch s {
+	case types.VirtualMachinePowerStatePoweredOn:
+		return "Powered on"
+	case types.VirtualMachinePowerStateSuspended:
+		return "Suspended"
+	}
+	return "Powered off"
+}
+
+func cryptoStateChanges(state string) []types.PropertyChange {
+	op := types.PropertyChangeOpAssign
+	var val any = state
+	if state == "" {
+		op, val = types.PropertyChangeOpRemove, nil
+	}
+	return []types.PropertyChange{
+		{Name: "runtime.cryptoState", Op: op, Val: val},
+		{Name: "summary.runtime.cryptoState", Op: op, Val: val},
+	}
+}
+
+// ---------------------------------------------------------------------
+// Key providers: the first one is the default; 9.0's key types
+
+// afterRegisterKmip runs after the simulator registered a KMIP server.
+// vCenter makes the first key provider added the default ("The first key
+// provider that you add becomes the default key provider", vSphere 7.0
+// Security, Set the Default Key Provider); vcsim never does.  From API
+// 9.0.0.0 a key provider reports the key type it generates
+// (KmipClusterInfo.defaultKeyType, rawKey unless set otherwise).
+func (f *front) afterRegisterKmip() {
+	ctx := f.newCtx()
+	m := ctx.Map.CryptoManager()
+	if m == nil {
+		return
+	}
+	ctx.WithLock(m, func() {
+		anyDefault := false
+		for _, c := range m.KmipServers {
+			anyDefault = anyDefault || c.UseAsDefault || len(c.UseAsEntityDefault) > 0
+		}
+		if len(m.KmipServers) == 1 && !anyDefault && !f.firstDefaultDone {
+			m.KmipServers[0].UseAsDefault = true
+		}
+		f.firstDefaultDone = len(m.KmipServers) > 0
+		if versionCmp(f.apiVersion, "9.0.0.0") >= 0 {
+			for i := range m.KmipServers {
+				c := &m.KmipServers[i]
+				if c.DefaultKeyType == "" && c.ManagementType == string(types.KmipClusterInfoKmsManagementTypeVCenter) {
+					c.DefaultKeyType = string(types.KmipClusterInfoKeyTypeRawKey)
+				}
+			}
+		}
+	})
+}
+
+// ---------------------------------------------------------------------
+// RetrieveKmipServersStatus_Task
+
+// kmsProbe connects to a KMS as vCenter does when it checks a key
+// provider's connection status, and reports what vCenter reports: the
+// server's status, a connection status text, and the certificate it
+// presented.  vcsim reports every server green with nothing else.
+func kmsProbe(s *types.CryptoManagerKmipServerStatus, address string, port int32) {
+	addr := net.JoinHostPort(address, strconv.Itoa(int(port)))
+	d := &net.Dialer{Timeout: 2 * time.Second}
+	conn, err := tls.DialWithDialer(d, "tcp", addr, &tls.Config{
+		InsecureSkipVerify: true, // the certificate is reported, not trusted
+	})
+	no := false
+	if err != nil {
+		s.Status = types.ManagedEntityStatusRed
+		s.ConnectionStatus = "Cannot establish trust connection: " + err.Error()
+		s.ClientTrustServer = &no
+		s.ServerTrustClient = &no
+		s.CertInfo = nil
+		return
+	}
+	defer conn.Close()
+	yes := true
+	s.Status = types.ManagedEntityStatusGreen
+	s.ConnectionStatus = "Connected"
+	s.ClientTrustServer = &yes
+	s.ServerTrustClient = &yes
+	if certs := conn.ConnectionState().PeerCertificates; len(certs) > 0 {
+		s.CertInfo = certInfo(certs[0])
+	}
+}
+
+func certInfo(c *x509.Certificate) *types.CryptoManagerKmipCertificateInfo {
+	now := time.Now()
+	sum := sha1.Sum(c.Raw)
+	var fp bytes.Buffer
+	for i, b := range sum {
+		if i > 0 {
+			fp.WriteByte(':')
+		}
+		fmt.Fprintf(&fp, "%02X", b)
+	}
+	return &types.CryptoManagerKmipCertificateInfo{
+		Subject:             c.Subject.String(),
+		Issuer:              c.Issuer.String(),
+		SerialNumber:        strings.ToUpper(c.SerialNumber.Text(16)),
+		NotBefore:           c.NotBefore,
+		NotAfter:            c.NotAfter,
+		Fingerprint:         fp.String(),
+		CheckTime:           now,
+		SecondsSinceValid:   int32(now.Sub(c.NotBefore).Seconds()),
+		SecondsBeforeExpire: int32(c.NotAfter.Sub(now).Seconds()),
+	}
+}
+
+// worst is a cluster's overall status: its worst server's.
+func worst(servers []types.CryptoManagerKmipServerStatus) types.ManagedEntityStatus {
+	rank := map[types.ManagedEntityStatus]int{"gray": 0, "green": 1, "yellow": 2, "red": 3}
+	out := types.ManagedEntityStatusGray
+	for _, s := range servers {
+		if rank[s.Status] > rank[out] {
+			out = s.Status
+		}
+	}
+	return out
+}
