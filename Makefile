@@ -17,7 +17,7 @@ BUILD    ?= build
 SANITIZE ?=
 VERSION  := 0.1.0
 
-PKGS     := gsoapssl libuv libxml-2.0 openssl json-c inih
+PKGS     := gsoapssl libuv libxml-2.0 openssl json-c inih zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -44,9 +44,9 @@ SOAPCPP2 := soapcpp2
 GSOAP_IMPORT := /usr/share/gsoap/import
 
 # The SOAP module (the only objects built against the generated stubs).
-SOAP_OBJS  := vim.o vimkms.o pbm.o ovhapi.o
-CORE_OBJS  := cli.o log.o xmalloc.o config.o config_xsd.o tls.o xnode.o inventory.o policy.o enforce.o checkpoint.o kms.o check.o kmip.o kmstool.o ovh.o ovhcmd.o metrics.o report.o
-AGENT_OBJS := main.o loop.o httpd.o notify.o $(CORE_OBJS) $(SOAP_OBJS) soapC.o soapClient.o
+SOAP_OBJS  := vim.o vimdecode.o vimkms.o pbm.o ovhapi.o
+CORE_OBJS  := cli.o log.o xmalloc.o config.o config_xsd.o tls.o trace.o xnode.o inventory.o policy.o enforce.o checkpoint.o kms.o check.o kmip.o kmstool.o ovh.o ovhcmd.o metrics.o report.o
+AGENT_OBJS := main.o loop.o httpd.o notify.o bundle.o $(CORE_OBJS) $(SOAP_OBJS) soapC.o soapClient.o
 
 BIN := $(BUILD)/vmcrypt-agent
 
@@ -95,7 +95,7 @@ $(BIN): $(addprefix $(BUILD)/,$(AGENT_OBJS))
 	$(CC) -o $@ $^ $(LDLIBS)
 
 # ---- tests ------------------------------------------------------------------
-UNIT_TESTS := test_config test_decode test_xnode test_tls test_inventory test_policy test_checkpoint test_enforce test_kms test_kmip test_ovh test_httpd
+UNIT_TESTS := test_config test_decode test_xnode test_tls test_inventory test_policy test_checkpoint test_enforce test_kms test_kmip test_ovh test_httpd test_trace
 UNIT_BINS  := $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 
 $(BUILD)/tests/%.o: tests/unit/%.c agent/*.h $(BUILD)/stubs/soapH.h
@@ -112,6 +112,11 @@ $(BUILD)/tests/test_httpd: $(BUILD)/tests/test_httpd.o $(addprefix $(BUILD)/,htt
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(addprefix $(BUILD)/,$(CORE_OBJS) $(SOAP_OBJS) soapC.o soapClient.o)
 	$(CC) -o $@ $^ $(TEST_LIBS)
 
+# The agent's decoders run on files (tests/integration/test_real_traffic.py).
+$(BUILD)/tests/vimtool: tests/tools/vimtool.c agent/*.h $(addprefix $(BUILD)/,$(CORE_OBJS) $(SOAP_OBJS) soapC.o soapClient.o)
+	@mkdir -p $(BUILD)/tests
+	$(CC) $(CFLAGS) -o $@ tests/tools/vimtool.c $(addprefix $(BUILD)/,$(CORE_OBJS) $(SOAP_OBJS) soapC.o soapClient.o) $(LDLIBS)
+
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
@@ -123,15 +128,16 @@ $(TOOLS)/govc $(TOOLS)/vcsimd $(TOOLS)/benchtool: tests/harness/go.mod tests/har
 	@mkdir -p $(TOOLS)
 	cd tests/harness && go build -o $(abspath $(TOOLS))/ ./govc ./vcsimd ./benchtool
 
-integration: $(BIN) tools packages
+integration: $(BIN) $(BUILD)/tests/vimtool tools packages
 	VMCRYPT_BIN=$(abspath $(BIN)) VMCRYPT_TOOLS=$(abspath $(TOOLS)) VMCRYPT_SANITIZED=$(SANITIZE) \
+	  VMCRYPT_VIMTOOL=$(abspath $(BUILD)/tests/vimtool) \
 	  PYTHONPATH=$(abspath .deps/python) python3 -m pytest -q -p no:cacheprovider tests/integration
 
 # ---- fuzzing (libFuzzer, clang) ---------------------------------------------
 # Each target runs FUZZ_SECONDS from the committed seeds in tests/fuzz/corpus/
 # (new finds stay in build-fuzz/); a crash or leak fails the run.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := ttlv ovh http soap config
+FUZZ_TARGETS := ttlv ovh http soap config trace
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined -Iagent
 # soap and config link the agent's own objects, built instrumented here.
@@ -164,6 +170,10 @@ build-fuzz/fuzz_ovh: fuzz-deps tests/fuzz/fuzz_ovh.c agent/ovh.c agent/ovh.h
 build-fuzz/fuzz_http: fuzz-deps tests/fuzz/fuzz_http.c agent/httpd.c agent/httpd.h
 	@mkdir -p build-fuzz
 	clang $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_http.c agent/httpd.c agent/xmalloc.c agent/log.c $(shell pkg-config --cflags --libs libuv)
+
+build-fuzz/fuzz_trace: fuzz-deps tests/fuzz/fuzz_trace.c agent/trace.c agent/trace.h agent/xmalloc.c agent/log.c
+	@mkdir -p build-fuzz
+	clang $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_trace.c agent/trace.c agent/xmalloc.c agent/log.c -lz -lpthread
 
 fuzz: $(addprefix build-fuzz/fuzz_,$(FUZZ_TARGETS))
 	@set -e; for t in $(FUZZ_TARGETS); do \

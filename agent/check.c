@@ -169,10 +169,11 @@ cmd_check(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "trace-soap", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *path = NULL;
+	const char *path = NULL, *trace = NULL;
 	int json = 0, ch, rc, vr;
 	struct config *cfg = NULL;
 	struct vsession *s = NULL;
@@ -181,12 +182,13 @@ cmd_check(int argc, char **argv)
 	char err[1024];
 	char *password;
 
-	while ((ch = getopt_long(argc, argv, "c:jh", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:jT:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': path = optarg; break;
 		case 'j': json = 1; break;
+		case 'T': trace = optarg; break;
 		case 'h':
-			printf("usage: vmcrypt-agent check --config FILE [--json]\n\n"
+			printf("usage: vmcrypt-agent check --config FILE [--json] [--trace-soap DIR]\n\n"
 			    "Checks that vCenter is ready for encryption by default, and says for\n"
 			    "each item what is wrong and how to fix it:\n"
 			    "  vCenter reachable, logged in, really a vCenter (not an ESXi host);\n"
@@ -197,6 +199,8 @@ cmd_check(int argc, char **argv)
 			    "  (status, trust both ways, certificate expiry); the encryption\n"
 			    "  storage policy exists and is an encryption policy; the account\n"
 			    "  holds the privileges the agent uses.  Changes nothing.\n\n"
+			    "  --trace-soap DIR  write every request and answer to DIR (secrets redacted)\n"
+			    "\n"
 			    "exit status: 0 every check passed (warnings allowed); 1 some failed;\n"
 			    "2 usage; 3 bad configuration; 4 vCenter unreachable or TLS refused;\n"
 			    "5 login failed.\n");
@@ -211,6 +215,10 @@ cmd_check(int argc, char **argv)
 	}
 	if ((rc = cli_load_config(path, &cfg)) != EXIT_OK)
 		return rc;
+	if ((rc = cli_trace_soap(cfg, trace)) != EXIT_OK) {
+		config_free(cfg);
+		return rc;
+	}
 	if (getenv("VMCRYPT_DEBUG") == NULL)
 		log_setlevel(LOG_LVL_WARN);	/* the report says it all */
 	if ((password = config_read_password(cfg, err, sizeof(err))) == NULL) {

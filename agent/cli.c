@@ -5,6 +5,8 @@
 #include "config.h"
 #include "log.h"
 #include "vim.h"
+#include "trace.h"
+#include "xmalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,5 +73,25 @@ cli_open_session(const struct config *cfg, struct vsession **out)
 		return cli_exit_for(rc);
 	}
 	*out = s;
+	return EXIT_OK;
+}
+
+int
+cli_trace_soap(struct config *cfg, const char *dir)
+{
+	char err[512];
+
+	if (dir != NULL) {
+		free(cfg->trace_dir);
+		cfg->trace_dir = xstrdup(dir);
+		if (cfg->trace_keep <= 0)
+			cfg->trace_keep = 2000;
+	}
+	if (cfg->trace_dir == NULL)
+		return EXIT_OK;
+	if (trace_dir_ready(cfg->trace_dir, err, sizeof(err)) != 0) {
+		fprintf(stderr, "vmcrypt-agent: %s\n", err);
+		return EXIT_CONFIG;
+	}
 	return EXIT_OK;
 }

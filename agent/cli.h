@@ -23,6 +23,11 @@ struct config;
 
 /* Loads the config or prints its errors; returns EXIT_OK or EXIT_CONFIG. */
 int	cli_load_config(const char *path, struct config **out);
+/* --trace-soap DIR: the command's SOAP trace goes to dir (over any
+ * <trace-soap> in the file; dir NULL: the file's).  Call after
+ * cli_load_config.  EXIT_OK, or EXIT_CONFIG after one line on stderr if
+ * the directory cannot be made or written. */
+int	cli_trace_soap(struct config *, const char *dir);
 /* Maps a V_ERR_* code to an exit code. */
 int	cli_exit_for(int verr);
 struct vsession;
@@ -37,6 +42,7 @@ int	cmd_kms_thumbprint(int argc, char **argv);
 int	cmd_kms_probe(int argc, char **argv);
 int	cmd_ovh(int argc, char **argv);
 int	cmd_report(int argc, char **argv);
+int	cmd_support_bundle(int argc, char **argv);
 
 struct tls_cert_info;
 /* Connects to a KMS (HOST[:PORT], 5696 by default) and reads its TLS

@@ -318,6 +318,9 @@ config_load(const char *path, struct config **out, char *err, size_t errlen)
 			c->log_level = attr(n, "level");
 		} else if (is(n, "metrics")) {
 			c->metrics_listen = attr_or(n, "listen", "127.0.0.1:9480");
+		} else if (is(n, "trace-soap")) {
+			c->trace_dir = attr(n, "dir");
+			c->trace_keep = attr_int(n, "keep", 2000);
 		}
 	}
 	if (c->pbm_path == NULL)
@@ -383,6 +386,7 @@ config_free(struct config *c)
 	}
 	free(c->exclusions);
 	free(c->state_dir);
+	free(c->trace_dir);
 	free(c->log_level);
 	free(c->metrics_listen);
 	free(c);

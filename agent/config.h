@@ -64,6 +64,9 @@ struct config {
 	char			*state_dir;
 	char			*log_level;
 	char			*metrics_listen;	/* "host:port", "" = off */
+
+	char			*trace_dir;	/* SOAP trace (trace.h); NULL: off */
+	int			 trace_keep;	/* exchanges kept */
 };
 
 /*

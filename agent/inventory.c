@@ -35,6 +35,7 @@ static void
 disks_from_devices(struct vm_info *vm, const xnode *arr)
 {
 	for (size_t i = 0; i < vm->ndisks; i++) {
+		free(vm->disks[i].backing);
 		free(vm->disks[i].label);
 		free(vm->disks[i].file);
 		free(vm->disks[i].key_id);
@@ -53,6 +54,10 @@ disks_from_devices(struct vm_info *vm, const xnode *arr)
 		memset(k, 0, sizeof(*k));
 		s = xnode_path_text(d, "key");
 		k->key = s ? atoi(s) : 0;
+		s = xnode_path_text(d, "controllerKey");
+		k->controller_key = s ? atoi(s) : 0;
+		s = xnode_path_text(d, "unitNumber");
+		k->unit_number = s ? atoi(s) : -1;
 		k->label = xstrdup_or_null(xnode_path_text(d, "deviceInfo.label"));
 		k->file = xstrdup_or_null(xnode_path_text(d, "backing.fileName"));
 		k->key_id = xstrdup_or_null(xnode_path_text(d, "backing.keyId.keyId"));
@@ -60,6 +65,7 @@ disks_from_devices(struct vm_info *vm, const xnode *arr)
 		k->encrypted = xnode_path(d, "backing.keyId") != NULL;
 		const xnode *b = xnode_child(d, "backing");
 		const char *bt = b ? xnode_type(b) : "";
+		k->backing = *bt ? xstrdup(bt) : NULL;
 		k->encryptable = strcmp(bt, "VirtualDiskFlatVer2BackingInfo") == 0 ||
 		    strcmp(bt, "VirtualDiskSeSparseBackingInfo") == 0 ||
 		    strcmp(bt, "VirtualDiskSparseVer2BackingInfo") == 0;
@@ -630,6 +636,10 @@ inventory_print_json(const struct inventory *inv, FILE *f)
 			const struct disk_info *k = &vm->disks[d];
 			json_object *jd = json_object_new_object();
 			json_object_object_add(jd, "key", json_object_new_int(k->key));
+			json_object_object_add(jd, "controllerKey", json_object_new_int(k->controller_key));
+			json_object_object_add(jd, "unitNumber", k->unit_number < 0 ? NULL :
+			    json_object_new_int(k->unit_number));
+			json_object_object_add(jd, "backing", jstr(k->backing));
 			json_object_object_add(jd, "label", jstr(k->label));
 			json_object_object_add(jd, "file", jstr(k->file));
 			json_object_object_add(jd, "encrypted", json_object_new_boolean(k->encrypted));

@@ -13,6 +13,9 @@ struct vconn;
 
 struct disk_info {
 	int	 key;
+	int	 controller_key;	/* the controller it hangs off */
+	int	 unit_number;		/* -1 if not reported */
+	char	*backing;		/* backing xsi:type (VirtualDiskFlatVer2BackingInfo) */
 	char	*label;
 	char	*file;
 	int	 encrypted;

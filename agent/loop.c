@@ -1419,6 +1419,16 @@ task_done(struct agent *a, const struct note *n)
 		return;
 	}
 	metrics_task_failed(&a->met, n->fault);
+	if (strcmp(n->fault, "ConcurrentAccess") == 0 && r->attempts + 1 < MAX_ATTEMPTS) {
+		/* changeVersion guarded it: someone changed the VM between our
+		 * read and our reconfigure.  Nothing was applied; read it again
+		 * now and decide from what it is. */
+		r->attempts++;
+		log_info("VM %s (%s): changed by someone else before %s ran (%s: %s); "
+		    "reading it again", rec_name(r), r->moref, acts, n->task, n->fault);
+		enqueue(a, r);
+		return;
+	}
 	int kms = enforce_is_kms_error(n->fault, n->msg);
 	log_error("VM %s (%s): %s failed (%s): %s%s%s", rec_name(r), r->moref, acts,
 	    n->task, n->fault[0] ? n->fault : "error", n->msg[0] ? ": " : "", n->msg);
@@ -2273,37 +2283,44 @@ run_common(int argc, char **argv, int once)
 		{ "config", required_argument, NULL, 'c' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "trace-soap", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd = once ? "reconcile" : "run";
+	const char *trace = NULL;
 	struct agent *a = xcalloc(1, sizeof(*a));
 	int ch, rc, dry = 0;
 
 	a->once = once;
-	while ((ch = getopt_long(argc, argv, "c:nh", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:nT:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': a->config_path = optarg; break;
 		case 'n': dry = 1; break;
+		case 'T': trace = optarg; break;
 		case 'j': a->json = 1; break;
 		case 'h':
 			if (once)
-				printf("usage: vmcrypt-agent reconcile --config FILE [--dry-run] [--json]\n\n"
+				printf("usage: vmcrypt-agent reconcile --config FILE [--dry-run] [--json]\n"
+				    "                                 [--trace-soap DIR]\n\n"
 				    "One pass over every VM: brings each in-scope VM to policy (one\n"
 				    "ReconfigVM_Task each, at most max-in-flight at a time), follows\n"
 				    "the tasks to the end, then prints every VM with its state and reason.\n"
 				    "--dry-run computes and prints what would change and changes nothing.\n\n"
 				    "exit status: 0 every VM in scope is compliant; 1 some are not (pending,\n"
 				    "deferred until power-off, blocked by snapshots, failed); 3 bad\n"
-				    "configuration; 4 vCenter unreachable; 5 login failed.\n");
+				    "configuration; 4 vCenter unreachable; 5 login failed.\n\n"
+				    "  --trace-soap DIR  write every request and answer to DIR (secrets redacted)\n");
 			else
-				printf("usage: vmcrypt-agent run --config FILE [--dry-run]\n\n"
+				printf("usage: vmcrypt-agent run --config FILE [--dry-run] [--trace-soap DIR]\n\n"
 				    "Runs the agent in the foreground: logs in to vCenter, reconciles every\n"
 				    "VM, then follows vCenter's events and brings each new or changed VM of\n"
 				    "hardware version 13+ to policy (encryption storage policy and key on\n"
 				    "home and disks, Encrypted vMotion required).  A full reconcile runs\n"
 				    "every reconcile-interval.  --dry-run logs every change and makes none.\n"
-				    "SIGTERM/SIGINT stop it cleanly; SIGHUP reloads FILE.\n");
+				    "SIGTERM/SIGINT stop it cleanly; SIGHUP reloads FILE.\n\n"
+				    "  --trace-soap DIR  write every request and answer to DIR (secrets redacted)\n"
+				    "  (or <trace-soap dir=... keep=.../> in FILE; the newest keep exchanges)\n");
 			free(a);
 			return EXIT_OK;
 		default:
@@ -2318,6 +2335,11 @@ run_common(int argc, char **argv, int once)
 		return EXIT_USAGE;
 	}
 	if ((rc = cli_load_config(a->config_path, &a->cfg)) != EXIT_OK) {
+		free(a);
+		return rc;
+	}
+	if ((rc = cli_trace_soap(a->cfg, trace)) != EXIT_OK) {
+		config_free(a->cfg);
 		free(a);
 		return rc;
 	}

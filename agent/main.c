@@ -44,6 +44,8 @@ usage_main(FILE *f)
 	    "  ovh register-kms|status|consumer-key\n"
 	    "                                register the KMS on OVHcloud's side (once)\n"
 	    "  report --config FILE          compliance report: json, csv or html\n"
+	    "  support-bundle --config FILE -o FILE.tar.gz\n"
+	    "                                what to attach to a bug report (secrets removed)\n"
 	    "  check-config FILE             validate a configuration file\n"
 	    "  version                       print the version\n"
 	    "\n"
@@ -88,20 +90,22 @@ cmd_inventory(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "page-size", required_argument, NULL, 'p' },
+		{ "trace-soap", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *path = NULL;
+	const char *path = NULL, *trace = NULL;
 	int json = 0, page = 500, ch, rc;
 	struct config *cfg = NULL;
 	struct vsession *s = NULL;
 	struct vconn *c;
 	struct inventory inv;
 
-	while ((ch = getopt_long(argc, argv, "c:jp:h", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:jp:T:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': path = optarg; break;
 		case 'j': json = 1; break;
+		case 'T': trace = optarg; break;
 		case 'p':
 			page = atoi(optarg);
 			if (page < 1 || page > 10000) {
@@ -110,14 +114,16 @@ cmd_inventory(int argc, char **argv)
 			}
 			break;
 		case 'h':
-			printf("usage: vmcrypt-agent inventory --config FILE [--json] [--page-size N]\n\n"
+			printf("usage: vmcrypt-agent inventory --config FILE [--json] [--page-size N]\n"
+			    "                                 [--trace-soap DIR]\n\n"
 			    "Lists every VM with its moref, folder, hardware version, power state,\n"
 			    "template flag, encryption (config.keyId and key provider), disks and\n"
 			    "their encryption, migrateEncryption, ftEncryptionMode, snapshots and\n"
 			    "the storage policies on VM home and disks, and the state the agent\n"
 			    "sees (compliant, pending, deferred, blocked, hw-too-old, excluded,\n"
 			    "template, inaccessible) with the reason.  Objects are read N per\n"
-			    "round trip (default 500).  Changes nothing.\n");
+			    "round trip (default 500).  Changes nothing.\n\n"
+			    "  --trace-soap DIR  write every request and answer to DIR (secrets redacted)\n");
 			return EXIT_OK;
 		default:
 			return EXIT_USAGE;
@@ -129,7 +135,8 @@ cmd_inventory(int argc, char **argv)
 	}
 	if ((rc = cli_load_config(path, &cfg)) != EXIT_OK)
 		return rc;
-	if ((rc = cli_open_session(cfg, &s)) != EXIT_OK)
+	if ((rc = cli_trace_soap(cfg, trace)) != EXIT_OK ||
+	    (rc = cli_open_session(cfg, &s)) != EXIT_OK)
 		goto out;
 	c = vconn_new(s);
 	vconn_set_timeout(c, cfg->timeout);
@@ -220,6 +227,8 @@ main(int argc, char **argv)
 		return cmd_kms_probe(argc - 1, argv + 1);
 	if (strcmp(cmd, "report") == 0)
 		return cmd_report(argc - 1, argv + 1);
+	if (strcmp(cmd, "support-bundle") == 0)
+		return cmd_support_bundle(argc - 1, argv + 1);
 	if (strcmp(cmd, "ovh") == 0)
 		return cmd_ovh(argc - 1, argv + 1);
 	if (strcmp(cmd, "check") == 0)

@@ -3,6 +3,7 @@
 #include "config.h"
 #include "log.h"
 #include "tls.h"
+#include "trace.h"
 #include "xmalloc.h"
 
 #include <stdio.h>
@@ -26,6 +27,8 @@
 #define VIM_STRING_MAX	(1UL * 1024 * 1024)
 
 static int (*http_parse_header)(struct soap *, const char *, const char *);
+static int (*wire_send)(struct soap *, const char *, size_t);
+static size_t (*wire_recv)(struct soap *, char *, size_t);
 
 /* ---------------------------------------------------------------- */
 /* helpers                                                           */
@@ -76,7 +79,11 @@ vim_version_cmp(const char *a, const char *b)
 }
 
 /* Keeps vmware_soap_session out of gSOAP's cookie jar (which scopes it to
- * /sdk, so it would never reach SPBM) and in the session instead. */
+ * /sdk, so it would never reach SPBM) and in the session instead.  SPBM
+ * sets a vmware_soap_session of its own (recorded from vCenter 6.5 in
+ * real-vcenter/pyvmomi-8.0.3/pbm_check_compatibility.yaml): it is not the
+ * vim25 session and must not replace it, or the next vim25 call is sent
+ * with SPBM's token and fails with NotAuthenticated. */
 static int
 parse_header(struct soap *soap, const char *key, const char *val)
 {
@@ -85,6 +92,8 @@ parse_header(struct soap *soap, const char *key, const char *val)
 
 	if (c != NULL && strcasecmp(key, "Set-Cookie") == 0 &&
 	    strncmp(val, name, sizeof(name) - 1) == 0) {
+		if (c->pbm_call)
+			return SOAP_OK;
 		const char *v = val + sizeof(name) - 1;
 		size_t n = strcspn(v, ";");
 		pthread_mutex_lock(&c->s->mtx);
@@ -99,11 +108,64 @@ parse_header(struct soap *soap, const char *key, const char *val)
 }
 
 /* ---------------------------------------------------------------- */
+/* SOAP traces: the bytes of each call, written by trace.c           */
+/* ---------------------------------------------------------------- */
+
+#define TRACE_MSG_MAX	(16UL * 1024 * 1024)	/* per message; the rest is cut */
+
+static void
+tbuf_add(struct tbuf *b, const char *s, size_t n)
+{
+	if (b->len >= TRACE_MSG_MAX)
+		return;
+	if (n > TRACE_MSG_MAX - b->len)
+		n = TRACE_MSG_MAX - b->len;
+	if (b->len + n > b->cap) {
+		b->cap = b->len + n > 2 * b->cap ? b->len + n : 2 * b->cap;
+		b->p = xreallocarray(b->p, b->cap, 1);
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
+
+static int
+traced_send(struct soap *soap, const char *s, size_t n)
+{
+	struct vconn *c = soap->user;
+	if (c != NULL && c->s->trace != NULL)
+		tbuf_add(&c->tx, s, n);
+	return wire_send(soap, s, n);
+}
+
+static size_t
+traced_recv(struct soap *soap, char *s, size_t n)
+{
+	struct vconn *c = soap->user;
+	size_t r = wire_recv(soap, s, n);
+	if (c != NULL && c->s->trace != NULL && r > 0)
+		tbuf_add(&c->rx, s, r);
+	return r;
+}
+
+/* Writes the exchange that just ended, if any, and starts afresh. */
+static void
+trace_flush(struct vconn *c)
+{
+	if (c->s->trace != NULL && c->tx.len > 0)
+		trace_exchange(c->s->trace, c->tx.p, c->tx.len, c->rx.p, c->rx.len);
+	if (c->tx.p != NULL)
+		explicit_bzero(c->tx.p, c->tx.len);
+	if (c->rx.p != NULL)
+		explicit_bzero(c->rx.p, c->rx.len);
+	c->tx.len = c->rx.len = 0;
+}
+
+/* ---------------------------------------------------------------- */
 /* connections                                                       */
 /* ---------------------------------------------------------------- */
 
-static struct soap *
-soap_base_new(void)
+struct soap *
+vsoap_new(void)
 {
 	struct soap *soap = soap_new1(SOAP_IO_KEEPALIVE | SOAP_C_UTFSTRING);
 	if (soap == NULL)
@@ -112,9 +174,14 @@ soap_base_new(void)
 	soap->recv_maxlength = VIM_RECV_MAX;
 	soap->maxlength = VIM_STRING_MAX;
 	soap->maxlevel = 64;
-	if (http_parse_header == NULL)
+	if (http_parse_header == NULL) {
 		http_parse_header = soap->fparsehdr;
+		wire_send = soap->fsend;
+		wire_recv = soap->frecv;
+	}
 	soap->fparsehdr = parse_header;
+	soap->fsend = traced_send;
+	soap->frecv = traced_recv;
 	return soap;
 }
 
@@ -135,6 +202,9 @@ vconn_free(struct vconn *c)
 {
 	if (c == NULL)
 		return;
+	trace_flush(c);
+	free(c->tx.p);
+	free(c->rx.p);
 	if (c->soap != NULL) {
 		soap_destroy(c->soap);
 		soap_end(c->soap);
@@ -185,8 +255,10 @@ vconn_prepare(struct vconn *c, int pbm)
 	struct timespec ts;
 	char token[512];
 
+	trace_flush(c);
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	c->started = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+	c->pbm_call = pbm;
 	c->err[0] = '\0';
 	c->fault_type[0] = '\0';
 	tls_clear_verify_error();
@@ -223,6 +295,7 @@ vconn_finish(struct vconn *c, int soaprc, const char *op, int attempt)
 	struct soap *soap = c->soap;
 	const char *fs, *detail_type = "";
 
+	trace_flush(c);
 	if (soaprc == SOAP_OK)
 		return 0;
 
@@ -327,7 +400,12 @@ vsession_new(const struct config *cfg, char *err, size_t errlen)
 	s->timeout = cfg->timeout;
 	copystr(s->action, sizeof(s->action), "urn:vim25/" VIM_MIN_VERSION);
 
-	s->master = soap_base_new();
+	s->master = vsoap_new();
+	if (cfg->trace_dir != NULL &&
+	    (s->trace = trace_open(cfg->trace_dir, cfg->trace_keep, err, errlen)) == NULL) {
+		vsession_free(s);
+		return NULL;
+	}
 	if (cfg->tls.mode == TLS_INSECURE)
 		log_warnx("TLS verification of %s is OFF (<tls insecure=\"true\"/>): "
 		    "anyone on the path can read the vCenter password; use ca-file or thumbprint",
@@ -355,6 +433,7 @@ vsession_free(struct vsession *s)
 	}
 	explicit_bzero(s->cookie, sizeof(s->cookie));
 	explicit_bzero(s->session_key, sizeof(s->session_key));
+	trace_close(s->trace);
 	free(s->url);
 	free(s->base);
 	free(s->pbm_url);
@@ -404,15 +483,63 @@ vsession_mo(const struct vsession *s, enum vmo which)
 	return &s->mo[which];
 }
 
-/* GET /sdk/vimServiceVersions.xml (no session needed) and pick the newest
- * version both sides speak.  Leaves the default on any failure. */
+/* A public API version: dotted decimal ("8.0.3.0", "6.7"); not an internal
+ * build string ("uA046D008") nor a suffixed one ("2.5u2"). */
+int
+vim_version_public(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || n > 16 || v[0] == '.' || v[n - 1] == '.')
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!(v[i] >= '0' && v[i] <= '9') && !(v[i] == '.' && v[i + 1] != '.'))
+			return 0;
+	return 1;
+}
+
+/* Keeps in best the newest public version not newer than the cap. */
+static void
+version_consider(char *best, size_t len, const char *v)
+{
+	if (v == NULL || !vim_version_public(v) || vim_version_cmp(v, VIM_MAX_VERSION) > 0)
+		return;
+	if (best[0] == '\0' || vim_version_cmp(v, best) > 0)
+		copystr(best, len, v);
+}
+
+void
+vim_versions_pick(const xnode *namespaces, char *best, size_t len)
+{
+	best[0] = '\0';
+	for (const xnode *ns = xnode_first(namespaces); ns; ns = xnode_next(ns)) {
+		const char *name = xnode_path_text(ns, "name");
+		if (name == NULL || strcmp(name, "urn:vim25") != 0)
+			continue;
+		for (const xnode *v = xnode_first(ns); v; v = xnode_next(v)) {
+			if (strcmp(xnode_name(v), "version") == 0)
+				version_consider(best, len, xnode_text(v));
+			else if (strcmp(xnode_name(v), "priorVersions") == 0)
+				for (const xnode *p = xnode_first(v); p; p = xnode_next(p))
+					version_consider(best, len, xnode_text(p));
+		}
+	}
+}
+
+/*
+ * GET /sdk/vimServiceVersions.xml (no session needed) and pick the newest
+ * version both sides speak: among the versions the server lists (current
+ * and prior), the newest public one not newer than VIM_MAX_VERSION.  A
+ * vCenter 8.0.3 lists an internal build string as current ("uA046D008")
+ * and the public versions as prior ones.  Leaves api_version empty on any
+ * failure (about.apiVersion is used then).
+ */
 static void
 negotiate_version(struct vconn *c)
 {
 	struct vsession *s = c->s;
 	struct soap *soap = c->soap;
 	char *url = xasprintf("%s/sdk/vimServiceVersions.xml", s->base);
-	const char *server = NULL;
 	char *body = NULL;
 	size_t len = 0;
 
@@ -431,19 +558,8 @@ negotiate_version(struct vconn *c)
 		p->recv_maxlength = 1 << 20;
 		soap_default_xsd__anyType(p, &dom);
 		if (soap_begin_recv(p) == SOAP_OK &&
-		    soap_in_xsd__anyType(p, NULL, &dom, NULL) != NULL) {
-			for (const xnode *ns = xnode_first(&dom); ns; ns = xnode_next(ns)) {
-				const char *name = xnode_path_text(ns, "name");
-				if (name && strcmp(name, "urn:vim25") == 0)
-					server = xnode_path_text(ns, "version");
-			}
-			if (server != NULL && *server) {
-				if (vim_version_cmp(server, VIM_MAX_VERSION) > 0)
-					copystr(s->api_version, sizeof(s->api_version), VIM_MAX_VERSION);
-				else
-					copystr(s->api_version, sizeof(s->api_version), server);
-			}
-		}
+		    soap_in_xsd__anyType(p, NULL, &dom, NULL) != NULL)
+			vim_versions_pick(&dom, s->api_version, sizeof(s->api_version));
 		soap_end_recv(p);
 		soap_destroy(p);
 		soap_end(p);
@@ -543,7 +659,9 @@ vsession_open(struct vsession *s, const char *password, char *err, size_t errlen
 	copystr(s->about_version, sizeof(s->about_version), sc->about.apiVersion);
 	copystr(s->about_uuid, sizeof(s->about_uuid), sc->about.instanceUuid);
 	if (s->api_version[0] == '\0') {
-		const char *v = sc->about.apiVersion ? sc->about.apiVersion : VIM_MIN_VERSION;
+		const char *v = sc->about.apiVersion;
+		if (v == NULL || !vim_version_public(v))
+			v = VIM_MIN_VERSION;
 		copystr(s->api_version, sizeof(s->api_version),
 		    vim_version_cmp(v, VIM_MAX_VERSION) > 0 ? VIM_MAX_VERSION : v);
 		snprintf(s->action, sizeof(s->action), "urn:vim25/%s", s->api_version);
@@ -719,8 +837,14 @@ missing_notauth(const struct vim__MissingProperty *m, int n)
 	return 0;
 }
 
-static int
-deliver_objects(struct vconn *c, const struct vim__RetrieveResult *res,
+/*
+ * Hands each object to cb.  An answer in which any property is missing with
+ * NotAuthenticated (the session ended; govmomi's recorded fixture) is
+ * refused whole, before cb sees anything, so a caller can log in again and
+ * ask again without seeing an object twice.
+ */
+int
+vim_deliver_objects(struct vconn *c, const struct vim__RetrieveResult *res,
     vobject_cb cb, void *arg)
 {
 	const char *names[64];
@@ -729,13 +853,18 @@ deliver_objects(struct vconn *c, const struct vim__RetrieveResult *res,
 
 	for (int i = 0; res && i < res->__sizeobjects; i++) {
 		const struct vim__ObjectContent *oc = &res->objects[i];
-		size_t n = 0;
 		if (missing_notauth(oc->missingSet, oc->__sizemissingSet)) {
 			snprintf(c->err, sizeof(c->err),
-			    "RetrievePropertiesEx: NotAuthenticated for %s", oc->obj.__item);
+			    "RetrievePropertiesEx: NotAuthenticated for %s",
+			    oc->obj.__item ? oc->obj.__item : "?");
+			log_redact(c->err);
 			copystr(c->fault_type, sizeof(c->fault_type), "NotAuthenticated");
 			return V_ERR_FAULT;
 		}
+	}
+	for (int i = 0; res && i < res->__sizeobjects; i++) {
+		const struct vim__ObjectContent *oc = &res->objects[i];
+		size_t n = 0;
 		vmoref_set(&obj, &oc->obj);
 		for (int j = 0; j < oc->__sizepropSet && n < 64; j++) {
 			/* name is required; an answer without it is not trusted
@@ -767,7 +896,7 @@ vim_retrieve_view(struct vconn *c, const struct vmoref *view, const char *type,
 	    vmoref_soap(c->soap, &c->s->mo[VMO_PROPERTY_COLLECTOR]), 1,
 	    view_spec(c->soap, view, type, paths, npaths), &opt, &r));
 	while (rc == 0) {
-		rc = deliver_objects(c, r.returnval, cb, arg);
+		rc = vim_deliver_objects(c, r.returnval, cb, arg);
 		if (rc == V_ERR_FAULT &&
 		    strcmp(c->fault_type, "NotAuthenticated") == 0) {
 			/* The view died with the old session: log in again and
@@ -847,8 +976,8 @@ vim_create_view_filter(struct vconn *c, const struct vmoref *pc,
 	return rc;
 }
 
-static int
-deliver_updates(const struct vim__UpdateSet *us, vupdate_cb cb, void *arg)
+int
+vim_deliver_updates(const struct vim__UpdateSet *us, vupdate_cb cb, void *arg)
 {
 	const char *names[64];
 	const xnode *vals[64];
@@ -889,7 +1018,7 @@ vim_wait_for_updates(struct vconn *c, const struct vmoref *pc, char *version,
 		if (rc != 0 || r.returnval == NULL)
 			break;		/* error, or timed out with no change */
 		struct vim__UpdateSet *us = r.returnval;
-		rc = deliver_updates(us, cb, arg);
+		rc = vim_deliver_updates(us, cb, arg);
 		copystr(version, versionlen, us->version);
 		int truncated = us->truncated && *us->truncated == true_;
 		vconn_reset(c);
@@ -977,20 +1106,31 @@ retrieve_objects(struct vconn *c, const struct vmoref *objs, size_t nobjs,
 		*yes = true_;
 		spec->reportMissingObjectsInResults = yes;
 	}
-	VCALL(c, 0, "RetrievePropertiesEx", rc,
-	    soap_call_vim__RetrievePropertiesEx(c->soap, c->s->url, c->s->action,
-	    vmoref_soap(c->soap, &c->s->mo[VMO_PROPERTY_COLLECTOR]), 1, spec, &opt, &r));
-	if (rc == 0 && present && r.returnval != NULL) {
-		/* Left out, as vcsim leaves them out. */
-		int k = 0;
-		for (int i = 0; i < r.returnval->__sizeobjects; i++)
-			if (!object_missing(&r.returnval->objects[i]))
-				r.returnval->objects[k++] = r.returnval->objects[i];
-		r.returnval->__sizeobjects = k;
+	for (int attempt = 0;; attempt++) {
+		VCALL(c, 0, "RetrievePropertiesEx", rc,
+		    soap_call_vim__RetrievePropertiesEx(c->soap, c->s->url, c->s->action,
+		    vmoref_soap(c->soap, &c->s->mo[VMO_PROPERTY_COLLECTOR]), 1, spec, &opt,
+		    &r));
+		if (rc == 0 && present && r.returnval != NULL) {
+			/* Left out, as vcsim leaves them out. */
+			int k = 0;
+			for (int i = 0; i < r.returnval->__sizeobjects; i++)
+				if (!object_missing(&r.returnval->objects[i]))
+					r.returnval->objects[k++] = r.returnval->objects[i];
+			r.returnval->__sizeobjects = k;
+		}
+		if (rc == 0)
+			rc = vim_deliver_objects(c, r.returnval, cb, arg);
+		/* NotAuthenticated inside the answer: these objects are not
+		 * tied to the session, so log in again and ask once more. */
+		if (rc == V_ERR_FAULT && attempt == 0 && c->s->password != NULL &&
+		    strcmp(c->fault_type, "NotAuthenticated") == 0) {
+			log_info("RetrievePropertiesEx: session no longer valid, logging in again");
+			if (vsession_login(c) == 0)
+				continue;
+		}
+		return rc;
 	}
-	if (rc == 0)
-		rc = deliver_objects(c, r.returnval, cb, arg);
-	return rc;
 }
 
 int
@@ -1181,15 +1321,13 @@ crypto_encrypt(struct soap *soap, const char *key_id, const char *provider)
 	return ref;
 }
 
-int
-vim_reconfigure(struct vconn *c, const struct vmoref *vm, const struct vreconfig *rs,
-    struct vmoref *task)
+/* The VirtualMachineConfigSpec of one reconfigure, in soap's memory. */
+static void
+reconfig_spec(struct soap *soap, const struct vreconfig *rs,
+    struct vim__VirtualMachineConfigSpec *specp)
 {
-	struct vim__ReconfigVM_USCORETaskResponse r = { 0 };
 	struct vim__VirtualMachineConfigSpec spec;
-	struct soap *soap = c->soap;
 	struct vim__VirtualMachineDefinedProfileSpec *prof = NULL;
-	int rc;
 
 	memset(&spec, 0, sizeof(spec));
 	spec.changeVersion = (char *)rs->change_version;
@@ -1210,13 +1348,17 @@ vim_reconfigure(struct vconn *c, const struct vmoref *vm, const struct vreconfig
 	if (rs->crypto_vm)
 		spec.__crypto = crypto_encrypt(soap, rs->key_id, rs->provider);
 	if (rs->ndisks > 0) {
-		spec.__sizedeviceChange = (int)rs->ndisks;
-		spec.deviceChange = soap_malloc(soap, rs->ndisks * sizeof(*spec.deviceChange));
-		if (spec.deviceChange == NULL)
+		spec.__sizedeviceChange_ = (int)rs->ndisks;
+		spec.__deviceChange = soap_malloc(soap, rs->ndisks * sizeof(*spec.__deviceChange));
+		if (spec.__deviceChange == NULL)
 			fatalx("out of memory");
 		for (size_t i = 0; i < rs->ndisks; i++) {
-			struct vim__VirtualDeviceConfigSpec *d = &spec.deviceChange[i];
+			struct vim__VirtualDeviceConfigSpec *d = soap_malloc(soap, sizeof(*d));
+			if (d == NULL)
+				fatalx("out of memory");
 			memset(d, 0, sizeof(*d));
+			spec.__deviceChange[i].__type = SOAP_TYPE_vim__VirtualDeviceConfigSpec;
+			spec.__deviceChange[i].deviceChange = d;
 			d->operation = "edit";
 			d->device = (xnode *)rs->disks[i];
 			xnode_rename(d->device, "device");
@@ -1238,6 +1380,18 @@ vim_reconfigure(struct vconn *c, const struct vmoref *vm, const struct vreconfig
 	}
 	spec.migrateEncryption = (char *)rs->migrate;
 	spec.ftEncryptionMode = (char *)rs->ft;
+	*specp = spec;
+}
+
+int
+vim_reconfigure(struct vconn *c, const struct vmoref *vm, const struct vreconfig *rs,
+    struct vmoref *task)
+{
+	struct vim__ReconfigVM_USCORETaskResponse r = { 0 };
+	struct vim__VirtualMachineConfigSpec spec;
+	int rc;
+
+	reconfig_spec(c->soap, rs, &spec);
 	VCALL(c, 0, "ReconfigVM_Task", rc,
 	    soap_call_vim__ReconfigVM_USCORETask(c->soap, c->s->url, c->s->action,
 	    vmoref_soap(c->soap, vm), &spec, &r));
@@ -1248,6 +1402,37 @@ vim_reconfigure(struct vconn *c, const struct vmoref *vm, const struct vreconfig
 			vmoref_set(task, r.returnval);
 	}
 	return rc;
+}
+
+char *
+vim_reconfigure_xml(const struct vmoref *vm, const struct vreconfig *rs)
+{
+	struct soap *soap = vsoap_new();
+	struct vim__ReconfigVM_USCORETask req;
+	struct vim__VirtualMachineConfigSpec spec;
+	char *out = NULL, *copy;
+
+	reconfig_spec(soap, rs, &spec);
+	req._USCOREthis = vmoref_soap(soap, vm);
+	req.spec = &spec;
+	soap->os = (const char **)&out;
+	soap_begin_send(soap);
+	soap_set_version(soap, 1);
+	soap->encodingStyle = NULL;
+	soap_serializeheader(soap);
+	soap_serialize_vim__ReconfigVM_USCORETask(soap, &req);
+	if (soap_envelope_begin_out(soap) || soap_putheader(soap) ||
+	    soap_body_begin_out(soap) ||
+	    soap_put_vim__ReconfigVM_USCORETask(soap, &req, "vim:ReconfigVM_Task", "") ||
+	    soap_body_end_out(soap) || soap_envelope_end_out(soap))
+		out = NULL;
+	soap_end_send(soap);
+	soap->os = NULL;
+	copy = out ? xstrdup(out) : NULL;
+	soap_destroy(soap);
+	soap_end(soap);
+	soap_free(soap);
+	return copy;
 }
 
 int
@@ -1264,71 +1449,3 @@ vim_log_user_event(struct vconn *c, const struct vmoref *entity, const char *msg
 	return rc;
 }
 
-/* ---------------------------------------------------------------- */
-/* decoding without a connection (fuzzing, tests)                    */
-/* ---------------------------------------------------------------- */
-
-void
-vim_event_fields(const xnode *ev, struct vevent_fields *f)
-{
-	const char *k = xnode_path_text(ev, "key");
-	const char *t = xnode_path_text(ev, "createdTime");
-	const char *vm = xnode_path_text(ev, "vm.vm");
-	const char *msg = xnode_path_text(ev, "fullFormattedMessage");
-
-	f->type = xnode_type(ev);
-	if (strcmp(f->type, "EventEx") == 0 && xnode_path_text(ev, "eventTypeId"))
-		f->type = xnode_path_text(ev, "eventTypeId");
-	f->key = k ? strtoll(k, NULL, 10) : -1;
-	f->time = t ? t : "";
-	f->vm = vm ? vm : "";
-	f->msg = msg ? msg : "";
-}
-
-int
-vim_decode(enum vim_answer kind, const char *text, vobject_cb ocb, vupdate_cb ucb,
-    vevent_cb ecb, void *arg, char *err, size_t errlen)
-{
-	struct vconn c = { 0 };
-	int rc = 0, src;
-
-	c.soap = soap_base_new();
-	c.soap->is = text;
-	switch (kind) {
-	case VIM_ANSWER_PROPERTIES: {
-		struct vim__RetrievePropertiesExResponse r = { 0 };
-		if ((src = soap_recv_vim__RetrievePropertiesEx(c.soap, &r)) == SOAP_OK)
-			rc = deliver_objects(&c, r.returnval, ocb, arg);
-		break;
-	}
-	case VIM_ANSWER_UPDATES: {
-		struct vim__WaitForUpdatesExResponse r = { 0 };
-		if ((src = soap_recv_vim__WaitForUpdatesEx(c.soap, &r)) == SOAP_OK &&
-		    r.returnval != NULL)
-			rc = deliver_updates(r.returnval, ucb, arg);
-		break;
-	}
-	case VIM_ANSWER_EVENTS: {
-		struct vim__ReadNextEventsResponse r = { 0 };
-		if ((src = soap_recv_vim__ReadNextEvents(c.soap, &r)) == SOAP_OK)
-			for (int i = 0; rc == 0 && i < r.__sizereturnval; i++)
-				rc = ecb(arg, &r.returnval[i]);
-		break;
-	}
-	default:
-		src = SOAP_ERR;
-		break;
-	}
-	if (src != SOAP_OK) {
-		const char *fs = *soap_faultstring(c.soap);
-		snprintf(err, errlen, "not a valid answer (gSOAP error %d%s%s)", src,
-		    fs ? ": " : "", fs ? fs : "");
-		rc = V_ERR_PROTO;
-	} else if (rc != 0) {
-		snprintf(err, errlen, "%s", c.err);
-	}
-	soap_destroy(c.soap);
-	soap_end(c.soap);
-	soap_free(c.soap);
-	return rc;
-}

@@ -41,6 +41,12 @@ enum vmo {
 
 /* Compares dotted version strings numerically (<0, 0, >0). */
 int		 vim_version_cmp(const char *a, const char *b);
+/* 1 if v is a public API version (dotted decimal), 0 for anything else
+ * (an internal build string such as "uA046D008", "2.5u2"). */
+int		 vim_version_public(const char *v);
+/* From a parsed vimServiceVersions.xml (<namespaces>): the newest public
+ * urn:vim25 version, current or prior, that this client knows; "" if none. */
+void		 vim_versions_pick(const xnode *namespaces, char *best, size_t len);
 
 /* Session.  vsession_new never contacts vCenter. */
 struct vsession	*vsession_new(const struct config *cfg, char *err, size_t errlen);
@@ -182,6 +188,9 @@ struct vreconfig {
 };
 int	vim_reconfigure(struct vconn *, const struct vmoref *vm,
 	    const struct vreconfig *, struct vmoref *task);
+/* The SOAP envelope vim_reconfigure would send, as text (malloc'd; NULL
+ * if it cannot be written): what tests compare with vCenter's devices. */
+char	*vim_reconfigure_xml(const struct vmoref *vm, const struct vreconfig *);
 int	vim_log_user_event(struct vconn *, const struct vmoref *entity, const char *msg);
 
 /*
@@ -209,6 +218,24 @@ int	vim_has_privileges(struct vconn *, const struct vmoref *entity,
  */
 enum vim_answer { VIM_ANSWER_PROPERTIES, VIM_ANSWER_UPDATES, VIM_ANSWER_EVENTS };
 int	vim_decode(enum vim_answer, const char *text, vobject_cb, vupdate_cb, vevent_cb,
+	    void *arg, char *err, size_t errlen);
+/*
+ * Decodes text as the answer to method (a SOAP envelope: a response or a
+ * fault) with the decoder the call itself uses, and classifies it as the
+ * call would: 0, or a V_ERR_* code with the fault's xsi:type in fault and
+ * one line in err (V_ERR_LOGIN for InvalidLogin, V_ERR_FAULT with
+ * "NotAuthenticated" for an ended session, ...).  vim_decode_known says
+ * whether the agent ever makes that call.
+ */
+int	vim_decode_answer(const char *method, const char *text, char *fault,
+	    size_t faultlen, char *err, size_t errlen);
+int	vim_decode_known(const char *method);
+/* vim_versions_pick over the text of a vimServiceVersions.xml: 0, or -1
+ * if it is not XML. */
+int	vim_versions_text(const char *text, char *best, size_t len);
+/* A PbmRetrieveContent answer's profiles, each handed to cb (as
+ * pbm_requirement_profiles hands them).  0 or V_ERR_PROTO with err. */
+int	pbm_decode_profiles(const char *text, void (*cb)(void *, const xnode *),
 	    void *arg, char *err, size_t errlen);
 
 #endif

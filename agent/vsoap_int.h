@@ -30,6 +30,13 @@ struct vsession {
 	char		 about_uuid[64];
 	struct vmoref	 pbm_profile_mgr;
 	int		 pbm_ready;
+	struct trace	*trace;		/* NULL: calls are not traced */
+};
+
+/* What crossed the wire in the call under way (SOAP traces). */
+struct tbuf {
+	char	*p;
+	size_t	 len, cap;
 };
 
 struct vconn {
@@ -39,6 +46,8 @@ struct vconn {
 	char		 err[768];
 	char		 fault_type[64];
 	double		 started;	/* CLOCK_MONOTONIC s, of the call under way */
+	int		 pbm_call;	/* the call under way goes to SPBM */
+	struct tbuf	 tx, rx;	/* traced: request and answer bytes */
 };
 
 #define V_RETRY	1
@@ -56,6 +65,13 @@ int	vconn_finish(struct vconn *, int soaprc, const char *op, int attempt);
 			break;						\
 	}								\
 } while (0)
+
+/* A gSOAP context with the limits every answer is read under. */
+struct soap *vsoap_new(void);
+/* Hand a decoded answer to the callbacks (vim.c). */
+int	vim_deliver_objects(struct vconn *, const struct vim__RetrieveResult *,
+	    vobject_cb, void *);
+int	vim_deliver_updates(const struct vim__UpdateSet *, vupdate_cb, void *);
 
 void	vmoref_set(struct vmoref *, const struct vim__ManagedObjectReference *);
 struct vim__ManagedObjectReference *vmoref_soap(struct soap *, const struct vmoref *);

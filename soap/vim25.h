@@ -337,10 +337,17 @@ struct vim__VirtualDeviceConfigSpec {
 	struct vim__VirtualDeviceConfigSpecBackingSpec *backing 0;
 };
 
+/* Polymorphic VirtualDeviceConfigSpec slots (spec.deviceChange): sent
+ * with xsi:type like every other polymorphic member. */
+struct vim__DeviceChangeRef {
+	int __type;
+	void *deviceChange;
+};
+
 struct vim__VirtualMachineConfigSpec {
 	char *changeVersion 0;
-	int __sizedeviceChange;
-	struct vim__VirtualDeviceConfigSpec *deviceChange 0;
+	int __sizedeviceChange_;
+	struct vim__DeviceChangeRef *__deviceChange 0;
 	int __sizevmProfile_;
 	struct vim__VmProfileRef *__vmProfile 0;
 	struct vim__CryptoSpecRef *__crypto 0;
