@@ -36,6 +36,23 @@ API = os.environ.get("VMCRYPT_API", "8.0.3.0")
 # seconds to minutes): vcsimd -task-delay, e.g. "ReconfigVm=1500".  The
 # delay also makes every wait for a reconfigure longer by that much.
 TASK_DELAY = os.environ.get("VMCRYPT_TASK_DELAY", "")
+AGENT_MAX_API = "8.0.3.0"     # the newest vim25 version the agent knows (agent/vim.c)
+
+
+def vtuple(v):
+    return tuple(int(x) for x in v.split("."))
+
+
+def negotiated(api=None):
+    """The version the agent must send to a test bed presenting api."""
+    api = api or API
+    return api if vtuple(api) <= vtuple(AGENT_MAX_API) else AGENT_MAX_API
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "api: the agent's behaviour depends on the vSphere API version; "
+        "make check runs these again at 7.0.3.0 and 9.0.0.0")
 TASK_DELAY_S = max([int(x.split("=", 1)[1]) for x in TASK_DELAY.split(",") if "=" in x]
                    or [0]) / 1000.0
 PATHS = ["config.keyId", "config.migrateEncryption", "config.hardware.device",

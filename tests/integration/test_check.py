@@ -12,12 +12,11 @@ import pytest
 from conftest import (PASSWORD, Agent, Harness, Vcsim, agent, create, kms_endpoint,
                       vm_state, wait_until, with_kms)
 
-API8 = ("-api-version", "8.0.3.0")
-
-
 @pytest.fixture
 def vc8(workdir):
-    v = Vcsim(vms=1, dirpath=workdir, args=API8)
+    """A vCenter of API 7.0 or newer: the API version under test (8.0.3.0,
+    and 7.0.3.0 and 9.0.0.0 in make check's API runs)."""
+    v = Vcsim(vms=1, dirpath=workdir)
     yield v
     v.stop()
 
@@ -29,6 +28,7 @@ def check(v, extra="", tls=None):
     return r.returncode, rep, {c["id"]: c for c in rep["checks"]}
 
 
+@pytest.mark.api
 def test_no_kms_fails_naming_it(vc8):
     rc, rep, c = check(vc8)
     assert rc == 1 and rep["ok"] is False
@@ -38,6 +38,7 @@ def test_no_kms_fails_naming_it(vc8):
     assert "Add Standard Key Provider" in c["kms-providers"]["fix"]
 
 
+@pytest.mark.api
 def test_no_default_then_default_then_passes(vc8):
     port = kms_endpoint(vc8)
     vc8.govc("kms.add", "-n", "kms-1", "-a", "127.0.0.1", "-p", str(port), "ovh-kms")
@@ -82,6 +83,7 @@ def test_old_api_uses_use_as_default_and_ft_needs_702(workdir):
         v.stop()
 
 
+@pytest.mark.api
 def test_wrong_expected_cluster_and_members(vc8):
     with_kms(vc8)
     spare = kms_endpoint(vc8, "kms-9")
@@ -129,6 +131,7 @@ def test_encryption_policy_missing_fails(vc8):
     assert rep["kms_usable"] is True      # the KMS is fine; the policy is not
 
 
+@pytest.mark.api
 def test_kms_health_trust_and_certificates(vc8):
     with_kms(vc8)
     h = Harness(vc8)
@@ -196,6 +199,7 @@ def test_unreachable_and_bad_login(vc8):
     assert "fix:" in r.stdout
 
 
+@pytest.mark.api
 def test_text_report_and_help(vc8):
     with_kms(vc8)
     r = agent("check", "--config", vc8.config())
@@ -213,6 +217,7 @@ def test_text_report_and_help(vc8):
 KMS_CFG = '  <kms cluster="ovh-kms" health-interval="{}"/>\n'
 
 
+@pytest.mark.api
 def test_unhealthy_kms_pauses_encryption_until_it_recovers(vc8, workdir):
     with_kms(vc8)
     h = Harness(vc8)
@@ -238,6 +243,7 @@ def test_unhealthy_kms_pauses_encryption_until_it_recovers(vc8, workdir):
         a.stop()
 
 
+@pytest.mark.api
 def test_kms_event_triggers_a_check_at_once(vc8, workdir):
     with_kms(vc8)
     h = Harness(vc8)

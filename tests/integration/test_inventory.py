@@ -1,6 +1,7 @@
 """`inventory --json` against vcsim, every field checked against govc."""
 import json
 import os
+import pytest
 
 from conftest import Vcsim, agent
 
@@ -59,6 +60,7 @@ def agent_view(v, extra_args=()):
     return out, doc
 
 
+@pytest.mark.api
 def test_inventory_fields_equal_govc_with_varied_vms(vcsim):
     v = vcsim
     v.govc("kms.add", "-n", "kms-1", "-a", "127.0.0.1", "-p", "5696", "ovh-kms")
@@ -82,6 +84,7 @@ def test_inventory_fields_equal_govc_with_varied_vms(vcsim):
     assert byname["DC0_C0_RP0_VM0"]["powerState"] == "poweredOn"
 
 
+@pytest.mark.api
 def test_inventory_home_policy_equals_govc(vcsim):
     """VM home policy as SPBM reports it, against govc's vm.policy.ls.
     vcsim associates no policy at creation (govc reports "None" too), so this
@@ -111,6 +114,7 @@ def test_inventory_2000_vms_paged(workdir):
         v.stop()
 
 
+@pytest.mark.api
 def test_inventory_table(vcsim):
     r = agent("inventory", "--config", vcsim.config())
     assert r.returncode == 0, r.stderr

@@ -26,6 +26,7 @@ def agent_sessions(v):
             if "gSOAP" in (s.get("userAgent") or s.get("UserAgent") or "")]
 
 
+@pytest.mark.api
 def test_session_terminated_server_side(vc, workdir):
     """TerminateSession on the agent's session: the next call gets
     NotAuthenticated, the agent logs in again and carries on; nothing is

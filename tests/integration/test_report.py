@@ -49,6 +49,7 @@ def report(cfg, fmt, out):
     return out
 
 
+@pytest.mark.api
 def test_json_agrees_with_inventory_and_vcenter_events(scene, workdir):
     v, cfg = scene
     doc = json.load(open(report(cfg, "json", os.path.join(workdir, "r.json"))))

@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import time
+import pytest
 
 from conftest import BIN, PASSWORD
 
@@ -19,6 +20,7 @@ def wait_for(proc, path, text, timeout=20):
     raise AssertionError(f"{text!r} not seen; log:\n{open(path).read()}")
 
 
+@pytest.mark.api
 def test_run_watch_reload_stop(vcsim, workdir):
     log = os.path.join(workdir, "agent.log")
     env = dict(os.environ, VMCRYPT_VC_PASSWORD=PASSWORD)

@@ -2,6 +2,7 @@
 status, nothing secret echoed."""
 import os
 import subprocess
+import pytest
 
 from conftest import BIN, PASSWORD, agent
 
@@ -12,6 +13,7 @@ def one_line(stderr):
     return lines[0]
 
 
+@pytest.mark.api
 def test_pinned_thumbprint_accepted(vcsim):
     r = agent("inventory", "--config", vcsim.config(tls=f'<tls thumbprint="{vcsim.thumbprint}"/>'))
     assert r.returncode == 0, r.stderr
@@ -48,6 +50,7 @@ def test_insecure_tls_is_never_silent(vcsim):
         assert r.returncode == 4 and "not trusted" in r.stderr, (var, r.stderr)
 
 
+@pytest.mark.api
 def test_wrong_password_login_failed(vcsim):
     bad = "Wr0ng-Passw0rd-xyz"
     r = agent("inventory", "--config", vcsim.config(), password=bad)

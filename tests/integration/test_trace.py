@@ -11,8 +11,10 @@ import json
 import os
 import re
 
+import pytest
+
 from conftest import (PASSWORD, Agent, Harness, agent, compliant, create, free_port,
-                      wait_until, with_kms)
+                      negotiated, wait_until, with_kms)
 
 
 def files(d):
@@ -30,6 +32,7 @@ def session_keys(v):
     return {s["key"] for s in out.get("sessionList") or [] if "gSOAP" in s.get("userAgent", "")}
 
 
+@pytest.mark.api
 def test_a_whole_run_traced_without_a_secret(vcsim, workdir):
     v = with_kms(vcsim)
     h = Harness(v)
@@ -65,7 +68,7 @@ def test_a_whole_run_traced_without_a_secret(vcsim, workdir):
             assert k not in text, (name, k)
     # What a bug report needs is still there.
     (login,) = [t for n, t in traced.items() if n.endswith("-Login.request.http")][:1]
-    assert 'SOAPAction: "urn:vim25/8.0.3.0"' in login
+    assert f'SOAPAction: "urn:vim25/{negotiated()}"' in login
     assert "<vim:password>[redacted]</vim:password>" in login
     rc = next(t for n, t in traced.items() if n.endswith("-ReconfigVM_Task.request.http"))
     assert "CryptoSpecEncrypt" in rc and "<vim:migrateEncryption>required" in rc

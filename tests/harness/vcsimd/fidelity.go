@@ -205,6 +205,11 @@ func (h *handler) Reference() types.ManagedObjectReference {
 }
 
 func (h *handler) PutObject(_ *simulator.Context, obj mo.Reference) {
+	if t, ok := obj.(*simulator.Task); ok {
+		// Not yet visible to any client: Task.Run puts it, then starts it.
+		t.Info.Name = taskMethodName(t.Info.Name)
+		return
+	}
 	vm, ok := obj.(*simulator.VirtualMachine)
 	if !ok {
 		return
@@ -247,6 +252,26 @@ func (h *handler) UpdateObject(ctx *simulator.Context, obj mo.Reference, changes
 }
 
 func (h *handler) RemoveObject(*simulator.Context, types.ManagedObjectReference) {}
+
+// taskMethodName is TaskInfo.name as vCenter sets it, the WSDL name of the
+// method that made the task ("ReconfigVM_Task"); vcsim writes a short form
+// for some ("ReconfigVm"), which pyvmomi cannot resolve to a method.
+func taskMethodName(name string) string {
+	known := map[string]string{
+		"ReconfigVm": "ReconfigVM_Task", "CloneVm": "CloneVM_Task",
+		"RelocateVm": "RelocateVM_Task", "UpgradeVm": "UpgradeVM_Task",
+		"CustomizeVm": "CustomizeVM_Task", "PowerOn": "PowerOnVM_Task",
+		"PowerOff": "PowerOffVM_Task", "Suspend": "SuspendVM_Task", "Reset": "ResetVM_Task",
+		"RetrieveKmipServerStatus": "RetrieveKmipServersStatus_Task",
+	}
+	if n, ok := known[name]; ok {
+		return n
+	}
+	if name != "" && !strings.HasSuffix(name, "_Task") {
+		return name + "_Task"
+	}
+	return name
+}
 
 // faultSentence is vCenter's localized message for a fault: the fault's
 // own message when it carries one, else the standard text of its type.

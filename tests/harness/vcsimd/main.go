@@ -56,6 +56,9 @@ func main() {
 				log.Fatalf("vcsimd: -task-delay %q: want NAME=MS", kv)
 			}
 			simulator.TaskDelay.MethodDelay[name] = n
+			// The front gives tasks vCenter's names (ReconfigVM_Task):
+			// the delay is looked up by the name the task runs under.
+			simulator.TaskDelay.MethodDelay[taskMethodName(name)] = n
 		}
 	}
 
