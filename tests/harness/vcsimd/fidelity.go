@@ -214,12 +214,28 @@ func (h *handler) PutObject(_ *simulator.Context, obj mo.Reference) {
 	if !ok {
 		return
 	}
-	// A VM created or cloned encrypted: set once its creator lets go of it.
+	// Set once its creator lets go of it.
 	go func() {
 		ctx := h.f.newCtx()
 		ctx.WithLock(vm, func() {
+			// A VM created or cloned encrypted.
 			if vm.Config != nil && vm.Config.KeyId != nil && vm.Runtime.CryptoState == "" {
 				ctx.Map.Update(ctx, vm, cryptoStateChanges("unlocked"))
+			}
+			// vcsim leaves these enums empty, which no client can read
+			// (pyvmomi fails on runtime); vCenter reports a VM without
+			// fault tolerance or record/replay so.
+			var ch []types.PropertyChange
+			if vm.Runtime.FaultToleranceState == "" {
+				ch = append(ch, types.PropertyChange{Name: "runtime.faultToleranceState",
+					Val: types.VirtualMachineFaultToleranceStateNotConfigured})
+			}
+			if vm.Runtime.RecordReplayState == "" {
+				ch = append(ch, types.PropertyChange{Name: "runtime.recordReplayState",
+					Val: types.VirtualMachineRecordReplayStateInactive})
+			}
+			if len(ch) > 0 {
+				ctx.Map.Update(ctx, vm, ch)
 			}
 		})
 	}()

@@ -121,7 +121,12 @@ func newFront(model *simulator.Model, backend *url.URL, api string, strict bool)
 	if strict {
 		f.strict = newChecker(func() []string { return versionsList(api) })
 	}
-	model.Service.Context.Map.AddHandler(&handler{f})
+	h := &handler{f}
+	model.Service.Context.Map.AddHandler(h)
+	// The inventory built (or loaded) before the handler was there.
+	for _, obj := range model.Service.Context.Map.All("VirtualMachine") {
+		h.PutObject(nil, obj)
+	}
 	return f
 }
 
