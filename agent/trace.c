@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -249,11 +250,15 @@ dechunk(struct buf *b, const char *s, size_t n)
 	size_t i = 0;
 
 	while (i < n) {
-		char *end;
-		unsigned long sz = strtoul(s + i, &end, 16);
-		if (end == s + i)
+		/* The size in hex, read within the message (strtoul would read
+		 * past its end: it is not a C string). */
+		size_t e = i, sz = 0;
+		while (e < n && isxdigit((unsigned char)s[e]) && sz <= (SIZE_MAX >> 4))
+			sz = sz * 16 + (size_t)(isdigit((unsigned char)s[e]) ? s[e] - '0' :
+			    (tolower((unsigned char)s[e]) - 'a' + 10)), e++;
+		if (e == i)
 			break;
-		const char *nl = memchr(end, '\n', n - (size_t)(end - s));
+		const char *nl = memchr(s + e, '\n', n - e);
 		if (nl == NULL)
 			break;
 		i = (size_t)(nl - s) + 1;

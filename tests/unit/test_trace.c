@@ -126,6 +126,19 @@ test_cut_and_hostile_messages(void **st)
 	char *o = red("<password>unterminated");
 	assert_null(strstr(o, "unterminated"));
 	free(o);
+
+	/* A chunk size cut at the very end of the bytes given, with more hex
+	 * digits and a newline right after them in memory: nothing past the
+	 * length is read (found by fuzz_trace: strtoul ran past the end, and
+	 * memchr from there read out of the buffer). */
+	static const char cut[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "5\r\nhello\r\n1fff" "abc\nSECRET-BEYOND";
+	size_t n, len = sizeof(cut) - 1 - strlen("abc\nSECRET-BEYOND");
+	o = trace_redact(cut, len, &n);
+	assert_non_null(strstr(o, "hello1fff"));
+	assert_null(strstr(o, "abc"));
+	assert_null(strstr(o, "SECRET"));
+	free(o);
 }
 
 int
