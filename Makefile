@@ -44,7 +44,7 @@ SOAPCPP2 := soapcpp2
 GSOAP_IMPORT := /usr/share/gsoap/import
 
 # The SOAP module (the only objects built against the generated stubs).
-SOAP_OBJS  := vim.o vimdecode.o vimkms.o pbm.o ovhapi.o
+SOAP_OBJS  := vsession.o vprop.o vimvm.o vimdecode.o vimkms.o pbm.o ovhapi.o
 CORE_OBJS  := cli.o log.o xmalloc.o config.o config_xsd.o tls.o trace.o xnode.o inventory.o policy.o enforce.o checkpoint.o kms.o check.o kmip.o kmstool.o ovh.o ovhcmd.o metrics.o report.o
 AGENT_OBJS := main.o loop.o httpd.o notify.o bundle.o $(CORE_OBJS) $(SOAP_OBJS) soapC.o soapClient.o
 

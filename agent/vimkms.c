@@ -14,12 +14,6 @@
 #include <string.h>
 #include <time.h>
 
-static void
-copystr(char *dst, size_t len, const char *src)
-{
-	snprintf(dst, len, "%s", src ? src : "");
-}
-
 static int
 no_crypto_manager(struct vconn *c, const char *op)
 {

@@ -1,9 +1,11 @@
-/* Private to the SOAP module (vim.c, pbm.c): the shape of a session and a
+/* Private to the SOAP module (vsession.c, vprop.c, vimvm.c, vimdecode.c,
+ * vimkms.c, pbm.c): the shape of a session and a
  * connection, and the call wrapper.  Nothing else includes this. */
 #ifndef VMCRYPT_VSOAP_INT_H
 #define VMCRYPT_VSOAP_INT_H
 
 #include <pthread.h>
+#include <stdio.h>
 
 #include "soapH.h"
 #include "vim.h"
@@ -74,6 +76,39 @@ int	vim_deliver_objects(struct vconn *, const struct vim__RetrieveResult *,
 int	vim_deliver_updates(const struct vim__UpdateSet *, vupdate_cb, void *);
 
 void	vmoref_set(struct vmoref *, const struct vim__ManagedObjectReference *);
+/* Logs in again on c (after NotAuthenticated); 0 or a V_ERR_* code. */
+int	vsession_login(struct vconn *);
+
+static inline void
+copystr(char *dst, size_t len, const char *src)
+{
+	snprintf(dst, len, "%s", src ? src : "");
+}
+
+/*
+ * Clean-up calls (destroying a view, filter or collector) made after a
+ * failure keep that failure's message: it is the one worth reporting.
+ */
+struct saved_err {
+	char	err[sizeof(((struct vconn *)0)->err)];
+	char	fault_type[sizeof(((struct vconn *)0)->fault_type)];
+};
+
+static inline void
+err_save(const struct vconn *c, struct saved_err *e)
+{
+	copystr(e->err, sizeof(e->err), c->err);
+	copystr(e->fault_type, sizeof(e->fault_type), c->fault_type);
+}
+
+static inline void
+err_restore(struct vconn *c, const struct saved_err *e)
+{
+	if (e->err[0] == '\0')
+		return;
+	copystr(c->err, sizeof(c->err), e->err);
+	copystr(c->fault_type, sizeof(c->fault_type), e->fault_type);
+}
 struct vim__ManagedObjectReference *vmoref_soap(struct soap *, const struct vmoref *);
 
 #endif
