@@ -45,7 +45,7 @@ GSOAP_IMPORT := /usr/share/gsoap/import
 
 # The SOAP module (the only objects built against the generated stubs).
 SOAP_OBJS  := vsession.o vprop.o vimvm.o vimdecode.o vimkms.o pbm.o ovhapi.o
-CORE_OBJS  := cli.o log.o xmalloc.o config.o config_xsd.o tls.o trace.o xnode.o inventory.o policy.o enforce.o checkpoint.o kms.o check.o kmip.o kmstool.o ovh.o ovhcmd.o metrics.o report.o
+CORE_OBJS  := cli.o log.o xmalloc.o config.o config_xsd.o tls.o trace.o xnode.o inventory.o policy.o plan.o vmread.o encpolicy.o enforce.o checkpoint.o kms.o check.o kmip.o kmstool.o ovh.o ovhcmd.o metrics.o report.o
 AGENT_OBJS := main.o loop.o httpd.o notify.o bundle.o $(CORE_OBJS) $(SOAP_OBJS) soapC.o soapClient.o
 
 BIN := $(BUILD)/vmcrypt-agent
@@ -95,7 +95,7 @@ $(BIN): $(addprefix $(BUILD)/,$(AGENT_OBJS))
 	$(CC) -o $@ $^ $(LDLIBS)
 
 # ---- tests ------------------------------------------------------------------
-UNIT_TESTS := test_config test_decode test_xnode test_tls test_inventory test_policy test_checkpoint test_enforce test_kms test_kmip test_ovh test_httpd test_trace
+UNIT_TESTS := test_config test_decode test_xnode test_tls test_inventory test_policy test_checkpoint test_enforce test_kms test_kmip test_ovh test_httpd test_trace test_plan
 UNIT_BINS  := $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 
 $(BUILD)/tests/%.o: tests/unit/%.c agent/*.h $(BUILD)/stubs/soapH.h

@@ -1,8 +1,10 @@
 /*
  * Enforcement of one VM, and the reconcile scan: the blocking half of the
- * engine, run on worker threads (agent/loop.c schedules it).  Each call
+ * engine, run on worker threads (agent/sched.c schedules it).  Each call
  * reads the VM's current properties, decides with policy_decide(), and
- * issues at most one ReconfigVM_Task.
+ * issues at most one ReconfigVM_Task (plan.c builds it).  Every call takes
+ * the configuration snapshot its job holds: the enforcer keeps no
+ * configuration of its own.
  */
 #ifndef VMCRYPT_ENFORCE_H
 #define VMCRYPT_ENFORCE_H
@@ -35,17 +37,14 @@ struct outcome {
 struct enforcer	*enforcer_new(void);
 void		 enforcer_free(struct enforcer *);
 /*
- * Takes the enforcement settings from cfg (kept by pointer: cfg must
- * outlive every call that starts after this one) and resolves the
- * encryption storage policy through SPBM, verifying it is an encryption
- * policy.  Returns 0, or -1 with one line in err.
+ * Resolves cfg's encryption storage policy through SPBM, verifying it is an
+ * encryption policy (encpolicy.c), once, before any call below.  Returns 0,
+ * or -1 with one line in err.
  */
 int		 enforcer_configure(struct enforcer *, const struct config *cfg,
 		    struct vconn *, char *err, size_t errlen);
 const char	*enforcer_policy_id(struct enforcer *);
 const char	*enforcer_policy_name(struct enforcer *);
-/* Swaps in a reloaded config (same policy); no I/O. */
-void		 enforcer_set_config(struct enforcer *, const struct config *cfg);
 
 /*
  * Looks at VM moref now.  allow_crypto=0 holds back encryption (the KMS
@@ -55,8 +54,9 @@ void		 enforcer_set_config(struct enforcer *, const struct config *cfg);
  * restart) and follows it instead of reconfiguring: one more read when the
  * VM has recent tasks.  Returns 0 if the VM was read.
  */
-int		 enforce_vm(struct enforcer *, struct vconn *, const char *moref,
-		    int allow_crypto, int dry_run, int check_running, struct outcome *);
+int		 enforce_vm(struct enforcer *, const struct config *, struct vconn *,
+		    const char *moref, int allow_crypto, int dry_run, int check_running,
+		    struct outcome *);
 
 /*
  * Looks at n VMs with one read and one SPBM query, changing nothing: each
@@ -65,22 +65,16 @@ int		 enforce_vm(struct enforcer *, struct vconn *, const char *moref,
  * The confirmation after reconfigures succeed, batched.  Returns 0, or a
  * V_ERR_* for the whole batch.
  */
-int		 enforce_look(struct enforcer *, struct vconn *,
+int		 enforce_look(struct enforcer *, const struct config *, struct vconn *,
 		    const char *const *morefs, size_t n, struct outcome *outs);
 
 /* Reads every VM (inventory_collect_ex, flags INV_*) and decides each one:
  * state and reason filled in inv->vms[i].state/.reason, actions in acts[i]
  * (malloc'd, inv->nvms entries). */
-int		 enforce_scan(struct enforcer *, struct vconn *, int page,
-		    unsigned flags, struct inventory *inv, unsigned **acts);
+int		 enforce_scan(struct enforcer *, const struct config *, struct vconn *,
+		    int page, unsigned flags, struct inventory *inv, unsigned **acts);
 
 /* Is this failure (fault type, message) the KMS's? */
 int		 enforce_is_kms_error(const char *fault_type, const char *msg);
-
-/* Pure: does this PbmCapabilityProfile tree describe an encryption policy?
- * 1 yes, 0 no; data-service component ids it refers to are copied into
- * ds (up to nds_max) for a second look. */
-int		 policy_profile_is_encryption(const xnode *profile, char (*ds)[64],
-		    size_t *nds, size_t nds_max);
 
 #endif

@@ -825,18 +825,18 @@ job_run(uv_work_t *req)
 	case J_FINAL_SCAN:
 		/* The reconcile scan reads disks and policies of encrypted VMs
 		 * only; the final one is reported in full. */
-		j->rc = enforce_scan(a->enf, c, 500, j->kind == J_SCAN ? INV_LEAN : 0,
+		j->rc = enforce_scan(a->enf, a->cfg, c, 500, j->kind == J_SCAN ? INV_LEAN : 0,
 		    &j->inv, &j->acts);
 		break;
 	case J_CONFIRM:
-		j->rc = enforce_look(a->enf, c, (const char *const *)j->morefs, j->nlook,
+		j->rc = enforce_look(a->enf, a->cfg, c, (const char *const *)j->morefs, j->nlook,
 		    j->outs);
 		if (j->rc != 0)
 			snprintf(j->msg, sizeof(j->msg), "%s", vconn_error(c));
 		break;
 	case J_ENFORCE: {
 		struct outcome *o = &j->out;
-		j->rc = enforce_vm(a->enf, c, j->vm, j->allow_crypto, a->dry_run,
+		j->rc = enforce_vm(a->enf, a->cfg, c, j->vm, j->allow_crypto, a->dry_run,
 		    j->check_running, o);
 		if (o->issued) {
 			/* Followed once the loop has counted it (enforce_done):
@@ -1914,7 +1914,6 @@ on_reload(uv_signal_t *h, int signum)
 	if (a->dry_run)
 		n->dry_run = 1;
 	a->cfg = n;
-	enforcer_set_config(a->enf, n);
 	struct retired *rt = xcalloc(1, sizeof(*rt));
 	rt->c = old;
 	rt->next = a->retired;

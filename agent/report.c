@@ -481,7 +481,7 @@ cmd_report(int argc, char **argv)
 		rc = EXIT_FAIL;
 		goto out;
 	}
-	if ((vr = enforce_scan(e, c, 500, 0, &inv, &acts)) != 0) {
+	if ((vr = enforce_scan(e, cfg, c, 500, 0, &inv, &acts)) != 0) {
 		fprintf(stderr, "vmcrypt-agent: report: %s\n", vconn_error(c));
 		rc = cli_exit_for(vr);
 		goto out;

@@ -30,6 +30,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "encpolicy.h"
 #include "enforce.h"
 #include "inventory.h"
 #include "log.h"

@@ -8,6 +8,7 @@
 
 #include <string.h>
 
+#include "encpolicy.h"
 #include "enforce.h"
 #include "soapH.h"
 
