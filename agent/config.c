@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -459,4 +460,40 @@ config_read_password(const struct config *cfg, char *err, size_t errlen)
 	char *s = xstrdup(buf);
 	explicit_bzero(buf, sizeof(buf));
 	return s;
+}
+
+struct cfgref {
+	atomic_int	 refs;
+	struct config	*c;
+};
+
+struct cfgref *
+cfgref_new(struct config *c)
+{
+	struct cfgref *r = xcalloc(1, sizeof(*r));
+	atomic_init(&r->refs, 1);
+	r->c = c;
+	return r;
+}
+
+struct cfgref *
+cfgref_hold(struct cfgref *r)
+{
+	atomic_fetch_add(&r->refs, 1);
+	return r;
+}
+
+void
+cfgref_drop(struct cfgref *r)
+{
+	if (r == NULL || atomic_fetch_sub(&r->refs, 1) != 1)
+		return;
+	config_free(r->c);
+	free(r);
+}
+
+const struct config *
+cfgref_get(const struct cfgref *r)
+{
+	return r->c;
 }

@@ -87,4 +87,18 @@ void	config_free(struct config *);
 char	*config_read_password(const struct config *cfg, char *err, size_t errlen);
 void	 secret_free(char *);
 
+/*
+ * A configuration snapshot shared by reference: the running agent holds
+ * the current one, and every job takes a reference when it is submitted
+ * and drops it when it is done, so a worker never reads a configuration
+ * that a reload (SIGHUP) may change or free.  Thread-safe counts.
+ */
+struct cfgref;
+/* Owns c; one reference. */
+struct cfgref		*cfgref_new(struct config *c);
+struct cfgref		*cfgref_hold(struct cfgref *);
+/* The last drop frees the configuration. */
+void			 cfgref_drop(struct cfgref *);
+const struct config	*cfgref_get(const struct cfgref *);
+
 #endif

@@ -406,7 +406,8 @@ enforce_scan(struct enforcer *e, const struct config *cfg, struct vconn *c, int 
 		struct vm_info *vm = &inv->vms[i];
 		struct decision d;
 		policy_decide(&p, vm, &d);
-		vm->state = vm_state_name(d.state);
+		vm->decided = 1;
+		vm->state = d.state;
 		vm->reason = xstrdup(d.reason);
 		(*acts)[i] = d.actions;
 	}

@@ -600,7 +600,7 @@ inventory_print_table(const struct inventory *inv, FILE *f)
 		    vm->migrate_encryption ? vm->migrate_encryption : "-",
 		    vm->home_policy_name ? vm->home_policy_name :
 		    vm->home_policy_id ? vm->home_policy_id : "-",
-		    vm->state ? vm->state : "-", vm->reason && *vm->reason ? vm->reason : "-");
+		    vm_info_state(vm) ? vm_info_state(vm) : "-", vm->reason && *vm->reason ? vm->reason : "-");
 	}
 	fprintf(f, "%zu VMs\n", inv->nvms);
 }
@@ -659,7 +659,7 @@ inventory_print_json(const struct inventory *inv, FILE *f)
 			json_object_object_add(pol, "name", jstr(vm->home_policy_name));
 		}
 		json_object_object_add(o, "homePolicy", pol);
-		json_object_object_add(o, "state", jstr(vm->state));
+		json_object_object_add(o, "state", jstr(vm_info_state(vm)));
 		json_object_object_add(o, "reason", jstr(vm->reason));
 		json_object_array_add(arr, o);
 	}
@@ -669,4 +669,10 @@ inventory_print_json(const struct inventory *inv, FILE *f)
 	fputc('\n', f);
 	json_object_put(root);
 	return rc;
+}
+
+const char *
+vm_info_state(const struct vm_info *vm)
+{
+	return vm->decided ? vm_state_name(vm->state) : NULL;
 }

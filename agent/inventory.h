@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "vmstate.h"
 #include "xnode.h"
 
 struct vconn;
@@ -56,7 +57,8 @@ struct vm_info {
 	struct vm_attr	*attrs;			/* customValue */
 	size_t		 nattrs;
 	/* Filled by the enforcement engine, reported by inventory/reconcile. */
-	const char	*state;
+	int		 decided;		/* state and reason are set */
+	enum vm_state	 state;
 	char		*reason;
 };
 
@@ -119,5 +121,8 @@ void	inventory_free(struct inventory *);
 void	inventory_print_table(const struct inventory *, FILE *);
 /* JSON via json-c; returns 0 or -1. */
 int	inventory_print_json(const struct inventory *, FILE *);
+
+/* The decided state's name, or NULL before a decision. */
+const char	*vm_info_state(const struct vm_info *);
 
 #endif

@@ -10,20 +10,11 @@
 
 #include <stddef.h>
 
+#include "vmstate.h"
+
 struct vm_info;
 struct exclusion;
 
-enum vm_state {
-	VS_COMPLIANT,		/* nothing to do */
-	VS_PENDING,		/* actions to take now */
-	VS_DEFERRED,		/* powered on: encryption waits for power-off */
-	VS_BLOCKED,		/* snapshots (or a template with templates=enforce) */
-	VS_HW_TOO_OLD,		/* below min-hw-version: never modified */
-	VS_EXCLUDED,		/* name pattern, folder or custom attribute */
-	VS_TEMPLATE,		/* templates=report */
-	VS_INACCESSIBLE,	/* no config: orphaned / inaccessible */
-	VS_COUNT
-};
 
 /* Actions, combined into one ReconfigVM_Task. */
 #define ACT_ENCRYPT		0x01	/* crypto spec + policy on home and every disk */
@@ -54,10 +45,7 @@ struct decision {
 
 void		 policy_decide(const struct policy *, const struct vm_info *,
 		    struct decision *);
-const char	*vm_state_name(enum vm_state);
 /* "encrypt+migrate" etc., for logs and the audit trail. */
 void		 policy_actions_str(unsigned actions, char *out, size_t len);
-/* In scope and not compliant: what `reconcile` exits nonzero for. */
-int		 vm_state_open(enum vm_state);
 
 #endif

@@ -112,15 +112,6 @@ read_audit(struct vconn *c, struct report *r, int days, char *err, size_t errlen
 /* ---------------------------------------------------------------- */
 /* the model                                                         */
 
-static int
-state_of(const char *name)
-{
-	for (int s = 0; s < VS_COUNT; s++)
-		if (name && strcmp(name, vm_state_name((enum vm_state)s)) == 0)
-			return s;
-	return -1;
-}
-
 void
 report_init(struct report *r, const struct inventory *inv, const char *generated)
 {
@@ -131,7 +122,7 @@ report_init(struct report *r, const struct inventory *inv, const char *generated
 	snprintf(r->generated, sizeof(r->generated), "%s", generated);
 	for (size_t i = 0; i < inv->nvms; i++) {
 		r->vms[i].vm = &inv->vms[i];
-		int s = state_of(inv->vms[i].state);
+		int s = inv->vms[i].decided ? (int)inv->vms[i].state : -1;
 		r->vms[i].state = s;
 		if (s >= 0)
 			r->counts[s]++;
@@ -188,7 +179,7 @@ report_json(const struct report *r, FILE *f)
 		json_object_object_add(x, "name", jstr(v->vm->name));
 		json_object_object_add(x, "moref", jstr(v->vm->moref));
 		json_object_object_add(x, "folder", jstr(v->vm->folder));
-		json_object_object_add(x, "state", jstr(v->vm->state));
+		json_object_object_add(x, "state", jstr(vm_info_state(v->vm)));
 		json_object_object_add(x, "reason", jstr(v->vm->reason));
 		json_object_object_add(x, "hw_version", jstr(v->vm->hw_version));
 		json_object_object_add(x, "power_state", jstr(v->vm->power_state));
@@ -242,7 +233,7 @@ report_csv(const struct report *r, FILE *f)
 		csv_cell(f, v->vm->name, 0);
 		csv_cell(f, v->vm->moref, 0);
 		csv_cell(f, v->vm->folder, 0);
-		csv_cell(f, v->vm->state, 0);
+		csv_cell(f, vm_info_state(v->vm), 0);
 		csv_cell(f, v->vm->reason, 0);
 		csv_cell(f, v->vm->hw_version, 0);
 		csv_cell(f, v->vm->power_state, 0);
@@ -361,7 +352,7 @@ report_html(const struct report *r, FILE *f)
 	for (size_t i = 0; i < r->nvms; i++) {
 		const struct report_vm *v = &r->vms[i];
 		fputs("<tr class=\"s-", f);
-		esc(f, v->vm->state ? v->vm->state : "unknown");
+		esc(f, vm_info_state(v->vm) ? vm_info_state(v->vm) : "unknown");
 		fputs("\"><td>", f);
 		esc(f, v->vm->name);
 		fputs("<br><small>", f);
@@ -369,7 +360,7 @@ report_html(const struct report *r, FILE *f)
 		fputs("</small></td><td>", f);
 		esc(f, v->vm->folder);
 		fputs("</td><td class=\"state\">", f);
-		esc(f, v->vm->state ? v->vm->state : "unknown");
+		esc(f, vm_info_state(v->vm) ? vm_info_state(v->vm) : "unknown");
 		fputs("</td><td>", f);
 		esc(f, v->vm->reason && v->vm->reason[0] ? v->vm->reason : "-");
 		fputs("</td><td>", f);

@@ -1,0 +1,297 @@
+/*
+ * The engine's work off the loop and what its results mean: enforcing one
+ * VM (enforce.c on a pool thread), a task that ended, the reconcile scan,
+ * the audit events written to each VM in vCenter, and the end of a
+ * `reconcile` pass.  Each job is its own small struct with a work and a
+ * done function (pool.c), holding the configuration snapshot it started
+ * with.
+ */
+#include "config.h"
+#include "engine.h"
+#include "enforce.h"
+#include "backoff.h"
+#include "log.h"
+#include "xmalloc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- */
+/* audit events                                                      */
+
+struct audit_job {
+	char	vm[96];
+	char	msg[1024];
+};
+
+static void
+audit(struct vconn *c, const char *vm, const char *msg)
+{
+	struct vmoref obj;
+	snprintf(obj.type, sizeof(obj.type), "VirtualMachine");
+	snprintf(obj.value, sizeof(obj.value), "%s", vm);
+	if (vim_log_user_event(c, &obj, msg) != 0)
+		log_warnx("%s: LogUserEvent failed: %s", vm, vconn_error(c));
+}
+
+static void
+audit_work(struct vconn *c, void *arg)
+{
+	struct audit_job *j = arg;
+	audit(c, j->vm, j->msg);
+}
+
+void
+sched_audit(struct engine *e, const char *vm, const char *msg)
+{
+	if (e->dry_run)
+		return;
+	struct audit_job *j = xcalloc(1, sizeof(*j));
+	snprintf(j->vm, sizeof(j->vm), "%s", vm);
+	snprintf(j->msg, sizeof(j->msg), "%s", msg);
+	if (pool_submit(&e->pool, audit_work, free, j) != 0)
+		free(j);
+}
+
+/* ---------------------------------------------------------------- */
+/* enforcing one VM                                                  */
+
+struct enforce_job {
+	struct engine	*e;
+	struct cfgref	*cfg;
+	char		 vm[96];
+	enum crypto_gate gate;
+	int		 check_running;
+	int		 audit;
+	int		 dry_run;
+	char		 logged[32];
+	struct outcome	 out;
+};
+
+/* States worth an audit event when the agent will not encrypt. */
+static int
+refusal(enum vm_state s)
+{
+	return s == VS_HW_TOO_OLD || s == VS_BLOCKED || s == VS_DEFERRED ||
+	    s == VS_EXCLUDED || s == VS_TEMPLATE;
+}
+
+static void
+enforce_work(struct vconn *c, void *arg)
+{
+	struct enforce_job *j = arg;
+	struct outcome *o = &j->out;
+
+	enforce_vm(j->e->enf, cfgref_get(j->cfg), c, j->vm, j->gate != CRYPTO_HELD,
+	    j->dry_run, j->check_running, o);
+	/* An issued task is followed once the loop has counted it. */
+	if (!o->issued && j->audit && !j->dry_run && o->err == 0 && !o->gone &&
+	    refusal(o->state) && strcmp(j->logged, vm_state_name(o->state)) != 0) {
+		char m[1024];
+		snprintf(m, sizeof(m), "vmcrypt-agent: not encrypting (%s): %s",
+		    vm_state_name(o->state), o->reason);
+		audit(c, j->vm, m);
+		snprintf(j->logged, sizeof(j->logged), "%s", vm_state_name(o->state));
+	}
+}
+
+/* The job failed before any task: said, then backed off (or paused). */
+static void
+enforce_failed(struct engine *e, struct vmrec *r, const struct enforce_job *j)
+{
+	const struct outcome *o = &j->out;
+
+	vm_set_decision(r, o->name, o->state, o->reason);
+	if (o->actions)
+		e->met.remediation_refused++;
+	log_warnx("VM %s (%s): %s", vm_name(r), r->moref, o->msg);
+	if (o->kms)
+		kms_tripped(e, o->msg, j->gate == CRYPTO_PROBE);
+	sched_backoff(e, r, o->kms ? "KMS failure" : "failed");
+	vm_set_pend(&e->vms, r, -1, NULL);
+}
+
+/* A task was started (or one already running adopted): followed now. */
+static void
+enforce_issued(struct engine *e, struct vmrec *r, const struct enforce_job *j)
+{
+	const struct outcome *o = &j->out;
+	char acts[128];
+
+	vm_set_decision(r, o->name, o->state, o->reason);	/* what the task fixes */
+	policy_actions_str(o->actions, acts, sizeof(acts));
+	r->probe = j->gate == CRYPTO_PROBE && !o->adopted && (o->actions & ACT_CRYPTO);
+	r->task_actions = o->actions;
+	r->origin = !o->adopted ? TASK_OURS : o->adopted_ours ? TASK_ADOPTED_OURS :
+	    TASK_ADOPTED_OTHER;
+	snprintf(r->task, sizeof(r->task), "%s", o->task.value);
+	vm_set_sched(&e->vms, r, VM_TASK, o->adopted ? "a task already runs" : "task issued");
+	tasks_follow(&e->tasks, &o->task, r->moref);
+	if (!o->adopted) {
+		r->reconfigs++;
+		e->n_reconfigs++;
+		log_info("VM %s (%s): %s: %s; ReconfigVM_Task %s", vm_name(r), r->moref, acts,
+		    o->reason, o->task.value);
+	} else {
+		log_info("VM %s (%s): %s: %s; %s %s is already running on it: following it, "
+		    "then looking again", vm_name(r), r->moref, acts, o->reason,
+		    o->adopted_ours ? "our ReconfigVM_Task" : "another client's task",
+		    o->task.value);
+	}
+}
+
+/* Decided and nothing issued: the VM is where it will stay for now. */
+static void
+enforce_decided(struct engine *e, struct vmrec *r, const struct enforce_job *j)
+{
+	const struct outcome *o = &j->out;
+	char acts[128];
+	int changed = !r->known || r->state != o->state || r->reason == NULL ||
+	    strcmp(r->reason, o->reason) != 0;
+
+	vm_set_decision(r, o->name, o->state, o->reason);
+	vm_set_pend(&e->vms, r, -1, NULL);
+	sched_settled(e, r);
+	policy_actions_str(o->actions, acts, sizeof(acts));
+	if (j->dry_run && o->actions)
+		log_info("dry-run: VM %s (%s): would %s: %s", vm_name(r), r->moref, acts,
+		    o->reason);
+	else if (!changed)
+		log_debug("VM %s (%s): %s (unchanged)", vm_name(r), r->moref,
+		    vm_state_name(o->state));
+	else if (o->state == VS_COMPLIANT)
+		log_info("VM %s (%s): compliant", vm_name(r), r->moref);
+	else
+		log_info("VM %s (%s): %s: %s", vm_name(r), r->moref, vm_state_name(o->state),
+		    o->reason);
+	if (o->state == VS_COMPLIANT || !o->actions)
+		r->attempts = 0;
+	/* It needs a key and the KMS is held: it waits for the breaker. */
+	if (j->gate == CRYPTO_HELD && o->state != VS_COMPLIANT &&
+	    strstr(o->reason, "KMS unavailable") != NULL && !r->dirty) {
+		vm_set_sched(&e->vms, r, VM_PAUSED, "needs a key; the KMS is unusable");
+		return;
+	}
+	vm_done(&e->vms, r, "decided");
+}
+
+static void
+enforce_done(void *arg)
+{
+	struct enforce_job *j = arg;
+	struct engine *e = j->e;
+	const struct outcome *o = &j->out;
+	struct vmrec *r = vm_find(&e->vms, j->vm, 1);
+
+	e->jobs--;
+	snprintf(r->logged, sizeof(r->logged), "%s", j->logged);
+	if (j->gate == CRYPTO_PROBE && !(o->issued && !o->adopted && (o->actions & ACT_CRYPTO)))
+		breaker_probe_done(&e->breaker);	/* the probe did not test the KMS */
+	if (o->gone) {
+		log_info("VM %s: no longer exists", j->vm);
+		vm_remove(&e->vms, r);
+	} else {
+		if (o->err == 0 || o->issued)
+			r->start_scan = 0;	/* looked at (and any old task found) */
+		if (o->err != 0 && !o->issued)
+			enforce_failed(e, r, j);
+		else if (o->issued)
+			enforce_issued(e, r, j);
+		else
+			enforce_decided(e, r, j);
+	}
+	cfgref_drop(j->cfg);
+	free(j);
+}
+
+int
+sched_submit_enforce(struct engine *e, struct vmrec *r, enum crypto_gate gate)
+{
+	struct enforce_job *j = xcalloc(1, sizeof(*j));
+
+	j->e = e;
+	j->cfg = cfgref_hold(e->cfg);
+	snprintf(j->vm, sizeof(j->vm), "%s", r->moref);
+	j->gate = gate;
+	/* A task the previous run left running can only be met right after
+	 * start: before the first scan is done, or on a VM that scan found.
+	 * Later, every task on a VM is this run's. */
+	j->check_running = e->scans_done == 0 || r->start_scan;
+	j->audit = r->audit;
+	j->dry_run = e->dry_run;
+	snprintf(j->logged, sizeof(j->logged), "%s", r->logged);
+	int rc = pool_submit(&e->pool, enforce_work, enforce_done, j);
+	if (rc != 0) {
+		cfgref_drop(j->cfg);
+		free(j);
+	}
+	return rc;
+}
+
+/* ---------------------------------------------------------------- */
+/* a followed task ended                                             */
+
+static void
+task_failed(struct engine *e, struct vmrec *r, const struct note *n, const char *acts)
+{
+	char m[900];
+
+	metrics_task_failed(&e->met, n->fault);
+	if (strcmp(n->fault, "ConcurrentAccess") == 0 && r->attempts + 1 < RETRY_ATTEMPTS) {
+		/* changeVersion guarded it: someone changed the VM between our
+		 * read and our reconfigure.  Nothing was applied; read it again
+		 * now and decide from what it is. */
+		r->attempts++;
+		log_info("VM %s (%s): changed by someone else before %s ran (%s: %s); "
+		    "reading it again", vm_name(r), r->moref, acts, n->task, n->fault);
+		vm_requeue(&e->vms, r, "ConcurrentAccess");
+		return;
+	}
+	log_error("VM %s (%s): %s failed (%s): %s%s%s", vm_name(r), r->moref, acts,
+	    n->task, n->fault[0] ? n->fault : "error", n->msg[0] ? ": " : "", n->msg);
+	snprintf(m, sizeof(m), "vmcrypt-agent: %s failed [%s]: %.300s (was: %.200s)", acts,
+	    n->task, n->msg, r->reason && r->reason[0] ? r->reason : "not compliant");
+	sched_audit(e, r->moref, m);
+	int kms = enforce_is_kms_error(n->fault, n->msg) && (r->task_actions & ACT_CRYPTO);
+	if (kms)
+		kms_tripped(e, n->msg, r->probe);
+	sched_backoff(e, r, kms ? "its task failed: KMS" : "its task failed");
+}
+
+void
+sched_task_done(struct engine *e, const struct note *n)
+{
+	struct vmrec *r = vm_find(&e->vms, n->vm, 1);
+	char acts[128], m[900];
+
+	tasks_ended(&e->tasks);
+	vm_set_pend(&e->vms, r, -1, NULL);
+	policy_actions_str(r->task_actions, acts, sizeof(acts));
+	if (r->sched != VM_TASK)
+		return;			/* dropped meanwhile (stopping) */
+	if (r->origin == TASK_ADOPTED_OTHER) {
+		/* Not ours: nothing to count or audit; decide afresh. */
+		log_info("VM %s (%s): task %s ended (%s); looking again", vm_name(r), r->moref,
+		    n->task, n->ok ? "success" : "error");
+		vm_requeue(&e->vms, r, "another client's task ended");
+		return;
+	}
+	if (!n->ok) {
+		task_failed(e, r, n, acts);
+		return;
+	}
+	e->met.remediation_ok++;
+	r->attempts = 0;
+	log_info("VM %s (%s): %s done (%s)", vm_name(r), r->moref, acts, n->task);
+	if (r->task_actions & ACT_CRYPTO)
+		kms_worked(e);
+	/* One audit event per remediation, with what it found. */
+	snprintf(m, sizeof(m), "vmcrypt-agent: %s completed [%s] (was: %.600s)", acts, n->task,
+	    r->reason && r->reason[0] ? r->reason : "not compliant");
+	sched_audit(e, r->moref, m);
+	/* Level-triggered: read it again to confirm, with the others that
+	 * finished about now. */
+	r->ok_ms = e->now(e);
+	confirm_add(e, r);
+}

@@ -1,0 +1,27 @@
+/*
+ * Where a VM stands against the policy: the decision's verdict
+ * (policy_decide() in policy.c), carried as this enum from the decision to
+ * the VM table, the inventory and every report; its name is only for
+ * output.
+ */
+#ifndef VMCRYPT_VMSTATE_H
+#define VMCRYPT_VMSTATE_H
+
+enum vm_state {
+	VS_COMPLIANT,		/* nothing to do */
+	VS_PENDING,		/* actions to take now */
+	VS_DEFERRED,		/* powered on: encryption waits for power-off */
+	VS_BLOCKED,		/* snapshots (or a template with templates=enforce) */
+	VS_HW_TOO_OLD,		/* below min-hw-version: never modified */
+	VS_EXCLUDED,		/* name pattern, folder or custom attribute */
+	VS_TEMPLATE,		/* templates=report */
+	VS_INACCESSIBLE,	/* no config: orphaned / inaccessible */
+	VS_COUNT
+};
+
+/* "compliant", "pending", ... (what the reports and --json print). */
+const char	*vm_state_name(enum vm_state);
+/* In scope and not compliant: what `reconcile` exits nonzero for. */
+int		 vm_state_open(enum vm_state);
+
+#endif

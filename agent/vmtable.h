@@ -1,0 +1,140 @@
+/*
+ * The VM table of the engine (loop thread only): one record per VM the
+ * agent has heard of, its scheduling state, and the ready queue.
+ *
+ * A VM's scheduling state is one enum, changed only by vm_set_sched(),
+ * which logs "old -> new" at debug level and refuses (and logs as a bug)
+ * a transition the engine never makes.  The states, and what moves a VM:
+ *
+ *   IDLE     --event, reconcile, retry due, breaker-->  QUEUED
+ *   QUEUED   --a slot (max-in-flight)-->                WORKING
+ *   WORKING  --task issued, or one adopted-->           TASK
+ *            --decided, nothing to do-->                IDLE
+ *            --failed-->                                BACKOFF | FAILED
+ *            --needs a key, KMS unusable-->             PAUSED
+ *   TASK     --succeeded-->                             CONFIRM
+ *            --failed-->                                BACKOFF | FAILED
+ *            --ConcurrentAccess, adopted task ended-->  QUEUED
+ *   CONFIRM  --the batched read is sent-->              WORKING
+ *   BACKOFF  --retry due, event-->                      QUEUED
+ *   PAUSED   --breaker closes or probes, event-->       QUEUED
+ *   FAILED   --event, reconcile-->                      QUEUED
+ *
+ * An event for a VM in WORKING, TASK or CONFIRM marks it dirty: it is
+ * queued again as it leaves them.  vm_enqueue() applies that rule.
+ */
+#ifndef VMCRYPT_VMTABLE_H
+#define VMCRYPT_VMTABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy.h"
+
+enum vm_sched {
+	VM_IDLE,
+	VM_QUEUED,
+	VM_WORKING,
+	VM_TASK,
+	VM_CONFIRM,
+	VM_BACKOFF,
+	VM_PAUSED,
+	VM_FAILED,
+	VM_SCHED_COUNT
+};
+
+/* Whose task a VM in VM_TASK is following. */
+enum task_origin {
+	TASK_OURS,		/* issued by this run */
+	TASK_ADOPTED_OURS,	/* our reconfigure from before a restart */
+	TASK_ADOPTED_OTHER,	/* another client's task */
+};
+
+struct vmrec {
+	struct vmrec	*hnext;		/* hash chain */
+	struct vmrec	*qnext;		/* ready queue */
+	struct vmrec	*cnext;		/* confirmation batch */
+	char		 moref[96];
+	char		*name;
+	enum vm_sched	 sched;
+	int		 dirty;		/* an event came while it was busy */
+	/* The decision, as last read. */
+	enum vm_state	 state;
+	char		*reason;
+	int		 known;		/* state set at least once */
+	/* Retries. */
+	unsigned	 attempts;
+	uint64_t	 due;		/* VM_BACKOFF: retry then (ms) */
+	/* The task followed in VM_TASK. */
+	char		 task[96];
+	unsigned	 task_actions;
+	enum task_origin origin;
+	int		 probe;		/* it is the breaker's probe */
+	int		 start_scan;	/* found needing work by the first scan: a
+					   task of the previous run may be running */
+	/* The audit trail in vCenter. */
+	int		 audit;		/* refusals go to vCenter */
+	char		 logged[32];	/* last state written there */
+	/* Checkpoint and latency. */
+	long long	 pend_key;	/* earliest unhandled event, -1 none */
+	char		 pend_time[64];
+	uint64_t	 ev_ms;		/* loop time of the event that found it open */
+	uint64_t	 ok_ms;		/* ... and of its reconfigure's success */
+	int		 reconfigs;	/* tasks issued */
+};
+
+#define VMTABLE_BUCKETS	65536
+
+struct vmtable {
+	struct vmrec	*buckets[VMTABLE_BUCKETS];
+	size_t		 n;
+	size_t		 count[VM_SCHED_COUNT];	/* records in each state */
+	size_t		 npend;		/* records with an unhandled event */
+	struct vmrec	*qhead, **qtail;
+};
+
+void		 vmtable_init(struct vmtable *);
+/* Frees every record. */
+void		 vmtable_clear(struct vmtable *);
+/* The record of moref; created (VM_IDLE) if create and not there. */
+struct vmrec	*vm_find(struct vmtable *, const char *moref, int create);
+void		 vm_remove(struct vmtable *, struct vmrec *);
+const char	*vm_name(const struct vmrec *);
+const char	*vm_sched_name(enum vm_sched);
+
+/*
+ * Moves r to state to ("why" says what did, for the log).  The only place
+ * a scheduling state changes.  Returns 0, or -1 for a transition the
+ * engine never makes (logged as a bug; r unchanged).
+ */
+int		 vm_set_sched(struct vmtable *, struct vmrec *, enum vm_sched to,
+		    const char *why);
+/* 1 if the VM is being worked on (a job, a task, a confirmation). */
+int		 vm_busy(const struct vmrec *);
+
+/*
+ * Asks for r to be looked at: queued from IDLE, BACKOFF, PAUSED or
+ * FAILED; marked dirty if busy (queued again when it leaves); nothing if
+ * already queued.
+ */
+void		 vm_enqueue(struct vmtable *, struct vmrec *, const char *why);
+/* A busy VM (WORKING, TASK) must be looked at again at once: queued. */
+void		 vm_requeue(struct vmtable *, struct vmrec *, const char *why);
+/* A busy VM's work is over: IDLE, or queued again if it is dirty. */
+void		 vm_done(struct vmtable *, struct vmrec *, const char *why);
+/* The next queued VM (now VM_WORKING), or NULL. */
+struct vmrec	*vm_dequeue(struct vmtable *);
+/* Empties the ready queue (VMs go back to IDLE). */
+void		 vm_queue_clear(struct vmtable *);
+
+/* The earliest unhandled event on r (key -1: none). */
+void		 vm_set_pend(struct vmtable *, struct vmrec *, long long key, const char *time);
+void		 vm_set_decision(struct vmrec *, const char *name, enum vm_state,
+		    const char *reason);
+
+/* Calls fn for every record in state s (counted: free when none), or
+ * every record for VM_SCHED_COUNT.  fn must not remove records. */
+void		 vm_each(struct vmtable *, enum vm_sched s,
+		    void (*fn)(void *, struct vmrec *), void *arg);
+
+#endif

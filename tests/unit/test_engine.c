@@ -1,0 +1,516 @@
+/* The engine's decisions without vCenter: the VM state machine
+ * (vmtable.c), the backoff bounds (backoff.c), the KMS breaker
+ * (breaker.c), and the scheduler (sched.c) driven with an injected clock
+ * and submitter; the pool's refusal through the real submitter (jobs.c,
+ * pool.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backoff.h"
+#include "breaker.h"
+#include "config.h"
+#include "engine.h"
+#include "xmalloc.h"
+
+/* ---------------------------------------------------------------- */
+/* vm_set_sched: the transitions of the diagram in vmtable.h, and only them */
+
+/* Written from the diagram, not from vmtable.c's table. */
+static int
+documented(enum vm_sched from, enum vm_sched to)
+{
+	switch (from) {
+	case VM_IDLE:    return to == VM_QUEUED;
+	case VM_QUEUED:  return to == VM_WORKING || to == VM_IDLE;
+	case VM_WORKING: return to == VM_TASK || to == VM_IDLE || to == VM_QUEUED ||
+			     to == VM_BACKOFF || to == VM_PAUSED || to == VM_FAILED;
+	case VM_TASK:    return to == VM_CONFIRM || to == VM_QUEUED || to == VM_BACKOFF ||
+			     to == VM_FAILED;
+	case VM_CONFIRM: return to == VM_WORKING || to == VM_IDLE;
+	case VM_BACKOFF: return to == VM_QUEUED;
+	case VM_PAUSED:  return to == VM_QUEUED;
+	case VM_FAILED:  return to == VM_QUEUED;
+	default:         return 0;
+	}
+}
+
+/* Puts r in state s through allowed transitions only. */
+static void
+walk_to(struct vmtable *t, struct vmrec *r, enum vm_sched s)
+{
+	static const enum vm_sched path[][4] = {
+		[VM_IDLE]    = { VM_IDLE },
+		[VM_QUEUED]  = { VM_QUEUED },
+		[VM_WORKING] = { VM_QUEUED, VM_WORKING },
+		[VM_TASK]    = { VM_QUEUED, VM_WORKING, VM_TASK },
+		[VM_CONFIRM] = { VM_QUEUED, VM_WORKING, VM_TASK, VM_CONFIRM },
+		[VM_BACKOFF] = { VM_QUEUED, VM_WORKING, VM_BACKOFF },
+		[VM_PAUSED]  = { VM_QUEUED, VM_WORKING, VM_PAUSED },
+		[VM_FAILED]  = { VM_QUEUED, VM_WORKING, VM_FAILED },
+	};
+	for (int i = 0; i < 4 && path[s][i] != VM_IDLE; i++)
+		assert_int_equal(vm_set_sched(t, r, path[s][i], "test"), 0);
+	assert_int_equal(r->sched, s);
+}
+
+static void
+test_every_transition(void **st)
+{
+	(void)st;
+	for (int from = 0; from < VM_SCHED_COUNT; from++)
+		for (int to = 0; to < VM_SCHED_COUNT; to++) {
+			struct vmtable t;
+			vmtable_init(&t);
+			struct vmrec *r = vm_find(&t, "vm-1", 1);
+			walk_to(&t, r, from);
+			int rc = vm_set_sched(&t, r, to, "test");
+			if (from == to) {
+				assert_int_equal(rc, 0);
+			} else if (documented(from, to)) {
+				assert_int_equal(rc, 0);
+				assert_int_equal(r->sched, to);
+				assert_int_equal(t.count[to], 1);
+				assert_int_equal(t.count[from], 0);
+			} else {
+				/* Refused: nothing changes. */
+				assert_int_equal(rc, -1);
+				assert_int_equal(r->sched, from);
+				assert_int_equal(t.count[from], 1);
+				assert_int_equal(t.count[to], 0);
+			}
+			vmtable_clear(&t);
+		}
+}
+
+static void
+test_event_while_busy(void **st)
+{
+	struct vmtable t;
+	(void)st;
+	vmtable_init(&t);
+	struct vmrec *r = vm_find(&t, "vm-7", 1);
+	vm_enqueue(&t, r, "event");
+	assert_ptr_equal(vm_dequeue(&t), r);
+	assert_int_equal(r->sched, VM_WORKING);
+	/* An event while it is worked on: not queued twice, marked. */
+	vm_enqueue(&t, r, "event");
+	assert_int_equal(r->sched, VM_WORKING);
+	assert_null(t.qhead);
+	assert_true(r->dirty);
+	/* When the work is done, it is looked at again. */
+	vm_done(&t, r, "decided");
+	assert_int_equal(r->sched, VM_QUEUED);
+	assert_ptr_equal(t.qhead, r);
+	assert_false(r->dirty);
+	assert_ptr_equal(vm_dequeue(&t), r);
+	vm_done(&t, r, "decided");
+	assert_int_equal(r->sched, VM_IDLE);
+	vmtable_clear(&t);
+}
+
+static void
+test_queue_order_and_remove(void **st)
+{
+	struct vmtable t;
+	char m[16];
+	(void)st;
+	vmtable_init(&t);
+	for (int i = 0; i < 5; i++) {
+		snprintf(m, sizeof(m), "vm-%d", i);
+		vm_enqueue(&t, vm_find(&t, m, 1), "test");
+	}
+	vm_remove(&t, vm_find(&t, "vm-4", 0));	/* the tail */
+	vm_remove(&t, vm_find(&t, "vm-0", 0));	/* the head */
+	vm_enqueue(&t, vm_find(&t, "vm-9", 1), "test");
+	const char *want[] = { "vm-1", "vm-2", "vm-3", "vm-9" };
+	for (int i = 0; i < 4; i++) {
+		struct vmrec *r = vm_dequeue(&t);
+		assert_non_null(r);
+		assert_string_equal(r->moref, want[i]);
+	}
+	assert_null(vm_dequeue(&t));
+	assert_int_equal(t.n, 4);
+	assert_int_equal(t.count[VM_WORKING], 4);
+	vmtable_clear(&t);
+}
+
+/* ---------------------------------------------------------------- */
+/* backoff                                                           */
+
+static void
+test_retry_bounds(void **st)
+{
+	(void)st;
+	uint64_t prev_lo = 0;
+	for (unsigned a = 1; a <= 40; a++) {
+		uint64_t base = (uint64_t)RETRY_BASE_MS;
+		for (unsigned i = 1; i < a && base < RETRY_MAX_MS; i++)
+			base *= 2;
+		if (base > RETRY_MAX_MS)
+			base = RETRY_MAX_MS;
+		uint64_t lo = UINT64_MAX, hi = 0;
+		for (unsigned rnd = 0; rnd < 200; rnd++) {
+			uint64_t d = backoff_retry_ms(a, rnd * 2654435761u);
+			lo = d < lo ? d : lo;
+			hi = d > hi ? d : hi;
+			assert_true(d * 100 >= base * 80);
+			assert_true(d * 100 <= base * 120);
+		}
+		assert_true(hi > lo);		/* jittered */
+		assert_true(lo >= prev_lo);	/* never shorter than before */
+		prev_lo = lo;
+	}
+	assert_int_equal(backoff_retry_ms(1, 20), RETRY_BASE_MS);
+	assert_int_equal(backoff_retry_ms(100, 40), RETRY_MAX_MS * 120 / 100);
+}
+
+static void
+test_watch_backoff(void **st)
+{
+	int cur = 0, prev = 0;
+	(void)st;
+	for (int i = 0; i < 20; i++) {
+		int want = prev == 0 ? WATCH_BASE_MS : prev * 2 > WATCH_MAX_MS ? WATCH_MAX_MS :
+		    prev * 2;
+		int d = backoff_watch_ms(&cur, 0);	/* rnd 0: -20% */
+		assert_int_equal(d, want * 80 / 100);
+		prev = want;
+	}
+	assert_int_equal(cur, WATCH_MAX_MS);
+	assert_int_equal(backoff_watch_ms(&cur, 40), WATCH_MAX_MS * 120 / 100);
+}
+
+/* ---------------------------------------------------------------- */
+/* the breaker                                                       */
+
+static void
+test_breaker_cycle(void **st)
+{
+	struct breaker b = { 0 };
+	(void)st;
+	assert_int_equal(breaker_gate(&b, 0), CRYPTO_ALLOWED);
+	assert_int_equal(breaker_next(&b), UINT64_MAX);
+	/* A failure opens it for BREAKER_MIN_MS. */
+	assert_int_equal(breaker_trip(&b, 1000, 0), 1);
+	assert_int_equal(breaker_next(&b), 1000 + BREAKER_MIN_MS);
+	assert_int_equal(breaker_gate(&b, 1000 + BREAKER_MIN_MS - 1), CRYPTO_HELD);
+	/* A job that started before it opened fails too: nothing new. */
+	assert_int_equal(breaker_trip(&b, 1500, 0), 0);
+	assert_int_equal(breaker_next(&b), 1000 + BREAKER_MIN_MS);
+	/* Half-open: one probe, and only one. */
+	assert_int_equal(breaker_gate(&b, 1000 + BREAKER_MIN_MS), CRYPTO_PROBE);
+	assert_int_equal(breaker_gate(&b, 1000 + BREAKER_MIN_MS), CRYPTO_HELD);
+	assert_int_equal(breaker_next(&b), UINT64_MAX);
+	/* The probe fails: open twice as long. */
+	assert_int_equal(breaker_trip(&b, 5000, 1), 2);
+	assert_int_equal(breaker_next(&b), 5000 + 2 * BREAKER_MIN_MS);
+	/* A probe that did not test the KMS gives its turn back. */
+	assert_int_equal(breaker_gate(&b, 10000), CRYPTO_PROBE);
+	breaker_probe_done(&b);
+	assert_int_equal(breaker_gate(&b, 10000), CRYPTO_PROBE);
+	/* It succeeds: closed, and the next failure starts short again. */
+	assert_int_equal(breaker_close(&b), 1);
+	assert_int_equal(breaker_gate(&b, 10000), CRYPTO_ALLOWED);
+	assert_int_equal(breaker_close(&b), 0);
+	assert_int_equal(breaker_trip(&b, 20000, 0), 1);
+	assert_int_equal(breaker_next(&b), 20000 + BREAKER_MIN_MS);
+}
+
+static void
+test_breaker_cap(void **st)
+{
+	struct breaker b = { 0 };
+	(void)st;
+	breaker_trip(&b, 0, 0);
+	for (int i = 0; i < 30; i++)
+		breaker_trip(&b, 0, 1);
+	assert_int_equal(b.ms, BREAKER_MAX_MS);
+	assert_int_equal(breaker_next(&b), BREAKER_MAX_MS);
+}
+
+static void
+test_breaker_hold(void **st)
+{
+	struct breaker b = { 0 };
+	(void)st;
+	assert_int_equal(breaker_hold(&b, 1), 1);
+	assert_int_equal(breaker_hold(&b, 1), 0);
+	/* Held: no probe however long it waits, and a success does not
+	 * release it (only the health check does). */
+	assert_int_equal(breaker_gate(&b, UINT64_MAX - 1), CRYPTO_HELD);
+	assert_int_equal(breaker_next(&b), UINT64_MAX);
+	assert_int_equal(breaker_close(&b), 0);
+	assert_int_equal(breaker_gate(&b, 0), CRYPTO_HELD);
+	assert_int_equal(breaker_hold(&b, 0), 1);
+	assert_int_equal(breaker_gate(&b, 0), CRYPTO_ALLOWED);
+	assert_int_equal(breaker_hold(&b, 0), 0);
+}
+
+/* ---------------------------------------------------------------- */
+/* the scheduler, with an injected clock and submitter               */
+
+struct fake {
+	struct engine	 e;
+	uint64_t	 clock;
+	int		 fail;		/* submissions that fail from now */
+	int		 nsub;
+	char		 sub[64][96];
+	enum crypto_gate gate[64];
+};
+
+static uint64_t
+fake_now(struct engine *e)
+{
+	return ((struct fake *)e)->clock;
+}
+
+static int
+fake_submit(struct engine *e, struct vmrec *r, enum crypto_gate g)
+{
+	struct fake *f = (struct fake *)e;
+	if (f->fail) {
+		f->fail--;
+		return -1;
+	}
+	assert_true(f->nsub < 64);
+	snprintf(f->sub[f->nsub], sizeof(f->sub[0]), "%s", r->moref);
+	f->gate[f->nsub++] = g;
+	assert_int_equal(r->sched, VM_WORKING);
+	return 0;
+}
+
+static struct fake *
+fake_new(int max_in_flight, int nvms)
+{
+	struct fake *f = xcalloc(1, sizeof(*f));
+	struct config *c = xcalloc(1, sizeof(*c));
+	char m[16];
+
+	c->max_in_flight = max_in_flight;
+	f->e.cfg = cfgref_new(c);
+	f->e.now = fake_now;
+	f->e.submit_enforce = fake_submit;
+	f->e.accepting = 1;
+	f->e.max_key = -1;
+	vmtable_init(&f->e.vms);
+	f->clock = 1000;
+	for (int i = 0; i < nvms; i++) {
+		snprintf(m, sizeof(m), "vm-%d", i);
+		vm_enqueue(&f->e.vms, vm_find(&f->e.vms, m, 1), "test");
+	}
+	return f;
+}
+
+static void
+fake_free(struct fake *f)
+{
+	vmtable_clear(&f->e.vms);
+	cfgref_drop(f->e.cfg);
+	free(f);
+}
+
+static void
+test_sched_in_flight_limit(void **st)
+{
+	(void)st;
+	struct fake *f = fake_new(3, 10);
+	struct engine *e = &f->e;
+
+	assert_int_equal(sched_run(e), UINT64_MAX);
+	assert_int_equal(f->nsub, 3);
+	assert_int_equal(e->jobs, 3);
+	assert_int_equal(e->vms.count[VM_WORKING], 3);
+	assert_int_equal(e->vms.count[VM_QUEUED], 7);
+	assert_string_equal(f->sub[0], "vm-0");
+	assert_int_equal(f->gate[0], CRYPTO_ALLOWED);
+	/* Full: a second turn starts nothing. */
+	sched_run(e);
+	assert_int_equal(f->nsub, 3);
+	/* Tasks running in vCenter count against the same limit. */
+	e->jobs = 1;
+	e->tasks.running = 2;
+	sched_run(e);
+	assert_int_equal(f->nsub, 3);
+	e->tasks.running = 1;
+	sched_run(e);
+	assert_int_equal(f->nsub, 4);
+	assert_int_equal(e->jobs, 2);
+	/* Stopping: nothing new starts. */
+	e->jobs = 0;
+	e->tasks.running = 0;
+	e->accepting = 0;
+	sched_run(e);
+	assert_int_equal(f->nsub, 4);
+	fake_free(f);
+}
+
+static void
+test_sched_submit_fails(void **st)
+{
+	(void)st;
+	struct fake *f = fake_new(4, 2);
+	struct engine *e = &f->e;
+
+	f->fail = 1;
+	uint64_t next = sched_run(e);
+	/* Nothing started: the VM is not left busy and no job counts; it
+	 * retries after a backoff, and the engine is told when. */
+	assert_int_equal(f->nsub, 0);
+	assert_int_equal(e->jobs, 0);
+	struct vmrec *r = vm_find(&e->vms, "vm-0", 0);
+	assert_int_equal(r->sched, VM_BACKOFF);
+	assert_int_equal(r->attempts, 1);
+	assert_int_equal(next, r->due);
+	assert_true(r->due >= f->clock + RETRY_BASE_MS * 80 / 100);
+	assert_true(r->due <= f->clock + RETRY_BASE_MS * 120 / 100);
+	assert_int_equal(e->vms.count[VM_WORKING], 0);
+	/* The next turn goes on with the rest. */
+	sched_run(e);
+	assert_int_equal(f->nsub, 1);
+	assert_string_equal(f->sub[0], "vm-1");
+	/* Not due yet: stays. */
+	f->clock = r->due - 1;
+	sched_run(e);
+	assert_int_equal(r->sched, VM_BACKOFF);
+	f->clock = r->due;
+	sched_run(e);
+	assert_int_equal(f->nsub, 2);
+	assert_string_equal(f->sub[1], "vm-0");
+	assert_int_equal(r->sched, VM_WORKING);
+	fake_free(f);
+}
+
+static void
+test_sched_gives_up(void **st)
+{
+	(void)st;
+	struct fake *f = fake_new(1, 1);
+	struct engine *e = &f->e;
+	struct vmrec *r = vm_find(&e->vms, "vm-0", 0);
+
+	for (unsigned i = 1; i <= RETRY_ATTEMPTS; i++) {
+		f->fail = 1;
+		uint64_t next = sched_run(e);
+		assert_int_equal(r->attempts, i);
+		if (i < RETRY_ATTEMPTS) {
+			assert_int_equal(r->sched, VM_BACKOFF);
+			f->clock = next;
+		}
+	}
+	assert_int_equal(r->sched, VM_FAILED);
+	assert_int_equal(sched_run(e), UINT64_MAX);
+	/* An event brings it back. */
+	vm_enqueue(&e->vms, r, "VmReconfiguredEvent");
+	sched_run(e);
+	assert_int_equal(f->nsub, 1);
+	fake_free(f);
+}
+
+static void
+test_sched_breaker_probe(void **st)
+{
+	(void)st;
+	struct fake *f = fake_new(8, 0);
+	struct engine *e = &f->e;
+	char m[16];
+
+	/* Five VMs wait for a key; the breaker opened at 1000. */
+	breaker_trip(&e->breaker, 1000, 0);
+	for (int i = 0; i < 5; i++) {
+		snprintf(m, sizeof(m), "vm-%d", i);
+		struct vmrec *r = vm_find(&e->vms, m, 1);
+		walk_to(&e->vms, r, VM_PAUSED);
+	}
+	assert_int_equal(sched_run(e), 1000 + BREAKER_MIN_MS);
+	assert_int_equal(f->nsub, 0);
+	/* Half-open: exactly one of them goes, as the probe. */
+	f->clock = 1000 + BREAKER_MIN_MS;
+	assert_int_equal(sched_run(e), UINT64_MAX);
+	assert_int_equal(f->nsub, 1);
+	assert_int_equal(f->gate[0], CRYPTO_PROBE);
+	assert_int_equal(e->vms.count[VM_PAUSED], 4);
+	sched_run(e);
+	assert_int_equal(f->nsub, 1);
+	/* An event on a paused VM while open: worked on, without keys. */
+	struct vmrec *other = vm_find(&e->vms, strcmp(f->sub[0], "vm-3") ? "vm-3" : "vm-4", 0);
+	assert_int_equal(other->sched, VM_PAUSED);
+	vm_enqueue(&e->vms, other, "event");
+	sched_run(e);
+	assert_int_equal(f->nsub, 2);
+	assert_int_equal(f->gate[1], CRYPTO_HELD);
+	fake_free(f);
+}
+
+/* The probe could not even be queued: the breaker's turn is given back. */
+static void
+test_sched_probe_not_queued(void **st)
+{
+	(void)st;
+	struct fake *f = fake_new(8, 0);
+	struct engine *e = &f->e;
+	struct vmrec *r = vm_find(&e->vms, "vm-0", 1);
+
+	breaker_trip(&e->breaker, 0, 0);
+	walk_to(&e->vms, r, VM_PAUSED);
+	f->clock = BREAKER_MIN_MS;
+	f->fail = 1;
+	sched_run(e);
+	assert_false(e->breaker.probing);
+	assert_int_equal(r->sched, VM_BACKOFF);
+	assert_int_equal(e->jobs, 0);
+	fake_free(f);
+}
+
+/* The real submitter into a pool that refuses: no job, no VM busy, the
+ * configuration reference given back (ASan sees a leak otherwise). */
+static void
+test_pool_refuses(void **st)
+{
+	(void)st;
+	struct fake *f = fake_new(4, 1);
+	struct engine *e = &f->e;
+	uv_loop_t loop;
+
+	assert_int_equal(uv_loop_init(&loop), 0);
+	pool_init(&e->pool, &loop, NULL, 10);
+	e->submit_enforce = sched_submit_enforce;
+	e->pool.fail_next = 1;
+	sched_run(e);
+	struct vmrec *r = vm_find(&e->vms, "vm-0", 0);
+	assert_int_equal(r->sched, VM_BACKOFF);
+	assert_int_equal(e->jobs, 0);
+	assert_int_equal(e->pool.running, 0);
+	assert_int_equal(e->vms.count[VM_WORKING], 0);
+	pool_destroy(&e->pool);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	fake_free(f);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_every_transition),
+		cmocka_unit_test(test_event_while_busy),
+		cmocka_unit_test(test_queue_order_and_remove),
+		cmocka_unit_test(test_retry_bounds),
+		cmocka_unit_test(test_watch_backoff),
+		cmocka_unit_test(test_breaker_cycle),
+		cmocka_unit_test(test_breaker_cap),
+		cmocka_unit_test(test_breaker_hold),
+		cmocka_unit_test(test_sched_in_flight_limit),
+		cmocka_unit_test(test_sched_submit_fails),
+		cmocka_unit_test(test_sched_gives_up),
+		cmocka_unit_test(test_sched_breaker_probe),
+		cmocka_unit_test(test_sched_probe_not_queued),
+		cmocka_unit_test(test_pool_refuses),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
