@@ -319,8 +319,14 @@ usage(FILE *f)
 	    "                 [--trace-dir DIR] [--log FILE] [--unit NAME] [--no-check]\n");
 }
 
-int
-cmd_support_bundle(int argc, char **argv)
+struct bundle_opts {
+	const char	*config, *output, *trace, *log, *unit;
+	int		 nocheck;
+};
+
+/* EXIT_OK to go on, an exit code, or -1 (--help said). */
+static int
+bundle_args(int argc, char **argv, struct bundle_opts *o)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -332,21 +338,16 @@ cmd_support_bundle(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *path = NULL, *outpath = NULL, *trace = NULL, *logfile = NULL;
-	const char *unit = "vmcrypt-agent";
-	int ch, nocheck = 0, fd;
-	struct config *cfg = NULL;
-	struct bundle b;
-	char err[4096];
+	int ch;
 
 	while ((ch = getopt_long(argc, argv, "c:o:T:l:u:nh", opts, NULL)) != -1) {
 		switch (ch) {
-		case 'c': path = optarg; break;
-		case 'o': outpath = optarg; break;
-		case 'T': trace = optarg; break;
-		case 'l': logfile = optarg; break;
-		case 'u': unit = optarg; break;
-		case 'n': nocheck = 1; break;
+		case 'c': o->config = optarg; break;
+		case 'o': o->output = optarg; break;
+		case 'T': o->trace = optarg; break;
+		case 'l': o->log = optarg; break;
+		case 'u': o->unit = optarg; break;
+		case 'n': o->nocheck = 1; break;
 		case 'h':
 			usage(stdout);
 			printf("\nWrites one .tar.gz to attach to a bug report:\n"
@@ -363,100 +364,133 @@ cmd_support_bundle(int argc, char **argv)
 			    "credentials are removed from every file.  The archive is mode 0600.\n\n"
 			    "exit status: 0 written; 1 it could not be written; 2 usage.\n",
 			    BUNDLE_TRACES, BUNDLE_LOG_LINES);
-			return EXIT_OK;
+			return -1;
 		default:
 			usage(stderr);
 			return EXIT_USAGE;
 		}
 	}
-	if (path == NULL || outpath == NULL || optind != argc) {
+	if (o->config == NULL || o->output == NULL || optind != argc) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	fd = open(outpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	return EXIT_OK;
+}
+
+static void
+add_version(struct bundle *b)
+{
+	struct utsname u;
+	size_t oslen = 0;
+
+	uname(&u);
+	char *os = read_file("/etc/os-release", &oslen, 4096);
+	addf(b, "version.txt", "version and platform",
+	    "vmcrypt-agent %s\n%s %s %s %s\nzlib %s\n\n%s", VMCRYPT_VERSION, u.sysname,
+	    u.release, u.version, u.machine, zlibVersion(), os ? os : "");
+	free(os);
+}
+
+static void
+add_log(struct bundle *b, const struct bundle_opts *o)
+{
+	if (o->log == NULL) {
+		char lines[16];
+		snprintf(lines, sizeof(lines), "%d", BUNDLE_LOG_LINES);
+		char *const av[] = { "journalctl", "-u", (char *)o->unit, "--no-pager", "-n",
+			lines, "-o", "short-iso", NULL };
+		add_command(b, "log.txt", "the journal of the unit", av);
+		return;
+	}
+	size_t len = 0;
+	char *text = read_file(o->log, &len, 512L * 1024);
+	if (text != NULL)
+		add(b, "log.txt", text, len, "the last lines of --log FILE");
+	else
+		addf(b, "log.txt", "the log", "cannot read %s: %s\n", o->log, strerror(errno));
+	free(text);
+}
+
+/* What the running agent says of itself, and where it stands. */
+static void
+add_running(struct bundle *b, const struct config *cfg)
+{
+	size_t len = 0;
+
+	add_http(b, cfg->metrics_listen, "/metrics", "metrics.txt",
+	    "the running agent's /metrics");
+	add_http(b, cfg->metrics_listen, "/healthz", "healthz.txt",
+	    "the running agent's /healthz");
+	char *cp = xasprintf("%s/checkpoint", cfg->state_dir);
+	char *text = read_file(cp, &len, 4096);
+	if (text != NULL)
+		add(b, "checkpoint.txt", text, len, "the last event handled");
+	free(text);
+	free(cp);
+}
+
+/* Every part, the manifest and the end of the archive; 0 or -1. */
+static int
+bundle_write(struct bundle *b, const struct bundle_opts *o, const struct config *cfg,
+    const char *load_err)
+{
+	static const char end[1024];
+	char when[32];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	fprintf(b->manifest, "vmcrypt-agent support bundle, written %s\n\n", when);
+	add_version(b);
+	add_config(b, o->config, load_err);
+	if (!o->nocheck && load_err == NULL) {
+		char *const av[] = { "/proc/self/exe", "check", "--config", (char *)o->config,
+			"--json", NULL };
+		add_command(b, "check.json", "`vmcrypt-agent check --json`", av);
+	}
+	add_traces(b, o->trace ? o->trace : cfg ? cfg->trace_dir : NULL);
+	add_log(b, o);
+	if (cfg != NULL)
+		add_running(b, cfg);
+	fclose(b->manifest);
+	tar_put(b, "MANIFEST.txt", b->mtext, b->mlen);
+	free(b->mtext);
+	if (gzwrite(b->gz, end, sizeof(end)) != (int)sizeof(end))
+		b->failed = 1;
+	if (gzclose(b->gz) != Z_OK)
+		b->failed = 1;
+	return b->failed ? -1 : 0;
+}
+
+int
+cmd_support_bundle(int argc, char **argv)
+{
+	struct bundle_opts o = { .unit = "vmcrypt-agent" };
+	struct config *cfg = NULL;
+	struct bundle b;
+	char err[4096];
+	int rc, fd;
+
+	if ((rc = bundle_args(argc, argv, &o)) != EXIT_OK)
+		return rc < 0 ? EXIT_OK : rc;
+	fd = open(o.output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0 || fchmod(fd, 0600) != 0 || (b.gz = gzdopen(fd, "wb9")) == NULL) {
-		fprintf(stderr, "vmcrypt-agent: cannot write %s: %s\n", outpath, strerror(errno));
+		fprintf(stderr, "vmcrypt-agent: cannot write %s: %s\n", o.output, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return EXIT_FAIL;
 	}
 	b.failed = 0;
 	b.manifest = open_memstream(&b.mtext, &b.mlen);
-	char when[32];
-	time_t now = time(NULL);
-	struct tm tm;
-	gmtime_r(&now, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	fprintf(b.manifest, "vmcrypt-agent support bundle, written %s\n\n", when);
-
-	const char *load_err = NULL;
-	if (config_load(path, &cfg, err, sizeof(err)) != 0)
-		load_err = err;
-
-	struct utsname u;
-	uname(&u);
-	size_t oslen = 0;
-	char *os = read_file("/etc/os-release", &oslen, 4096);
-	addf(&b, "version.txt", "version and platform",
-	    "vmcrypt-agent %s\n%s %s %s %s\nzlib %s\n\n%s", VMCRYPT_VERSION, u.sysname,
-	    u.release, u.version, u.machine, zlibVersion(), os ? os : "");
-	free(os);
-
-	add_config(&b, path, load_err);
-	if (!nocheck && load_err == NULL) {
-		char *const av[] = { "/proc/self/exe", "check", "--config", (char *)path, "--json",
-			NULL };
-		add_command(&b, "check.json", "`vmcrypt-agent check --json`", av);
-	}
-
-	if (trace == NULL && cfg != NULL)
-		trace = cfg->trace_dir;
-	add_traces(&b, trace);
-
-	if (logfile != NULL) {
-		size_t len = 0;
-		char *text = read_file(logfile, &len, 512L * 1024);
-		if (text != NULL)
-			add(&b, "log.txt", text, len, "the last lines of --log FILE");
-		else
-			addf(&b, "log.txt", "the log", "cannot read %s: %s\n", logfile,
-			    strerror(errno));
-		free(text);
-	} else {
-		char lines[16];
-		snprintf(lines, sizeof(lines), "%d", BUNDLE_LOG_LINES);
-		char *const av[] = { "journalctl", "-u", (char *)unit, "--no-pager", "-n", lines,
-			"-o", "short-iso", NULL };
-		add_command(&b, "log.txt", "the journal of the unit", av);
-	}
-	if (cfg != NULL) {
-		add_http(&b, cfg->metrics_listen, "/metrics", "metrics.txt",
-		    "the running agent's /metrics");
-		add_http(&b, cfg->metrics_listen, "/healthz", "healthz.txt",
-		    "the running agent's /healthz");
-		size_t len = 0;
-		char *cp = xasprintf("%s/checkpoint", cfg->state_dir);
-		char *text = read_file(cp, &len, 4096);
-		if (text != NULL)
-			add(&b, "checkpoint.txt", text, len, "the last event handled");
-		free(text);
-		free(cp);
-	}
-
-	fclose(b.manifest);
-	tar_put(&b, "MANIFEST.txt", b.mtext, b.mlen);
-	free(b.mtext);
-	static const char end[1024];
-	if (gzwrite(b.gz, end, sizeof(end)) != (int)sizeof(end))
-		b.failed = 1;
-	if (gzclose(b.gz) != Z_OK)
-		b.failed = 1;
+	const char *load_err = config_load(o.config, &cfg, err, sizeof(err)) != 0 ? err : NULL;
+	rc = bundle_write(&b, &o, cfg, load_err);
 	config_free(cfg);
-	if (b.failed) {
-		fprintf(stderr, "vmcrypt-agent: writing %s failed\n", outpath);
+	if (rc != 0) {
+		fprintf(stderr, "vmcrypt-agent: writing %s failed\n", o.output);
 		return EXIT_FAIL;
 	}
-	fprintf(stderr, "vmcrypt-agent: support bundle written to %s%s\n", outpath,
+	fprintf(stderr, "vmcrypt-agent: support bundle written to %s%s\n", o.output,
 	    load_err ? " (the configuration was rejected: see config-error.txt)" : "");
 	return EXIT_OK;
 }

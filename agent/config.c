@@ -179,140 +179,170 @@ config_semantic(struct config *c, xmlNode *vc, xmlNode *tls, xmlNode *pol,
 	}
 }
 
-int
-config_load(const char *path, struct config **out, char *err, size_t errlen)
+/* The file parsed and validated against the embedded schema, or NULL
+ * (every problem in eb). */
+static xmlDocPtr
+load_valid(const char *path, struct errbuf *eb)
 {
-	struct errbuf eb = { err, errlen, 0, 0, path };
-	xmlSchemaParserCtxtPtr spctx = NULL;
-	xmlSchemaPtr schema = NULL;
-	xmlSchemaValidCtxtPtr vctx = NULL;
-	xmlParserCtxtPtr pctx = NULL;
+	xmlSchemaParserCtxtPtr spctx;
+	xmlSchemaPtr schema;
+	xmlSchemaValidCtxtPtr vctx;
+	xmlParserCtxtPtr pctx;
 	xmlDocPtr doc = NULL;
-	struct config *c = NULL;
-	xmlNode *root, *n, *vc = NULL, *tls = NULL, *pol = NULL;
-	int rc = -1;
-
-	if (errlen > 0)
-		err[0] = '\0';
-	*out = NULL;
 
 	spctx = xmlSchemaNewMemParserCtxt((const char *)config_xsd, (int)config_xsd_len);
 	schema = spctx ? xmlSchemaParse(spctx) : NULL;
+	xmlSchemaFreeParserCtxt(spctx);
 	if (schema == NULL) {
-		errbuf_add(&eb, 0, "internal error: embedded schema does not load");
-		goto out;
+		errbuf_add(eb, 0, "internal error: embedded schema does not load");
+		return NULL;
 	}
-
-	pctx = xmlNewParserCtxt();
-	if (pctx == NULL)
+	if ((pctx = xmlNewParserCtxt()) == NULL)
 		fatalx("out of memory");
-	xmlSetStructuredErrorFunc(&eb, (xmlStructuredErrorFunc)xml_error);
+	xmlSetStructuredErrorFunc(eb, (xmlStructuredErrorFunc)xml_error);
 	/* No network, no entity expansion, no DTD loading: a config is data. */
-	doc = xmlCtxtReadFile(pctx, path, NULL,
-	    XML_PARSE_NONET | XML_PARSE_NOWARNING);
+	doc = xmlCtxtReadFile(pctx, path, NULL, XML_PARSE_NONET | XML_PARSE_NOWARNING);
 	xmlSetStructuredErrorFunc(NULL, NULL);
-	if (doc == NULL) {
-		if (eb.count == 0)
-			errbuf_add(&eb, 0, "cannot read: %s", strerror(errno));
-		goto out;
+	if (doc == NULL && eb->count == 0)
+		errbuf_add(eb, 0, "cannot read: %s", strerror(errno));
+	xmlFreeParserCtxt(pctx);
+	if (doc != NULL && eb->count == 0) {
+		if ((vctx = xmlSchemaNewValidCtxt(schema)) == NULL)
+			fatalx("out of memory");
+		xmlSchemaSetValidStructuredErrors(vctx, (xmlStructuredErrorFunc)xml_error, eb);
+		if (xmlSchemaValidateDoc(vctx, doc) != 0 && eb->count == 0)
+			errbuf_add(eb, 0, "does not match the configuration schema");
+		xmlSchemaFreeValidCtxt(vctx);
 	}
-	if (eb.count > 0)
-		goto out;
-
-	vctx = xmlSchemaNewValidCtxt(schema);
-	if (vctx == NULL)
-		fatalx("out of memory");
-	xmlSchemaSetValidStructuredErrors(vctx, (xmlStructuredErrorFunc)xml_error, &eb);
-	if (xmlSchemaValidateDoc(vctx, doc) != 0) {
-		if (eb.count == 0)
-			errbuf_add(&eb, 0, "does not match the configuration schema");
-		goto out;
+	xmlSchemaFree(schema);
+	if (eb->count > 0) {
+		xmlFreeDoc(doc);
+		return NULL;
 	}
+	return doc;
+}
 
-	c = xcalloc(1, sizeof(*c));
+/* The nodes config_semantic() names in its errors. */
+struct where {
+	xmlNode	*vc, *tls, *pol;
+};
+
+static void
+read_vcenter(struct config *c, xmlNode *n, struct where *w)
+{
+	w->vc = n;
+	c->vc_url = attr(n, "url");
+	c->vc_user = attr(n, "user");
+	c->password_file = attr(n, "password-file");
+	c->pbm_path = attr(n, "pbm-path");
+	c->timeout = attr_int(n, "timeout", 60);
+	for (xmlNode *t = n->children; t; t = t->next) {
+		if (!is(t, "tls"))
+			continue;
+		w->tls = t;
+		c->tls.ca_file = attr(t, "ca-file");
+		c->tls.thumbprint = attr(t, "thumbprint");
+		upcase(c->tls.thumbprint);
+		if (attr_bool(t, "insecure", 0))
+			c->tls.mode = TLS_INSECURE;
+		else if (c->tls.thumbprint)
+			c->tls.mode = TLS_PINNED;
+		else if (c->tls.ca_file)
+			c->tls.mode = TLS_CA_FILE;
+	}
+}
+
+static void
+read_kms(struct config *c, xmlNode *n)
+{
+	c->kms_cluster = attr(n, "cluster");
+	c->kms_require_default = attr_bool(n, "require-default", 1);
+	c->kms_health_interval = attr_int(n, "health-interval", 300);
+	for (xmlNode *s = n->children; s; s = s->next) {
+		if (!is(s, "server"))
+			continue;
+		c->kms_servers = xreallocarray(c->kms_servers, c->nkms_servers + 1,
+		    sizeof(*c->kms_servers));
+		struct kms_server_expect *k = &c->kms_servers[c->nkms_servers++];
+		k->name = attr(s, "name");
+		k->address = attr(s, "address");
+		k->port = attr_int(s, "port", 5696);
+	}
+}
+
+static void
+read_enforce(struct config *c, xmlNode *n)
+{
+	c->min_hw_version = attr_int(n, "min-hw-version", 13);
+	c->encrypt = attr_bool(n, "encrypt", 1);
+	c->migrate_encryption = attr(n, "migrate-encryption");
+	c->ft_encryption = attr(n, "ft-encryption");
+	c->templates = attr(n, "templates");
+	c->dry_run = attr_bool(n, "dry-run", 0);
+	c->attach_policy = attr_bool(n, "attach-policy", 0);
+	c->max_in_flight = attr_int(n, "max-in-flight", 8);
+	c->reconcile_interval = attr_int(n, "reconcile-interval", 3600);
+}
+
+static void
+read_exclusions(struct config *c, xmlNode *n)
+{
+	for (xmlNode *x = n->children; x; x = x->next) {
+		if (x->type != XML_ELEMENT_NODE)
+			continue;
+		c->exclusions = xreallocarray(c->exclusions, c->nexclusions + 1,
+		    sizeof(*c->exclusions));
+		struct exclusion *e = &c->exclusions[c->nexclusions++];
+		e->value = NULL;
+		if (is(x, "name-pattern")) {
+			e->kind = EXCL_NAME_PATTERN;
+			e->pattern = text(x);
+		} else if (is(x, "folder")) {
+			e->kind = EXCL_FOLDER;
+			e->pattern = text(x);
+		} else {
+			e->kind = EXCL_CUSTOM_ATTR;
+			e->pattern = attr(x, "name");
+			e->value = attr_or(x, "value", "true");
+		}
+	}
+}
+
+static void
+default_str(char **f, const char *v)
+{
+	if (*f == NULL)
+		*f = xstrdup(v);
+}
+
+/* The validated document as a configuration. */
+static struct config *
+config_from(xmlDocPtr doc, const char *path, struct where *w)
+{
+	struct config *c = xcalloc(1, sizeof(*c));
+
 	c->path = xstrdup(path);
-	root = xmlDocGetRootElement(doc);
-
 	/* Defaults for optional elements; the XSD supplies attribute defaults
 	 * only when the element is present. */
-	c->pbm_path = NULL;
 	c->kms_require_default = 1;
 	c->kms_health_interval = 300;
 	c->min_hw_version = 13;
 	c->encrypt = 1;
 	c->max_in_flight = 8;
 	c->reconcile_interval = 3600;
-
-	for (n = root->children; n != NULL; n = n->next) {
+	for (xmlNode *n = xmlDocGetRootElement(doc)->children; n != NULL; n = n->next) {
 		if (is(n, "vcenter")) {
-			vc = n;
-			c->vc_url = attr(n, "url");
-			c->vc_user = attr(n, "user");
-			c->password_file = attr(n, "password-file");
-			c->pbm_path = attr(n, "pbm-path");
-			c->timeout = attr_int(n, "timeout", 60);
-			for (xmlNode *t = n->children; t; t = t->next) {
-				if (!is(t, "tls"))
-					continue;
-				tls = t;
-				c->tls.ca_file = attr(t, "ca-file");
-				c->tls.thumbprint = attr(t, "thumbprint");
-				upcase(c->tls.thumbprint);
-				if (attr_bool(t, "insecure", 0))
-					c->tls.mode = TLS_INSECURE;
-				else if (c->tls.thumbprint)
-					c->tls.mode = TLS_PINNED;
-				else if (c->tls.ca_file)
-					c->tls.mode = TLS_CA_FILE;
-			}
+			read_vcenter(c, n, w);
 		} else if (is(n, "encryption-policy")) {
-			pol = n;
+			w->pol = n;
 			c->policy_name = attr(n, "name");
 			c->policy_id = attr(n, "id");
 		} else if (is(n, "kms")) {
-			c->kms_cluster = attr(n, "cluster");
-			c->kms_require_default = attr_bool(n, "require-default", 1);
-			c->kms_health_interval = attr_int(n, "health-interval", 300);
-			for (xmlNode *s = n->children; s; s = s->next) {
-				if (!is(s, "server"))
-					continue;
-				c->kms_servers = xreallocarray(c->kms_servers,
-				    c->nkms_servers + 1, sizeof(*c->kms_servers));
-				struct kms_server_expect *k = &c->kms_servers[c->nkms_servers++];
-				k->name = attr(s, "name");
-				k->address = attr(s, "address");
-				k->port = attr_int(s, "port", 5696);
-			}
+			read_kms(c, n);
 		} else if (is(n, "enforce")) {
-			c->min_hw_version = attr_int(n, "min-hw-version", 13);
-			c->encrypt = attr_bool(n, "encrypt", 1);
-			c->migrate_encryption = attr(n, "migrate-encryption");
-			c->ft_encryption = attr(n, "ft-encryption");
-			c->templates = attr(n, "templates");
-			c->dry_run = attr_bool(n, "dry-run", 0);
-			c->attach_policy = attr_bool(n, "attach-policy", 0);
-			c->max_in_flight = attr_int(n, "max-in-flight", 8);
-			c->reconcile_interval = attr_int(n, "reconcile-interval", 3600);
+			read_enforce(c, n);
 		} else if (is(n, "exclusions")) {
-			for (xmlNode *x = n->children; x; x = x->next) {
-				if (x->type != XML_ELEMENT_NODE)
-					continue;
-				c->exclusions = xreallocarray(c->exclusions,
-				    c->nexclusions + 1, sizeof(*c->exclusions));
-				struct exclusion *e = &c->exclusions[c->nexclusions++];
-				e->value = NULL;
-				if (is(x, "name-pattern")) {
-					e->kind = EXCL_NAME_PATTERN;
-					e->pattern = text(x);
-				} else if (is(x, "folder")) {
-					e->kind = EXCL_FOLDER;
-					e->pattern = text(x);
-				} else {
-					e->kind = EXCL_CUSTOM_ATTR;
-					e->pattern = attr(x, "name");
-					e->value = attr_or(x, "value", "true");
-				}
-			}
+			read_exclusions(c, n);
 		} else if (is(n, "state-dir")) {
 			c->state_dir = text(n);
 		} else if (is(n, "log")) {
@@ -324,38 +354,39 @@ config_load(const char *path, struct config **out, char *err, size_t errlen)
 			c->trace_keep = attr_int(n, "keep", 2000);
 		}
 	}
-	if (c->pbm_path == NULL)
-		c->pbm_path = xstrdup("/pbm/sdk");
-	if (c->migrate_encryption == NULL)
-		c->migrate_encryption = xstrdup("required");
-	if (c->ft_encryption == NULL)
-		c->ft_encryption = xstrdup("leave");
-	if (c->templates == NULL)
-		c->templates = xstrdup("report");
-	if (c->state_dir == NULL)
-		c->state_dir = xstrdup("/var/lib/vmcrypt-agent");
-	if (c->log_level == NULL)
-		c->log_level = xstrdup("info");
-	if (c->metrics_listen == NULL)
-		c->metrics_listen = xstrdup("127.0.0.1:9480");
-	if (c->policy_name == NULL && c->policy_id == NULL)
-		c->policy_name = xstrdup("VM Encryption Policy");
+	default_str(&c->pbm_path, "/pbm/sdk");
+	default_str(&c->migrate_encryption, "required");
+	default_str(&c->ft_encryption, "leave");
+	default_str(&c->templates, "report");
+	default_str(&c->state_dir, "/var/lib/vmcrypt-agent");
+	default_str(&c->log_level, "info");
+	default_str(&c->metrics_listen, "127.0.0.1:9480");
+	if (c->policy_id == NULL)
+		default_str(&c->policy_name, "VM Encryption Policy");
+	return c;
+}
 
-	config_semantic(c, vc, tls, pol, &eb);
-	if (eb.count > 0)
-		goto out;
+int
+config_load(const char *path, struct config **out, char *err, size_t errlen)
+{
+	struct errbuf eb = { err, errlen, 0, 0, path };
+	struct where w = { NULL, NULL, NULL };
+	xmlDocPtr doc;
 
-	*out = c;
-	c = NULL;
-	rc = 0;
-out:
-	config_free(c);
+	if (errlen > 0)
+		err[0] = '\0';
+	*out = NULL;
+	if ((doc = load_valid(path, &eb)) == NULL)
+		return -1;
+	struct config *c = config_from(doc, path, &w);
+	config_semantic(c, w.vc, w.tls, w.pol, &eb);
 	xmlFreeDoc(doc);
-	xmlFreeParserCtxt(pctx);
-	xmlSchemaFreeValidCtxt(vctx);
-	xmlSchemaFree(schema);
-	xmlSchemaFreeParserCtxt(spctx);
-	return rc;
+	if (eb.count > 0) {
+		config_free(c);
+		return -1;
+	}
+	*out = c;
+	return 0;
 }
 
 void

@@ -374,19 +374,22 @@ judge_health(struct chk_report *r, const struct kms_facts *f, const char *id)
 	return usable;
 }
 
-void
-kms_evaluate(const struct config *cfg, const struct kms_facts *f, struct chk_report *r)
+/* The step failed: its detail is why the KMS is unusable; stop there. */
+static int
+stop_at(struct chk_report *r, const struct chk_item *it)
+{
+	snprintf(r->kms_reason, sizeof(r->kms_reason), "%s", it->detail);
+	return -1;
+}
+
+/* vCenter itself, its API and its key management: 0 to go on. */
+static int
+eval_vcenter(const struct config *cfg, const struct kms_facts *f, struct chk_report *r)
 {
 	struct chk_item *it;
-	char d[1024];
-	int kms_ok = 1;
-
-	memset(r, 0, sizeof(*r));
-	r->kms_usable = 0;
 
 	item(r, "vcenter", "vCenter reachable and logged in", CHK_PASS, "%s",
 	    f->full_name[0] ? f->full_name : "logged in");
-
 	int is_vc = strcmp(f->api_type, "VirtualCenter") == 0;
 	it = item(r, "vcenter-type", "Really a vCenter", is_vc ? CHK_PASS : CHK_FAIL,
 	    is_vc ? "about.apiType %s" : "about.apiType is %s: this is a standalone ESXi "
@@ -394,10 +397,8 @@ kms_evaluate(const struct config *cfg, const struct kms_facts *f, struct chk_rep
 	    "empty");
 	if (!is_vc) {
 		fix(it, "point <vcenter url> at the vCenter that manages this host");
-		snprintf(r->kms_reason, sizeof(r->kms_reason), "%s", it->detail);
-		return;
+		return stop_at(r, it);
 	}
-
 	int ft = cfg->ft_encryption && strcmp(cfg->ft_encryption, "required") == 0;
 	int old_ft = ft && vim_version_cmp(f->api_version, "7.0.2") < 0;
 	it = item(r, "api-version", "API version", old_ft ? CHK_FAIL : CHK_PASS,
@@ -405,24 +406,29 @@ kms_evaluate(const struct config *cfg, const struct kms_facts *f, struct chk_rep
 	    "needs 7.0.2 or newer" : "");
 	if (old_ft)
 		fix(it, "set ft-encryption=\"leave\" in <enforce>, or upgrade vCenter to 7.0 U2+");
-
 	it = item(r, "crypto-manager", "Key management (CryptoManagerKmip)",
 	    f->has_crypto_manager ? CHK_PASS : CHK_FAIL, f->has_crypto_manager ?
 	    "present" : "this vCenter has no CryptoManagerKmip (crypto manager: %s)",
 	    f->crypto_manager_type[0] ? f->crypto_manager_type : "none");
 	if (!f->has_crypto_manager) {
 		fix(it, "VM encryption needs vCenter 6.5 or newer with key management");
-		snprintf(r->kms_reason, sizeof(r->kms_reason), "%s", it->detail);
-		return;
+		return stop_at(r, it);
 	}
+	return 0;
+}
 
-	/* Key providers. */
+/* The key providers vCenter lists: 0 if there is at least one. */
+static int
+eval_providers(const struct kms_facts *f, struct chk_report *r)
+{
+	struct chk_item *it;
+	char d[1024] = "";
+
 	if (!f->listed) {
 		it = item(r, "kms-providers", "Key providers (ListKmipServers)", CHK_FAIL,
 		    "%s", f->list_err.msg);
 		fix(it, "grant the account Cryptographer.ManageKeyServers on the vCenter root");
-		snprintf(r->kms_reason, sizeof(r->kms_reason), "%s", it->detail);
-		return;
+		return stop_at(r, it);
 	}
 	if (f->nclusters == 0) {
 		it = item(r, "kms-providers", "Key providers (ListKmipServers)", CHK_FAIL,
@@ -430,86 +436,113 @@ kms_evaluate(const struct config *cfg, const struct kms_facts *f, struct chk_rep
 		fix(it, "add the KMS as a standard key provider: vCenter > Configure > "
 		    "Security > Key Providers > Add Standard Key Provider (port 5696), or "
 		    "`govc kms.add -n NAME -a ADDRESS CLUSTER`; then establish trust");
-		snprintf(r->kms_reason, sizeof(r->kms_reason), "%s", it->detail);
-		return;
+		return stop_at(r, it);
 	}
-	d[0] = '\0';
 	for (size_t i = 0; i < f->nclusters; i++) {
 		appendf(d, sizeof(d), "%s", i ? ", " : "");
 		describe_cluster(d, sizeof(d), &f->clusters[i]);
 	}
 	item(r, "kms-providers", "Key providers (ListKmipServers)", CHK_PASS, "%zu: %s",
 	    f->nclusters, d);
+	return 0;
+}
 
-	/* The expected provider and its members. */
-	const struct kms_cluster *want = NULL;
+/* The servers of the expected provider against <kms><server>: CHK_PASS or
+ * CHK_FAIL, with what differs appended to d. */
+static enum chk_result
+compare_servers(const struct config *cfg, const struct kms_cluster *want, char *d, size_t dlen)
+{
+	enum chk_result res = CHK_PASS;
+
+	for (size_t i = 0; i < cfg->nkms_servers; i++) {
+		const struct kms_server_expect *e = &cfg->kms_servers[i];
+		const struct kms_server *s = NULL;
+		for (size_t j = 0; j < want->nservers && !s; j++)
+			if (strcmp(want->servers[j].name, e->name) == 0)
+				s = &want->servers[j];
+		if (s == NULL) {
+			appendf(d, dlen, "; server %s (%s:%d) is missing", e->name, e->address,
+			    e->port);
+			res = CHK_FAIL;
+		} else if (strcasecmp(s->address, e->address) != 0 || s->port != e->port) {
+			appendf(d, dlen, "; server %s is %s:%d, expected %s:%d", e->name,
+			    s->address, s->port, e->address, e->port);
+			res = CHK_FAIL;
+		}
+	}
+	return res;
+}
+
+/* The provider <kms cluster> names (NULL if none is named or it is not
+ * there); *ok cleared if it does not match. */
+static const struct kms_cluster *
+eval_expected(const struct config *cfg, const struct kms_facts *f, struct chk_report *r,
+    int *ok)
+{
+	const char *cfgpath = cfg->path ? cfg->path : "the configuration";
+	const struct kms_cluster *want;
+	struct chk_item *it;
+	char d[1024] = "";
+
 	if (cfg->kms_cluster == NULL) {
 		item(r, "kms-expected", "Expected key provider", CHK_PASS,
 		    "none named in the configuration: the agent uses vCenter's default");
-	} else if ((want = find_cluster(f, cfg->kms_cluster)) == NULL) {
-		d[0] = '\0';
+		return NULL;
+	}
+	if ((want = find_cluster(f, cfg->kms_cluster)) == NULL) {
 		for (size_t i = 0; i < f->nclusters; i++)
 			appendf(d, sizeof(d), "%s%s", i ? ", " : "", f->clusters[i].id);
 		it = item(r, "kms-expected", "Expected key provider", CHK_FAIL,
 		    "key provider '%s' (<kms cluster>) is not in vCenter, which has: %s",
 		    cfg->kms_cluster, d);
 		fix(it, "add '%s' as a standard key provider in vCenter, or name one of "
-		    "those in <kms cluster=\"...\"> in %s", cfg->kms_cluster,
-		    cfg->path ? cfg->path : "the configuration");
-		kms_ok = 0;
-	} else {
-		enum chk_result res = CHK_PASS;
-		d[0] = '\0';
-		describe_cluster(d, sizeof(d), want);
-		if (!is_standard(want)) {
-			appendf(d, sizeof(d), ": %s", mgmt_words(want->mgmt));
-			res = CHK_FAIL;
-		}
-		for (size_t i = 0; i < cfg->nkms_servers; i++) {
-			const struct kms_server_expect *e = &cfg->kms_servers[i];
-			const struct kms_server *s = NULL;
-			for (size_t j = 0; j < want->nservers && !s; j++)
-				if (strcmp(want->servers[j].name, e->name) == 0)
-					s = &want->servers[j];
-			if (s == NULL) {
-				appendf(d, sizeof(d), "; server %s (%s:%d) is missing", e->name,
-				    e->address, e->port);
-				res = CHK_FAIL;
-			} else if (strcasecmp(s->address, e->address) != 0 || s->port != e->port) {
-				appendf(d, sizeof(d), "; server %s is %s:%d, expected %s:%d",
-				    e->name, s->address, s->port, e->address, e->port);
-				res = CHK_FAIL;
-			}
-		}
-		it = item(r, "kms-expected", "Expected key provider", res, "%s", d);
-		if (res == CHK_FAIL) {
-			fix(it, "make key provider '%s' in vCenter match <kms> in %s (servers, "
-			    "addresses, ports), or correct the configuration",
-			    want->id, cfg->path ? cfg->path : "the configuration");
-			kms_ok = 0;
-		}
+		    "those in <kms cluster=\"...\"> in %s", cfg->kms_cluster, cfgpath);
+		*ok = 0;
+		return NULL;
 	}
+	enum chk_result res = CHK_PASS;
+	describe_cluster(d, sizeof(d), want);
+	if (!is_standard(want)) {
+		appendf(d, sizeof(d), ": %s", mgmt_words(want->mgmt));
+		res = CHK_FAIL;
+	}
+	if (compare_servers(cfg, want, d, sizeof(d)) != CHK_PASS)
+		res = CHK_FAIL;
+	it = item(r, "kms-expected", "Expected key provider", res, "%s", d);
+	if (res == CHK_FAIL) {
+		fix(it, "make key provider '%s' in vCenter match <kms> in %s (servers, "
+		    "addresses, ports), or correct the configuration", want->id, cfgpath);
+		*ok = 0;
+	}
+	return want;
+}
 
-	/* The default provider. */
-	const char *def = NULL;
-	const char *how = "GetDefaultKmsCluster";
-	if (f->default_asked && f->default_err.rc == 0)
+/* vCenter's default provider (NULL: none); *ok cleared if it will not do. */
+static const char *
+eval_default(const struct config *cfg, const struct kms_facts *f,
+    const struct kms_cluster *want, struct chk_report *r, int *ok)
+{
+	const char *def = NULL, *how = "GetDefaultKmsCluster";
+	struct chk_item *it;
+
+	if (f->default_asked && f->default_err.rc == 0) {
 		def = f->default_id[0] ? f->default_id : NULL;
-	else {
+	} else {
 		how = "useAsDefault";
 		for (size_t i = 0; i < f->nclusters && def == NULL; i++)
 			if (f->clusters[i].use_as_default)
 				def = f->clusters[i].id;
 	}
 	const struct kms_cluster *defc = find_cluster(f, def);
+	const char *name = want ? want->id : f->clusters[0].id;
 	if (def == NULL) {
 		it = item(r, "kms-default", "Default key provider",
 		    cfg->kms_require_default ? CHK_FAIL : CHK_WARN,
 		    "no default key provider is selected in vCenter (%s)", how);
 		fix(it, "select one: Key Providers > %s > Set as default (or `govc kms.default "
-		    "%s`)", want ? want->id : f->clusters[0].id, want ? want->id : f->clusters[0].id);
+		    "%s`)", name, name);
 		if (cfg->kms_require_default || want == NULL)
-			kms_ok = 0;
+			*ok = 0;
 	} else if (want != NULL && strcmp(def, want->id) != 0) {
 		it = item(r, "kms-default", "Default key provider",
 		    cfg->kms_require_default ? CHK_FAIL : CHK_PASS,
@@ -520,7 +553,7 @@ kms_evaluate(const struct config *cfg, const struct kms_facts *f, struct chk_rep
 			fix(it, "make '%s' the default (Key Providers > %s > Set as default, or "
 			    "`govc kms.default %s`), or set <kms require-default=\"false\">",
 			    want->id, want->id, want->id);
-			kms_ok = 0;
+			*ok = 0;
 		}
 	} else if (defc != NULL && !is_standard(defc)) {
 		it = item(r, "kms-default", "Default key provider", CHK_FAIL,
@@ -529,74 +562,103 @@ kms_evaluate(const struct config *cfg, const struct kms_facts *f, struct chk_rep
 		fix(it, "make a standard key provider (a KMS) the default, or name one in "
 		    "<kms cluster=\"...\">");
 		if (want == NULL)
-			kms_ok = 0;
+			*ok = 0;
 	} else {
 		item(r, "kms-default", "Default key provider", CHK_PASS, "%s (%s)", def, how);
 	}
+	return def;
+}
 
-	/* Health of the provider the agent uses. */
+/* The health of the provider the agent uses; r->kms_usable and, if not,
+ * r->kms_reason (the first failed or skipped step). */
+static void
+eval_health(const struct config *cfg, const struct kms_facts *f,
+    const struct kms_cluster *want, const char *def, struct chk_report *r, int ok)
+{
 	const char *use = want ? want->id : def;
+	const struct kms_cluster *usec = find_cluster(f, use);
+
 	if (use != NULL)
 		snprintf(r->provider, sizeof(r->provider), "%s", use);
-	const struct kms_cluster *usec = find_cluster(f, use);
 	if (use == NULL || (want == NULL && cfg->kms_cluster != NULL)) {
 		item(r, "kms-health", "KMS connection status", CHK_SKIP,
 		    "no key provider to check");
-		kms_ok = 0;
+		ok = 0;
 	} else if (usec != NULL && !is_standard(usec)) {
-		item(r, "kms-health", "KMS connection status", CHK_SKIP,
-		    "%s is not a KMS", use);
-		kms_ok = 0;
+		item(r, "kms-health", "KMS connection status", CHK_SKIP, "%s is not a KMS", use);
+		ok = 0;
 	} else if (!judge_health(r, f, use)) {
-		kms_ok = 0;
+		ok = 0;
 	}
-	r->kms_usable = kms_ok;
-	if (!kms_ok)
-		for (size_t i = 0; i < r->n; i++)
-			if (r->items[i].result == CHK_FAIL || r->items[i].result == CHK_SKIP) {
-				snprintf(r->kms_reason, sizeof(r->kms_reason), "%s",
-				    r->items[i].detail);
-				break;
-			}
-
-	/* The encryption storage policy. */
-	if (f->policy_checked) {
-		if (f->policy_err.rc != 0 || f->policy_err.msg[0]) {
-			it = item(r, "encryption-policy", "Encryption storage policy", CHK_FAIL,
-			    "%s", f->policy_err.msg);
-			fix(it, "create it (Policies and Profiles > VM Storage Policies; \"VM "
-			    "Encryption Policy\" ships with vCenter) or name an existing encryption "
-			    "policy in <encryption-policy name=\"...\"/>");
-		} else {
-			item(r, "encryption-policy", "Encryption storage policy", CHK_PASS,
-			    "\"%s\" (%s) is an encryption policy", f->policy_name, f->policy_id);
+	r->kms_usable = ok;
+	for (size_t i = 0; !ok && i < r->n; i++)
+		if (r->items[i].result == CHK_FAIL || r->items[i].result == CHK_SKIP) {
+			snprintf(r->kms_reason, sizeof(r->kms_reason), "%s", r->items[i].detail);
+			break;
 		}
-	}
+}
 
-	/* Privileges on the root folder. */
-	if (f->privs_checked) {
-		if (f->privs_err.rc != 0) {
-			it = item(r, "privileges", "Privileges of the account", CHK_WARN,
-			    "cannot check: %s", f->privs_err.msg);
-			fix(it, "check the role by hand (README: vCenter role)");
-		} else {
-			d[0] = '\0';
-			size_t missing = 0;
-			for (size_t i = 0; i < kms_nprivileges; i++)
-				if (!f->granted[i]) {
-					appendf(d, sizeof(d), "%s%s (%s)", missing ? ", " : "",
-					    kms_privileges[i].id, kms_privileges[i].why);
-					missing++;
-				}
-			if (missing) {
-				it = item(r, "privileges", "Privileges of the account", CHK_FAIL,
-				    "missing on the vCenter root: %s", d);
-				fix(it, "add them to the account's role, assigned on the vCenter "
-				    "root and propagated (README: vCenter role)");
-			} else {
-				item(r, "privileges", "Privileges of the account", CHK_PASS,
-				    "all %zu granted on the vCenter root", kms_nprivileges);
-			}
-		}
+static void
+eval_policy(const struct kms_facts *f, struct chk_report *r)
+{
+	if (!f->policy_checked)
+		return;
+	if (f->policy_err.rc == 0 && f->policy_err.msg[0] == '\0') {
+		item(r, "encryption-policy", "Encryption storage policy", CHK_PASS,
+		    "\"%s\" (%s) is an encryption policy", f->policy_name, f->policy_id);
+		return;
 	}
+	struct chk_item *it = item(r, "encryption-policy", "Encryption storage policy",
+	    CHK_FAIL, "%s", f->policy_err.msg);
+	fix(it, "create it (Policies and Profiles > VM Storage Policies; \"VM "
+	    "Encryption Policy\" ships with vCenter) or name an existing encryption "
+	    "policy in <encryption-policy name=\"...\"/>");
+}
+
+/* Privileges on the root folder. */
+static void
+eval_privileges(const struct kms_facts *f, struct chk_report *r)
+{
+	struct chk_item *it;
+	char d[1024] = "";
+	size_t missing = 0;
+
+	if (!f->privs_checked)
+		return;
+	if (f->privs_err.rc != 0) {
+		it = item(r, "privileges", "Privileges of the account", CHK_WARN,
+		    "cannot check: %s", f->privs_err.msg);
+		fix(it, "check the role by hand (README: vCenter role)");
+		return;
+	}
+	for (size_t i = 0; i < kms_nprivileges; i++)
+		if (!f->granted[i]) {
+			appendf(d, sizeof(d), "%s%s (%s)", missing ? ", " : "",
+			    kms_privileges[i].id, kms_privileges[i].why);
+			missing++;
+		}
+	if (missing == 0) {
+		item(r, "privileges", "Privileges of the account", CHK_PASS,
+		    "all %zu granted on the vCenter root", kms_nprivileges);
+		return;
+	}
+	it = item(r, "privileges", "Privileges of the account", CHK_FAIL,
+	    "missing on the vCenter root: %s", d);
+	fix(it, "add them to the account's role, assigned on the vCenter root and "
+	    "propagated (README: vCenter role)");
+}
+
+void
+kms_evaluate(const struct config *cfg, const struct kms_facts *f, struct chk_report *r)
+{
+	int ok = 1;
+
+	memset(r, 0, sizeof(*r));
+	if (eval_vcenter(cfg, f, r) != 0 || eval_providers(f, r) != 0)
+		return;
+	const struct kms_cluster *want = eval_expected(cfg, f, r, &ok);
+	const char *def = eval_default(cfg, f, want, r, &ok);
+	eval_health(cfg, f, want, def, r, ok);
+	eval_policy(f, r);
+	eval_privileges(f, r);
 }

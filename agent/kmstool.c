@@ -243,8 +243,18 @@ refusal(const struct kmip_answer *a, char *buf, size_t len)
 		snprintf(buf, len, "%s refused (result status %d)", op, a->status);
 }
 
-int
-cmd_kms_probe(int argc, char **argv)
+/* What Discover Versions and Query said. */
+struct probe {
+	char			 host[256], port[16];
+	struct tls_cert_info	 ci;
+	struct kmip_answer	*dv, *q;
+	char			 qerr[512];	/* Query refused: why */
+	int			 has11;
+};
+
+/* EXIT_OK to go on, an exit code, or -1 (--help said). */
+static int
+probe_args(int argc, char **argv, struct tls_client_opts *o, int *json, struct probe *p)
 {
 	static const struct option opts[] = {
 		{ "cert", required_argument, NULL, 'C' },
@@ -256,26 +266,18 @@ cmd_kms_probe(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct tls_client_opts o = { NULL, NULL, NULL, 1, 10 };
-	struct tls_client *c = NULL;
-	struct tls_cert_info ci;
-	struct kmip_answer *dv = xcalloc(1, sizeof(*dv)), *q = xcalloc(1, sizeof(*q));
-	char host[256], port[16], err[768], qerr[512] = "";
-	uint8_t req[256];
-	int json = 0, ch, rc, has11 = 0;
+	int ch;
 
 	while ((ch = getopt_long(argc, argv, "jt:h", opts, NULL)) != -1) {
 		switch (ch) {
-		case 'C': o.cert_file = optarg; break;
-		case 'K': o.key_file = optarg; break;
-		case 'A': o.ca_file = optarg; break;
-		case 'I': o.verify = 0; break;
-		case 'j': json = 1; break;
+		case 'C': o->cert_file = optarg; break;
+		case 'K': o->key_file = optarg; break;
+		case 'A': o->ca_file = optarg; break;
+		case 'I': o->verify = 0; break;
+		case 'j': *json = 1; break;
 		case 't':
-			if (parse_timeout(optarg, &o.timeout) != 0) {
-				rc = EXIT_USAGE;
-				goto out;
-			}
+			if (parse_timeout(optarg, &o->timeout) != 0)
+				return EXIT_USAGE;
 			break;
 		case 'h':
 			printf("usage: vmcrypt-agent kms-probe HOST[:PORT] [--cert FILE --key FILE]\n"
@@ -291,123 +293,161 @@ cmd_kms_probe(int argc, char **argv)
 			    "certificate/key/CA files; 6 KMS unreachable (name, refused, timeout);\n"
 			    "7 TLS failed (not TLS, certificate refused, client certificate\n"
 			    "required); 8 TLS works but the service does not answer KMIP.\n");
-			rc = EXIT_OK;
-			goto out;
+			return -1;
 		default:
-			rc = EXIT_USAGE;
-			goto out;
+			return EXIT_USAGE;
 		}
 	}
-	if (optind + 1 != argc || (o.key_file && !o.cert_file) || (o.ca_file && !o.verify)) {
+	if (optind + 1 != argc || (o->key_file && !o->cert_file) || (o->ca_file && !o->verify)) {
 		fprintf(stderr, "usage: vmcrypt-agent kms-probe HOST[:PORT] [--cert FILE --key "
 		    "FILE] [--ca FILE | --insecure] [--json]\n");
-		rc = EXIT_USAGE;
-		goto out;
+		return EXIT_USAGE;
 	}
-	if (cli_split_hostport(argv[optind], KMIP_PORT, host, sizeof(host), port, sizeof(port)) != 0) {
+	if (cli_split_hostport(argv[optind], KMIP_PORT, p->host, sizeof(p->host), p->port,
+	    sizeof(p->port)) != 0) {
 		fprintf(stderr, "vmcrypt-agent: '%s' is not HOST[:PORT] (port 1..65535)\n",
 		    argv[optind]);
-		rc = EXIT_USAGE;
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+/* TLS, then Discover Versions and Query.  Exit code. */
+static int
+probe_run(const struct tls_client_opts *o, struct probe *p)
+{
+	struct tls_client *c = NULL;
+	char err[768];
+	uint8_t req[256];
+	int rc;
+
+	if ((rc = tls_client_open(p->host, p->port, o, &c, err, sizeof(err))) != 0) {
+		fprintf(stderr, "vmcrypt-agent: %s\n", err);
+		if (c != NULL && tls_client_peer(c, &p->ci) == 0)
+			fprintf(stderr, "vmcrypt-agent: the server's certificate: %s; subject=%s; "
+			    "issuer=%s%s\n", p->ci.sha1, p->ci.subject, p->ci.issuer,
+			    rc == TLS_E_VERIFY ? "; give its CA with --ca FILE" : "");
+		tls_client_free(c);
+		return exit_for_tls(rc);
+	}
+	tls_client_peer(c, &p->ci);
+	/* Discover Versions exists from KMIP 1.1 on: ask under 1.1. */
+	size_t n = kmip_build_discover(req, sizeof(req), 1, 1);
+	if ((rc = roundtrip(c, req, n, KOP_DISCOVER_VERSIONS, p->dv, err, sizeof(err))) == 0) {
+		n = kmip_build_query(req, sizeof(req), 1, 1);
+		rc = roundtrip(c, req, n, KOP_QUERY, p->q, err, sizeof(err));
+	}
+	tls_client_free(c);
+	if (rc != 0) {
+		fprintf(stderr, "vmcrypt-agent: %s:%s: %s\n", p->host, p->port, err);
+		return rc;
+	}
+	for (size_t i = 0; p->dv->status == 0 && i < p->dv->nversions; i++)
+		p->has11 |= p->dv->versions[i].major == 1 && p->dv->versions[i].minor == 1;
+	if (p->q->status != 0)
+		refusal(p->q, p->qerr, sizeof(p->qerr));
+	return EXIT_OK;
+}
+
+static void
+probe_json(const struct probe *p)
+{
+	const struct kmip_answer *dv = p->dv, *q = p->q;
+	json_object *j = json_object_new_object(), *v = json_object_new_array();
+	json_object *ops = json_object_new_array(), *objs = json_object_new_array();
+
+	json_object_object_add(j, "host", json_object_new_string(p->host));
+	json_object_object_add(j, "port", json_object_new_int(atoi(p->port)));
+	json_object_object_add(j, "tls", json_object_new_string(p->ci.protocol));
+	json_object_object_add(j, "sha1", json_object_new_string(strchr(p->ci.sha1, '=') + 1));
+	for (size_t i = 0; dv->status == 0 && i < dv->nversions; i++) {
+		char s[24];
+		snprintf(s, sizeof(s), "%d.%d", dv->versions[i].major, dv->versions[i].minor);
+		json_object_array_add(v, json_object_new_string(s));
+	}
+	json_object_object_add(j, "versions", v);
+	json_object_object_add(j, "kmip_1_1", json_object_new_boolean(p->has11));
+	json_object_object_add(j, "vendor", q->vendor[0] ? json_object_new_string(q->vendor) :
+	    NULL);
+	for (size_t i = 0; i < q->noperations; i++)
+		json_object_array_add(ops, json_object_new_string(
+		    kmip_operation_name(q->operations[i])));
+	for (size_t i = 0; i < q->nobjects; i++)
+		json_object_array_add(objs, json_object_new_string(
+		    kmip_object_name(q->objects[i])));
+	json_object_object_add(j, "operations", ops);
+	json_object_object_add(j, "object_types", objs);
+	json_object_object_add(j, "query_error", p->qerr[0] ?
+	    json_object_new_string(p->qerr) : NULL);
+	printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY |
+	    JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(j);
+}
+
+static void
+probe_text(const struct probe *p)
+{
+	const struct kmip_answer *dv = p->dv, *q = p->q;
+
+	printf("KMS %s port %s: %s, %s\n", p->host, p->port, p->ci.protocol, p->ci.cipher);
+	printf("certificate: %s\n", p->ci.sha1);
+	if (dv->status != 0) {
+		char r[512];
+		refusal(dv, r, sizeof(r));
+		printf("KMIP versions: not reported (%s)\n", r);
+	} else {
+		printf("KMIP versions:");
+		for (size_t i = 0; i < dv->nversions; i++)
+			printf("%s %d.%d", i ? "," : "", dv->versions[i].major,
+			    dv->versions[i].minor);
+		printf("%s\n", dv->nversions ? "" : " none listed");
+	}
+	if (q->vendor[0])
+		printf("vendor: %s\n", q->vendor);
+	if (p->qerr[0]) {
+		printf("operations: not reported (%s)\n", p->qerr);
+	} else {
+		printf("operations (%zu):", q->noperations);
+		for (size_t i = 0; i < q->noperations; i++)
+			printf("%s %s", i ? "," : "", kmip_operation_name(q->operations[i]));
+		printf("\nobject types:");
+		for (size_t i = 0; i < q->nobjects; i++)
+			printf("%s %s", i ? "," : "", kmip_object_name(q->objects[i]));
+		printf("%s\n", q->nobjects ? "" : " none reported");
+	}
+	printf("KMIP 1.1: %s\n", p->has11 ? "offered (vCenter speaks KMIP 1.1)" :
+	    "NOT offered: vCenter needs KMIP 1.1");
+}
+
+int
+cmd_kms_probe(int argc, char **argv)
+{
+	struct tls_client_opts o = { NULL, NULL, NULL, 1, 10 };
+	struct probe *p = xcalloc(1, sizeof(*p));
+	int json = 0, rc;
+
+	p->dv = xcalloc(1, sizeof(*p->dv));
+	p->q = xcalloc(1, sizeof(*p->q));
+	if ((rc = probe_args(argc, argv, &o, &json, p)) != EXIT_OK) {
+		rc = rc < 0 ? EXIT_OK : rc;
 		goto out;
 	}
 	if (!o.verify)
 		fprintf(stderr, "warning: --insecure: the KMS certificate is NOT verified\n");
-	rc = tls_client_open(host, port, &o, &c, err, sizeof(err));
-	if (rc != 0) {
-		fprintf(stderr, "vmcrypt-agent: %s\n", err);
-		if (c != NULL && tls_client_peer(c, &ci) == 0)
-			fprintf(stderr, "vmcrypt-agent: the server's certificate: %s; subject=%s; "
-			    "issuer=%s%s\n", ci.sha1, ci.subject, ci.issuer, rc == TLS_E_VERIFY ?
-			    "; give its CA with --ca FILE" : "");
-		rc = exit_for_tls(rc);
+	if ((rc = probe_run(&o, p)) != EXIT_OK)
 		goto out;
-	}
-	tls_client_peer(c, &ci);
-
-	/* Discover Versions exists from KMIP 1.1 on: ask under 1.1. */
-	size_t n = kmip_build_discover(req, sizeof(req), 1, 1);
-	if ((rc = roundtrip(c, req, n, KOP_DISCOVER_VERSIONS, dv, err, sizeof(err))) != 0) {
-		fprintf(stderr, "vmcrypt-agent: %s:%s: %s\n", host, port, err);
-		goto out;
-	}
-	if (dv->status == 0)
-		for (size_t i = 0; i < dv->nversions; i++)
-			has11 |= dv->versions[i].major == 1 && dv->versions[i].minor == 1;
-	n = kmip_build_query(req, sizeof(req), 1, 1);
-	if ((rc = roundtrip(c, req, n, KOP_QUERY, q, err, sizeof(err))) != 0) {
-		fprintf(stderr, "vmcrypt-agent: %s:%s: %s\n", host, port, err);
-		goto out;
-	}
-	if (q->status != 0)
-		refusal(q, qerr, sizeof(qerr));
-
-	if (json) {
-		json_object *j = json_object_new_object(), *v = json_object_new_array();
-		json_object *ops = json_object_new_array(), *objs = json_object_new_array();
-		json_object_object_add(j, "host", json_object_new_string(host));
-		json_object_object_add(j, "port", json_object_new_int(atoi(port)));
-		json_object_object_add(j, "tls", json_object_new_string(ci.protocol));
-		json_object_object_add(j, "sha1", json_object_new_string(strchr(ci.sha1, '=') + 1));
-		for (size_t i = 0; dv->status == 0 && i < dv->nversions; i++) {
-			char s[24];
-			snprintf(s, sizeof(s), "%d.%d", dv->versions[i].major, dv->versions[i].minor);
-			json_object_array_add(v, json_object_new_string(s));
-		}
-		json_object_object_add(j, "versions", v);
-		json_object_object_add(j, "kmip_1_1", json_object_new_boolean(has11));
-		json_object_object_add(j, "vendor", q->vendor[0] ?
-		    json_object_new_string(q->vendor) : NULL);
-		for (size_t i = 0; i < q->noperations; i++)
-			json_object_array_add(ops, json_object_new_string(
-			    kmip_operation_name(q->operations[i])));
-		for (size_t i = 0; i < q->nobjects; i++)
-			json_object_array_add(objs, json_object_new_string(
-			    kmip_object_name(q->objects[i])));
-		json_object_object_add(j, "operations", ops);
-		json_object_object_add(j, "object_types", objs);
-		json_object_object_add(j, "query_error", qerr[0] ?
-		    json_object_new_string(qerr) : NULL);
-		printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY |
-		    JSON_C_TO_STRING_NOSLASHESCAPE));
-		json_object_put(j);
-	} else {
-		printf("KMS %s port %s: %s, %s\n", host, port, ci.protocol, ci.cipher);
-		printf("certificate: %s\n", ci.sha1);
-		if (dv->status != 0) {
-			char r[512];
-			refusal(dv, r, sizeof(r));
-			printf("KMIP versions: not reported (%s)\n", r);
-		} else {
-			printf("KMIP versions:");
-			for (size_t i = 0; i < dv->nversions; i++)
-				printf("%s %d.%d", i ? "," : "", dv->versions[i].major,
-				    dv->versions[i].minor);
-			printf("%s\n", dv->nversions ? "" : " none listed");
-		}
-		if (q->vendor[0])
-			printf("vendor: %s\n", q->vendor);
-		if (qerr[0]) {
-			printf("operations: not reported (%s)\n", qerr);
-		} else {
-			printf("operations (%zu):", q->noperations);
-			for (size_t i = 0; i < q->noperations; i++)
-				printf("%s %s", i ? "," : "", kmip_operation_name(q->operations[i]));
-			printf("\nobject types:");
-			for (size_t i = 0; i < q->nobjects; i++)
-				printf("%s %s", i ? "," : "", kmip_object_name(q->objects[i]));
-			printf("%s\n", q->nobjects ? "" : " none reported");
-		}
-		printf("KMIP 1.1: %s\n", has11 ? "offered (vCenter speaks KMIP 1.1)" :
-		    "NOT offered: vCenter needs KMIP 1.1");
-	}
-	expiry_warning(&ci);
-	if (!has11)
+	if (json)
+		probe_json(p);
+	else
+		probe_text(p);
+	expiry_warning(&p->ci);
+	if (!p->has11)
 		fprintf(stderr, "vmcrypt-agent: %s:%s does not offer KMIP 1.1, which vCenter "
-		    "uses to talk to a KMS\n", host, port);
-	rc = has11 ? EXIT_OK : EXIT_FAIL;
+		    "uses to talk to a KMS\n", p->host, p->port);
+	rc = p->has11 ? EXIT_OK : EXIT_FAIL;
 out:
-	tls_client_free(c);
-	free(dv);
-	free(q);
+	free(p->dv);
+	free(p->q);
+	free(p);
 	return rc;
 }

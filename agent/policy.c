@@ -123,44 +123,44 @@ same(const char *a, const char *b)
 	return a != NULL && b != NULL && strcmp(a, b) == 0;
 }
 
-void
-policy_decide(const struct policy *p, const struct vm_info *vm, struct decision *d)
+/* The VMs the policy does not act on, decided: 1, or 0 if in scope. */
+static int
+out_of_scope(const struct policy *p, const struct vm_info *vm, struct decision *d)
 {
-	unsigned want = 0;
-	size_t plain = 0, missing_policy = 0;
-
-	memset(d, 0, sizeof(*d));
 	if (!vm->has_config) {
 		d->state = VS_INACCESSIBLE;
 		why(d, "no configuration readable (connection state %s)",
 		    vm->connection_state ? vm->connection_state : "unknown");
-		return;
-	}
-	if (excluded(p, vm, d)) {
+	} else if (excluded(p, vm, d)) {
 		d->state = VS_EXCLUDED;
-		return;
-	}
-	if (vm->template) {
-		if (!p->templates_enforce) {
-			d->state = VS_TEMPLATE;
-			why(d, "template (templates=report)");
-		} else {
-			d->state = vm->encrypted ? VS_COMPLIANT : VS_BLOCKED;
-			if (!vm->encrypted)
-				why(d, "template: vCenter cannot reconfigure a template; "
-				    "convert it to a VM to encrypt it");
-		}
-		return;
-	}
-	if (vm->hw_number < p->min_hw) {
+	} else if (vm->template && !p->templates_enforce) {
+		d->state = VS_TEMPLATE;
+		why(d, "template (templates=report)");
+	} else if (vm->template) {
+		d->state = vm->encrypted ? VS_COMPLIANT : VS_BLOCKED;
+		if (!vm->encrypted)
+			why(d, "template: vCenter cannot reconfigure a template; "
+			    "convert it to a VM to encrypt it");
+	} else if (vm->hw_number < p->min_hw) {
 		d->state = VS_HW_TOO_OLD;
 		if (vm->hw_number == 0)
 			why(d, "hardware version %s unknown; needs vmx-%d",
 			    vm->hw_version ? vm->hw_version : "(none)", p->min_hw);
 		else
 			why(d, "vmx-%02d < vmx-%d", vm->hw_number, p->min_hw);
-		return;
+	} else {
+		return 0;
 	}
+	return 1;
+}
+
+/* An encrypted VM: its plain disks and the policy; never a rekey.  vCenter
+ * forces encrypted vMotion and FT encryption to required on encrypted VMs. */
+static unsigned
+wants_encrypted(const struct policy *p, const struct vm_info *vm, struct decision *d)
+{
+	size_t plain = 0, missing_policy = 0;
+	unsigned want = 0;
 
 	for (size_t i = 0; i < vm->ndisks; i++) {
 		const struct disk_info *k = &vm->disks[i];
@@ -171,60 +171,65 @@ policy_decide(const struct policy *p, const struct vm_info *vm, struct decision 
 		if (!same(k->policy_id, p->policy_id))
 			missing_policy++;
 	}
-
-	if (vm->encrypted) {
-		/* Never rekey.  vCenter forces encrypted vMotion and FT
-		 * encryption to required on encrypted VMs. */
-		if (plain > 0 && p->encrypt) {
-			want |= ACT_ENCRYPT_DISKS;
-			why(d, "encrypted VM with %zu unencrypted disk%s", plain,
-			    plain == 1 ? "" : "s");
-		}
-		if (p->attach_policy && p->policy_id &&
-		    (!same(vm->home_policy_id, p->policy_id) || missing_policy > 0)) {
-			want |= ACT_POLICY;
-			why(d, "encryption policy missing on %s",
-			    !same(vm->home_policy_id, p->policy_id) ?
-			    (missing_policy ? "home and disks" : "home") : "disks");
-		}
-	} else {
-		if (p->encrypt) {
-			want |= ACT_ENCRYPT;
-			why(d, "not encrypted");
-		}
-		const char *mig = vm->migrate_encryption ? vm->migrate_encryption :
-		    "opportunistic";
-		if (p->migrate && strcmp(mig, p->migrate) != 0) {
-			want |= ACT_MIGRATE;
-			why(d, "migrateEncryption %s", mig);
-		}
-		const char *ft = vm->ft_encryption_mode ? vm->ft_encryption_mode :
-		    "ftEncryptionOpportunistic";
-		if (p->ft_required && p->ft_supported &&
-		    strcmp(ft, "ftEncryptionRequired") != 0) {
-			want |= ACT_FT;
-			why(d, "ftEncryptionMode %s", ft);
-		}
+	if (plain > 0 && p->encrypt) {
+		want |= ACT_ENCRYPT_DISKS;
+		why(d, "encrypted VM with %zu unencrypted disk%s", plain, plain == 1 ? "" : "s");
 	}
+	int home = same(vm->home_policy_id, p->policy_id);
+	if (p->attach_policy && p->policy_id && (!home || missing_policy > 0)) {
+		want |= ACT_POLICY;
+		why(d, "encryption policy missing on %s",
+		    !home ? (missing_policy ? "home and disks" : "home") : "disks");
+	}
+	return want;
+}
 
+static unsigned
+wants_plain(const struct policy *p, const struct vm_info *vm, struct decision *d)
+{
+	unsigned want = 0;
+
+	if (p->encrypt) {
+		want |= ACT_ENCRYPT;
+		why(d, "not encrypted");
+	}
+	const char *mig = vm->migrate_encryption ? vm->migrate_encryption : "opportunistic";
+	if (p->migrate && strcmp(mig, p->migrate) != 0) {
+		want |= ACT_MIGRATE;
+		why(d, "migrateEncryption %s", mig);
+	}
+	const char *ft = vm->ft_encryption_mode ? vm->ft_encryption_mode :
+	    "ftEncryptionOpportunistic";
+	if (p->ft_required && p->ft_supported && strcmp(ft, "ftEncryptionRequired") != 0) {
+		want |= ACT_FT;
+		why(d, "ftEncryptionMode %s", ft);
+	}
+	return want;
+}
+
+void
+policy_decide(const struct policy *p, const struct vm_info *vm, struct decision *d)
+{
+	memset(d, 0, sizeof(*d));
+	if (out_of_scope(p, vm, d))
+		return;
+	unsigned want = vm->encrypted ? wants_encrypted(p, vm, d) : wants_plain(p, vm, d);
 	if (want == 0) {
 		d->state = VS_COMPLIANT;
 		return;
 	}
 	d->state = VS_PENDING;
-	if (want & ACT_CRYPTO) {
-		/* vCenter encrypts only powered-off VMs without snapshots. */
-		if (vm->snapshot) {
-			want &= ~ACT_CRYPTO;
-			d->state = VS_BLOCKED;
-			why(d, "has snapshots: encryption waits until they are "
-			    "consolidated or deleted");
-		} else if (vm->power_state == NULL || strcmp(vm->power_state, "poweredOff") != 0) {
-			want &= ~ACT_CRYPTO;
-			d->state = VS_DEFERRED;
-			why(d, "%s: encryption deferred to the next power-off",
-			    vm->power_state ? vm->power_state : "power state unknown");
-		}
+	/* vCenter encrypts only powered-off VMs without snapshots. */
+	if ((want & ACT_CRYPTO) && vm->snapshot) {
+		want &= ~ACT_CRYPTO;
+		d->state = VS_BLOCKED;
+		why(d, "has snapshots: encryption waits until they are consolidated or deleted");
+	} else if ((want & ACT_CRYPTO) && (vm->power_state == NULL ||
+	    strcmp(vm->power_state, "poweredOff") != 0)) {
+		want &= ~ACT_CRYPTO;
+		d->state = VS_DEFERRED;
+		why(d, "%s: encryption deferred to the next power-off",
+		    vm->power_state ? vm->power_state : "power state unknown");
 	}
 	d->actions = want;
 }

@@ -400,8 +400,14 @@ report_html(const struct report *r, FILE *f)
 
 /* ---------------------------------------------------------------- */
 
-int
-cmd_report(int argc, char **argv)
+struct report_opts {
+	const char	*config, *format, *output;
+	int		 days;
+};
+
+/* EXIT_OK to go on, an exit code, or -1 (--help said). */
+static int
+report_args(int argc, char **argv, struct report_opts *o)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -411,29 +417,23 @@ cmd_report(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *path = NULL, *format = "html", *output = NULL;
-	int days = 30, ch, rc;
-	struct config *cfg = NULL;
-	struct vsession *s = NULL;
-	struct inventory inv;
-	struct report rep;
-	char err[1024], gen[64];
+	int ch;
+	char *end;
+	long v;
 
 	while ((ch = getopt_long(argc, argv, "c:f:o:h", opts, NULL)) != -1) {
 		switch (ch) {
-		case 'c': path = optarg; break;
-		case 'f': format = optarg; break;
-		case 'o': output = optarg; break;
-		case 's': {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-			days = *optarg && *end == '\0' && v >= 1 && v <= 3650 ? (int)v : -1;
-			if (days < 0) {
+		case 'c': o->config = optarg; break;
+		case 'f': o->format = optarg; break;
+		case 'o': o->output = optarg; break;
+		case 's':
+			v = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || v < 1 || v > 3650) {
 				fprintf(stderr, "vmcrypt-agent: --since must be 1..3650 days\n");
 				return EXIT_USAGE;
 			}
+			o->days = (int)v;
 			break;
-		}
 		case 'h':
 			printf("usage: vmcrypt-agent report --config FILE [--format json|csv|html]\n"
 			    "                            [--output FILE] [--since DAYS]\n\n"
@@ -445,37 +445,63 @@ cmd_report(int argc, char **argv)
 			    "and a table sortable by any column.  Changes nothing.\n\n"
 			    "exit status: 0 written; 2 usage; 3 bad configuration; 4 vCenter\n"
 			    "unreachable; 5 login failed; 1 anything else (e.g. cannot write).\n");
-			return EXIT_OK;
+			return -1;
 		default:
 			return EXIT_USAGE;
 		}
 	}
-	if (path == NULL || optind != argc || (strcmp(format, "json") != 0 &&
-	    strcmp(format, "csv") != 0 && strcmp(format, "html") != 0)) {
+	if (o->config == NULL || optind != argc || (strcmp(o->format, "json") != 0 &&
+	    strcmp(o->format, "csv") != 0 && strcmp(o->format, "html") != 0)) {
 		fprintf(stderr, "usage: vmcrypt-agent report --config FILE [--format "
 		    "json|csv|html] [--output FILE]\n");
 		return EXIT_USAGE;
 	}
-	if ((rc = cli_load_config(path, &cfg)) != EXIT_OK)
-		return rc;
-	if ((rc = cli_open_session(cfg, &s)) != EXIT_OK) {
-		config_free(cfg);
-		return rc;
+	return EXIT_OK;
+}
+
+/* The report in its format, to --output or stdout: EXIT_OK or EXIT_FAIL. */
+static int
+report_write(struct report *rep, const struct report_opts *o)
+{
+	FILE *f = stdout;
+
+	if (o->output != NULL && (f = fopen(o->output, "w")) == NULL) {
+		fprintf(stderr, "vmcrypt-agent: cannot write %s: %m\n", o->output);
+		return EXIT_FAIL;
 	}
-	struct vconn *c = vconn_new(s);
-	vconn_set_timeout(c, cfg->timeout);
+	int w = strcmp(o->format, "json") == 0 ? report_json(rep, f) :
+	    strcmp(o->format, "csv") == 0 ? report_csv(rep, f) : report_html(rep, f);
+	if (f != stdout && fclose(f) != 0)
+		w = -1;
+	if (w != 0) {
+		fprintf(stderr, "vmcrypt-agent: writing the report failed\n");
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
+/* Reads every VM and the audit events, then writes the report. */
+static int
+report_run(const struct config *cfg, struct vconn *c, const struct report_opts *o)
+{
 	struct enforcer *e = enforcer_new();
+	struct inventory inv;
+	struct report rep;
 	unsigned *acts = NULL;
-	int vr = enforcer_configure(e, cfg, c, err, sizeof(err));
-	if (vr != 0) {
+	char err[1024], gen[64];
+	int vr, rc;
+
+	if ((vr = enforcer_configure(e, cfg, c, err, sizeof(err))) != 0) {
 		fprintf(stderr, "vmcrypt-agent: %s\n", err);
-		rc = EXIT_FAIL;
-		goto out;
+		enforcer_free(e);
+		return EXIT_FAIL;
 	}
-	if ((vr = enforce_scan(e, cfg, c, 500, 0, &inv, &acts)) != 0) {
+	vr = enforce_scan(e, cfg, c, 500, 0, &inv, &acts);
+	free(acts);
+	enforcer_free(e);
+	if (vr != 0) {
 		fprintf(stderr, "vmcrypt-agent: report: %s\n", vconn_error(c));
-		rc = cli_exit_for(vr);
-		goto out;
+		return cli_exit_for(vr);
 	}
 	time_t now = time(NULL);
 	struct tm tm;
@@ -483,27 +509,34 @@ cmd_report(int argc, char **argv)
 	strftime(gen, sizeof(gen), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	report_init(&rep, &inv, gen);
 	rep.url = cfg->vc_url;
-	if (read_audit(c, &rep, days, err, sizeof(err)) != 0)
+	if (read_audit(c, &rep, o->days, err, sizeof(err)) != 0)
 		fprintf(stderr, "vmcrypt-agent: warning: %s; the last actions are left "
 		    "empty\n", err);
-	FILE *f = stdout;
-	if (output != NULL && (f = fopen(output, "w")) == NULL) {
-		fprintf(stderr, "vmcrypt-agent: cannot write %s: %m\n", output);
-		rc = EXIT_FAIL;
-	} else {
-		int w = strcmp(format, "json") == 0 ? report_json(&rep, f) :
-		    strcmp(format, "csv") == 0 ? report_csv(&rep, f) : report_html(&rep, f);
-		if (f != stdout && fclose(f) != 0)
-			w = -1;
-		rc = w == 0 ? EXIT_OK : EXIT_FAIL;
-		if (w != 0)
-			fprintf(stderr, "vmcrypt-agent: writing the report failed\n");
-	}
+	rc = report_write(&rep, o);
 	report_free(&rep);
 	inventory_free(&inv);
-out:
-	free(acts);
-	enforcer_free(e);
+	return rc;
+}
+
+int
+cmd_report(int argc, char **argv)
+{
+	struct report_opts o = { NULL, "html", NULL, 30 };
+	struct config *cfg = NULL;
+	struct vsession *s = NULL;
+	int rc;
+
+	if ((rc = report_args(argc, argv, &o)) != EXIT_OK)
+		return rc < 0 ? EXIT_OK : rc;
+	if ((rc = cli_load_config(o.config, &cfg)) != EXIT_OK)
+		return rc;
+	if ((rc = cli_open_session(cfg, &s)) != EXIT_OK) {
+		config_free(cfg);
+		return rc;
+	}
+	struct vconn *c = vconn_new(s);
+	vconn_set_timeout(c, cfg->timeout);
+	rc = report_run(cfg, c, &o);
 	vconn_free(c);
 	vsession_close(s);
 	vsession_free(s);

@@ -270,61 +270,54 @@ is_ip(const char *host)
 	return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
 }
 
-int
-tls_client_open(const char *host, const char *port, const struct tls_client_opts *o,
-    struct tls_client **out, char *err, size_t errlen)
+/* The client context: trust and client certificate.  0, or TLS_E_SETUP. */
+static int
+client_ctx(struct tls_client *c, const struct tls_client_opts *o, char *err, size_t errlen)
 {
-	struct addrinfo hints, *res = NULL;
-	struct tls_client *c;
 	char why[256];
-	int rc, e = 0;
-
-	*out = NULL;
-	c = calloc(1, sizeof(*c));
-	if (c == NULL)
-		fatalx("out of memory");
-	c->fd = -1;
-	c->timeout = o->timeout > 0 ? o->timeout : 10;
-	c->verify = o->verify;
 
 	if (client_idx < 0)
 		client_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	if ((c->ctx = SSL_CTX_new(TLS_client_method())) == NULL)
 		fatalx("out of memory");
 	SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
-	if (o->verify) {
-		int ok = o->ca_file ? SSL_CTX_load_verify_locations(c->ctx, o->ca_file, NULL) :
-		    SSL_CTX_set_default_verify_paths(c->ctx);
-		if (ok != 1) {
-			ssl_errors(why, sizeof(why));
-			snprintf(err, errlen, "cannot load CA file %s: %s", o->ca_file, why);
-			rc = TLS_E_SETUP;
-			goto fail;
-		}
+	if (o->verify && (o->ca_file ? SSL_CTX_load_verify_locations(c->ctx, o->ca_file, NULL) :
+	    SSL_CTX_set_default_verify_paths(c->ctx)) != 1) {
+		ssl_errors(why, sizeof(why));
+		snprintf(err, errlen, "cannot load CA file %s: %s", o->ca_file, why);
+		return TLS_E_SETUP;
 	}
 	/* Always PEER: the callback sees the certificate (and, without verify,
 	 * accepts it). */
 	SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, client_verify_cb);
-	if (o->cert_file != NULL) {
-		if (SSL_CTX_use_certificate_chain_file(c->ctx, o->cert_file) != 1 ||
-		    SSL_CTX_use_PrivateKey_file(c->ctx, o->key_file ? o->key_file :
-		    o->cert_file, SSL_FILETYPE_PEM) != 1 ||
-		    SSL_CTX_check_private_key(c->ctx) != 1) {
-			ssl_errors(why, sizeof(why));
-			snprintf(err, errlen, "client certificate %s / key %s: %s", o->cert_file,
-			    o->key_file ? o->key_file : o->cert_file, why);
-			rc = TLS_E_SETUP;
-			goto fail;
-		}
+	if (o->cert_file == NULL)
+		return 0;
+	const char *key = o->key_file ? o->key_file : o->cert_file;
+	if (SSL_CTX_use_certificate_chain_file(c->ctx, o->cert_file) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(c->ctx, key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(c->ctx) != 1) {
+		ssl_errors(why, sizeof(why));
+		snprintf(err, errlen, "client certificate %s / key %s: %s", o->cert_file, key,
+		    why);
+		return TLS_E_SETUP;
 	}
+	return 0;
+}
+
+/* Resolves and connects c->fd.  0, TLS_E_RESOLVE or TLS_E_CONNECT. */
+static int
+client_connect(struct tls_client *c, const char *host, const char *port, char *err,
+    size_t errlen)
+{
+	struct addrinfo hints, *res = NULL;
+	int e = 0;
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	if ((e = getaddrinfo(host, port, &hints, &res)) != 0) {
 		snprintf(err, errlen, "cannot resolve %s: %s", host, gai_strerror(e));
-		rc = TLS_E_RESOLVE;
-		goto fail;
+		return TLS_E_RESOLVE;
 	}
 	for (struct addrinfo *ai = res; ai && c->fd < 0; ai = ai->ai_next)
 		c->fd = connect_deadline(ai, c->timeout, &e);
@@ -332,9 +325,17 @@ tls_client_open(const char *host, const char *port, const struct tls_client_opts
 	if (c->fd < 0) {
 		snprintf(err, errlen, "cannot connect to %s port %s: %s", host, port,
 		    e == ETIMEDOUT ? "no answer (timed out)" : strerror(e));
-		rc = TLS_E_CONNECT;
-		goto fail;
+		return TLS_E_CONNECT;
 	}
+	return 0;
+}
+
+/* The handshake.  0, TLS_E_VERIFY or TLS_E_HANDSHAKE. */
+static int
+client_handshake(struct tls_client *c, const char *host, const char *port,
+    const struct tls_client_opts *o, char *err, size_t errlen)
+{
+	char why[256];
 
 	if ((c->ssl = SSL_new(c->ctx)) == NULL)
 		fatalx("out of memory");
@@ -350,27 +351,42 @@ tls_client_open(const char *host, const char *port, const struct tls_client_opts
 			X509_VERIFY_PARAM_set1_host(vp, host, 0);
 	}
 	ERR_clear_error();
-	if (SSL_connect(c->ssl) != 1) {
-		if (o->verify && c->verify_err[0]) {
-			snprintf(err, errlen, "%s:%s: certificate not trusted: %s", host, port,
-			    c->verify_err);
-			rc = TLS_E_VERIFY;
-		} else {
-			ssl_errors(why, sizeof(why));
-			snprintf(err, errlen, "TLS handshake with %s:%s failed: %s%s", host, port,
-			    why, strstr(why, "wrong version") || strstr(why, "packet length") ?
-			    " (is this a TLS service?)" : c->leaf && o->cert_file == NULL ?
-			    " (the server may want a client certificate: --cert and --key)" : "");
-			rc = TLS_E_HANDSHAKE;
-		}
-		*out = c;	/* the certificate may be known */
+	if (SSL_connect(c->ssl) == 1)
+		return 0;
+	if (o->verify && c->verify_err[0]) {
+		snprintf(err, errlen, "%s:%s: certificate not trusted: %s", host, port,
+		    c->verify_err);
+		return TLS_E_VERIFY;
+	}
+	ssl_errors(why, sizeof(why));
+	snprintf(err, errlen, "TLS handshake with %s:%s failed: %s%s", host, port, why,
+	    strstr(why, "wrong version") || strstr(why, "packet length") ?
+	    " (is this a TLS service?)" : c->leaf && o->cert_file == NULL ?
+	    " (the server may want a client certificate: --cert and --key)" : "");
+	return TLS_E_HANDSHAKE;
+}
+
+int
+tls_client_open(const char *host, const char *port, const struct tls_client_opts *o,
+    struct tls_client **out, char *err, size_t errlen)
+{
+	struct tls_client *c;
+	int rc;
+
+	*out = NULL;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		fatalx("out of memory");
+	c->fd = -1;
+	c->timeout = o->timeout > 0 ? o->timeout : 10;
+	c->verify = o->verify;
+	if ((rc = client_ctx(c, o, err, errlen)) != 0 ||
+	    (rc = client_connect(c, host, port, err, errlen)) != 0) {
+		tls_client_free(c);
 		return rc;
 	}
+	/* After a failed handshake too: the certificate may be known. */
 	*out = c;
-	return 0;
-fail:
-	tls_client_free(c);
-	return rc;
+	return client_handshake(c, host, port, o, err, errlen);
 }
 
 int
