@@ -28,6 +28,15 @@ LDSAN    := -fsanitize=address,undefined
 BUILD    := build-san
 endif
 
+# SANITIZE=thread: ThreadSanitizer, for the suites that drive `run` (its
+# threads: the loop, the watcher, the pool).  Reports go to build-tsan/tsan.*;
+# `make SANITIZE=thread integration-tsan` fails if there is any.
+ifeq ($(SANITIZE),thread)
+OPT      := -O1 -fsanitize=thread -fno-omit-frame-pointer
+LDSAN    := -fsanitize=thread
+BUILD    := build-tsan
+endif
+
 # HARDEN=1: the release build the packages ship (dpkg-buildflags' hardening).
 ifeq ($(HARDEN),1)
 OPT      += -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE -Wformat -Werror=format-security
@@ -150,6 +159,22 @@ integration-api: $(BIN) $(BUILD)/tests/vimtool tools
 	@set -e; for v in $(API_MATRIX); do echo "== API $$v"; \
 	  $(PYTEST_ENV) VMCRYPT_API=$$v python3 -m pytest -q -rs -p no:cacheprovider -m api \
 	    tests/integration; done
+
+# The suites that drive `run` (and so its threads), under ThreadSanitizer:
+# make SANITIZE=thread integration-tsan.  Timeouts are stretched (VMCRYPT_SLOW).
+# Any report fails the target, printed, except the SEGV test_reliability
+# sends on purpose (it checks that a crash leaves no core).
+TSAN_SUITES := test_run.py test_enforce.py test_reliability.py test_hostile.py
+integration-tsan: $(BIN) $(BUILD)/tests/vimtool tools
+	@rm -f $(abspath $(BUILD))/tsan.*
+	TSAN_OPTIONS="log_path=$(abspath $(BUILD))/tsan second_deadlock_stack=1 \
+	  suppressions=$(abspath tests/tsan.supp)" VMCRYPT_SLOW=4 \
+	  $(PYTEST_ENV) VMCRYPT_API=$(API) python3 -m pytest -q -rs -p no:cacheprovider \
+	  $(addprefix tests/integration/,$(TSAN_SUITES))
+	@bad=$$(grep -lE "(WARNING|ERROR): ThreadSanitizer" $(abspath $(BUILD))/tsan.* 2>/dev/null | \
+	  while read f; do grep -qvE "ThreadSanitizer: SEGV|^ *#|^==|^SUMMARY|^$$|can not provide" \
+	  "$$f" && echo "$$f"; done); \
+	if [ -n "$$bad" ]; then cat $$bad; echo "ThreadSanitizer reported the above"; exit 1; fi
 
 # ---- fuzzing (libFuzzer, clang) ---------------------------------------------
 # Each target runs FUZZ_SECONDS from the committed seeds in tests/fuzz/corpus/

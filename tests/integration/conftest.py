@@ -23,7 +23,8 @@ USER, PASSWORD = "svc-vmcrypt", "s3cret-Pa55"
 SLOW = float(os.environ.get("VMCRYPT_SLOW", "1"))
 # The binary is an ASan + UBSan build (make SANITIZE=1): ASan's shadow
 # memory and quarantine make RSS meaningless, and it handles SIGSEGV itself.
-SANITIZED = os.environ.get("VMCRYPT_SANITIZED") == "1"
+# make SANITIZE=1 (ASan + UBSan) or SANITIZE=thread: slower, larger.
+SANITIZED = os.environ.get("VMCRYPT_SANITIZED", "") not in ("", "0")
 # Every agent process runs under valgrind (make check-hard): 20-50x slower,
 # larger RSS, and the launcher keeps the original environment block.
 VALGRIND = os.environ.get("VMCRYPT_VALGRIND") == "1"
