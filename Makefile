@@ -231,14 +231,15 @@ fuzz: $(addprefix build-fuzz/fuzz_,$(FUZZ_TARGETS))
 
 # ---- benchmarks (not part of check) ------------------------------------------
 # make bench: full sizes (300 sequential, 1,000 burst, 10,000 catch-up, 10 min
-# idle); make bench QUICK=1 for a short run.  Results in build/bench/results.json;
+# idle, 45,000 catch-up); make bench QUICK=1 for a short run; BASELINE=BINARY
+# runs every section with that agent too, first, for a before/after.  Results in build/bench/results.json;
 # BENCHMARKS.md says how they were read.
 bench: deps $(BIN) tools
 	apt_missing=""; command -v valgrind >/dev/null || apt_missing=valgrind; \
 	[ -z "$$apt_missing" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$apt_missing >/dev/null
 	VMCRYPT_BIN=$(abspath $(BIN)) VMCRYPT_TOOLS=$(abspath $(TOOLS)) \
 	  PYTHONPATH=$(abspath .deps/python) python3 tests/bench/bench.py $(if $(QUICK),--quick) \
-	  $(if $(ONLY),--only $(ONLY))
+	  $(if $(ONLY),--only $(ONLY)) $(if $(BASELINE),--baseline $(BASELINE))
 
 # ---- check-hard (issue #8) ---------------------------------------------------
 # The fault, restart, hostile-answer and secret tests are part of `make check`

@@ -5,8 +5,9 @@
  * plain C types and xnode trees.
  *
  * Threads: a vsession is shared (its mutable state is behind a mutex); a
- * vconn belongs to one thread at a time.  Every call blocks; run them off
- * the event loop (agent/loop.c).
+ * vconn belongs to one thread at a time.  Every call blocks; the engine
+ * runs them off its loop, in the pool (agent/pool.c) and the watcher
+ * (agent/watch.c).
  */
 #ifndef VMCRYPT_VIM_H
 #define VMCRYPT_VIM_H

@@ -7,7 +7,13 @@ records where they exist: CreateVM_Task's completeTime, the arrival of the
 ReconfigVM_Task at the server (recorded by vcsimd's front), and the moment
 a watcher on the server's property collector sees the VM compliant.
 
-  python3 tests/bench/bench.py [--quick] [--only latency,burst,catchup,idle,cost]
+  python3 tests/bench/bench.py [--quick] [--only latency,burst,catchup,idle,cost,scale]
+                               [--baseline OTHER_BINARY]
+
+scale is the catch-up against vCenter's maximum inventory (45,000 VMs).
+With --baseline, every section runs twice in the same run, first with
+OTHER_BINARY (an agent built before a change), then with this one, so that
+before and after are measured side by side on the same machine state.
 
 Results: build/bench/results.json, and a summary on stdout.
 """
@@ -272,8 +278,14 @@ def metric(port, name):
     return None
 
 
+def bench_scale(d, n_half):
+    """Catch-up against vCenter's maximum inventory: the scan, the time to all
+    compliant, the peak RSS (targets: scan under 10 s, RSS under 64 MB)."""
+    return bench_catchup_idle(d, n_half, 0)
+
+
 def bench_catchup_idle(d, n_half, idle_s):
-    v = with_kms(Vcsim(vms=n_half, dirpath=d, start_timeout=1800, strict=False))  # n_half per pool, 2 pools
+    v = with_kms(Vcsim(vms=n_half, dirpath=d, start_timeout=3600, strict=False))  # n_half per pool, 2 pools
     front = Front(v)
     total = len(v.govc("find", "/", "-type", "m").split())
     res = {"vms": total}
@@ -311,6 +323,9 @@ def bench_catchup_idle(d, n_half, idle_s):
                     "rss_after_mb": int(st["VmRSS"].split()[0]) / 1024})
         log(f"catch-up: {total} VMs scanned in {t_scan:.2f} s, compliant after {t_conv:.1f} s, "
             f"peak RSS {res['peak_rss_mb']:.1f} MB")
+        if idle_s <= 0:
+            a.stop()
+            return res
         # Idle: nothing happens for idle_s.
         time.sleep(5)
         calls0 = front.stats()["calls"].get("WaitForUpdatesEx", 0)
@@ -417,7 +432,9 @@ def bench_cost(d, n):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="smaller sizes, a short idle")
-    ap.add_argument("--only", default="latency,burst,catchup,idle,cost")
+    ap.add_argument("--only", default="latency,burst,catchup,idle,cost,scale")
+    ap.add_argument("--baseline", metavar="BIN",
+                    help="also run every section with this agent binary, before this one")
     a = ap.parse_args()
     only = set(a.only.split(","))
     q = a.quick
@@ -430,18 +447,33 @@ def main():
                "quick": q}
     import atexit
     atexit.register(reap)
-    def section(name, fn, d, *args):
+    if a.baseline:
+        results["baseline"] = {"agent": os.path.abspath(a.baseline)}
+
+    def run_one(name, fn, d, args):
         """A failed section is recorded and the others still run.  Each has
         its own directory (its own vcsimd, certificate and URL file)."""
-        d = os.path.join(d, name)
         os.makedirs(d)
         try:
-            results[name] = fn(d, *args)
+            return fn(d, *args)
         except Exception as e:          # noqa: BLE001 -- reported, not hidden
             log(f"{name}: FAILED: {e}")
-            results[name] = {"error": str(e)}
+            return {"error": str(e)}
         finally:
             reap()
+
+    def section(name, fn, d, *args):
+        global BIN
+        if a.baseline:
+            mine, BIN = BIN, os.path.abspath(a.baseline)
+            log(f"== {name}: baseline {BIN}")
+            try:
+                results["baseline"][name] = run_one(name, fn, os.path.join(d, name + "-base"),
+                                                    args)
+            finally:
+                BIN = mine
+            log(f"== {name}: {BIN}")
+        results[name] = run_one(name, fn, os.path.join(d, name), args)
 
     with tempfile.TemporaryDirectory(prefix="vmcrypt-bench-") as d:
         if "latency" in only:
@@ -453,6 +485,8 @@ def main():
                     int(os.environ.get("BENCH_IDLE_SECONDS", 60 if q else 600)))
         if "cost" in only:
             section("cost", bench_cost, d, 50 if q else 200)
+        if "scale" in only:
+            section("scale", bench_scale, d, 2500 if q else 22500)
     path = os.path.join(OUT, "results.json")
     with open(path, "w") as f:
         json.dump(results, f, indent=2)

@@ -210,6 +210,21 @@ def workdir():
         yield d
 
 
+_AGENTS = []
+
+
+@pytest.fixture(autouse=True)
+def _no_agent_left():
+    """A test that fails before it stops its agent leaves no process
+    behind to retry a dead test bed for the rest of the run."""
+    yield
+    while _AGENTS:
+        p = _AGENTS.pop()
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 @pytest.fixture
 def vcsim(workdir):
     v = Vcsim(vms=2, dirpath=workdir)
@@ -389,6 +404,7 @@ class Agent:
         with open(self.log, "a") as lf:
             self.p = subprocess.Popen([BIN, "run", "--config", cfg, *extra],
                                       stdout=lf, stderr=lf, env=env)
+        _AGENTS.append(self.p)
         if wait:
             self.wait_log(wait)
 
