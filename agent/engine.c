@@ -149,6 +149,7 @@ ckpt_done(void *arg)
 	e->cp_writing = 0;
 	if (j->rc != 0) {
 		log_warnx("checkpoint: %s", j->err);
+		e->cp_recheck = 1;
 	} else {
 		e->cp_written = j->cp;
 		e->cp_valid = 1;
@@ -200,7 +201,14 @@ ckpt_maybe(struct engine *e)
 {
 	struct checkpoint cp;
 
-	if (e->cp_writing || e->closing || ckpt_target(e, &cp) != 0)
+	if (e->cp_writing || e->closing)
+		return;
+	if (!e->cp_recheck && e->vms.pend_gen == e->cp_gen && e->max_key == e->cp_max)
+		return;
+	e->cp_gen = e->vms.pend_gen;
+	e->cp_max = e->max_key;
+	e->cp_recheck = 0;
+	if (ckpt_target(e, &cp) != 0)
 		return;
 	struct ckpt_job *j = xcalloc(1, sizeof(*j));
 	j->e = e;
@@ -209,6 +217,7 @@ ckpt_maybe(struct engine *e)
 	e->cp_writing = 1;
 	if (pool_submit(&e->pool, ckpt_work, ckpt_done, j) != 0) {
 		e->cp_writing = 0;
+		e->cp_recheck = 1;
 		free(j);
 	}
 }
@@ -633,6 +642,7 @@ engine_run(struct engine *e)
 	e->now = now_loop;
 	e->submit_enforce = sched_submit_enforce;
 	e->max_key = -1;
+	e->cp_recheck = 1;
 	if ((rc = engine_login(e)) != EXIT_OK)
 		return rc;
 	rc = EXIT_CONFIG;

@@ -85,6 +85,11 @@ struct engine {
 	char		 max_time[64];
 	struct checkpoint cp_written, cp_next;
 	int		 cp_valid, cp_writing, cp_pending;
+	/* What the last look at the checkpoint saw: each loop turn looks
+	 * again only when an event was noted or handled since. */
+	unsigned long	 cp_gen;
+	long long	 cp_max;
+	int		 cp_recheck;
 	/* Status. */
 	double		 event_lag;	/* seconds, -1 none yet */
 	time_t		 last_reconcile;

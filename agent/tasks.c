@@ -190,7 +190,9 @@ static void
 on_poll_timer(uv_timer_t *h)
 {
 	struct tasks *t = h->data;
-	if (t->running > 0 && !t->polling && !t->closing)
+	if (t->running == 0 || t->closing)
+		uv_timer_stop(&t->poll_t);	/* idle: no wakeups */
+	else if (!t->polling)
 		poll_submit(t);
 }
 
@@ -204,7 +206,6 @@ tasks_init(struct tasks *t, uv_loop_t *loop, struct pool *pool, struct notes *no
 	uv_timer_init(loop, &t->poll_t);
 	uv_timer_init(loop, &t->hint_t);
 	t->poll_t.data = t->hint_t.data = t;
-	uv_timer_start(&t->poll_t, on_poll_timer, TASKS_POLL_MS, TASKS_POLL_MS);
 }
 
 void
@@ -217,7 +218,8 @@ tasks_follow(struct tasks *t, const struct vmoref *task, const char *vm)
 	f->next = t->list;
 	t->list = f;
 	pthread_mutex_unlock(&t->mtx);
-	t->running++;
+	if (t->running++ == 0 && !t->closing && !uv_is_active((uv_handle_t *)&t->poll_t))
+		uv_timer_start(&t->poll_t, on_poll_timer, TASKS_POLL_MS, TASKS_POLL_MS);
 }
 
 void

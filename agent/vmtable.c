@@ -223,6 +223,8 @@ vm_set_pend(struct vmtable *t, struct vmrec *r, long long key, const char *time)
 {
 	if ((r->pend_key >= 0) != (key >= 0))
 		key >= 0 ? t->npend++ : t->npend--;
+	if (r->pend_key != key)
+		t->pend_gen++;
 	r->pend_key = key;
 	if (key >= 0)
 		snprintf(r->pend_time, sizeof(r->pend_time), "%s", time);

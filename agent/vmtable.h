@@ -90,6 +90,7 @@ struct vmtable {
 	size_t		 n;
 	size_t		 count[VM_SCHED_COUNT];	/* records in each state */
 	size_t		 npend;		/* records with an unhandled event */
+	unsigned long	 pend_gen;	/* bumped by every vm_set_pend change */
 	struct vmrec	*qhead, **qtail;
 };
 
