@@ -232,8 +232,8 @@ def vcsim(workdir):
     v.stop()
 
 
-def agent(*args, password=PASSWORD, timeout=600):
-    env = dict(os.environ)
+def agent(*args, password=PASSWORD, timeout=600, env=None):
+    env = {**os.environ, **(env or {})}
     env.pop("VMCRYPT_VC_PASSWORD", None)
     if password is not None:
         env["VMCRYPT_VC_PASSWORD"] = password
@@ -313,11 +313,28 @@ def kms_endpoint(v, name="kms-1"):
     return port
 
 
+def kms_trust(v, cluster="ovh-kms", server="kms-1"):
+    """Trust both ways, as an admin does in the vSphere Client (govc
+    kms.trust): vCenter trusts the KMS's certificate ("Make vCenter Trust
+    KMS"), and vCenter gets a client certificate and key for the KMS to
+    trust ("Make KMS Trust vCenter").  Without it the test bed, like
+    vCenter, reports the key provider's connection as not trusted."""
+    d = os.path.join(v.dir, "kms-client")
+    if not os.path.exists(os.path.join(d, "vc.crt")):
+        os.makedirs(d, exist_ok=True)
+        make_cert(d, cn="vcenter-client", days=365)
+    v.govc("kms.trust", "-server-cert", open(v.kms_certs[server]).read(),
+           "-client-cert", open(os.path.join(d, "vc.crt")).read(),
+           "-client-key", open(os.path.join(d, "vc.key")).read(), cluster)
+
+
 def with_kms(v, cluster="ovh-kms", server="kms-1"):
-    """A standard key provider with one live KMS, the default (the first
-    key provider added is vCenter's default; kms.default says so anyway)."""
+    """A standard key provider with one live KMS, trusted both ways, the
+    default (the first key provider added is vCenter's default;
+    kms.default says so anyway)."""
     port = kms_endpoint(v, server)
     v.govc("kms.add", "-n", server, "-a", "127.0.0.1", "-p", str(port), cluster)
+    kms_trust(v, cluster, server)
     v.govc("kms.default", cluster)
     v.kms_port = port
     return v

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import (PASSWORD, Agent, Harness, Vcsim, agent, create, kms_endpoint,
+from conftest import (PASSWORD, Agent, Harness, Vcsim, agent, create, kms_endpoint, kms_trust,
                       vm_state, wait_until, with_kms)
 
 @pytest.fixture
@@ -42,6 +42,7 @@ def test_no_kms_fails_naming_it(vc8):
 def test_no_default_then_default_then_passes(vc8):
     port = kms_endpoint(vc8)
     vc8.govc("kms.add", "-n", "kms-1", "-a", "127.0.0.1", "-p", str(port), "ovh-kms")
+    kms_trust(vc8)
     # The first key provider added is vCenter's default; an admin can
     # clear it (govc kms.default -), which is the state checked here.
     rc, rep, c = check(vc8)
@@ -88,6 +89,7 @@ def test_wrong_expected_cluster_and_members(vc8):
     with_kms(vc8)
     spare = kms_endpoint(vc8, "kms-9")
     vc8.govc("kms.add", "-n", "kms-9", "-a", "127.0.0.1", "-p", str(spare), "spare")
+    kms_trust(vc8, "spare", "kms-9")
     rc, rep, c = check(vc8, extra='  <kms cluster="other-kms"/>\n')
     assert rc == 1
     assert c["kms-expected"]["result"] == "fail"

@@ -382,29 +382,61 @@ func (f *front) afterRegisterKmip() {
 // provider's connection status, and reports what vCenter reports: the
 // server's status, a connection status text, and the certificate it
 // presented.  vcsim reports every server green with nothing else.
-func kmsProbe(s *types.CryptoManagerKmipServerStatus, address string, port int32) {
+func kmsProbe(s *types.CryptoManagerKmipServerStatus, address string, port int32, t trustState) {
 	addr := net.JoinHostPort(address, strconv.Itoa(int(port)))
 	d := &net.Dialer{Timeout: 2 * time.Second}
-	conn, err := tls.DialWithDialer(d, "tcp", addr, &tls.Config{
-		InsecureSkipVerify: true, // the certificate is reported, not trusted
-	})
-	no := false
-	if err != nil {
-		s.Status = types.ManagedEntityStatusRed
+	var leaf *x509.Certificate
+	cfg := &tls.Config{
+		InsecureSkipVerify: true, // trust is judged below, from what vCenter holds
+		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
+			if len(raw) > 0 {
+				leaf, _ = x509.ParseCertificate(raw[0])
+			}
+			return nil
+		},
+	}
+	if t.clientCert != "" {
+		if kp, err := tls.X509KeyPair([]byte(t.clientCert), []byte(t.clientKey)); err == nil {
+			cfg.Certificates = []tls.Certificate{kp}
+		}
+	}
+	conn, err := tls.DialWithDialer(d, "tcp", addr, cfg)
+	if err == nil {
+		// TLS 1.3: a refused client certificate shows on the first read.
+		_ = conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		var b [1]byte
+		// (A close without an alert is not a refusal: openssl s_server
+		// closes when its stdin ends.)
+		if _, rerr := conn.Read(b[:]); rerr != nil && strings.Contains(rerr.Error(), "remote error: tls") {
+			err = rerr
+		}
+		conn.Close()
+	}
+	no, yes := false, true
+	s.ClientTrustServer, s.ServerTrustClient = &no, &no
+	s.CertInfo = nil
+	s.Status = types.ManagedEntityStatusRed
+	if leaf == nil { // the KMS never showed a certificate
 		s.ConnectionStatus = "Cannot establish trust connection: " + err.Error()
-		s.ClientTrustServer = &no
-		s.ServerTrustClient = &no
-		s.CertInfo = nil
 		return
 	}
-	defer conn.Close()
-	yes := true
-	s.Status = types.ManagedEntityStatusGreen
-	s.ConnectionStatus = "Connected"
-	s.ClientTrustServer = &yes
-	s.ServerTrustClient = &yes
-	if certs := conn.ConnectionState().PeerCertificates; len(certs) > 0 {
-		s.CertInfo = certInfo(certs[0])
+	s.CertInfo = certInfo(leaf)
+	if t.trusts(leaf) {
+		s.ClientTrustServer = &yes
+	}
+	if t.clientCert != "" && err == nil {
+		s.ServerTrustClient = &yes
+	}
+	switch {
+	case !*s.ClientTrustServer:
+		s.ConnectionStatus = "Cannot establish trust connection: vCenter does not trust the KMS certificate"
+	case t.clientCert == "":
+		s.ConnectionStatus = "Cannot establish trust connection: no client certificate for the KMS to trust"
+	case err != nil:
+		s.ConnectionStatus = "Cannot establish trust connection: the KMS refused vCenter's client certificate: " + err.Error()
+	default:
+		s.Status = types.ManagedEntityStatusGreen
+		s.ConnectionStatus = "Connected"
 	}
 }
 

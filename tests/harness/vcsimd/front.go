@@ -88,6 +88,7 @@ type front struct {
 	kmsStatus    map[string]kmsOverride
 	denied       map[string]bool
 	hostile      map[string]string // method -> huge|chunked|trickle
+	trust        map[string]*trustState // key provider -> trust (trust.go)
 }
 
 // kmsOverride is what /harness/kms-status says a key provider reports.
@@ -201,6 +202,9 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if f.trustCall(w, method, body) {
+		return
+	}
 	switch method {
 	case "LogUserEvent":
 		f.logUserEvent(w, body)
@@ -226,6 +230,20 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case "HasPrivilegeOnEntity":
 		f.hasPrivilege(w, body)
+		return
+	case "MarkDefault":
+		// vcsim answers MarkDefault with SetDefaultKmsClusterResponse (it
+		// runs SetDefaultKmsCluster); the WSDL's answer, and vCenter's, is
+		// MarkDefaultResponse, which a WSDL-generated client expects.
+		rec := httptest.NewRecorder()
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		f.proxy.ServeHTTP(rec, r)
+		out := bytes.ReplaceAll(rec.Body.Bytes(), []byte("SetDefaultKmsClusterResponse"),
+			[]byte("MarkDefaultResponse"))
+		rec.Body = bytes.NewBuffer(out)
+		rec.Header().Del("Content-Length")
+		copyResponse(w, rec)
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
@@ -498,7 +516,7 @@ func (f *front) kmsStatusResult(task string) {
 		for j := range cs.Servers {
 			s := &cs.Servers[j]
 			if e, ok := where[cs.ClusterId.Id+"/"+s.Name]; ok {
-				kmsProbe(s, e.address, e.port)
+				kmsProbe(s, e.address, e.port, f.trustOf(cs.ClusterId.Id))
 			}
 		}
 		if len(cs.Servers) > 0 {
@@ -813,6 +831,7 @@ type harnessState struct {
 	Assocs     map[string]string `json:"assocs"`
 	Datastores map[string]string `json:"datastores"` // name -> directory
 	Home       string            `json:"home"`       // the old vcsim.home
+	Trust      map[string]savedTrust `json:"trust"`   // key provider -> trust
 }
 
 func (f *front) saveState(dir string) error {
@@ -821,6 +840,7 @@ func (f *front) saveState(dir string) error {
 	for k, a := range f.assocs {
 		st.Assocs[k] = a.profile
 	}
+	st.Trust = f.saveTrust()
 	f.mu.Unlock()
 	ctx := f.model.Service.Context
 	for _, obj := range ctx.Map.All("Datastore") {
@@ -860,6 +880,7 @@ func (f *front) loadState(dir string) error {
 	for k, p := range st.Assocs {
 		f.assocs[k] = assoc{p, ""}
 	}
+	f.loadTrust(st.Trust)
 	// The killed process's datastore directories become the new ones.
 	ctx := f.model.Service.Context
 	for _, obj := range ctx.Map.All("Datastore") {
