@@ -154,8 +154,7 @@ out_of_scope(const struct policy *p, const struct vm_info *vm, struct decision *
 	return 1;
 }
 
-/* An encrypted VM: its plain disks and the policy; never a rekey.  vCenter
- * forces encrypted vMotion and FT encryption to required on encrypted VMs. */
+/* An encrypted VM: its plain disks and the policy; never a rekey. */
 static unsigned
 wants_encrypted(const struct policy *p, const struct vm_info *vm, struct decision *d)
 {
@@ -184,19 +183,23 @@ wants_encrypted(const struct policy *p, const struct vm_info *vm, struct decisio
 	return want;
 }
 
+/* Encrypted vMotion and FT encryption, on every VM: an encrypted VM's
+ * migrateEncryption can be set back to opportunistic, and the guide asks
+ * for Required everywhere.  Restored by a reconfigure of that setting
+ * alone, never a rekey. */
 static unsigned
-wants_plain(const struct policy *p, const struct vm_info *vm, struct decision *d)
+wants_modes(const struct policy *p, const struct vm_info *vm, struct decision *d)
 {
 	unsigned want = 0;
 
-	if (p->encrypt) {
-		want |= ACT_ENCRYPT;
-		why(d, "not encrypted");
-	}
 	const char *mig = vm->migrate_encryption ? vm->migrate_encryption : "opportunistic";
 	if (p->migrate && strcmp(mig, p->migrate) != 0) {
 		want |= ACT_MIGRATE;
-		why(d, "migrateEncryption %s", mig);
+		if (vm->encrypted)
+			why(d, "drift: migrateEncryption %s on an encrypted VM, %s expected",
+			    mig, p->migrate);
+		else
+			why(d, "migrateEncryption %s", mig);
 	}
 	const char *ft = vm->ft_encryption_mode ? vm->ft_encryption_mode :
 	    "ftEncryptionOpportunistic";
@@ -207,13 +210,23 @@ wants_plain(const struct policy *p, const struct vm_info *vm, struct decision *d
 	return want;
 }
 
+static unsigned
+wants_plain(const struct policy *p, struct decision *d)
+{
+	if (!p->encrypt)
+		return 0;
+	why(d, "not encrypted");
+	return ACT_ENCRYPT;
+}
+
 void
 policy_decide(const struct policy *p, const struct vm_info *vm, struct decision *d)
 {
 	memset(d, 0, sizeof(*d));
 	if (out_of_scope(p, vm, d))
 		return;
-	unsigned want = vm->encrypted ? wants_encrypted(p, vm, d) : wants_plain(p, vm, d);
+	unsigned want = vm->encrypted ? wants_encrypted(p, vm, d) : wants_plain(p, d);
+	want |= wants_modes(p, vm, d);
 	if (want == 0) {
 		d->state = VS_COMPLIANT;
 		return;

@@ -155,6 +155,49 @@ def test_old_hw_clone_powered_on_and_drift(kvc, workdir):
     assert "not encrypting (hw-too-old)" in kvc.govc("events", "vm/old-11")
 
 
+@pytest.mark.api
+def test_encrypted_vm_vmotion_drift_restored_without_rekey(kvc, workdir):
+    """Issue #16: an encrypted VM whose Encrypted vMotion is set back to
+    opportunistic is not compliant until it is Required again, and the
+    fix is that setting alone: same key, no crypto spec, once."""
+    h = Harness(kvc)
+    cfg = kvc.config()
+    create(kvc, "enc-drift", "-version", "vmx-15", "-disk", "1G")
+    r = agent("reconcile", "--config", cfg)
+    assert r.returncode == 0, r.stdout + r.stderr
+    ref = moref(kvc, "enc-drift")
+    assert compliant(kvc, h, "enc-drift")
+    key = vm_state(kvc, "enc-drift")["key"]
+    reconfigs = h.stats()["reconfigs"][ref]
+
+    kvc.govc("vm.change", "-vm", "enc-drift", "-migrate-encryption", "opportunistic")
+    assert vm_state(kvc, "enc-drift")["migrate"] == "opportunistic"
+    # Every view says so: inventory, the report.
+    vms = {x["name"]: x for x in json.loads(
+        agent("inventory", "--config", cfg, "--json").stdout)["vms"]}
+    assert vms["enc-drift"]["state"] == "pending", vms["enc-drift"]
+    assert "drift: migrateEncryption opportunistic" in vms["enc-drift"]["reason"]
+    out = os.path.join(workdir, "r.json")
+    assert agent("report", "--config", cfg, "--format", "json", "--output", out).returncode == 0
+    rep = {x["name"]: x for x in json.load(open(out))["vms"]}
+    assert rep["enc-drift"]["state"] != "compliant", rep["enc-drift"]
+
+    # Powered on: the setting is not a crypto change; restored anyway.
+    kvc.govc("vm.power", "-on", "enc-drift")
+    r = agent("reconcile", "--config", cfg)
+    assert r.returncode == 0, r.stdout + r.stderr
+    s = vm_state(kvc, "enc-drift")
+    assert s["migrate"] == "required"
+    assert s["key"] == key and all(d["keyId"]["keyId"] == key["keyId"] for d in s["disks"])
+    assert h.stats()["reconfigs"][ref] == reconfigs + 1
+    # Once: the next pass has nothing to do.
+    assert agent("reconcile", "--config", cfg).returncode == 0
+    assert h.stats()["reconfigs"][ref] == reconfigs + 1
+    vms = {x["name"]: x for x in json.loads(
+        agent("inventory", "--config", cfg, "--json").stdout)["vms"]}
+    assert vms["enc-drift"]["state"] == "compliant"
+
+
 def test_sigkill_during_200_creations(workdir):
     v = with_kms(Vcsim(vms=1, dirpath=workdir))
     h = Harness(v)

@@ -183,6 +183,13 @@ test_encrypted_vm_gets_its_own_key_never_a_new_one(void **st)
 	assert_int_equal(rs.ndisks, 1);
 	assert_true(has_disk(&rs, "2001"));
 	assert_false(rs.home_profile);
+	/* Encrypted vMotion drift on an encrypted VM: that setting alone. */
+	rs = plan(&pol, &vm, ACT_MIGRATE, disks, &rc);
+	assert_int_equal(rc, 0);
+	assert_false(rs.crypto_vm || rs.disk_crypto || rs.home_profile || rs.disk_profile);
+	assert_null(rs.key_id);
+	assert_int_equal(rs.ndisks, 0);
+	assert_string_equal(rs.migrate, "required");
 	vm_info_clear(&vm);
 }
 

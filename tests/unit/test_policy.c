@@ -172,17 +172,28 @@ test_encrypted_vm_is_never_rekeyed(void **st)
 	assert_int_equal(d.state, VS_COMPLIANT);
 	assert_int_equal(d.actions, 0);
 
-	/* Encrypted VMs report required; even if the value read is odd, the
-	 * agent does not touch migrateEncryption of an encrypted VM. */
+	/* Encrypted vMotion set back to opportunistic on an encrypted VM is
+	 * drift (issue #16): pending, and the only action is that setting --
+	 * never a rekey, never a crypto spec. */
 	vm.migrate_encryption = "opportunistic";
 	d = decide(&p, &vm);
-	assert_int_equal(d.state, VS_COMPLIANT);
+	assert_int_equal(d.state, VS_PENDING);
+	assert_int_equal(d.actions, ACT_MIGRATE);
+	assert_non_null(strstr(d.reason, "drift: migrateEncryption opportunistic"));
 
-	/* Powered on or with snapshots: still compliant, nothing to defer. */
+	/* Powered on or with snapshots: the setting is not a crypto change,
+	 * so it is neither deferred nor blocked. */
 	vm.power_state = "poweredOn";
 	vm.snapshot = 1;
 	d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_PENDING);
+	assert_int_equal(d.actions, ACT_MIGRATE);
+
+	/* Back to required: compliant, nothing to do. */
+	vm.migrate_encryption = "required";
+	d = decide(&p, &vm);
 	assert_int_equal(d.state, VS_COMPLIANT);
+	assert_int_equal(d.actions, 0);
 }
 
 static void
