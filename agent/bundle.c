@@ -315,7 +315,7 @@ add_config(struct bundle *b, const char *path, const char *load_err)
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: vmcrypt-agent support-bundle --config FILE -o FILE.tar.gz\n"
+	fprintf(f, "usage: vmcrypt-agent support-bundle [--config FILE] -o FILE.tar.gz\n"
 	    "                 [--trace-dir DIR] [--log FILE] [--unit NAME] [--no-check]\n");
 }
 
@@ -370,7 +370,9 @@ bundle_args(int argc, char **argv, struct bundle_opts *o)
 			return EXIT_USAGE;
 		}
 	}
-	if (o->config == NULL || o->output == NULL || optind != argc) {
+	if (o->config == NULL)
+		o->config = cli_default_config();
+	if (o->output == NULL || optind != argc) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}

@@ -188,7 +188,7 @@ cmd_check(int argc, char **argv)
 		case 'j': json = 1; break;
 		case 'T': trace = optarg; break;
 		case 'h':
-			printf("usage: vmcrypt-agent check --config FILE [--json] [--trace-soap DIR]\n\n"
+			printf("usage: vmcrypt-agent check [--config FILE] [--json] [--trace-soap DIR]\n\n"
 			    "Checks that vCenter is ready for encryption by default, and says for\n"
 			    "each item what is wrong and how to fix it:\n"
 			    "  vCenter reachable, logged in, really a vCenter (not an ESXi host);\n"
@@ -209,8 +209,8 @@ cmd_check(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (path == NULL || optind != argc) {
-		fprintf(stderr, "usage: vmcrypt-agent check --config FILE [--json]\n");
+	if (optind != argc) {
+		fprintf(stderr, "usage: vmcrypt-agent check [--config FILE] [--json]\n");
 		return EXIT_USAGE;
 	}
 	if ((rc = cli_load_config(path, &cfg)) != EXIT_OK)

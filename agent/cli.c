@@ -11,12 +11,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+const char *
+cli_default_config(void)
+{
+	const char *env = getenv("VMCRYPT_AGENT_CONFIG");
+
+	return env != NULL && env[0] != '\0' ? env : CLI_DEFAULT_CONFIG;
+}
 
 int
 cli_load_config(const char *path, struct config **out)
 {
 	char err[8192];
 
+	if (path == NULL) {
+		path = cli_default_config();
+		if (access(path, F_OK) != 0) {
+			fprintf(stderr, "vmcrypt-agent: no --config FILE given, and %s (the "
+			    "default, as the service uses) does not exist: give --config, or "
+			    "install the package and edit that file\n", path);
+			return EXIT_CONFIG;
+		}
+	}
 	if (config_load(path, out, err, sizeof(err)) != 0) {
 		fputs(err, stderr);
 		if (err[0] && err[strlen(err) - 1] != '\n')

@@ -21,7 +21,15 @@
 
 struct config;
 
-/* Loads the config or prints its errors; returns EXIT_OK or EXIT_CONFIG. */
+/* Where the packages install the configuration and the unit reads it:
+ * what every command uses without --config. */
+#define CLI_DEFAULT_CONFIG	"/etc/vmcrypt-agent/vmcrypt-agent.xml"
+
+/* The configuration a command uses without --config: $VMCRYPT_AGENT_CONFIG
+ * when set and not empty, else CLI_DEFAULT_CONFIG. */
+const char *cli_default_config(void);
+/* Loads the config (path NULL: cli_default_config()) or prints its errors;
+ * returns EXIT_OK or EXIT_CONFIG. */
 int	cli_load_config(const char *path, struct config **out);
 /* --trace-soap DIR: the command's SOAP trace goes to dir (over any
  * <trace-soap> in the file; dir NULL: the file's).  Call after

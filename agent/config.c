@@ -189,7 +189,16 @@ load_valid(const char *path, struct errbuf *eb)
 	xmlSchemaValidCtxtPtr vctx;
 	xmlParserCtxtPtr pctx;
 	xmlDocPtr doc = NULL;
+	int fd;
 
+	/* Said plainly, not as libxml2's "failed to load external entity". */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		snprintf(eb->buf, eb->len, "cannot open %s: %s", path, strerror(errno));
+		eb->used = strlen(eb->buf);
+		eb->count++;
+		return NULL;
+	}
+	close(fd);
 	spctx = xmlSchemaNewMemParserCtxt((const char *)config_xsd, (int)config_xsd_len);
 	schema = spctx ? xmlSchemaParse(spctx) : NULL;
 	xmlSchemaFreeParserCtxt(spctx);

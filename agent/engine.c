@@ -692,7 +692,7 @@ static void
 usage_full(int once)
 {
 	if (once)
-		printf("usage: vmcrypt-agent reconcile --config FILE [--dry-run] [--json]\n"
+		printf("usage: vmcrypt-agent reconcile [--config FILE] [--dry-run] [--json]\n"
 		    "                                 [--trace-soap DIR]\n\n"
 		    "One pass over every VM: brings each in-scope VM to policy (one\n"
 		    "ReconfigVM_Task each, at most max-in-flight at a time), follows\n"
@@ -703,7 +703,7 @@ usage_full(int once)
 		    "configuration; 4 vCenter unreachable; 5 login failed.\n\n"
 		    "  --trace-soap DIR  write every request and answer to DIR (secrets redacted)\n");
 	else
-		printf("usage: vmcrypt-agent run --config FILE [--dry-run] [--trace-soap DIR]\n\n"
+		printf("usage: vmcrypt-agent run [--config FILE] [--dry-run] [--trace-soap DIR]\n\n"
 		    "Runs the agent in the foreground: logs in to vCenter, reconciles every\n"
 		    "VM, then follows vCenter's events and brings each new or changed VM of\n"
 		    "hardware version 13+ to policy (encryption storage policy and key on\n"
@@ -744,8 +744,8 @@ run_args(int argc, char **argv, int once, struct run_opts *o)
 		default: return EXIT_USAGE;
 		}
 	}
-	if (o->config == NULL || optind != argc || (o->json && !once)) {
-		fprintf(stderr, "usage: vmcrypt-agent %s --config FILE [--dry-run]%s\n",
+	if (optind != argc || (o->json && !once)) {
+		fprintf(stderr, "usage: vmcrypt-agent %s [--config FILE] [--dry-run]%s\n",
 		    once ? "reconcile" : "run", once ? " [--json]" : "");
 		return EXIT_USAGE;
 	}
@@ -777,7 +777,7 @@ run_common(int argc, char **argv, int once)
 	e->once = once;
 	e->json = o.json;
 	e->dry_run = cfg->dry_run;
-	e->config_path = xstrdup(o.config);
+	e->config_path = xstrdup(o.config ? o.config : cli_default_config());
 	e->cfg = cfgref_new(cfg);
 	rc = engine_run(e);
 	cfgref_drop(e->cfg);

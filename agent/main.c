@@ -114,7 +114,7 @@ cmd_inventory(int argc, char **argv)
 			}
 			break;
 		case 'h':
-			printf("usage: vmcrypt-agent inventory --config FILE [--json] [--page-size N]\n"
+			printf("usage: vmcrypt-agent inventory [--config FILE] [--json] [--page-size N]\n"
 			    "                                 [--trace-soap DIR]\n\n"
 			    "Lists every VM with its moref, folder, hardware version, power state,\n"
 			    "template flag, encryption (config.keyId and key provider), disks and\n"
@@ -129,8 +129,8 @@ cmd_inventory(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (path == NULL || optind != argc) {
-		fprintf(stderr, "usage: vmcrypt-agent inventory --config FILE [--json]\n");
+	if (optind != argc) {
+		fprintf(stderr, "usage: vmcrypt-agent inventory [--config FILE] [--json]\n");
 		return EXIT_USAGE;
 	}
 	if ((rc = cli_load_config(path, &cfg)) != EXIT_OK)

@@ -435,7 +435,7 @@ report_args(int argc, char **argv, struct report_opts *o)
 			o->days = (int)v;
 			break;
 		case 'h':
-			printf("usage: vmcrypt-agent report --config FILE [--format json|csv|html]\n"
+			printf("usage: vmcrypt-agent report [--config FILE] [--format json|csv|html]\n"
 			    "                            [--output FILE] [--since DAYS]\n\n"
 			    "Every VM with its state (compliant, pending, deferred, blocked,\n"
 			    "hw-too-old, excluded, template, inaccessible), the reason, and the\n"
@@ -450,9 +450,9 @@ report_args(int argc, char **argv, struct report_opts *o)
 			return EXIT_USAGE;
 		}
 	}
-	if (o->config == NULL || optind != argc || (strcmp(o->format, "json") != 0 &&
+	if (optind != argc || (strcmp(o->format, "json") != 0 &&
 	    strcmp(o->format, "csv") != 0 && strcmp(o->format, "html") != 0)) {
-		fprintf(stderr, "usage: vmcrypt-agent report --config FILE [--format "
+		fprintf(stderr, "usage: vmcrypt-agent report [--config FILE] [--format "
 		    "json|csv|html] [--output FILE]\n");
 		return EXIT_USAGE;
 	}

@@ -287,6 +287,30 @@ vconn_prepare(struct vconn *c, int pbm)
 }
 
 
+/* An answer that is not SOAP at all (the vSphere Client's web page, a
+ * proxy's error page): says what came back and where the SDK lives. */
+static int
+not_soap(struct vconn *c, int soaprc, const char *op)
+{
+	const char *ct = c->soap->http_content;
+
+	if (ct == NULL || *ct == '\0' || strstr(ct, "xml") != NULL)
+		return 0;
+	char status[32] = "";
+
+	if (soaprc > 200 && soaprc < 600)
+		snprintf(status, sizeof(status), "HTTP %d with ", soaprc);
+	if (strncmp(op, "Pbm", 3) == 0)		/* pbm_ready names the endpoint */
+		snprintf(c->err, sizeof(c->err), "%s: answered %s%.60s, not SOAP", op,
+		    status, ct);
+	else
+		snprintf(c->err, sizeof(c->err), "%s: %.200s answered %s%.60s, not SOAP: "
+		    "not a vCenter SDK endpoint; the URL should be https://HOST/sdk with "
+		    "vCenter's own address (not a web page's or a proxy's)", op,
+		    c->s->url, status, ct);
+	return 1;
+}
+
 /* Classifies a finished call; may log in again and ask for a retry. */
 int
 vconn_finish(struct vconn *c, int soaprc, const char *op, int attempt)
@@ -297,6 +321,10 @@ vconn_finish(struct vconn *c, int soaprc, const char *op, int attempt)
 	trace_flush(c);
 	if (soaprc == SOAP_OK)
 		return 0;
+	if (not_soap(c, soaprc, op)) {
+		soap_force_closesock(soap);
+		return V_ERR_PROTO;
+	}
 
 	if (soap->fault != NULL && soap->fault->detail != NULL)
 		detail_type = xnode_type(&soap->fault->detail->__any);

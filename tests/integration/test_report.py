@@ -184,8 +184,8 @@ def test_bad_options(workdir):
     v = Vcsim(vms=1, dirpath=workdir)
     try:
         cfg = v.config()
-        for args in (["--since", "5x"], ["--since", "0"], ["--format", "pdf"], []):
-            r = agent("report", *(["--config", cfg] if args != [] else []), *args)
+        for args in (["--since", "5x"], ["--since", "0"], ["--format", "pdf"], ["extra"]):
+            r = agent("report", "--config", cfg, *args)
             assert r.returncode == 2, (args, r.stderr)
             assert r.stderr.strip() and r.stdout == ""
         r = agent("report", "--config", cfg, "--output", "/nonexistent/dir/r.html")

@@ -1,5 +1,6 @@
 """Trust, login and configuration errors: one clear line, a meaningful exit
 status, nothing secret echoed."""
+import json
 import os
 import subprocess
 import pytest
@@ -111,4 +112,95 @@ def test_help_everywhere():
         r = agent(*args)
         assert r.returncode == 0 and "usage:" in r.stdout, args
     assert agent("bogus").returncode == 2
-    assert agent("inventory").returncode == 2
+    assert agent("inventory", "extra-arg").returncode == 2
+
+
+# ---------------------------------------------------------------------------
+# Issue #16's paper cuts: the default configuration, a missing file, a web
+# page where the SDK should be.
+
+DEFAULT = "/etc/vmcrypt-agent/vmcrypt-agent.xml"
+
+
+def test_commands_use_the_default_configuration(vcsim, workdir):
+    missing = os.path.join(workdir, "nope.xml")
+    for cmd in ("run", "reconcile", "inventory", "check", "report"):
+        r = agent(cmd, env={"VMCRYPT_AGENT_CONFIG": missing})
+        assert r.returncode == 3, (cmd, r.stderr)
+        line = one_line(r.stderr)
+        assert f"no --config FILE given, and {missing}" in line and "does not exist" in line
+    # The default, when it is there, is what the command reads.
+    r = agent("inventory", "--json", env={"VMCRYPT_AGENT_CONFIG": vcsim.config()})
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["vms"]
+    # Without the variable: the path the packages install and the unit reads.
+    if not os.path.exists(DEFAULT):
+        env = {k: v for k, v in os.environ.items() if k != "VMCRYPT_AGENT_CONFIG"}
+        r = subprocess.run([BIN, "inventory"], env=env, capture_output=True, text=True)
+        assert r.returncode == 3 and DEFAULT in r.stderr
+    r = agent("--help")
+    assert DEFAULT in r.stdout
+
+
+def test_missing_config_file_said_plainly(workdir):
+    missing = os.path.join(workdir, "missing.xml")
+    for args in (["check-config", missing], ["inventory", "--config", missing]):
+        r = agent(*args)
+        assert r.returncode == 3
+        assert f"cannot open {missing}: No such file or directory" in r.stderr, r.stderr
+        assert "external entity" not in r.stderr
+
+
+WEB = """
+import http.server, ssl, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def page(self):
+        body = b"<!DOCTYPE html><html><head><title>vSphere Client</title></head></html>"
+        self.send_response(int(sys.argv[2]))
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def do_GET(self): self.page()
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", "0"))); self.page()
+    def log_message(self, *a): pass
+s = http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain(sys.argv[3], sys.argv[4])
+s.socket = ctx.wrap_socket(s.socket, server_side=True)
+print("ready", flush=True)
+s.serve_forever()
+"""
+
+
+@pytest.mark.parametrize("status", [200, 404])
+def test_web_page_at_the_sdk_url_is_named(workdir, status):
+    """The vSphere Client's address (a web page) given as the SDK URL."""
+    from conftest import free_port, make_cert
+    crt, key, _ = make_cert(workdir)
+    port = free_port()
+    srv = subprocess.Popen(["python3", "-c", WEB, str(port), str(status), crt, key],
+                           stdout=subprocess.PIPE, text=True)
+    try:
+        assert srv.stdout.readline().strip() == "ready"
+        cfg = os.path.join(workdir, "web.xml")
+        with open(cfg, "w") as f:
+            f.write(f"""<?xml version="1.0"?>
+<vmcrypt-agent version="1">
+  <vcenter url="https://127.0.0.1:{port}/sdk" user="u"><tls insecure="true"/></vcenter>
+  <state-dir>{workdir}</state-dir>
+</vmcrypt-agent>
+""")
+        r = agent("inventory", "--config", cfg)
+        assert r.returncode == 4, r.stderr
+        assert "transport error" not in r.stderr
+        line = [l for l in r.stderr.splitlines() if "vmcrypt-agent:" in l][-1]
+        assert "answered" in line and "text/html" in line and "not SOAP" in line, line
+        assert "https://HOST/sdk" in line
+        if status != 200:
+            assert f"HTTP {status}" in line
+        r = agent("check", "--config", cfg)
+        assert r.returncode == 4 and "not SOAP" in r.stdout
+    finally:
+        srv.kill()
+        srv.wait()
