@@ -51,6 +51,9 @@ int	cmd_kms_probe(int argc, char **argv);
 int	cmd_ovh(int argc, char **argv);
 int	cmd_report(int argc, char **argv);
 int	cmd_support_bundle(int argc, char **argv);
+int	cmd_kms(int argc, char **argv);		/* kms setup (kmssetup.c) */
+int	cmd_policy(int argc, char **argv);	/* policy ensure (policycmd.c) */
+int	cmd_setup(int argc, char **argv);	/* the guide in one (setupcmd.c) */
 
 struct tls_cert_info;
 /* Connects to a KMS (HOST[:PORT], 5696 by default) and reads its TLS

@@ -112,11 +112,11 @@ encpolicy_resolve(struct vconn *c, const struct config *cfg, struct encpolicy *o
 	}
 	if (!ps.found) {
 		snprintf(err, errlen, "storage policy %s%s%s not found in SPBM; create it "
-		    "(vSphere Client: Policies and Profiles > VM Storage Policies) or fix "
-		    "<encryption-policy> in %s",
+		    "(`vmcrypt-agent policy ensure`, or vSphere Client: Policies and "
+		    "Profiles > VM Storage Policies) or fix <encryption-policy> in %s",
 		    ps.want_id ? "id " : "\"", ps.want_id ? ps.want_id : ps.want_name,
 		    ps.want_id ? "" : "\"", cfg->path ? cfg->path : "the configuration");
-		return -1;
+		return ENCPOLICY_NOT_FOUND;
 	}
 	if (!ps.encryption && ps.nds > 0) {
 		const char *ids[8];
@@ -130,7 +130,9 @@ encpolicy_resolve(struct vconn *c, const struct config *cfg, struct encpolicy *o
 		snprintf(err, errlen, "storage policy \"%s\" (%s) is not an encryption "
 		    "policy: it has no vmwarevmcrypt/ENCRYPTION rule; use \"VM Encryption "
 		    "Policy\" or a policy with host-based encryption", ps.name, ps.id);
-		return -1;
+		snprintf(out->id, sizeof(out->id), "%s", ps.id);
+		snprintf(out->name, sizeof(out->name), "%s", ps.name);
+		return ENCPOLICY_NOT_ENCRYPTION;
 	}
 	snprintf(out->id, sizeof(out->id), "%s", ps.id);
 	snprintf(out->name, sizeof(out->name), "%s", ps.name);

@@ -19,7 +19,11 @@ struct encpolicy {
 	char	name[256];
 };
 
-/* Resolves cfg's policy through SPBM.  0, or -1 with one line in err. */
+/* Resolves cfg's policy through SPBM.  0, or one line in err and -1 (SPBM
+ * failed), ENCPOLICY_NOT_FOUND, or ENCPOLICY_NOT_ENCRYPTION (out says
+ * which policy). */
+#define ENCPOLICY_NOT_FOUND		-2
+#define ENCPOLICY_NOT_ENCRYPTION	-3
 int	encpolicy_resolve(struct vconn *, const struct config *cfg,
 	    struct encpolicy *out, char *err, size_t errlen);
 

@@ -419,7 +419,7 @@ eval_vcenter(const struct config *cfg, const struct kms_facts *f, struct chk_rep
 
 /* The key providers vCenter lists: 0 if there is at least one. */
 static int
-eval_providers(const struct kms_facts *f, struct chk_report *r)
+eval_providers(const struct config *cfg, const struct kms_facts *f, struct chk_report *r)
 {
 	struct chk_item *it;
 	char d[1024] = "";
@@ -433,9 +433,18 @@ eval_providers(const struct kms_facts *f, struct chk_report *r)
 	if (f->nclusters == 0) {
 		it = item(r, "kms-providers", "Key providers (ListKmipServers)", CHK_FAIL,
 		    "no key provider is configured in vCenter");
-		fix(it, "add the KMS as a standard key provider: vCenter > Configure > "
-		    "Security > Key Providers > Add Standard Key Provider (port 5696), or "
-		    "`govc kms.add -n NAME -a ADDRESS CLUSTER`; then establish trust");
+		if (cfg->kms_cluster != NULL && cfg->nkms_servers > 0)
+			fix(it, "run `vmcrypt-agent kms setup` to add '%s' (%s:%d) as a "
+			    "standard key provider, trusted both ways and the default "
+			    "(or in the vSphere Client: Key Providers > Add Standard Key "
+			    "Provider)", cfg->kms_cluster, cfg->kms_servers[0].address,
+			    cfg->kms_servers[0].port);
+		else
+			fix(it, "name the KMS in %s (<kms cluster=\"NAME\"><server "
+			    "name=\"...\" address=\"...\" port=\"5696\"/></kms>), then run "
+			    "`vmcrypt-agent kms setup` (or in the vSphere Client: Key "
+			    "Providers > Add Standard Key Provider)",
+			    cfg->path ? cfg->path : "the configuration");
 		return stop_at(r, it);
 	}
 	for (size_t i = 0; i < f->nclusters; i++) {
@@ -539,8 +548,8 @@ eval_default(const struct config *cfg, const struct kms_facts *f,
 		it = item(r, "kms-default", "Default key provider",
 		    cfg->kms_require_default ? CHK_FAIL : CHK_WARN,
 		    "no default key provider is selected in vCenter (%s)", how);
-		fix(it, "select one: Key Providers > %s > Set as default (or `govc kms.default "
-		    "%s`)", name, name);
+		fix(it, "select one: Key Providers > %s > Set as default (or `vmcrypt-agent "
+		    "kms setup` with <kms cluster=\"%s\">)", name, name);
 		if (cfg->kms_require_default || want == NULL)
 			*ok = 0;
 	} else if (want != NULL && strcmp(def, want->id) != 0) {
@@ -551,8 +560,8 @@ eval_default(const struct config *cfg, const struct kms_facts *f,
 		    "names it in every request)");
 		if (cfg->kms_require_default) {
 			fix(it, "make '%s' the default (Key Providers > %s > Set as default, or "
-			    "`govc kms.default %s`), or set <kms require-default=\"false\">",
-			    want->id, want->id, want->id);
+			    "`vmcrypt-agent kms setup`), or set <kms require-default=\"false\">",
+			    want->id, want->id);
 			*ok = 0;
 		}
 	} else if (defc != NULL && !is_standard(defc)) {
@@ -610,9 +619,9 @@ eval_policy(const struct kms_facts *f, struct chk_report *r)
 	}
 	struct chk_item *it = item(r, "encryption-policy", "Encryption storage policy",
 	    CHK_FAIL, "%s", f->policy_err.msg);
-	fix(it, "create it (Policies and Profiles > VM Storage Policies; \"VM "
-	    "Encryption Policy\" ships with vCenter) or name an existing encryption "
-	    "policy in <encryption-policy name=\"...\"/>");
+	fix(it, "run `vmcrypt-agent policy ensure` to create it (or in the vSphere "
+	    "Client: Policies and Profiles > VM Storage Policies), or name an "
+	    "existing encryption policy in <encryption-policy name=\"...\"/>");
 }
 
 /* Privileges on the root folder. */
@@ -654,7 +663,7 @@ kms_evaluate(const struct config *cfg, const struct kms_facts *f, struct chk_rep
 	int ok = 1;
 
 	memset(r, 0, sizeof(*r));
-	if (eval_vcenter(cfg, f, r) != 0 || eval_providers(f, r) != 0)
+	if (eval_vcenter(cfg, f, r) != 0 || eval_providers(cfg, f, r) != 0)
 		return;
 	const struct kms_cluster *want = eval_expected(cfg, f, r, &ok);
 	const char *def = eval_default(cfg, f, want, r, &ok);

@@ -33,18 +33,24 @@ usage_main(FILE *f)
 	    "or newer gets the encryption storage policy on its home and disks and\n"
 	    "Encrypted vMotion set to Required.\n"
 	    "\n"
-	    "commands:\n"
-	    "  run --config FILE             run the agent in the foreground\n"
-	    "  reconcile --config FILE       one pass: bring every VM to policy, report\n"
-	    "  inventory --config FILE       list every VM and its encryption state\n"
-	    "  check --config FILE           is vCenter ready? KMS, default provider,\n"
+	    "commands (without --config FILE: $VMCRYPT_AGENT_CONFIG, else\n"
+	    "          " CLI_DEFAULT_CONFIG "):\n"
+	    "  run [--config FILE]           run the agent in the foreground\n"
+	    "  reconcile [--config FILE]     one pass: bring every VM to policy, report\n"
+	    "  inventory [--config FILE]     list every VM and its encryption state\n"
+	    "  check [--config FILE]         is vCenter ready? KMS, default provider,\n"
 	    "                                KMS health, encryption policy, privileges\n"
+	    "  setup [--config FILE]         the whole guide: thumbprint, OVHcloud\n"
+	    "                                registration, kms setup, policy, check\n"
+	    "  kms setup [--config FILE]     add the KMS to vCenter as the default key\n"
+	    "                                provider, trusted both ways (idempotent)\n"
+	    "  policy ensure [--config FILE] the encryption storage policy exists\n"
 	    "  kms-thumbprint HOST[:PORT]    the KMS certificate's SHA-1 thumbprint\n"
 	    "  kms-probe HOST[:PORT]         KMIP over TLS: versions and operations\n"
 	    "  ovh register-kms|status|consumer-key\n"
 	    "                                register the KMS on OVHcloud's side (once)\n"
-	    "  report --config FILE          compliance report: json, csv or html\n"
-	    "  support-bundle --config FILE -o FILE.tar.gz\n"
+	    "  report [--config FILE]        compliance report: json, csv or html\n"
+	    "  support-bundle [--config FILE] -o FILE.tar.gz\n"
 	    "                                what to attach to a bug report (secrets removed)\n"
 	    "  check-config FILE             validate a configuration file\n"
 	    "  version                       print the version\n"
@@ -221,6 +227,12 @@ main(int argc, char **argv)
 		return cmd_inventory(argc - 1, argv + 1);
 	if (strcmp(cmd, "run") == 0)
 		return cmd_run(argc - 1, argv + 1);
+	if (strcmp(cmd, "kms") == 0)
+		return cmd_kms(argc - 1, argv + 1);
+	if (strcmp(cmd, "policy") == 0)
+		return cmd_policy(argc - 1, argv + 1);
+	if (strcmp(cmd, "setup") == 0)
+		return cmd_setup(argc - 1, argv + 1);
 	if (strcmp(cmd, "kms-thumbprint") == 0)
 		return cmd_kms_thumbprint(argc - 1, argv + 1);
 	if (strcmp(cmd, "kms-probe") == 0)

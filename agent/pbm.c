@@ -164,3 +164,41 @@ pbm_profile_names(struct vconn *c, const char *const *ids, size_t n,
 	struct names nm = { cb, arg };
 	return pbm_retrieve_profiles(c, ids, n, names_cb, &nm);
 }
+
+/* The data service VMware's default "VM Encryption Policy" names (api-facts
+ * F.4; the same id in govmomi's simulator profiles). */
+#define ENCRYPTION_DATASERVICE	"ad5a249d-cbc2-43af-9366-694d7664fa52"
+
+int
+pbm_create_encryption_policy(struct vconn *c, const char *name, const char *desc,
+    char *id, size_t idlen)
+{
+	struct pbm__PbmCreateResponse r = { 0 };
+	/* For a string, gSOAP's void * is the char * itself. */
+	struct pbm__PbmCapabilityPropertyInstance prop = {
+		ENCRYPTION_DATASERVICE, NULL, { SOAP_TYPE_xsd__string, ENCRYPTION_DATASERVICE } };
+	struct pbm__PbmCapabilityConstraintInstance cons = { 1, &prop };
+	struct pbm__PbmCapabilityInstance cap = {
+		{ "com.vmware.storageprofile.dataservice", ENCRYPTION_DATASERVICE }, 1, &cons };
+	struct pbm__PbmCapabilitySubProfile sub = { "sp-1", 1, &cap, NULL };
+	struct pbm__PbmCapabilitySubProfileConstraints spc = { 1, &sub };
+	struct pbm__PbmCapabilityProfileCreateSpec spec = {
+		(char *)name, (char *)desc, "REQUIREMENT", { "STORAGE" },
+		{ SOAP_TYPE_pbm__PbmCapabilitySubProfileConstraints, &spc } };
+	int rc;
+
+	id[0] = '\0';
+	if ((rc = pbm_ready(c)) != 0)
+		return rc;
+	VCALL(c, 1, "PbmCreate", rc,
+	    soap_call_pbm__PbmCreate(c->soap, c->s->pbm_url, PBM_ACTION,
+	    vmoref_soap(c->soap, &c->s->pbm_profile_mgr), &spec, &r));
+	if (rc == 0 && (r.returnval == NULL || r.returnval->uniqueId == NULL)) {
+		snprintf(c->err, sizeof(c->err), "PbmCreate: no profile id returned");
+		rc = V_ERR_PROTO;
+	}
+	if (rc == 0)
+		snprintf(id, idlen, "%s", r.returnval->uniqueId);
+	vconn_reset(c);
+	return rc;
+}

@@ -27,6 +27,10 @@ int	pbm_query_profiles(struct vconn *, const struct pbm_ref *refs, size_t n,
 	    pbm_assoc_cb cb, void *arg);
 /* Every REQUIREMENT storage profile (PbmQueryProfile + PbmRetrieveContent). */
 int	pbm_requirement_profiles(struct vconn *, pbm_profile_cb cb, void *arg);
+/* PbmCreate: a requirement policy with the VM Encryption data-service rule,
+ * as vCenter's default "VM Encryption Policy" has it.  Its id into id. */
+int	pbm_create_encryption_policy(struct vconn *, const char *name,
+	    const char *description, char *id, size_t idlen);
 int	pbm_retrieve_profiles(struct vconn *, const char *const *ids, size_t n,
 	    pbm_profile_cb cb, void *arg);
 int	pbm_profile_names(struct vconn *, const char *const *ids, size_t n,

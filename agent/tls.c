@@ -16,6 +16,7 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -528,6 +529,12 @@ tls_client_peer(struct tls_client *c, struct tls_cert_info *info)
 	time_text(X509_get0_notAfter(x), info->not_after, sizeof(info->not_after));
 	if (ASN1_TIME_diff(&day, &sec, NULL, X509_get0_notAfter(x)))
 		info->expires_in = (long long)day * 86400 + sec;
+	BIO *b = BIO_new(BIO_s_mem());
+	if (b != NULL && PEM_write_bio_X509(b, x) == 1) {
+		int n = BIO_read(b, info->pem, (int)sizeof(info->pem) - 1);
+		info->pem[n > 0 && BIO_pending(b) == 0 ? n : 0] = '\0';
+	}
+	BIO_free(b);
 	if (c->ssl != NULL && SSL_is_init_finished(c->ssl)) {
 		snprintf(info->protocol, sizeof(info->protocol), "%s", SSL_get_version(c->ssl));
 		snprintf(info->cipher, sizeof(info->cipher), "%s", SSL_get_cipher_name(c->ssl));

@@ -81,6 +81,7 @@ struct tls_cert_info {
 	long long	expires_in;	/* seconds from now; negative: expired */
 	char		protocol[32];	/* "TLSv1.3" */
 	char		cipher[64];
+	char		pem[8192];	/* the certificate, PEM ("" if longer) */
 };
 /* The peer's certificate (-1 if none was received). */
 int	tls_client_peer(struct tls_client *, struct tls_cert_info *);

@@ -207,6 +207,21 @@ int	vim_kms_default(struct vconn *, char *id, size_t idlen);
  * (at most timeout seconds); *result is the TaskInfo.result tree, valid
  * until vconn_reset. */
 int	vim_kms_status(struct vconn *, int timeout, const xnode **result);
+/* Key provider setup (kms setup).  RegisterKmipServer creates the provider
+ * on first use; user and password may be NULL. */
+int	vim_kms_register(struct vconn *, const char *cluster, const char *name,
+	    const char *address, int port, const char *user, const char *password);
+int	vim_kms_mark_default(struct vconn *, const char *cluster);
+/* vCenter trusts the KMS: a certificate (the KMS's or its CA's), PEM. */
+int	vim_kms_upload_server_cert(struct vconn *, const char *cluster, const char *pem);
+/* The KMS trusts vCenter: the client certificate and key vCenter presents. */
+int	vim_kms_upload_client_cert(struct vconn *, const char *cluster,
+	    const char *cert, const char *key);
+enum vkms_cert { VKMS_CURRENT, VKMS_SELF_SIGNED, VKMS_GENERATE };
+/* RetrieveClientCert, RetrieveSelfSignedClientCert, or
+ * GenerateSelfSignedClientCert: *pem malloc'd, NULL when vCenter has none. */
+int	vim_kms_client_cert(struct vconn *, const char *cluster, enum vkms_cert,
+	    char **pem);
 /* AuthorizationManager.HasPrivilegeOnEntity for this session:
  * granted[i] is 1 or 0 for privs[i]. */
 int	vim_has_privileges(struct vconn *, const struct vmoref *entity,

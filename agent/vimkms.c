@@ -193,3 +193,120 @@ vim_has_privileges(struct vconn *c, const struct vmoref *entity,
 	vconn_reset(c);
 	return rc;
 }
+
+/* ---------------------------------------------------------------- */
+/* Key provider setup: register, default, trust (kms setup)         */
+/* ---------------------------------------------------------------- */
+
+int
+vim_kms_register(struct vconn *c, const char *cluster, const char *name,
+    const char *address, int port, const char *user, const char *password)
+{
+	struct vim__RegisterKmipServerResponse r = { 0 };
+	struct vim__KmipServerSpec spec;
+	int rc;
+
+	if (no_crypto_manager(c, "RegisterKmipServer"))
+		return V_ERR_REFUSED;
+	memset(&spec, 0, sizeof(spec));
+	spec.clusterId.id = (char *)cluster;
+	spec.info.name = (char *)name;
+	spec.info.address = (char *)address;
+	spec.info.port = port;
+	spec.info.userName = (char *)user;
+	spec.password = (char *)password;
+	VCALL(c, 0, "RegisterKmipServer", rc,
+	    soap_call_vim__RegisterKmipServer(c->soap, c->s->url, c->s->action,
+	    vmoref_soap(c->soap, &c->s->mo[VMO_CRYPTO_MANAGER]), &spec, &r));
+	vconn_reset(c);
+	return rc;
+}
+
+int
+vim_kms_mark_default(struct vconn *c, const char *cluster)
+{
+	struct vim__MarkDefaultResponse r = { 0 };
+	struct vim__KeyProviderId id = { (char *)cluster };
+	int rc;
+
+	if (no_crypto_manager(c, "MarkDefault"))
+		return V_ERR_REFUSED;
+	VCALL(c, 0, "MarkDefault", rc,
+	    soap_call_vim__MarkDefault(c->soap, c->s->url, c->s->action,
+	    vmoref_soap(c->soap, &c->s->mo[VMO_CRYPTO_MANAGER]), &id, &r));
+	vconn_reset(c);
+	return rc;
+}
+
+int
+vim_kms_upload_server_cert(struct vconn *c, const char *cluster, const char *pem)
+{
+	struct vim__UploadKmipServerCertResponse r = { 0 };
+	struct vim__KeyProviderId id = { (char *)cluster };
+	int rc;
+
+	if (no_crypto_manager(c, "UploadKmipServerCert"))
+		return V_ERR_REFUSED;
+	VCALL(c, 0, "UploadKmipServerCert", rc,
+	    soap_call_vim__UploadKmipServerCert(c->soap, c->s->url, c->s->action,
+	    vmoref_soap(c->soap, &c->s->mo[VMO_CRYPTO_MANAGER]), &id, (char *)pem, &r));
+	vconn_reset(c);
+	return rc;
+}
+
+int
+vim_kms_upload_client_cert(struct vconn *c, const char *cluster, const char *cert,
+    const char *key)
+{
+	struct vim__UploadClientCertResponse r = { 0 };
+	struct vim__KeyProviderId id = { (char *)cluster };
+	int rc;
+
+	if (no_crypto_manager(c, "UploadClientCert"))
+		return V_ERR_REFUSED;
+	/* The private key is in the request: the trace redacts <privateKey>. */
+	VCALL(c, 0, "UploadClientCert", rc,
+	    soap_call_vim__UploadClientCert(c->soap, c->s->url, c->s->action,
+	    vmoref_soap(c->soap, &c->s->mo[VMO_CRYPTO_MANAGER]), &id, (char *)cert,
+	    (char *)key, &r));
+	vconn_reset(c);
+	return rc;
+}
+
+int
+vim_kms_client_cert(struct vconn *c, const char *cluster, enum vkms_cert which,
+    char **pem)
+{
+	struct vim__KeyProviderId id = { (char *)cluster };
+	const char *op = which == VKMS_GENERATE ? "GenerateSelfSignedClientCert" :
+	    which == VKMS_SELF_SIGNED ? "RetrieveSelfSignedClientCert" : "RetrieveClientCert";
+	char *got = NULL;
+	int rc;
+
+	*pem = NULL;
+	if (no_crypto_manager(c, op))
+		return V_ERR_REFUSED;
+	if (which == VKMS_GENERATE) {
+		struct vim__GenerateSelfSignedClientCertResponse r = { 0 };
+		VCALL(c, 0, op, rc, soap_call_vim__GenerateSelfSignedClientCert(c->soap,
+		    c->s->url, c->s->action,
+		    vmoref_soap(c->soap, &c->s->mo[VMO_CRYPTO_MANAGER]), &id, &r));
+		got = r.returnval;
+	} else if (which == VKMS_SELF_SIGNED) {
+		struct vim__RetrieveSelfSignedClientCertResponse r = { 0 };
+		VCALL(c, 0, op, rc, soap_call_vim__RetrieveSelfSignedClientCert(c->soap,
+		    c->s->url, c->s->action,
+		    vmoref_soap(c->soap, &c->s->mo[VMO_CRYPTO_MANAGER]), &id, &r));
+		got = r.returnval;
+	} else {
+		struct vim__RetrieveClientCertResponse r = { 0 };
+		VCALL(c, 0, op, rc, soap_call_vim__RetrieveClientCert(c->soap,
+		    c->s->url, c->s->action,
+		    vmoref_soap(c->soap, &c->s->mo[VMO_CRYPTO_MANAGER]), &id, &r));
+		got = r.returnval;
+	}
+	if (rc == 0 && got != NULL && got[0] != '\0')
+		*pem = xstrdup(got);
+	vconn_reset(c);
+	return rc;
+}

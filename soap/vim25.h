@@ -382,6 +382,13 @@ struct vim__KmipClusterInfo {
 	struct vim__ManagedObjectReference *useAsEntityDefault 0;
 };
 
+/* RegisterKmipServer's argument: member order as the WSDL has it. */
+struct vim__KmipServerSpec {
+	struct vim__KeyProviderId clusterId;
+	struct vim__KmipServerInfo info;
+	char *password 0;
+};
+
 struct vim__CryptoKeyResult {
 	struct vim__CryptoKeyId keyId;
 	enum xsd__boolean success;
@@ -430,6 +437,63 @@ struct pbm__PbmServerObjectRef {
 	char *serverUuid 0;
 };
 
+/* PbmCreate (policy ensure): the rule tree of VMware's default "VM
+ * Encryption Policy" -- one sub-profile naming the VM Encryption data
+ * service.  Polymorphic members are wrappers, as in vim25 above. */
+struct pbm__PbmCapabilityMetadataUniqueId {
+	char *namespace_;
+	char *id;
+};
+
+/* value is xsd:anyType on the wire: __type SOAP_TYPE_xsd__string, value
+ * the char * itself (gSOAP's convention for strings in a void * slot). */
+struct pbm__PbmAnyValue {
+	int __type;
+	void *value;
+};
+
+struct pbm__PbmCapabilityPropertyInstance {
+	char *id;
+	char *operator_ 0;
+	struct pbm__PbmAnyValue __value;
+};
+
+struct pbm__PbmCapabilityConstraintInstance {
+	int __sizepropertyInstance;
+	struct pbm__PbmCapabilityPropertyInstance *propertyInstance 1;
+};
+
+struct pbm__PbmCapabilityInstance {
+	struct pbm__PbmCapabilityMetadataUniqueId id;
+	int __sizeconstraint;
+	struct pbm__PbmCapabilityConstraintInstance *constraint 1;
+};
+
+struct pbm__PbmCapabilitySubProfile {
+	char *name;
+	int __sizecapability;
+	struct pbm__PbmCapabilityInstance *capability 1;
+	enum xsd__boolean *forceProvision 0;
+};
+
+struct pbm__PbmCapabilitySubProfileConstraints {
+	int __sizesubProfiles;
+	struct pbm__PbmCapabilitySubProfile *subProfiles 1;
+};
+
+struct pbm__PbmConstraintsRef {
+	int __type;
+	void *constraints;
+};
+
+struct pbm__PbmCapabilityProfileCreateSpec {
+	char *name;
+	char *description 0;
+	char *category 0;
+	struct pbm__PbmProfileResourceType resourceType;
+	struct pbm__PbmConstraintsRef __constraints;
+};
+
 struct pbm__PbmQueryProfileResult {
 	struct pbm__PbmServerObjectRef object;
 	int __sizeprofileId;
@@ -468,6 +532,13 @@ struct vim__ReadNextEventsResponse { int __sizereturnval; xsd__anyType *returnva
 struct vim__ListKmipServersResponse { int __sizereturnval; struct vim__KmipClusterInfo *returnval 0; };
 struct vim__GetDefaultKmsClusterResponse { struct vim__KeyProviderId *returnval 0; };
 struct vim__IsKmsClusterActiveResponse { enum xsd__boolean returnval; };
+struct vim__RegisterKmipServerResponse { char *__dummy 0; };
+struct vim__MarkDefaultResponse { char *__dummy 0; };
+struct vim__UploadKmipServerCertResponse { char *__dummy 0; };
+struct vim__UploadClientCertResponse { char *__dummy 0; };
+struct vim__GenerateSelfSignedClientCertResponse { char *returnval 0; };
+struct vim__RetrieveSelfSignedClientCertResponse { char *returnval 0; };
+struct vim__RetrieveClientCertResponse { char *returnval 0; };
 struct vim__GenerateKeyResponse { struct vim__CryptoKeyResult *returnval; };
 struct vim__AddCustomFieldDefResponse { struct vim__CustomFieldDef *returnval; };
 struct vim__HasPrivilegeOnEntityResponse { int __sizereturnval; enum xsd__boolean *returnval 0; };
@@ -476,6 +547,7 @@ struct pbm__PbmRetrieveServiceContentResponse { struct pbm__PbmServiceInstanceCo
 struct pbm__PbmQueryProfileResponse { int __sizereturnval; struct pbm__PbmProfileId *returnval 0; };
 struct pbm__PbmRetrieveContentResponse { int __sizereturnval; xsd__anyType *returnval 0; };
 struct pbm__PbmQueryAssociatedProfileResponse { int __sizereturnval; struct pbm__PbmProfileId *returnval 0; };
+struct pbm__PbmCreateResponse { struct pbm__PbmProfileId *returnval; };
 struct pbm__PbmQueryAssociatedProfilesResponse { int __sizereturnval; struct pbm__PbmQueryProfileResult *returnval 0; };
 
 /* ------------------------------------------------------------------ */
@@ -561,6 +633,27 @@ int vim__IsKmsClusterActive(struct vim__ManagedObjectReference *_USCOREthis, str
 //gsoap vim service method-action: RetrieveKmipServersStatus_Task urn:vim25/6.5
 int vim__RetrieveKmipServersStatus_USCORETask(struct vim__ManagedObjectReference *_USCOREthis, int __sizeclusters, struct vim__KmipClusterInfo *clusters 0, struct vim__RetrieveKmipServersStatus_USCORETaskResponse *out);
 
+//gsoap vim service method-action: RegisterKmipServer urn:vim25/6.5
+int vim__RegisterKmipServer(struct vim__ManagedObjectReference *_USCOREthis, struct vim__KmipServerSpec *server, struct vim__RegisterKmipServerResponse *out);
+
+//gsoap vim service method-action: MarkDefault urn:vim25/6.5
+int vim__MarkDefault(struct vim__ManagedObjectReference *_USCOREthis, struct vim__KeyProviderId *clusterId, struct vim__MarkDefaultResponse *out);
+
+//gsoap vim service method-action: UploadKmipServerCert urn:vim25/6.5
+int vim__UploadKmipServerCert(struct vim__ManagedObjectReference *_USCOREthis, struct vim__KeyProviderId *cluster, char *certificate, struct vim__UploadKmipServerCertResponse *out);
+
+//gsoap vim service method-action: UploadClientCert urn:vim25/6.5
+int vim__UploadClientCert(struct vim__ManagedObjectReference *_USCOREthis, struct vim__KeyProviderId *cluster, char *certificate, char *privateKey, struct vim__UploadClientCertResponse *out);
+
+//gsoap vim service method-action: GenerateSelfSignedClientCert urn:vim25/6.5
+int vim__GenerateSelfSignedClientCert(struct vim__ManagedObjectReference *_USCOREthis, struct vim__KeyProviderId *cluster, struct vim__GenerateSelfSignedClientCertResponse *out);
+
+//gsoap vim service method-action: RetrieveSelfSignedClientCert urn:vim25/6.5
+int vim__RetrieveSelfSignedClientCert(struct vim__ManagedObjectReference *_USCOREthis, struct vim__KeyProviderId *cluster, struct vim__RetrieveSelfSignedClientCertResponse *out);
+
+//gsoap vim service method-action: RetrieveClientCert urn:vim25/6.5
+int vim__RetrieveClientCert(struct vim__ManagedObjectReference *_USCOREthis, struct vim__KeyProviderId *cluster, struct vim__RetrieveClientCertResponse *out);
+
 //gsoap vim service method-action: GenerateKey urn:vim25/6.5
 int vim__GenerateKey(struct vim__ManagedObjectReference *_USCOREthis, struct vim__KeyProviderId *keyProvider 0, struct vim__GenerateKeyResponse *out);
 
@@ -587,3 +680,6 @@ int pbm__PbmQueryAssociatedProfile(struct vim__ManagedObjectReference *_USCOREth
 
 //gsoap pbm service method-action: PbmQueryAssociatedProfiles urn:pbm/2.0
 int pbm__PbmQueryAssociatedProfiles(struct vim__ManagedObjectReference *_USCOREthis, int __sizeentities, struct pbm__PbmServerObjectRef *entities, struct pbm__PbmQueryAssociatedProfilesResponse *out);
+
+//gsoap pbm service method-action: PbmCreate urn:pbm/2.0
+int pbm__PbmCreate(struct vim__ManagedObjectReference *_USCOREthis, struct pbm__PbmCapabilityProfileCreateSpec *createSpec, struct pbm__PbmCreateResponse *out);

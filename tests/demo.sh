@@ -1,7 +1,8 @@
 #!/bin/sh
 # make demo: a local vcsim (govmomi's simulator, embedded default) with a few
-# VMs and a KMS cluster registered and set as default, then the agent against
-# it: the inventory, then `run` in the foreground (Ctrl-C to stop).
+# VMs; the KMS added to it by `vmcrypt-agent setup` (key provider, trust
+# both ways, default, policy, check); then the agent against it: the inventory, then `run`
+# in the foreground (Ctrl-C to stop).
 set -eu
 BIN=$1
 TOOLS=$2
@@ -27,20 +28,23 @@ openssl s_server -quiet -accept "127.0.0.1:$KMS_PORT" -cert "$DIR/kms.crt" -key 
 KMS=$!
 
 export GOVC_URL="$URL" GOVC_USERNAME=demo GOVC_PASSWORD=demo-password GOVC_TLS_CA_CERTS="$DIR/vc.crt"
-"$TOOLS/govc" kms.add -n kms-1 -a 127.0.0.1 -p "$KMS_PORT" ovh-kms
-"$TOOLS/govc" kms.default ovh-kms
-echo "== vcsim at $URL; KMS clusters (govc kms.ls):"
-"$TOOLS/govc" kms.ls
-
 cat >"$DIR/agent.xml" <<XML
 <?xml version="1.0"?>
 <vmcrypt-agent version="1">
   <vcenter url="$URL" user="demo" pbm-path="/pbm"><tls ca-file="$DIR/vc.crt"/></vcenter>
-  <kms cluster="ovh-kms"/>
+  <kms cluster="ovh-kms"><server name="kms-1" address="127.0.0.1" port="$KMS_PORT"/></kms>
   <state-dir>$DIR</state-dir>
 </vmcrypt-agent>
 XML
 export VMCRYPT_VC_PASSWORD=demo-password
+# The guide, by the agent (`setup`): thumbprint, key provider, trust both
+# ways, default, Connection Status, encryption policy, readiness check.  The thumbprint is the one the KMS admin
+# gives (here: read from its certificate with openssl).
+THUMB=$(openssl x509 -in "$DIR/kms.crt" -noout -fingerprint -sha1 | cut -d= -f2)
+echo "== vmcrypt-agent setup --thumbprint $THUMB"
+"$BIN" setup --config "$DIR/agent.xml" --thumbprint "$THUMB"
+echo "== vcsim at $URL; key providers as vCenter lists them (govc kms.ls):"
+"$TOOLS/govc" kms.ls
 echo "== vmcrypt-agent inventory (before): every VM pending"
 "$BIN" inventory --config "$DIR/agent.xml"
 echo "== vmcrypt-agent run (Ctrl-C to stop): it reconciles the existing VMs, then"

@@ -36,6 +36,13 @@ def test_no_kms_fails_naming_it(vc8):
     assert c["kms-providers"]["result"] == "fail"
     assert "no key provider" in c["kms-providers"]["detail"]
     assert "Add Standard Key Provider" in c["kms-providers"]["fix"]
+    assert "vmcrypt-agent kms setup" in c["kms-providers"]["fix"]
+    # With the KMS named in the configuration, the fix names it.
+    rc, rep, c = check(vc8, extra='  <kms cluster="ovh-kms"><server name="kms-1" '
+                       'address="192.0.2.5" port="5696"/></kms>\n')
+    assert rc == 1
+    assert "`vmcrypt-agent kms setup` to add 'ovh-kms' (192.0.2.5:5696)" in \
+        c["kms-providers"]["fix"]
 
 
 @pytest.mark.api
@@ -55,7 +62,7 @@ def test_no_default_then_default_then_passes(vc8):
     assert c["kms-default"]["result"] == "fail"
     assert "no default key provider" in c["kms-default"]["detail"]
     assert "GetDefaultKmsCluster" in c["kms-default"]["detail"]   # API 8: asked
-    assert "govc kms.default ovh-kms" in c["kms-default"]["fix"]
+    assert "vmcrypt-agent kms setup" in c["kms-default"]["fix"]
 
     vc8.govc("kms.default", "ovh-kms")
     rc, rep, c = check(vc8, extra='  <kms cluster="ovh-kms"><server name="kms-1" '

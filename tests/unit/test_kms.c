@@ -263,7 +263,7 @@ test_default(void **st)
 	f.clusters[0].use_as_default = 0;
 	kms_evaluate(&c, &f, &r);
 	assert_int_equal(result_of(&r, "kms-default"), CHK_FAIL);
-	assert_non_null(strstr(find(&r, "kms-default")->fix, "govc kms.default ovh"));
+	assert_non_null(strstr(find(&r, "kms-default")->fix, "vmcrypt-agent kms setup"));
 	assert_int_equal(result_of(&r, "kms-health"), CHK_SKIP);
 	assert_false(r.kms_usable);
 
