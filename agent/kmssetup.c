@@ -42,6 +42,7 @@
 
 #define MAX_THUMBPRINTS	8
 #define MAX_STEPS	16
+#define MAX_SERVERS	32	/* <kms><server> maxOccurs in the XSD */
 
 enum step_result { ST_UNCHANGED, ST_DONE, ST_WOULD, ST_FAILED, ST_INFO };
 
@@ -62,8 +63,8 @@ struct setup {
 	/* what was found */
 	int		 provider_exists;
 	struct config	*cfg;
-	char		*pem[8];	/* each server's certificate */
-	char		 sha1[8][128];
+	char		*pem[MAX_SERVERS];	/* each server's certificate */
+	char		 sha1[MAX_SERVERS][128];
 	struct step	 steps[MAX_STEPS];
 	size_t		 nsteps;
 	int		 exit_code;
@@ -160,7 +161,7 @@ step_certificates(struct setup *s)
 {
 	const struct config *cfg = s->cfg;
 
-	for (size_t i = 0; i < cfg->nkms_servers && i < 8; i++) {
+	for (size_t i = 0; i < cfg->nkms_servers && i < MAX_SERVERS; i++) {
 		const struct kms_server_expect *e = &cfg->kms_servers[i];
 		struct tls_client_opts o = { NULL, NULL, NULL, 0, 10 };
 		struct tls_client *c = NULL;
@@ -261,7 +262,7 @@ step_provider(struct setup *s, struct vconn *c)
 	const struct config *cfg = s->cfg;
 	struct kms_cluster *cl = NULL, *want = NULL;
 	size_t n = 0;
-	int rc = 0, todo[8] = { 0 };
+	int rc = 0, todo[MAX_SERVERS] = { 0 };
 
 	if ((rc = vim_kms_list(c, &cl, &n)) != 0) {
 		struct step *st = step(s, "key-provider", ST_FAILED, "%s", vconn_error(c));
@@ -279,7 +280,7 @@ step_provider(struct setup *s, struct vconn *c)
 		return failed(s, st, EXIT_FAIL, "name a standard key provider in <kms "
 		    "cluster> in %s", cfg->path);
 	}
-	for (size_t i = 0; i < cfg->nkms_servers && i < 8; i++) {
+	for (size_t i = 0; i < cfg->nkms_servers && i < MAX_SERVERS; i++) {
 		const struct kms_server_expect *e = &cfg->kms_servers[i];
 		const struct kms_server *have = NULL;
 		for (size_t j = 0; want && j < want->nservers && !have; j++)
@@ -301,7 +302,7 @@ step_provider(struct setup *s, struct vconn *c)
 		}
 	}
 	kms_clusters_free(cl, n);
-	for (size_t i = 0; i < cfg->nkms_servers && i < 8; i++)
+	for (size_t i = 0; i < cfg->nkms_servers && i < MAX_SERVERS; i++)
 		if (todo[i] && (rc = register_server(s, c, &cfg->kms_servers[i])) != 0)
 			return rc;
 	return 0;
@@ -350,7 +351,7 @@ step_vc_trusts_kms(struct setup *s, struct vconn *c, const struct kms_cluster_st
 		    "certificate of '%s'", cluster);
 		return 0;
 	}
-	for (size_t i = 0; i < s->cfg->nkms_servers && i < 8; i++) {
+	for (size_t i = 0; i < s->cfg->nkms_servers && i < MAX_SERVERS; i++) {
 		if (s->dry_run) {
 			step(s, "vcenter-trusts-kms", ST_WOULD, "would upload the certificate "
 			    "of %s (%s) to '%s'", s->cfg->kms_servers[i].name, s->sha1[i], cluster);
@@ -701,7 +702,7 @@ setup_vcenter(struct setup *s, struct vconn *c)
 	if (step_provider(s, c) != 0)
 		return;
 	const struct kms_cluster_status *cs = NULL;
-	if (!s->dry_run || s->nsteps == 0 || s->steps[s->nsteps - 1].result != ST_WOULD)
+	if (s->provider_exists)		/* a dry run may not have made it */
 		cs = status_of(s, c, &all, &n, &rc);
 	int r = step_vc_trusts_kms(s, c, cs);
 	kms_status_free(all, n);
@@ -768,7 +769,7 @@ cmd_kms(int argc, char **argv)
 	if (s.exit_code != EXIT_CONFIG || s.nsteps > 0)
 		print_steps(&s);
 	vsession_free(vs);
-	for (size_t i = 0; i < 8; i++)
+	for (size_t i = 0; i < MAX_SERVERS; i++)
 		free(s.pem[i]);
 	config_free(s.cfg);
 	return s.exit_code;
