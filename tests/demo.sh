@@ -26,6 +26,13 @@ KMS_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0))
 openssl s_server -quiet -accept "127.0.0.1:$KMS_PORT" -cert "$DIR/kms.crt" -key "$DIR/kms.key" \
     </dev/null >/dev/null 2>&1 &
 KMS=$!
+# Until it accepts: setup reads its certificate at once.
+i=0
+until python3 -c "import socket; socket.create_connection(('127.0.0.1', $KMS_PORT), 1)" 2>/dev/null; do
+	i=$((i + 1))
+	[ $i -lt 100 ] || { echo "the demo KMS (openssl s_server) did not start" >&2; exit 1; }
+	sleep 0.1
+done
 
 export GOVC_URL="$URL" GOVC_USERNAME=demo GOVC_PASSWORD=demo-password GOVC_TLS_CA_CERTS="$DIR/vc.crt"
 cat >"$DIR/agent.xml" <<XML
