@@ -33,13 +33,30 @@ struct poll {
 	int		 hinted;	/* hinted tasks still running */
 };
 
+static void vanished(struct poll *, const struct vmoref *);
+
+/* Whether task is followed for a VM other than vm (its id was reused: a
+ * vCenter restored from a backup or a simulator reloaded counts again). */
+static int
+other_vm(struct tasks *t, const char *task, const char *vm)
+{
+	int other = 0;
+
+	pthread_mutex_lock(&t->mtx);
+	for (struct follow *f = t->list; f; f = f->next)
+		if (strcmp(f->task.value, task) == 0)
+			other = strcmp(f->vm, vm) != 0;
+	pthread_mutex_unlock(&t->mtx);
+	return other;
+}
+
 /* One task's info.state / info.error: a finished one becomes a note. */
 static int
 task_read_cb(void *arg, const struct vmoref *obj, size_t n, const char *const *names,
     const xnode *const *vals)
 {
 	struct poll *p = arg;
-	const char *state = NULL;
+	const char *state = NULL, *entity = NULL;
 	const xnode *err = NULL;
 
 	for (size_t i = 0; i < n; i++) {
@@ -47,6 +64,13 @@ task_read_cb(void *arg, const struct vmoref *obj, size_t n, const char *const *n
 			state = xnode_text(vals[i]);
 		else if (strcmp(names[i], "info.error") == 0)
 			err = vals[i];
+		else if (strcmp(names[i], "info.entity") == 0)
+			entity = xnode_text(vals[i]);
+	}
+	/* Not the task we started: ours is gone. */
+	if (entity == NULL || other_vm(p->t, obj->value, entity)) {
+		vanished(p, obj);
+		return 0;
 	}
 	if (state == NULL || (strcmp(state, "success") != 0 && strcmp(state, "error") != 0))
 		return 0;
@@ -95,7 +119,7 @@ vanished(struct poll *p, const struct vmoref *task)
 static void
 poll_work(struct vconn *c, void *arg)
 {
-	static const char *const tpaths[] = { "info.state", "info.error" };
+	static const char *const tpaths[] = { "info.state", "info.error", "info.entity" };
 	struct poll *p = arg;
 	struct tasks *t = p->t;
 	struct vmoref *list;
@@ -108,11 +132,11 @@ poll_work(struct vconn *c, void *arg)
 	for (struct follow *f = t->list; f && n < cap; f = f->next)
 		list[n++] = f->task;
 	pthread_mutex_unlock(&t->mtx);
-	if (n > 0 && vim_retrieve_objects(c, list, n, "Task", tpaths, 2, task_read_cb, p) != 0) {
+	if (n > 0 && vim_retrieve_objects(c, list, n, "Task", tpaths, 3, task_read_cb, p) != 0) {
 		/* One task gone fails the whole call: read them one by one. */
 		vconn_reset(c);
 		for (size_t i = 0; i < n; i++) {
-			int rc = vim_retrieve_objects(c, &list[i], 1, "Task", tpaths, 2,
+			int rc = vim_retrieve_objects(c, &list[i], 1, "Task", tpaths, 3,
 			    task_read_cb, p);
 			int gone = rc != 0 &&
 			    strcmp(vconn_fault_type(c), "ManagedObjectNotFound") == 0;
