@@ -79,6 +79,7 @@ make_policy(const struct enforcer *e, const struct config *cfg, struct policy *p
 	p->templates_enforce = strcmp(cfg->templates, "enforce") == 0;
 	p->attach_policy = cfg->attach_policy;
 	p->policy_id = e->pol.id;
+	p->provider = cfg->kms_cluster;
 	p->excl = cfg->exclusions;
 	p->nexcl = cfg->nexclusions;
 }

@@ -74,7 +74,7 @@ static int
 refusal(enum vm_state s)
 {
 	return s == VS_HW_TOO_OLD || s == VS_BLOCKED || s == VS_DEFERRED ||
-	    s == VS_EXCLUDED || s == VS_TEMPLATE;
+	    s == VS_EXCLUDED || s == VS_TEMPLATE || s == VS_WRONG_PROVIDER;
 }
 
 static void

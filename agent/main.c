@@ -127,8 +127,8 @@ cmd_inventory(int argc, char **argv)
 			    "their encryption, migrateEncryption, ftEncryptionMode, snapshots and\n"
 			    "the storage policies on VM home and disks, and the state the agent\n"
 			    "sees (compliant, pending, deferred, blocked, hw-too-old, excluded,\n"
-			    "template, inaccessible) with the reason.  Objects are read N per\n"
-			    "round trip (default 500).  Changes nothing.\n\n"
+			    "template, inaccessible, wrong-provider) with the reason.  Objects are\n"
+			    "read N per round trip (default 500).  Changes nothing.\n\n"
 			    "  --trace-soap DIR  write every request and answer to DIR (secrets redacted)\n");
 			return EXIT_OK;
 		default:

@@ -16,6 +16,7 @@ static const char *const state_names[VS_COUNT] = {
 	[VS_EXCLUDED] = "excluded",
 	[VS_TEMPLATE] = "template",
 	[VS_INACCESSIBLE] = "inaccessible",
+	[VS_WRONG_PROVIDER] = "wrong-provider",
 };
 
 const char *
@@ -28,7 +29,7 @@ int
 vm_state_open(enum vm_state s)
 {
 	return s == VS_PENDING || s == VS_DEFERRED || s == VS_BLOCKED ||
-	    s == VS_INACCESSIBLE;
+	    s == VS_INACCESSIBLE || s == VS_WRONG_PROVIDER;
 }
 
 void
@@ -227,8 +228,14 @@ policy_decide(const struct policy *p, const struct vm_info *vm, struct decision 
 		return;
 	unsigned want = vm->encrypted ? wants_encrypted(p, vm, d) : wants_plain(p, d);
 	want |= wants_modes(p, vm, d);
+	/* A key from another provider than the expected one: its own state
+	 * once nothing else is to do (no rekey: that is the admin's call). */
+	int wrong = vm->encrypted && p->provider != NULL && vm->provider != NULL &&
+	    strcmp(vm->provider, p->provider) != 0;
+	if (wrong)
+		why(d, "key from key provider '%s', expected '%s'", vm->provider, p->provider);
 	if (want == 0) {
-		d->state = VS_COMPLIANT;
+		d->state = wrong ? VS_WRONG_PROVIDER : VS_COMPLIANT;
 		return;
 	}
 	d->state = VS_PENDING;

@@ -33,6 +33,7 @@ struct policy {
 	int			 templates_enforce;
 	int			 attach_policy;	/* attach a missing policy to encrypted VMs */
 	const char		*policy_id;	/* resolved encryption policy */
+	const char		*provider;	/* expected key provider; NULL: any */
 	const struct exclusion	*excl;
 	size_t			 nexcl;
 };

@@ -276,6 +276,7 @@ static const struct {
 	{ VS_HW_TOO_OLD, "hardware too old", "#6d4c41" },
 	{ VS_TEMPLATE, "template", "#90a4ae" },
 	{ VS_INACCESSIBLE, "inaccessible", "#4a148c" },
+	{ VS_WRONG_PROVIDER, "wrong key provider", "#e65100" },
 };
 
 static void
@@ -438,8 +439,9 @@ report_args(int argc, char **argv, struct report_opts *o)
 			printf("usage: vmcrypt-agent report [--config FILE] [--format json|csv|html]\n"
 			    "                            [--output FILE] [--since DAYS]\n\n"
 			    "Every VM with its state (compliant, pending, deferred, blocked,\n"
-			    "hw-too-old, excluded, template, inaccessible), the reason, and the\n"
-			    "agent's last action on it, read from vCenter's event history (the\n"
+			    "hw-too-old, excluded, template, inaccessible, wrong-provider), the\n"
+			    "reason, and the agent's last action on it, read from vCenter's event\n"
+			    "history (the\n"
 			    "\"vmcrypt-agent: ...\" events of the last DAYS, default 30).  html (the\n"
 			    "default) is one self-contained file, readable offline: a summary chart\n"
 			    "and a table sortable by any column.  Changes nothing.\n\n"

@@ -16,6 +16,7 @@ enum vm_state {
 	VS_EXCLUDED,		/* name pattern, folder or custom attribute */
 	VS_TEMPLATE,		/* templates=report */
 	VS_INACCESSIBLE,	/* no config: orphaned / inaccessible */
+	VS_WRONG_PROVIDER,	/* encrypted with another key provider's key */
 	VS_COUNT
 };
 

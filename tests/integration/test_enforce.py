@@ -201,6 +201,39 @@ def test_encrypted_vm_vmotion_drift_restored_without_rekey(kvc, workdir):
     assert vms["enc-drift"]["state"] == "compliant"
 
 
+@pytest.mark.api
+def test_key_from_another_provider_is_its_own_state_never_rekeyed(kvc, workdir):
+    """Issue #16: a VM encrypted with a key from another key provider than
+    <kms cluster> names is 'wrong-provider', with both ids, in inventory,
+    the report and reconcile's exit code; it is not rekeyed."""
+    from conftest import kms_endpoint, kms_trust
+    h = Harness(kvc)
+    port = kms_endpoint(kvc, "kms-o")
+    kvc.govc("kms.add", "-n", "kms-o", "-a", "127.0.0.1", "-p", str(port), "other-kms")
+    kms_trust(kvc, "other-kms", "kms-o")
+    create(kvc, "by-other", "-version", "vmx-15")
+    other = kvc.config(extra='  <kms cluster="other-kms" require-default="false"/>\n')
+    assert agent("reconcile", "--config", other).returncode == 0
+    key = vm_state(kvc, "by-other")["key"]
+    assert key["providerId"]["id"] == "other-kms"          # govc's reading
+    ref = moref(kvc, "by-other")
+    reconfigs = h.stats()["reconfigs"][ref]
+
+    cfg = kvc.config(extra='  <kms cluster="ovh-kms"/>\n')
+    vms = {x["name"]: x for x in json.loads(
+        agent("inventory", "--config", cfg, "--json").stdout)["vms"]}
+    assert vms["by-other"]["state"] == "wrong-provider", vms["by-other"]
+    assert "'other-kms', expected 'ovh-kms'" in vms["by-other"]["reason"]
+    r = agent("reconcile", "--config", cfg)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert vm_state(kvc, "by-other")["key"] == key
+    assert h.stats()["reconfigs"][ref] == reconfigs
+    out = os.path.join(workdir, "r.json")
+    assert agent("report", "--config", cfg, "--format", "json", "--output", out).returncode == 0
+    rep = {x["name"]: x for x in json.load(open(out))["vms"]}
+    assert rep["by-other"]["state"] == "wrong-provider"
+
+
 def test_sigkill_during_200_creations(workdir):
     v = with_kms(Vcsim(vms=1, dirpath=workdir))
     h = Harness(v)

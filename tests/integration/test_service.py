@@ -121,7 +121,8 @@ def test_metrics_and_health(vc, workdir):
         by_state = {k[1][0][1]: v for k, v in m.items() if k[0] == "vmcrypt_vms"}
         assert sum(by_state.values()) == n_vms
         assert set(by_state) == {"compliant", "pending", "deferred", "blocked",
-                                 "hw-too-old", "excluded", "template", "inaccessible"}
+                                 "hw-too-old", "excluded", "template", "inaccessible",
+                                 "wrong-provider"}
         assert m[("vmcrypt_remediations_total", (("result", "success"),))] >= 1
         assert m[("vmcrypt_remediations_total", (("result", "error"),))] == 0
         # The histogram is consistent: buckets cumulative, +Inf == count.

@@ -196,6 +196,41 @@ test_encrypted_vm_is_never_rekeyed(void **st)
 	assert_int_equal(d.actions, 0);
 }
 
+/* Issue #16: a key from another provider than <kms cluster> names is its
+ * own state, open (reconcile exits 1), and never a rekey. */
+static void
+test_wrong_provider(void **st)
+{
+	(void)st;
+	struct policy p = pol();
+	struct vm_info vm = encrypted();
+	vm.provider = "other-kms";
+	struct decision d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_COMPLIANT);	/* no provider expected */
+	p.provider = "ovh-kms";
+	d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_WRONG_PROVIDER);
+	assert_int_equal(d.actions, 0);
+	assert_non_null(strstr(d.reason, "key from key provider 'other-kms', expected 'ovh-kms'"));
+	assert_true(vm_state_open(d.state));
+	assert_string_equal(vm_state_name(d.state), "wrong-provider");
+	/* Other drift is still fixed, without touching the key. */
+	vm.migrate_encryption = "opportunistic";
+	d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_PENDING);
+	assert_int_equal(d.actions, ACT_MIGRATE);
+	/* The expected provider: compliant. */
+	vm.migrate_encryption = "required";
+	vm.provider = "ovh-kms";
+	d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_COMPLIANT);
+	/* A plain VM is encrypted as ever, whatever provider is expected. */
+	struct vm_info plain = fresh();
+	d = decide(&p, &plain);
+	assert_int_equal(d.state, VS_PENDING);
+	assert_true(d.actions & ACT_ENCRYPT);
+}
+
 static void
 test_encrypted_vm_missing_policy(void **st)
 {
@@ -450,6 +485,7 @@ main(void)
 		cmocka_unit_test(test_templates),
 		cmocka_unit_test(test_inaccessible),
 		cmocka_unit_test(test_migrate_only_and_ft),
+		cmocka_unit_test(test_wrong_provider),
 		cmocka_unit_test(test_disabled_migrate_is_restored),
 		cmocka_unit_test(test_plain_vm_decision_ignores_policies),
 		cmocka_unit_test(test_action_names),
