@@ -245,3 +245,39 @@ def test_the_api_version_this_vcenter_presents(pyv):
         assert info[0]["defaultKeyType"] == "rawKey"
     else:
         assert "defaultKeyType" not in info[0]
+
+
+def test_a_restart_forgets_the_previous_runs_tasks(workdir):
+    """vCenter's Task objects belong to the server that runs them: after a
+    restart, a task of the previous run is not found and recentTask lists
+    none of them.  `vcsim -load` would restore a task saved mid-run as
+    running forever.  Checked with pyvmomi."""
+    from pyVmomi import vmodl
+    v = with_kms(Vcsim(vms=0, dirpath=workdir, args=("-task-delay", "ReconfigVm=60000")))
+    try:
+        create(v, "rt-1", "-version", "vmx-13")
+        si = connect(v)
+        vm = find_vm(si, "rt-1")
+        task = vm.ReconfigVM_Task(vim.vm.ConfigSpec(annotation="before the restart"))
+        assert task.info.state == "running"
+        tid = task._moId
+        saved = os.path.join(workdir, "inventory")
+        v.save(saved)
+        Disconnect(si)
+        v.kill()
+        v.restart(saved)
+        si = connect(v)
+        try:
+            old = vim.Task(tid, stub=si._stub)
+            with pytest.raises(vmodl.fault.ManagedObjectNotFound):
+                old.info.state
+            assert tid not in [t._moId for t in find_vm(si, "rt-1").recentTask]
+            assert tid not in [t._moId for t in si.content.taskManager.recentTask]
+            # A new task runs and ends as before.
+            fresh = find_vm(si, "rt-1").PowerOnVM_Task()
+            WaitForTask(fresh)
+            assert fresh._moId != tid
+        finally:
+            Disconnect(si)
+    finally:
+        v.stop()

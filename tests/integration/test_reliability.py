@@ -412,6 +412,35 @@ def test_restarted_agent_follows_the_task_it_left_running(workdir):
         v.stop()
 
 
+def test_task_lost_in_a_vcenter_restart_is_done_again(workdir):
+    """vCenter restarts while the agent's ReconfigVM_Task runs.  The task
+    does not survive the restart (the test bed, like vCenter, knows no task
+    of the previous run), so the agent must not wait for it forever: the
+    task counts as vanished, the VM is read again and reconfigured, and it
+    ends compliant (checked with govc)."""
+    from conftest import moref
+    v = with_kms(Vcsim(vms=0, dirpath=workdir, args=("-task-delay", "ReconfigVm=8000")))
+    h = Harness(v)
+    a = None
+    try:
+        create(v, "lost-1")
+        ref = moref(v, "lost-1")
+        a = Agent(v.config(), workdir, wait=f"VM lost-1 ({ref}): encrypt")
+        a.wait_log("; ReconfigVM_Task task-")
+        saved = os.path.join(workdir, "inventory")
+        v.save(saved)                       # saved while the task runs
+        v.kill()
+        v.restart(saved)
+        assert not compliant(v, h, "lost-1")
+        a.wait_log("task vanished before it finished", timeout=60)
+        wait_until(lambda: compliant(v, h, "lost-1"), 90, "lost-1 compliant after the restart")
+        a.stop()
+    finally:
+        if a:
+            a.kill()
+        v.stop()
+
+
 CHECKPOINT_RE = r"\Avmcrypt-agent checkpoint 1\nkey (\d+)\ntime (\d{4}-\d\d-\d\dT[0-9:.]+(Z|[+-]\d\d:\d\d))\n\Z"
 
 

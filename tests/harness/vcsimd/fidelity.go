@@ -474,3 +474,26 @@ func worst(servers []types.CryptoManagerKmipServerStatus) types.ManagedEntitySta
 	}
 	return out
 }
+
+// dropLoadedTasks: vCenter's Task objects live in the server that runs
+// them.  After a restart the previous run's tasks are no longer objects
+// (ManagedObjectNotFound; their record is in the task history, read with
+// a TaskHistoryCollector), and TaskManager.recentTask lists only tasks of
+// the running server.  `vcsim -load` restores every saved Task instead,
+// a running one as running forever: no client could ever see it end.
+func dropLoadedTasks(model *simulator.Model) int {
+	ctx := model.Service.Context
+	tasks := ctx.Map.AllReference("Task")
+	for _, t := range tasks {
+		ctx.Map.Remove(ctx, t.Reference())
+	}
+	for _, obj := range ctx.Map.AllReference("") {
+		switch o := obj.(type) {
+		case mo.Entity:
+			ctx.WithLock(o, func() { o.Entity().RecentTask = nil })
+		case *simulator.TaskManager:
+			ctx.WithLock(o, func() { o.RecentTask = nil })
+		}
+	}
+	return len(tasks)
+}

@@ -83,6 +83,9 @@ func main() {
 		log.Fatalf("vcsimd: create model: %v", err)
 	}
 	defer model.Remove()
+	if *load != "" {
+		dropLoadedTasks(model)
+	}
 	setAbout(model, *apiVersion)
 
 	// The simulator listens on an internal loopback port (plain HTTP); the
