@@ -289,6 +289,8 @@ read_enforce(struct config *c, xmlNode *n)
 	c->templates = attr(n, "templates");
 	c->dry_run = attr_bool(n, "dry-run", 0);
 	c->attach_policy = attr_bool(n, "attach-policy", 0);
+	const char *rk = attr(n, "rekey");
+	c->rekey_shallow = rk != NULL && strcmp(rk, "shallow") == 0;
 	c->max_in_flight = attr_int(n, "max-in-flight", 8);
 	c->reconcile_interval = attr_int(n, "reconcile-interval", 3600);
 }

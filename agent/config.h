@@ -55,6 +55,7 @@ struct config {
 	char			*templates;		/* report|enforce */
 	int			 dry_run;
 	int			 attach_policy;	/* attach the policy to already-encrypted VMs */
+	int			 rekey_shallow;	/* wrong-provider VMs: shallow rekey onto kms_cluster */
 	int			 max_in_flight;
 	int			 reconcile_interval;
 

@@ -80,6 +80,7 @@ make_policy(const struct enforcer *e, const struct config *cfg, struct policy *p
 	p->attach_policy = cfg->attach_policy;
 	p->policy_id = e->pol.id;
 	p->provider = cfg->kms_cluster;
+	p->rekey = cfg->rekey_shallow;
 	p->excl = cfg->exclusions;
 	p->nexcl = cfg->nexclusions;
 }
@@ -176,8 +177,8 @@ enforce_decide(const struct policy *p, const struct vm_info *vm, int allow_crypt
 	policy_decide(p, vm, d);
 	o->state = d->state;
 	snprintf(o->reason, sizeof(o->reason), "%s", d->reason);
-	if (!allow_crypto && (d->actions & ACT_CRYPTO)) {
-		d->actions &= ~ACT_CRYPTO;
+	if (!allow_crypto && (d->actions & (ACT_CRYPTO | ACT_REKEY))) {
+		d->actions &= ~(ACT_CRYPTO | ACT_REKEY);
 		snprintf(o->reason + strlen(o->reason), sizeof(o->reason) - strlen(o->reason),
 		    "; encryption paused: KMS unavailable");
 	}
@@ -237,7 +238,7 @@ enforce_reconfigure(struct vconn *c, const struct vmoref *obj, const struct vrec
 
 int
 enforce_vm(struct enforcer *e, const struct config *cfg, struct vconn *c,
-    const char *moref, int allow_crypto, int dry_run, int check_running,
+    const char *moref, unsigned allow, int dry_run, int check_running,
     struct outcome *o)
 {
 	struct policy p;
@@ -252,12 +253,13 @@ enforce_vm(struct enforcer *e, const struct config *cfg, struct vconn *c,
 	memset(&r, 0, sizeof(r));
 	memset(&key, 0, sizeof(key));
 	make_policy(e, cfg, &p);
+	p.rekey = p.rekey && (allow & ENF_REKEY);
 	snprintf(obj.type, sizeof(obj.type), "VirtualMachine");
 	snprintf(obj.value, sizeof(obj.value), "%s", moref);
 	for (int look = 0; look < 2; look++) {
 		if (enforce_read(e, cfg, c, &obj, &r, o) != 0)
 			goto out;
-		enforce_decide(&p, &r.vm, allow_crypto, &d, o);
+		enforce_decide(&p, &r.vm, (allow & ENF_CRYPTO) != 0, &d, o);
 		if (d.actions == 0 || dry_run)
 			goto out;
 		int adopt = check_running ? enforce_adopt(c, cfg, &r, o) : 0;

@@ -47,15 +47,19 @@ const char	*enforcer_policy_id(struct enforcer *);
 const char	*enforcer_policy_name(struct enforcer *);
 
 /*
- * Looks at VM moref now.  allow_crypto=0 holds back encryption (the KMS
- * circuit breaker is open) but still fixes what needs no key.  dry_run
+ * Looks at VM moref now.  allow without ENF_CRYPTO holds back encryption
+ * and rekeys (the KMS circuit breaker is open) but still fixes what needs
+ * no key; without ENF_REKEY a wrong-provider VM is not rekeyed (it was,
+ * once, this run: never in a loop).  dry_run
  * computes and reports, changes nothing.  check_running first looks for a
  * task already queued or running on the VM (the previous run's, after a
  * restart) and follows it instead of reconfiguring: one more read when the
  * VM has recent tasks.  Returns 0 if the VM was read.
  */
+#define ENF_CRYPTO	0x1
+#define ENF_REKEY	0x2
 int		 enforce_vm(struct enforcer *, const struct config *, struct vconn *,
-		    const char *moref, int allow_crypto, int dry_run, int check_running,
+		    const char *moref, unsigned allow, int dry_run, int check_running,
 		    struct outcome *);
 
 /*

@@ -62,6 +62,7 @@ struct enforce_job {
 	struct cfgref	*cfg;
 	char		 vm[96];
 	enum crypto_gate gate;
+	unsigned	 allow;		/* ENF_* */
 	int		 check_running;
 	int		 audit;
 	int		 dry_run;
@@ -83,8 +84,8 @@ enforce_work(struct vconn *c, void *arg)
 	struct enforce_job *j = arg;
 	struct outcome *o = &j->out;
 
-	enforce_vm(j->e->enf, cfgref_get(j->cfg), c, j->vm, j->gate != CRYPTO_HELD,
-	    j->dry_run, j->check_running, o);
+	enforce_vm(j->e->enf, cfgref_get(j->cfg), c, j->vm, j->allow, j->dry_run,
+	    j->check_running, o);
 	/* An issued task is followed once the loop has counted it. */
 	if (!o->issued && j->audit && !j->dry_run && o->err == 0 && !o->gone &&
 	    refusal(o->state) && strcmp(j->logged, vm_state_name(o->state)) != 0) {
@@ -121,7 +122,7 @@ enforce_issued(struct engine *e, struct vmrec *r, const struct enforce_job *j)
 
 	vm_set_decision(r, o->name, o->state, o->reason);	/* what the task fixes */
 	policy_actions_str(o->actions, acts, sizeof(acts));
-	r->probe = j->gate == CRYPTO_PROBE && !o->adopted && (o->actions & ACT_CRYPTO);
+	r->probe = j->gate == CRYPTO_PROBE && !o->adopted && (o->actions & ACT_KMS);
 	r->task_actions = o->actions;
 	r->origin = !o->adopted ? TASK_OURS : o->adopted_ours ? TASK_ADOPTED_OURS :
 	    TASK_ADOPTED_OTHER;
@@ -186,7 +187,7 @@ enforce_done(void *arg)
 
 	e->jobs--;
 	snprintf(r->logged, sizeof(r->logged), "%s", j->logged);
-	if (j->gate == CRYPTO_PROBE && !(o->issued && !o->adopted && (o->actions & ACT_CRYPTO)))
+	if (j->gate == CRYPTO_PROBE && !(o->issued && !o->adopted && (o->actions & ACT_KMS)))
 		breaker_probe_done(&e->breaker);	/* the probe did not test the KMS */
 	if (o->gone) {
 		log_info("VM %s: no longer exists", j->vm);
@@ -214,6 +215,7 @@ sched_submit_enforce(struct engine *e, struct vmrec *r, enum crypto_gate gate)
 	j->cfg = cfgref_hold(e->cfg);
 	snprintf(j->vm, sizeof(j->vm), "%s", r->moref);
 	j->gate = gate;
+	j->allow = (gate != CRYPTO_HELD ? ENF_CRYPTO : 0) | (r->rekeyed ? 0 : ENF_REKEY);
 	/* A task the previous run left running can only be met right after
 	 * start: before the first scan is done, or on a VM that scan found.
 	 * Later, every task on a VM is this run's. */
@@ -253,7 +255,7 @@ task_failed(struct engine *e, struct vmrec *r, const struct note *n, const char 
 	snprintf(m, sizeof(m), "vmcrypt-agent: %s failed [%s]: %.300s (was: %.200s)", acts,
 	    n->task, n->msg, r->reason && r->reason[0] ? r->reason : "not compliant");
 	sched_audit(e, r->moref, m);
-	int kms = enforce_is_kms_error(n->fault, n->msg) && (r->task_actions & ACT_CRYPTO);
+	int kms = enforce_is_kms_error(n->fault, n->msg) && (r->task_actions & ACT_KMS);
 	if (kms)
 		kms_tripped(e, n->msg, r->probe);
 	sched_backoff(e, r, kms ? "its task failed: KMS" : "its task failed");
@@ -284,7 +286,7 @@ sched_task_done(struct engine *e, const struct note *n)
 	e->met.remediation_ok++;
 	r->attempts = 0;
 	log_info("VM %s (%s): %s done (%s)", vm_name(r), r->moref, acts, n->task);
-	if (r->task_actions & ACT_CRYPTO)
+	if (r->task_actions & ACT_KMS)
 		kms_worked(e);
 	/* One audit event per remediation, with what it found. */
 	snprintf(m, sizeof(m), "vmcrypt-agent: %s completed [%s] (was: %.600s)", acts, n->task,

@@ -7,7 +7,7 @@
 int
 plan_needs_key(const struct decision *d)
 {
-	return (d->actions & ACT_ENCRYPT) != 0;
+	return (d->actions & (ACT_ENCRYPT | ACT_REKEY)) != 0;
 }
 
 /* The disk's tree, by key, to send back in the reconfigure. */
@@ -67,6 +67,14 @@ plan_reconfigure(const struct policy *p, const struct decision *d,
 		rs->provider = key ? key->provider : NULL;
 		for (size_t i = 0; i < vm->ndisks; i++)
 			if (vm->disks[i].encryptable)
+				disks[rs->ndisks++] = disk_node(devices, vm->disks[i].key);
+	} else if (d->actions & ACT_REKEY) {
+		/* The VM and every encrypted disk onto the new key. */
+		rs->rekey = rs->crypto_vm = rs->disk_crypto = 1;
+		rs->key_id = key ? key->key_id : NULL;
+		rs->provider = key ? key->provider : NULL;
+		for (size_t i = 0; i < vm->ndisks; i++)
+			if (vm->disks[i].encryptable && vm->disks[i].encrypted)
 				disks[rs->ndisks++] = disk_node(devices, vm->disks[i].key);
 	} else if (d->actions & (ACT_ENCRYPT_DISKS | ACT_POLICY)) {
 		plan_encrypted(p, d, vm, devices, disks, rs);

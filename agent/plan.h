@@ -11,7 +11,10 @@
  *   ACT_POLICY         an encrypted VM: the policy where it is missing;
  *   ACT_MIGRATE        migrateEncryption = the configured mode (also sent
  *                      with ACT_ENCRYPT);
- *   ACT_FT             ftEncryptionMode = ftEncryptionRequired.
+ *   ACT_FT             ftEncryptionMode = ftEncryptionRequired;
+ *   ACT_REKEY          alone: CryptoSpecShallowRecrypt with a new key (from
+ *                      the expected provider) on the VM and its encrypted
+ *                      disks; no policy or mode change.
  */
 #ifndef VMCRYPT_PLAN_H
 #define VMCRYPT_PLAN_H

@@ -38,7 +38,7 @@ policy_actions_str(unsigned a, char *out, size_t len)
 	static const struct { unsigned bit; const char *name; } names[] = {
 		{ ACT_ENCRYPT, "encrypt" }, { ACT_ENCRYPT_DISKS, "encrypt-disks" },
 		{ ACT_POLICY, "attach-policy" }, { ACT_MIGRATE, "migrate-encryption" },
-		{ ACT_FT, "ft-encryption" },
+		{ ACT_FT, "ft-encryption" }, { ACT_REKEY, "rekey" },
 	};
 	size_t n = 0;
 
@@ -211,6 +211,21 @@ wants_modes(const struct policy *p, const struct vm_info *vm, struct decision *d
 	return want;
 }
 
+/* A shallow rekey (a new key-encryption key; the disks are not rewritten):
+ * vCenter allows it powered on, with snapshots only in a single chain;
+ * the agent waits for none at all. */
+static unsigned
+wants_rekey(const struct vm_info *vm, struct decision *d)
+{
+	if (vm->snapshot) {
+		why(d, "has snapshots: the shallow rekey waits until they are consolidated "
+		    "or deleted");
+		return 0;
+	}
+	why(d, "shallow rekey");
+	return ACT_REKEY;
+}
+
 static unsigned
 wants_plain(const struct policy *p, struct decision *d)
 {
@@ -229,13 +244,15 @@ policy_decide(const struct policy *p, const struct vm_info *vm, struct decision 
 	unsigned want = vm->encrypted ? wants_encrypted(p, vm, d) : wants_plain(p, d);
 	want |= wants_modes(p, vm, d);
 	/* A key from another provider than the expected one: its own state
-	 * once nothing else is to do (no rekey: that is the admin's call). */
+	 * once nothing else is to do; a shallow rekey only when configured. */
 	int wrong = vm->encrypted && p->provider != NULL && vm->provider != NULL &&
 	    strcmp(vm->provider, p->provider) != 0;
 	if (wrong)
 		why(d, "key from key provider '%s', expected '%s'", vm->provider, p->provider);
 	if (want == 0) {
 		d->state = wrong ? VS_WRONG_PROVIDER : VS_COMPLIANT;
+		if (wrong && p->rekey)
+			d->actions = wants_rekey(vm, d);
 		return;
 	}
 	d->state = VS_PENDING;

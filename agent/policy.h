@@ -22,7 +22,9 @@ struct exclusion;
 #define ACT_POLICY		0x04	/* encrypted VM: attach the missing policy */
 #define ACT_MIGRATE		0x08	/* migrateEncryption = target */
 #define ACT_FT			0x10	/* ftEncryptionMode = ftEncryptionRequired */
+#define ACT_REKEY		0x20	/* shallow rekey onto the expected provider */
 #define ACT_CRYPTO		(ACT_ENCRYPT | ACT_ENCRYPT_DISKS)
+#define ACT_KMS			(ACT_CRYPTO | ACT_REKEY)	/* the KMS is involved */
 
 struct policy {
 	int			 min_hw;
@@ -34,6 +36,7 @@ struct policy {
 	int			 attach_policy;	/* attach a missing policy to encrypted VMs */
 	const char		*policy_id;	/* resolved encryption policy */
 	const char		*provider;	/* expected key provider; NULL: any */
+	int			 rekey;		/* shallow-rekey a wrong-provider VM */
 	const struct exclusion	*excl;
 	size_t			 nexcl;
 };

@@ -181,6 +181,7 @@ struct vreconfig {
 	int		  disk_profile;		/* ... on each disk */
 	int		  crypto_vm;		/* CryptoSpecEncrypt on the VM */
 	int		  disk_crypto;		/* ... and on each disk's backing */
+	int		  rekey;		/* CryptoSpecShallowRecrypt instead */
 	const char	 *key_id, *provider;
 	const xnode	**disks;
 	size_t		  ndisks;

@@ -121,24 +121,39 @@ vim_generate_key(struct vconn *c, const char *provider, struct vkey *out)
 	return rc;
 }
 
+/* CryptoSpecEncrypt{cryptoKeyId}, or with rekey
+ * CryptoSpecShallowRecrypt{newKeyId}: the same CryptoKeyId inside. */
 static struct vim__CryptoSpecRef *
-crypto_encrypt(struct soap *soap, const char *key_id, const char *provider)
+crypto_spec(struct soap *soap, const struct vreconfig *rs)
 {
 	struct vim__CryptoSpecRef *ref = soap_malloc(soap, sizeof(*ref));
-	struct vim__CryptoSpecEncrypt *enc = soap_malloc(soap, sizeof(*enc));
+	struct vim__CryptoKeyId *id;
 
-	if (!ref || !enc)
+	if (ref == NULL)
 		fatalx("out of memory");
-	enc->cryptoKeyId.keyId = soap_strdup(soap, key_id);
-	enc->cryptoKeyId.providerId = NULL;
-	if (provider && *provider) {
-		enc->cryptoKeyId.providerId = soap_malloc(soap, sizeof(struct vim__KeyProviderId));
-		if (enc->cryptoKeyId.providerId == NULL)
+	if (rs->rekey) {
+		struct vim__CryptoSpecShallowRecrypt *re = soap_malloc(soap, sizeof(*re));
+		if (re == NULL)
 			fatalx("out of memory");
-		enc->cryptoKeyId.providerId->id = soap_strdup(soap, provider);
+		ref->__type = SOAP_TYPE_vim__CryptoSpecShallowRecrypt;
+		ref->crypto = re;
+		id = &re->newKeyId;
+	} else {
+		struct vim__CryptoSpecEncrypt *enc = soap_malloc(soap, sizeof(*enc));
+		if (enc == NULL)
+			fatalx("out of memory");
+		ref->__type = SOAP_TYPE_vim__CryptoSpecEncrypt;
+		ref->crypto = enc;
+		id = &enc->cryptoKeyId;
 	}
-	ref->__type = SOAP_TYPE_vim__CryptoSpecEncrypt;
-	ref->crypto = enc;
+	id->keyId = soap_strdup(soap, rs->key_id);
+	id->providerId = NULL;
+	if (rs->provider && *rs->provider) {
+		id->providerId = soap_malloc(soap, sizeof(struct vim__KeyProviderId));
+		if (id->providerId == NULL)
+			fatalx("out of memory");
+		id->providerId->id = soap_strdup(soap, rs->provider);
+	}
 	return ref;
 }
 
@@ -167,7 +182,7 @@ reconfig_spec(struct soap *soap, const struct vreconfig *rs,
 		spec.__vmProfile->vmProfile = prof;
 	}
 	if (rs->crypto_vm)
-		spec.__crypto = crypto_encrypt(soap, rs->key_id, rs->provider);
+		spec.__crypto = crypto_spec(soap, rs);
 	if (rs->ndisks > 0) {
 		spec.__sizedeviceChange_ = (int)rs->ndisks;
 		spec.__deviceChange = soap_malloc(soap, rs->ndisks * sizeof(*spec.__deviceChange));
@@ -195,7 +210,7 @@ reconfig_spec(struct soap *soap, const struct vreconfig *rs,
 				d->backing = soap_malloc(soap, sizeof(*d->backing));
 				if (d->backing == NULL)
 					fatalx("out of memory");
-				d->backing->__crypto = crypto_encrypt(soap, rs->key_id, rs->provider);
+				d->backing->__crypto = crypto_spec(soap, rs);
 			}
 		}
 	}

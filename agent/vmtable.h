@@ -81,6 +81,7 @@ struct vmrec {
 	uint64_t	 ev_ms;		/* loop time of the event that found it open */
 	uint64_t	 ok_ms;		/* ... and of its reconfigure's success */
 	int		 reconfigs;	/* tasks issued */
+	int		 rekeyed;	/* a shallow rekey succeeded this run */
 };
 
 #define VMTABLE_BUCKETS	65536

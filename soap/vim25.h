@@ -303,6 +303,10 @@ struct vim__CryptoSpecEncrypt {
 	struct vim__CryptoKeyId cryptoKeyId;
 };
 
+struct vim__CryptoSpecShallowRecrypt {
+	struct vim__CryptoKeyId newKeyId;
+};
+
 /* Polymorphic CryptoSpec slots (spec.crypto, backing.crypto). */
 struct vim__CryptoSpecRef {
 	int __type;

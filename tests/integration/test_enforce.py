@@ -234,6 +234,57 @@ def test_key_from_another_provider_is_its_own_state_never_rekeyed(kvc, workdir):
     assert rep["by-other"]["state"] == "wrong-provider"
 
 
+@pytest.mark.api
+def test_wrong_provider_shallow_rekey_once(kvc, workdir):
+    """Issue #16: with <enforce rekey="shallow">, a VM encrypted with another
+    provider's key is shallow-rekeyed (CryptoSpecShallowRecrypt) onto the
+    expected provider, powered on as vCenter allows, in one reconfigure,
+    and never again; a VM with snapshots waits and says why.  Checked with
+    govc: the VM's and every disk's key now come from the expected provider."""
+    from conftest import kms_endpoint, kms_trust
+    h = Harness(kvc)
+    port = kms_endpoint(kvc, "kms-o")
+    kvc.govc("kms.add", "-n", "kms-o", "-a", "127.0.0.1", "-p", str(port), "other-kms")
+    kms_trust(kvc, "other-kms", "kms-o")
+    for n in ("rk-on", "rk-snap"):
+        create(kvc, n, "-version", "vmx-15")
+    other = kvc.config(extra='  <kms cluster="other-kms" require-default="false"/>\n')
+    assert agent("reconcile", "--config", other).returncode == 0
+    old = vm_state(kvc, "rk-on")["key"]
+    assert old["providerId"]["id"] == "other-kms"
+    kvc.govc("vm.power", "-on", "rk-on")
+    kvc.govc("snapshot.create", "-vm", "rk-snap", "before")
+    refs = {n: moref(kvc, n) for n in ("rk-on", "rk-snap")}
+    before = {n: h.stats()["reconfigs"][r] for n, r in refs.items()}
+
+    cfg = kvc.config(extra='  <kms cluster="ovh-kms"/>\n  <enforce rekey="shallow"/>\n')
+    dry = agent("reconcile", "--config", cfg, "--dry-run")
+    assert "would rekey" in dry.stdout + dry.stderr, dry.stdout + dry.stderr
+    assert vm_state(kvc, "rk-on")["key"] == old
+    r = agent("reconcile", "--config", cfg)
+    out = r.stdout + r.stderr
+    assert r.returncode == 1, out                 # rk-snap is still wrong-provider
+    s = vm_state(kvc, "rk-on")
+    assert s["key"]["providerId"]["id"] == "ovh-kms", s
+    assert s["key"]["keyId"] != old["keyId"]
+    assert s["disks"] and all(d["keyId"]["providerId"]["id"] == "ovh-kms" and
+                              d["keyId"]["keyId"] == s["key"]["keyId"] for d in s["disks"]), s
+    assert s["power"] == "poweredOn" and s["migrate"] == "required"
+    assert h.stats()["reconfigs"][refs["rk-on"]] == before["rk-on"] + 1
+    snap = vm_state(kvc, "rk-snap")
+    assert snap["key"]["providerId"]["id"] == "other-kms"
+    assert h.stats()["reconfigs"][refs["rk-snap"]] == before["rk-snap"]
+    vms = {x["name"]: x for x in json.loads(
+        agent("inventory", "--config", cfg, "--json").stdout)["vms"]}
+    assert vms["rk-on"]["state"] == "compliant", vms["rk-on"]
+    assert vms["rk-snap"]["state"] == "wrong-provider"
+    assert "snapshots" in vms["rk-snap"]["reason"], vms["rk-snap"]
+    # Once: the next pass rekeys nothing.
+    assert agent("reconcile", "--config", cfg).returncode == 1
+    assert vm_state(kvc, "rk-on")["key"] == s["key"]
+    assert h.stats()["reconfigs"][refs["rk-on"]] == before["rk-on"] + 1
+
+
 def test_sigkill_during_200_creations(workdir):
     v = with_kms(Vcsim(vms=1, dirpath=workdir))
     h = Harness(v)

@@ -43,6 +43,7 @@ test_minimal_defaults(void **st)
 	assert_string_equal(c->policy_name, "VM Encryption Policy");
 	assert_int_equal(c->min_hw_version, 13);
 	assert_int_equal(c->max_in_flight, 8);
+	assert_false(c->rekey_shallow);
 	assert_string_equal(c->migrate_encryption, "required");
 	assert_string_equal(c->pbm_path, "/pbm/sdk");
 	assert_int_equal(c->timeout, 60);
@@ -67,7 +68,7 @@ test_full(void **st)
 	    "<vcenter url=\"https://vc:8443/sdk\" user=\"u\" timeout=\"30\"><tls insecure=\"true\"/></vcenter>\n"
 	    "<encryption-policy id=\"4d5f673c-536f-11e6-beb8-9e71128cae77\"/>\n"
 	    "<kms cluster=\"k\"><server name=\"a\" address=\"10.0.0.1\"/><server name=\"b\" address=\"10.0.0.2\" port=\"5697\"/></kms>\n"
-	    "<enforce min-hw-version=\"14\" ft-encryption=\"required\" dry-run=\"true\"/>\n"
+	    "<enforce min-hw-version=\"14\" ft-encryption=\"required\" dry-run=\"true\" rekey=\"shallow\"/>\n"
 	    "<exclusions><name-pattern>vCLS-*</name-pattern><folder>/DC/vm/x</folder>"
 	    "<custom-attribute name=\"vmcrypt.exempt\"/></exclusions>\n"
 	    "<log level=\"debug\"/></vmcrypt-agent>\n");
@@ -80,6 +81,7 @@ test_full(void **st)
 	assert_int_equal(c->kms_servers[1].port, 5697);
 	assert_int_equal(c->min_hw_version, 14);
 	assert_true(c->dry_run);
+	assert_true(c->rekey_shallow);
 	assert_int_equal(c->nexclusions, 3);
 	assert_int_equal(c->exclusions[2].kind, EXCL_CUSTOM_ATTR);
 	assert_string_equal(c->exclusions[2].value, "true");
@@ -122,6 +124,8 @@ test_errors(void **st)
 	    "1:", "version");
 	expect_error("<vmcrypt-agent version=\"1\">\n<vcenter url=\"https://vc/sdk\" user=\"u\"/>\n"
 	    "<enforce min-hw-version=\"11\"/>\n</vmcrypt-agent>", "3:", "min-hw-version");
+	expect_error("<vmcrypt-agent version=\"1\">\n<vcenter url=\"https://vc/sdk\" user=\"u\"/>\n"
+	    "<enforce rekey=\"deep\"/>\n</vmcrypt-agent>", "3:", "rekey");
 	/* An entity must not be fetched or expanded from outside. */
 	expect_error("<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]>\n<vmcrypt-agent version=\"1\">\n"
 	    "<vcenter url=\"https://vc/sdk\" user=\"&e;\"/></vmcrypt-agent>", "", "");

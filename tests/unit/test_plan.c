@@ -216,6 +216,43 @@ test_missing_policy_attached_where_missing(void **st)
 	vm_info_clear(&vm);
 }
 
+/* A wrong-provider VM, with rekey="shallow": the new key on the VM and its
+ * encrypted disks as CryptoSpecShallowRecrypt, nothing else. */
+static void
+test_shallow_rekey(void **st)
+{
+	struct vm_info vm;
+	const xnode *disks[8];
+	int rc;
+	(void)st;
+	vm_read(&vm, 1);
+	assert_true(plan_needs_key(&(struct decision){ .actions = ACT_REKEY }));
+	struct vreconfig rs = plan(&pol, &vm, ACT_REKEY, disks, &rc);
+	assert_int_equal(rc, 0);
+	assert_true(rs.rekey && rs.crypto_vm && rs.disk_crypto);
+	assert_false(rs.home_profile || rs.disk_profile);
+	assert_null(rs.migrate);
+	assert_null(rs.ft);
+	assert_string_equal(rs.key_id, "new-key");
+	assert_string_equal(rs.provider, "ovh-kms");
+	/* The encrypted disk only (2001 is plain, 2002 a raw mapping). */
+	assert_int_equal(rs.ndisks, 1);
+	assert_true(has_disk(&rs, "2000"));
+	struct vmoref obj = { "VirtualMachine", "vm-42" };
+	char *xml = vim_reconfigure_xml(&obj, &rs);
+	assert_non_null(xml);
+	const char *want = "<vim:crypto xsi:type=\"vim:CryptoSpecShallowRecrypt\">"
+	    "<vim:newKeyId><vim:keyId>new-key</vim:keyId><vim:providerId><vim:id>ovh-kms"
+	    "</vim:id></vim:providerId></vim:newKeyId></vim:crypto>";
+	const char *vmc = strstr(xml, want);
+	assert_non_null(vmc);
+	assert_non_null(strstr(vmc + 1, want));		/* and the disk's backing */
+	assert_null(strstr(xml, "CryptoSpecEncrypt"));
+	assert_null(strstr(xml, "Profile"));
+	free(xml);
+	vm_info_clear(&vm);
+}
+
 /* Every combination: the invariants a spec must keep. */
 static void
 test_every_combination(void **st)
@@ -275,6 +312,7 @@ main(void)
 		cmocka_unit_test(test_leave_vmotion_alone_and_ft),
 		cmocka_unit_test(test_encrypted_vm_gets_its_own_key_never_a_new_one),
 		cmocka_unit_test(test_missing_policy_attached_where_missing),
+		cmocka_unit_test(test_shallow_rekey),
 		cmocka_unit_test(test_every_combination),
 		cmocka_unit_test(test_a_disk_gone_between_reads),
 	};

@@ -229,6 +229,54 @@ test_wrong_provider(void **st)
 	d = decide(&p, &plain);
 	assert_int_equal(d.state, VS_PENDING);
 	assert_true(d.actions & ACT_ENCRYPT);
+	assert_false(d.actions & ACT_REKEY);
+}
+
+/* rekey="shallow": a wrong-provider VM is rekeyed, powered on or off, once
+ * nothing else is to do, never with snapshots; the right provider never. */
+static void
+test_shallow_rekey_decision(void **st)
+{
+	(void)st;
+	struct policy p = pol();
+	struct vm_info vm = encrypted();
+	p.provider = "ovh-kms";
+	p.rekey = 1;
+	vm.provider = "other-kms";
+	struct decision d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_WRONG_PROVIDER);
+	assert_int_equal(d.actions, ACT_REKEY);
+	assert_non_null(strstr(d.reason, "expected 'ovh-kms'; shallow rekey"));
+	vm.power_state = "poweredOn";
+	d = decide(&p, &vm);
+	assert_int_equal(d.actions, ACT_REKEY);
+	/* Other drift first, in its own reconfigure; the rekey after. */
+	vm.migrate_encryption = "opportunistic";
+	d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_PENDING);
+	assert_int_equal(d.actions, ACT_MIGRATE);
+	vm.migrate_encryption = "required";
+	/* Snapshots: it waits, and says so. */
+	vm.snapshot = 1;
+	d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_WRONG_PROVIDER);
+	assert_int_equal(d.actions, 0);
+	assert_non_null(strstr(d.reason, "snapshots"));
+	vm.snapshot = 0;
+	/* The expected provider: never a rekey. */
+	vm.provider = "ovh-kms";
+	d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_COMPLIANT);
+	assert_int_equal(d.actions, 0);
+	/* No expected provider: nothing to rekey onto. */
+	p.provider = NULL;
+	vm.provider = "other-kms";
+	d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_COMPLIANT);
+	assert_int_equal(d.actions, 0);
+	char s[64];
+	policy_actions_str(ACT_REKEY, s, sizeof(s));
+	assert_string_equal(s, "rekey");
 }
 
 static void
@@ -486,6 +534,7 @@ main(void)
 		cmocka_unit_test(test_inaccessible),
 		cmocka_unit_test(test_migrate_only_and_ft),
 		cmocka_unit_test(test_wrong_provider),
+		cmocka_unit_test(test_shallow_rekey_decision),
 		cmocka_unit_test(test_disabled_migrate_is_restored),
 		cmocka_unit_test(test_plain_vm_decision_ignores_policies),
 		cmocka_unit_test(test_action_names),
