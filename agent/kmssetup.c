@@ -8,11 +8,8 @@
  *                       confirmed at a terminal) before anything is changed
  *   key-provider        RegisterKmipServer for each server vCenter lacks
  *                       (the provider is created with its first server)
- *   vcenter-trusts-kms  UploadKmipServerCert, unless vCenter already
- *                       trusts the KMS (RetrieveKmipServersStatus_Task)
- *   kms-trusts-vcenter  UploadClientCert (--client-cert/--client-key), or
- *                       the certificate vCenter has, or a self-signed one
- *                       it generates, written to a file for the KMS admin
+ *   vcenter-trusts-kms  vCenter trusts the KMS, and
+ *   kms-trusts-vcenter  the KMS trusts vCenter (kmstrust.c)
  *   default             MarkDefault, unless it is vCenter's default
  *   connection          RetrieveKmipServersStatus_Task until every server
  *                       is green and trusted both ways, or --timeout
@@ -23,6 +20,7 @@
 #include "cli.h"
 #include "config.h"
 #include "kms.h"
+#include "kmssetup.h"
 #include "log.h"
 #include "tls.h"
 #include "vim.h"
@@ -40,44 +38,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_THUMBPRINTS	8
-#define MAX_STEPS	16
-#define MAX_SERVERS	32	/* <kms><server> maxOccurs in the XSD */
-
-enum step_result { ST_UNCHANGED, ST_DONE, ST_WOULD, ST_FAILED, ST_INFO };
-
-struct step {
-	const char		*name;
-	enum step_result	 result;
-	char			 detail[1024];
-	char			 fix[512];
-};
-
-struct setup {
-	/* options */
-	const char	*config_path, *trace, *client_cert, *client_key, *cert_out;
-	const char	*kms_user, *kms_password_file;
-	const char	*thumbprints[MAX_THUMBPRINTS];
-	size_t		 nthumbprints;
-	int		 dry_run, json, timeout;
-	/* what was found */
-	int		 provider_exists;
-	struct config	*cfg;
-	char		*pem[MAX_SERVERS];	/* each server's certificate */
-	char		 sha1[MAX_SERVERS][128];
-	struct step	 steps[MAX_STEPS];
-	size_t		 nsteps;
-	int		 exit_code;
-};
-
 static const char *const result_words[] = { "unchanged", "done", "would", "failed", "info" };
 
-static struct step *
-step(struct setup *s, const char *name, enum step_result r, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static struct step *
-step(struct setup *s, const char *name, enum step_result r, const char *fmt, ...)
+struct step *
+kset_step(struct setup *s, const char *name, enum step_result r, const char *fmt, ...)
 {
 	static struct step overflow;
 	struct step *st = s->nsteps < MAX_STEPS ? &s->steps[s->nsteps++] : &overflow;
@@ -92,13 +56,8 @@ step(struct setup *s, const char *name, enum step_result r, const char *fmt, ...
 	return st;
 }
 
-/* A step failed: its fix, and the exit code the command ends with. */
-static int
-failed(struct setup *s, struct step *st, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int
-failed(struct setup *s, struct step *st, int code, const char *fmt, ...)
+int
+kset_failed(struct setup *s, struct step *st, int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -123,9 +82,8 @@ thumb_norm(const char *in, char *out, size_t len)
 	out[n] = '\0';
 }
 
-/* Reads a small PEM or secret file (at most 64 KB). */
-static char *
-read_small(const char *path, int secret, char *err, size_t errlen)
+char *
+kset_read_small(const char *path, int secret, char *err, size_t errlen)
 {
 	struct stat st;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -169,14 +127,14 @@ step_certificates(struct setup *s)
 		char port[16], err[512], got[64], want[64];
 
 		snprintf(port, sizeof(port), "%d", e->port);
-		struct step *st = step(s, "kms-certificate", ST_INFO, "%s (%s:%d): ", e->name,
+		struct step *st = kset_step(s, "kms-certificate", ST_INFO, "%s (%s:%d): ", e->name,
 		    e->address, e->port);
 		int rc = tls_client_open(e->address, port, &o, &c, err, sizeof(err));
 		if (c == NULL || tls_client_peer(c, &ci) != 0 || ci.pem[0] == '\0') {
 			tls_client_free(c);
 			snprintf(st->detail + strlen(st->detail), sizeof(st->detail) -
 			    strlen(st->detail), "%s", err[0] ? err : "no certificate received");
-			return failed(s, st, rc == TLS_E_CONNECT || rc == TLS_E_RESOLVE ?
+			return kset_failed(s, st, rc == TLS_E_CONNECT || rc == TLS_E_RESOLVE ?
 			    EXIT_KMS_UNREACHABLE : EXIT_KMS_TLS, "check that this host reaches "
 			    "the KMS at %s:%d and that it speaks TLS (vmcrypt-agent kms-probe "
 			    "%s:%d)", e->address, e->port, e->address, e->port);
@@ -196,7 +154,7 @@ step_certificates(struct setup *s)
 		if (match)
 			continue;
 		if (s->nthumbprints > 0)
-			return failed(s, st, EXIT_KMS_TLS, "the certificate is not the one "
+			return kset_failed(s, st, EXIT_KMS_TLS, "the certificate is not the one "
 			    "--thumbprint names: nothing was changed.  Ask the KMS administrator "
 			    "for the thumbprint (OVHcloud: the one registered with `vmcrypt-agent "
 			    "ovh register-kms`); if the KMS certificate was renewed, run again with "
@@ -210,7 +168,7 @@ step_certificates(struct setup *s)
 			if (fgets(line, sizeof(line), stdin) != NULL && (line[0] == 'y' || line[0] == 'Y'))
 				continue;
 		}
-		return failed(s, st, EXIT_FAIL, "check the thumbprint with the KMS "
+		return kset_failed(s, st, EXIT_FAIL, "check the thumbprint with the KMS "
 		    "administrator, then run again with --thumbprint %s", got);
 	}
 	return 0;
@@ -225,14 +183,14 @@ register_server(struct setup *s, struct vconn *c, const struct kms_server_expect
 	char err[512], *password = NULL;
 
 	if (s->dry_run) {
-		step(s, "key-provider", ST_WOULD, "%s: would register server %s (%s:%d)",
+		kset_step(s, "key-provider", ST_WOULD, "%s: would register server %s (%s:%d)",
 		    cluster, e->name, e->address, e->port);
 		return 0;
 	}
 	if (s->kms_user != NULL && s->kms_password_file != NULL) {
-		if ((password = read_small(s->kms_password_file, 1, err, sizeof(err))) == NULL) {
-			struct step *st = step(s, "key-provider", ST_FAILED, "%s", err);
-			return failed(s, st, EXIT_CONFIG, "give a KMS password file readable "
+		if ((password = kset_read_small(s->kms_password_file, 1, err, sizeof(err))) == NULL) {
+			struct step *st = kset_step(s, "key-provider", ST_FAILED, "%s", err);
+			return kset_failed(s, st, EXIT_CONFIG, "give a KMS password file readable "
 			    "only by its owner, or VMCRYPT_KMS_PASSWORD");
 		}
 		password[strcspn(password, "\r\n")] = '\0';
@@ -243,13 +201,13 @@ register_server(struct setup *s, struct vconn *c, const struct kms_server_expect
 	    password);
 	secret_free(password);
 	if (rc != 0) {
-		struct step *st = step(s, "key-provider", ST_FAILED, "%s", vconn_error(c));
-		return failed(s, st, cli_exit_for(rc), "check that the account has "
+		struct step *st = kset_step(s, "key-provider", ST_FAILED, "%s", vconn_error(c));
+		return kset_failed(s, st, cli_exit_for(rc), "check that the account has "
 		    "Cryptographer.ManageKeyServers and that no other server of '%s' is "
 		    "named %s", cluster, e->name);
 	}
 	s->provider_exists = 1;
-	step(s, "key-provider", ST_DONE, "%s: registered server %s (%s:%d)", cluster,
+	kset_step(s, "key-provider", ST_DONE, "%s: registered server %s (%s:%d)", cluster,
 	    e->name, e->address, e->port);
 	return 0;
 }
@@ -265,8 +223,8 @@ step_provider(struct setup *s, struct vconn *c)
 	int rc = 0, todo[MAX_SERVERS] = { 0 };
 
 	if ((rc = vim_kms_list(c, &cl, &n)) != 0) {
-		struct step *st = step(s, "key-provider", ST_FAILED, "%s", vconn_error(c));
-		return failed(s, st, cli_exit_for(rc), "grant the account "
+		struct step *st = kset_step(s, "key-provider", ST_FAILED, "%s", vconn_error(c));
+		return kset_failed(s, st, cli_exit_for(rc), "grant the account "
 		    "Cryptographer.ManageKeyServers on the vCenter root");
 	}
 	for (size_t i = 0; i < n; i++)
@@ -274,10 +232,10 @@ step_provider(struct setup *s, struct vconn *c)
 			want = &cl[i];
 	s->provider_exists = want != NULL;
 	if (want != NULL && strcmp(want->mgmt, "vCenter") != 0 && want->mgmt[0] != '\0') {
-		struct step *st = step(s, "key-provider", ST_FAILED, "key provider '%s' is "
+		struct step *st = kset_step(s, "key-provider", ST_FAILED, "key provider '%s' is "
 		    "not a standard key provider (managementType %s)", want->id, want->mgmt);
 		kms_clusters_free(cl, n);
-		return failed(s, st, EXIT_FAIL, "name a standard key provider in <kms "
+		return kset_failed(s, st, EXIT_FAIL, "name a standard key provider in <kms "
 		    "cluster> in %s", cfg->path);
 	}
 	for (size_t i = 0; i < cfg->nkms_servers && i < MAX_SERVERS; i++) {
@@ -289,15 +247,15 @@ step_provider(struct setup *s, struct vconn *c)
 		if (have == NULL) {
 			todo[i] = 1;
 		} else if (strcasecmp(have->address, e->address) != 0 || have->port != e->port) {
-			struct step *st = step(s, "key-provider", ST_FAILED, "server %s of '%s' "
+			struct step *st = kset_step(s, "key-provider", ST_FAILED, "server %s of '%s' "
 			    "is %s:%d in vCenter, %s:%d in the configuration", e->name,
 			    cfg->kms_cluster, have->address, have->port, e->address, e->port);
 			kms_clusters_free(cl, n);
-			return failed(s, st, EXIT_FAIL, "correct <server name=\"%s\"> in %s, or "
+			return kset_failed(s, st, EXIT_FAIL, "correct <server name=\"%s\"> in %s, or "
 			    "remove the server from key provider '%s' in vCenter first; nothing "
 			    "was changed", e->name, cfg->path, cfg->kms_cluster);
 		} else {
-			step(s, "key-provider", ST_UNCHANGED, "%s: server %s (%s:%d) registered",
+			kset_step(s, "key-provider", ST_UNCHANGED, "%s: server %s (%s:%d) registered",
 			    cfg->kms_cluster, e->name, e->address, e->port);
 		}
 	}
@@ -327,10 +285,8 @@ status_of(struct setup *s, struct vconn *c, struct kms_cluster_status **all, siz
 	return NULL;
 }
 
-/* Whether every server of cs has trust in direction server (1: the KMS
- * trusts vCenter) or client (0: vCenter trusts the KMS). */
-static int
-all_trust(const struct kms_cluster_status *cs, int kms_trusts_vc)
+int
+kset_all_trust(const struct kms_cluster_status *cs, int kms_trusts_vc)
 {
 	if (cs == NULL || cs->nservers == 0)
 		return 0;
@@ -342,131 +298,6 @@ all_trust(const struct kms_cluster_status *cs, int kms_trusts_vc)
 }
 
 static int
-step_vc_trusts_kms(struct setup *s, struct vconn *c, const struct kms_cluster_status *cs)
-{
-	const char *cluster = s->cfg->kms_cluster;
-
-	if (all_trust(cs, 0)) {
-		step(s, "vcenter-trusts-kms", ST_UNCHANGED, "vCenter trusts the KMS "
-		    "certificate of '%s'", cluster);
-		return 0;
-	}
-	for (size_t i = 0; i < s->cfg->nkms_servers && i < MAX_SERVERS; i++) {
-		if (s->dry_run) {
-			step(s, "vcenter-trusts-kms", ST_WOULD, "would upload the certificate "
-			    "of %s (%s) to '%s'", s->cfg->kms_servers[i].name, s->sha1[i], cluster);
-			continue;
-		}
-		int rc = vim_kms_upload_server_cert(c, cluster, s->pem[i]);
-		if (rc != 0) {
-			struct step *st = step(s, "vcenter-trusts-kms", ST_FAILED, "%s",
-			    vconn_error(c));
-			return failed(s, st, cli_exit_for(rc), "upload the KMS certificate in "
-			    "the vSphere Client: Key Providers > %s > Make vCenter Trust KMS",
-			    cluster);
-		}
-		step(s, "vcenter-trusts-kms", ST_DONE, "uploaded the certificate of %s (%s)",
-		    s->cfg->kms_servers[i].name, s->sha1[i]);
-	}
-	return 0;
-}
-
-/* Where vCenter's client certificate is written for the KMS admin. */
-static int
-write_client_cert(struct setup *s, const char *pem, char *path, size_t len)
-{
-	if (s->cert_out != NULL)
-		snprintf(path, len, "%s", s->cert_out);
-	else
-		snprintf(path, len, "%s/vcenter-client-%s.pem", s->cfg->state_dir ?
-		    s->cfg->state_dir : ".", s->cfg->kms_cluster);
-	FILE *f = fopen(path, "w");
-	if (f == NULL || fputs(pem, f) < 0 || fclose(f) != 0) {
-		if (f != NULL)
-			fclose(f);
-		return -1;
-	}
-	return 0;
-}
-
-/* The KMS trusts vCenter: the client certificate the user gives, or the
- * one vCenter has, or a self-signed one vCenter makes. */
-static int
-step_kms_trusts_vc(struct setup *s, struct vconn *c)
-{
-	const char *cluster = s->cfg->kms_cluster;
-	char err[512], path[1024], *have = NULL;
-	int rc = 0;
-
-	if (s->provider_exists &&
-	    (rc = vim_kms_client_cert(c, cluster, VKMS_CURRENT, &have)) != 0) {
-		struct step *st = step(s, "kms-trusts-vcenter", ST_FAILED, "%s", vconn_error(c));
-		return failed(s, st, cli_exit_for(rc), "grant the account "
-		    "Cryptographer.ManageKeyServers on the vCenter root");
-	}
-	if (s->client_cert != NULL) {
-		char *crt = read_small(s->client_cert, 0, err, sizeof(err));
-		char *key = crt ? read_small(s->client_key, 1, err, sizeof(err)) : NULL;
-		if (key == NULL) {
-			free(crt);
-			free(have);
-			struct step *st = step(s, "kms-trusts-vcenter", ST_FAILED, "%s", err);
-			return failed(s, st, EXIT_CONFIG, "give the client certificate and its "
-			    "private key as PEM files (the key readable only by its owner)");
-		}
-		int same = have != NULL && strcmp(have, crt) == 0;
-		if (!same && !s->dry_run)
-			rc = vim_kms_upload_client_cert(c, cluster, crt, key);
-		secret_free(key);
-		free(crt);
-		free(have);
-		if (rc != 0) {
-			struct step *st = step(s, "kms-trusts-vcenter", ST_FAILED, "%s",
-			    vconn_error(c));
-			return failed(s, st, cli_exit_for(rc), "check that %s and %s are a "
-			    "certificate and its key, PEM", s->client_cert, s->client_key);
-		}
-		step(s, "kms-trusts-vcenter", same ? ST_UNCHANGED : s->dry_run ? ST_WOULD :
-		    ST_DONE, "%s client certificate %s", same ? "vCenter presents the" :
-		    s->dry_run ? "would upload the" : "uploaded the", s->client_cert);
-		return 0;
-	}
-	enum step_result r = ST_UNCHANGED;
-	if (have == NULL && s->dry_run) {
-		step(s, "kms-trusts-vcenter", ST_WOULD, "would have vCenter generate a "
-		    "self-signed client certificate for '%s'", cluster);
-		return 0;
-	}
-	if (have == NULL) {
-		if ((rc = vim_kms_client_cert(c, cluster, VKMS_GENERATE, &have)) != 0 ||
-		    have == NULL) {
-			struct step *st = step(s, "kms-trusts-vcenter", ST_FAILED, "%s",
-			    rc ? vconn_error(c) : "GenerateSelfSignedClientCert: no certificate");
-			return failed(s, st, rc ? cli_exit_for(rc) : EXIT_CONNECT, "in the "
-			    "vSphere Client: Key Providers > %s > Make KMS Trust vCenter", cluster);
-		}
-		r = ST_DONE;
-	}
-	if (s->dry_run) {
-		free(have);
-		step(s, "kms-trusts-vcenter", ST_UNCHANGED, "vCenter has a client "
-		    "certificate for '%s'", cluster);
-		return 0;
-	}
-	rc = write_client_cert(s, have, path, sizeof(path));
-	free(have);
-	struct step *st = step(s, "kms-trusts-vcenter", r, "%s vCenter's client "
-	    "certificate for '%s'; written to %s", r == ST_DONE ? "generated" : "kept",
-	    cluster, rc == 0 ? path : "(not written)");
-	if (rc != 0)
-		return failed(s, st, EXIT_FAIL, "cannot write %.400s: %s; give --client-cert-out "
-		    "FILE", path, strerror(errno));
-	snprintf(st->fix, sizeof(st->fix), "the KMS must trust this certificate: give %.400s "
-	    "to the KMS administrator", path);
-	return 0;
-}
-
-static int
 step_default(struct setup *s, struct vconn *c)
 {
 	const char *cluster = s->cfg->kms_cluster;
@@ -474,21 +305,21 @@ step_default(struct setup *s, struct vconn *c)
 	int rc = vim_kms_default(c, def, sizeof(def));
 
 	if (rc == 0 && strcmp(def, cluster) == 0) {
-		step(s, "default", ST_UNCHANGED, "'%s' is vCenter's default key provider",
+		kset_step(s, "default", ST_UNCHANGED, "'%s' is vCenter's default key provider",
 		    cluster);
 		return 0;
 	}
 	if (s->dry_run) {
-		step(s, "default", ST_WOULD, "would make '%s' the default (now: %s)", cluster,
+		kset_step(s, "default", ST_WOULD, "would make '%s' the default (now: %s)", cluster,
 		    def[0] ? def : "none");
 		return 0;
 	}
 	if ((rc = vim_kms_mark_default(c, cluster)) != 0) {
-		struct step *st = step(s, "default", ST_FAILED, "%s", vconn_error(c));
-		return failed(s, st, cli_exit_for(rc), "in the vSphere Client: Key Providers "
+		struct step *st = kset_step(s, "default", ST_FAILED, "%s", vconn_error(c));
+		return kset_failed(s, st, cli_exit_for(rc), "in the vSphere Client: Key Providers "
 		    "> %s > Set as Default", cluster);
 	}
-	step(s, "default", ST_DONE, "made '%s' the default key provider (was: %s)",
+	kset_step(s, "default", ST_DONE, "made '%s' the default key provider (was: %s)",
 	    cluster, def[0] ? def : "none");
 	return 0;
 }
@@ -504,25 +335,25 @@ step_connection(struct setup *s, struct vconn *c)
 
 	for (;;) {
 		const struct kms_cluster_status *cs = status_of(s, c, &all, &n, &rc);
-		int ok = cs != NULL && all_trust(cs, 0) && all_trust(cs, 1);
+		int ok = cs != NULL && kset_all_trust(cs, 0) && kset_all_trust(cs, 1);
 		for (size_t i = 0; ok && i < cs->nservers; i++)
 			ok = strcmp(cs->servers[i].status, "green") == 0;
 		if (ok) {
-			step(s, "connection", ST_UNCHANGED, "'%s': every server green, "
+			kset_step(s, "connection", ST_UNCHANGED, "'%s': every server green, "
 			    "connected, trusted both ways", s->cfg->kms_cluster);
 			kms_status_free(all, n);
 			return 0;
 		}
 		if (rc != 0 || time(NULL) >= until || s->dry_run) {
-			struct step *st = step(s, "connection", s->dry_run ? ST_INFO : ST_FAILED,
+			struct step *st = kset_step(s, "connection", s->dry_run ? ST_INFO : ST_FAILED,
 			    "'%s': %s", s->cfg->kms_cluster, rc ? vconn_error(c) : cs == NULL ?
 			    "not in the status vCenter reports" : cs->nservers ?
 			    cs->servers[0].connection : "no servers");
-			int kms_side = cs != NULL && all_trust(cs, 0) && !all_trust(cs, 1);
+			int kms_side = cs != NULL && kset_all_trust(cs, 0) && !kset_all_trust(cs, 1);
 			kms_status_free(all, n);
 			if (s->dry_run)
 				return 0;
-			return failed(s, st, EXIT_FAIL, "%s", kms_side ? "the KMS does not trust "
+			return kset_failed(s, st, EXIT_FAIL, "%s", kms_side ? "the KMS does not trust "
 			    "vCenter yet: give it vCenter's client certificate (the file named "
 			    "above), then run kms setup again" : "check that vCenter reaches the "
 			    "KMS and that vCenter trusts its certificate, then run kms setup again");
@@ -754,8 +585,8 @@ cmd_kms(int argc, char **argv)
 			s.exit_code = EXIT_CONFIG;
 		} else if ((rc = vsession_open(vs, password, err, sizeof(err))) != 0) {
 			secret_free(password);
-			struct step *st = step(&s, "vcenter", ST_FAILED, "%s", err);
-			failed(&s, st, cli_exit_for(rc), "check <vcenter url>, the account and "
+			struct step *st = kset_step(&s, "vcenter", ST_FAILED, "%s", err);
+			kset_failed(&s, st, cli_exit_for(rc), "check <vcenter url>, the account and "
 			    "its password (vmcrypt-agent check says more)");
 		} else {
 			secret_free(password);

@@ -1,0 +1,146 @@
+/*
+ * `kms setup`'s trust steps, both ways (the guide's "Make vCenter Trust
+ * KMS" and "Make KMS Trust vCenter"):
+ *
+ *   vcenter-trusts-kms  UploadKmipServerCert, unless vCenter already
+ *                       trusts the KMS (RetrieveKmipServersStatus_Task)
+ *   kms-trusts-vcenter  UploadClientCert (--client-cert/--client-key), or
+ *                       the certificate vCenter has, or a self-signed one
+ *                       it generates, written to a file for the KMS admin
+ */
+#include "cli.h"
+#include "config.h"
+#include "kms.h"
+#include "kmssetup.h"
+#include "vim.h"
+#include "xmalloc.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int
+step_vc_trusts_kms(struct setup *s, struct vconn *c, const struct kms_cluster_status *cs)
+{
+	const char *cluster = s->cfg->kms_cluster;
+
+	if (kset_all_trust(cs, 0)) {
+		kset_step(s, "vcenter-trusts-kms", ST_UNCHANGED, "vCenter trusts the KMS "
+		    "certificate of '%s'", cluster);
+		return 0;
+	}
+	for (size_t i = 0; i < s->cfg->nkms_servers && i < MAX_SERVERS; i++) {
+		if (s->dry_run) {
+			kset_step(s, "vcenter-trusts-kms", ST_WOULD, "would upload the certificate "
+			    "of %s (%s) to '%s'", s->cfg->kms_servers[i].name, s->sha1[i], cluster);
+			continue;
+		}
+		int rc = vim_kms_upload_server_cert(c, cluster, s->pem[i]);
+		if (rc != 0) {
+			struct step *st = kset_step(s, "vcenter-trusts-kms", ST_FAILED, "%s",
+			    vconn_error(c));
+			return kset_failed(s, st, cli_exit_for(rc), "upload the KMS certificate in "
+			    "the vSphere Client: Key Providers > %s > Make vCenter Trust KMS",
+			    cluster);
+		}
+		kset_step(s, "vcenter-trusts-kms", ST_DONE, "uploaded the certificate of %s (%s)",
+		    s->cfg->kms_servers[i].name, s->sha1[i]);
+	}
+	return 0;
+}
+
+/* Where vCenter's client certificate is written for the KMS admin. */
+static int
+write_client_cert(struct setup *s, const char *pem, char *path, size_t len)
+{
+	if (s->cert_out != NULL)
+		snprintf(path, len, "%s", s->cert_out);
+	else
+		snprintf(path, len, "%s/vcenter-client-%s.pem", s->cfg->state_dir ?
+		    s->cfg->state_dir : ".", s->cfg->kms_cluster);
+	FILE *f = fopen(path, "w");
+	if (f == NULL || fputs(pem, f) < 0 || fclose(f) != 0) {
+		if (f != NULL)
+			fclose(f);
+		return -1;
+	}
+	return 0;
+}
+
+/* The KMS trusts vCenter: the client certificate the user gives, or the
+ * one vCenter has, or a self-signed one vCenter makes. */
+int
+step_kms_trusts_vc(struct setup *s, struct vconn *c)
+{
+	const char *cluster = s->cfg->kms_cluster;
+	char err[512], path[1024], *have = NULL;
+	int rc = 0;
+
+	if (s->provider_exists &&
+	    (rc = vim_kms_client_cert(c, cluster, VKMS_CURRENT, &have)) != 0) {
+		struct step *st = kset_step(s, "kms-trusts-vcenter", ST_FAILED, "%s", vconn_error(c));
+		return kset_failed(s, st, cli_exit_for(rc), "grant the account "
+		    "Cryptographer.ManageKeyServers on the vCenter root");
+	}
+	if (s->client_cert != NULL) {
+		char *crt = kset_read_small(s->client_cert, 0, err, sizeof(err));
+		char *key = crt ? kset_read_small(s->client_key, 1, err, sizeof(err)) : NULL;
+		if (key == NULL) {
+			free(crt);
+			free(have);
+			struct step *st = kset_step(s, "kms-trusts-vcenter", ST_FAILED, "%s", err);
+			return kset_failed(s, st, EXIT_CONFIG, "give the client certificate and its "
+			    "private key as PEM files (the key readable only by its owner)");
+		}
+		int same = have != NULL && strcmp(have, crt) == 0;
+		if (!same && !s->dry_run)
+			rc = vim_kms_upload_client_cert(c, cluster, crt, key);
+		secret_free(key);
+		free(crt);
+		free(have);
+		if (rc != 0) {
+			struct step *st = kset_step(s, "kms-trusts-vcenter", ST_FAILED, "%s",
+			    vconn_error(c));
+			return kset_failed(s, st, cli_exit_for(rc), "check that %s and %s are a "
+			    "certificate and its key, PEM", s->client_cert, s->client_key);
+		}
+		kset_step(s, "kms-trusts-vcenter", same ? ST_UNCHANGED : s->dry_run ? ST_WOULD :
+		    ST_DONE, "%s client certificate %s", same ? "vCenter presents the" :
+		    s->dry_run ? "would upload the" : "uploaded the", s->client_cert);
+		return 0;
+	}
+	enum step_result r = ST_UNCHANGED;
+	if (have == NULL && s->dry_run) {
+		kset_step(s, "kms-trusts-vcenter", ST_WOULD, "would have vCenter generate a "
+		    "self-signed client certificate for '%s'", cluster);
+		return 0;
+	}
+	if (have == NULL) {
+		if ((rc = vim_kms_client_cert(c, cluster, VKMS_GENERATE, &have)) != 0 ||
+		    have == NULL) {
+			struct step *st = kset_step(s, "kms-trusts-vcenter", ST_FAILED, "%s",
+			    rc ? vconn_error(c) : "GenerateSelfSignedClientCert: no certificate");
+			return kset_failed(s, st, rc ? cli_exit_for(rc) : EXIT_CONNECT, "in the "
+			    "vSphere Client: Key Providers > %s > Make KMS Trust vCenter", cluster);
+		}
+		r = ST_DONE;
+	}
+	if (s->dry_run) {
+		free(have);
+		kset_step(s, "kms-trusts-vcenter", ST_UNCHANGED, "vCenter has a client "
+		    "certificate for '%s'", cluster);
+		return 0;
+	}
+	rc = write_client_cert(s, have, path, sizeof(path));
+	free(have);
+	struct step *st = kset_step(s, "kms-trusts-vcenter", r, "%s vCenter's client "
+	    "certificate for '%s'; written to %s", r == ST_DONE ? "generated" : "kept",
+	    cluster, rc == 0 ? path : "(not written)");
+	if (rc != 0)
+		return kset_failed(s, st, EXIT_FAIL, "cannot write %.400s: %s; give --client-cert-out "
+		    "FILE", path, strerror(errno));
+	snprintf(st->fix, sizeof(st->fix), "the KMS must trust this certificate: give %.400s "
+	    "to the KMS administrator", path);
+	return 0;
+}
