@@ -331,7 +331,8 @@ step_connection(struct setup *s, struct vconn *c)
 	struct kms_cluster_status *all = NULL;
 	size_t n = 0;
 	int rc = 0;
-	time_t until = time(NULL) + s->timeout;
+	/* A CSR out for signing: nothing to wait for yet. */
+	time_t until = time(NULL) + (s->awaiting_signature ? 0 : s->timeout);
 
 	for (;;) {
 		const struct kms_cluster_status *cs = status_of(s, c, &all, &n, &rc);
@@ -353,6 +354,10 @@ step_connection(struct setup *s, struct vconn *c)
 			kms_status_free(all, n);
 			if (s->dry_run)
 				return 0;
+			if (kms_side && s->awaiting_signature)
+				return kset_failed(s, st, EXIT_FAIL, "the KMS does not trust vCenter "
+				    "yet: have the KMS sign %.300s, then run vmcrypt-agent kms setup "
+				    "--signed-cert SIGNED.pem", s->csr_out);
 			return kset_failed(s, st, EXIT_FAIL, "%s", kms_side ? "the KMS does not trust "
 			    "vCenter yet: give it vCenter's client certificate (the file named "
 			    "above), then run kms setup again" : "check that vCenter reaches the "
@@ -368,7 +373,8 @@ usage(FILE *f)
 {
 	fprintf(f, "usage: vmcrypt-agent kms setup [--config FILE] [--thumbprint SHA1]...\n"
 	    "           [--kms-user NAME [--kms-password-file FILE]]\n"
-	    "           [--client-cert FILE --client-key FILE] [--client-cert-out FILE]\n"
+	    "           [--client-cert FILE --client-key FILE | --csr-out FILE |\n"
+	    "            --signed-cert FILE] [--client-cert-out FILE]\n"
 	    "           [--timeout SECONDS] [--dry-run] [--json] [--trace-soap DIR]\n");
 }
 
@@ -385,7 +391,11 @@ help(void)
 	    "                      at a terminal) before anything changes\n"
 	    "  key-provider        RegisterKmipServer for each server vCenter lacks\n"
 	    "  vcenter-trusts-kms  UploadKmipServerCert (Make vCenter Trust KMS)\n"
-	    "  kms-trusts-vcenter  UploadClientCert with --client-cert/--client-key, or\n"
+	    "  kms-trusts-vcenter  UploadClientCert with --client-cert/--client-key; or\n"
+	    "                      vCenter's certificate signing request written to\n"
+	    "                      --csr-out for the KMS to sign (OVHcloud's KMS signs\n"
+	    "                      one), then the signed certificate given back with\n"
+	    "                      --signed-cert (UpdateKmsSignedCsrClientCert); or\n"
 	    "                      the client certificate vCenter has or generates\n"
 	    "                      (self-signed), written to --client-cert-out (default\n"
 	    "                      STATE-DIR/vcenter-client-NAME.pem) for the KMS admin\n"
@@ -410,6 +420,8 @@ setup_args(int argc, char **argv, struct setup *s)
 		{ "client-cert", required_argument, NULL, 'C' },
 		{ "client-key", required_argument, NULL, 'K' },
 		{ "client-cert-out", required_argument, NULL, 'o' },
+		{ "csr-out", required_argument, NULL, 'r' },
+		{ "signed-cert", required_argument, NULL, 's' },
 		{ "timeout", required_argument, NULL, 'w' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
@@ -435,6 +447,8 @@ setup_args(int argc, char **argv, struct setup *s)
 		case 'C': s->client_cert = optarg; break;
 		case 'K': s->client_key = optarg; break;
 		case 'o': s->cert_out = optarg; break;
+		case 'r': s->csr_out = optarg; break;
+		case 's': s->signed_cert = optarg; break;
 		case 'w':
 			errno = 0;
 			long v = strtol(optarg, &end, 10);
@@ -455,6 +469,11 @@ setup_args(int argc, char **argv, struct setup *s)
 		if (s->client_cert == NULL || s->client_key == NULL)
 			fprintf(stderr, "vmcrypt-agent: --client-cert and --client-key go together\n");
 		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if ((s->client_cert != NULL) + (s->csr_out != NULL) + (s->signed_cert != NULL) > 1) {
+		fprintf(stderr, "vmcrypt-agent: one way for the KMS to trust vCenter: "
+		    "--client-cert/--client-key, --csr-out, or --signed-cert\n");
 		return EXIT_USAGE;
 	}
 	for (size_t i = 0; i < s->nthumbprints; i++) {
@@ -536,6 +555,7 @@ setup_vcenter(struct setup *s, struct vconn *c)
 	if (s->provider_exists)		/* a dry run may not have made it */
 		cs = status_of(s, c, &all, &n, &rc);
 	int r = step_vc_trusts_kms(s, c, cs);
+	s->kms_trusts_vc = kset_all_trust(cs, 1);
 	kms_status_free(all, n);
 	if (r != 0 || step_kms_trusts_vc(s, c) != 0 || step_default(s, c) != 0)
 		return;

@@ -27,12 +27,15 @@ struct step {
 struct setup {
 	/* options */
 	const char	*config_path, *trace, *client_cert, *client_key, *cert_out;
+	const char	*csr_out, *signed_cert;		/* the CSR way */
 	const char	*kms_user, *kms_password_file;
 	const char	*thumbprints[MAX_THUMBPRINTS];
 	size_t		 nthumbprints;
 	int		 dry_run, json, timeout;
 	/* what was found */
 	int		 provider_exists;
+	int		 kms_trusts_vc;		/* every server said so */
+	int		 awaiting_signature;	/* a CSR is out for signing */
 	struct config	*cfg;
 	char		*pem[MAX_SERVERS];	/* each server's certificate */
 	char		 sha1[MAX_SERVERS][128];

@@ -4,9 +4,13 @@
  *
  *   vcenter-trusts-kms  UploadKmipServerCert, unless vCenter already
  *                       trusts the KMS (RetrieveKmipServersStatus_Task)
- *   kms-trusts-vcenter  UploadClientCert (--client-cert/--client-key), or
- *                       the certificate vCenter has, or a self-signed one
- *                       it generates, written to a file for the KMS admin
+ *   kms-trusts-vcenter  UploadClientCert (--client-cert/--client-key); or
+ *                       vCenter's CSR (GenerateClientCsr) written to
+ *                       --csr-out for the KMS to sign, and the signed
+ *                       certificate given back (--signed-cert,
+ *                       UpdateKmsSignedCsrClientCert); or the certificate
+ *                       vCenter has, or a self-signed one it generates,
+ *                       written to a file for the KMS admin
  */
 #include "cli.h"
 #include "config.h"
@@ -15,6 +19,7 @@
 #include "vim.h"
 #include "xmalloc.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,10 +73,130 @@ write_client_cert(struct setup *s, const char *pem, char *path, size_t len)
 	return 0;
 }
 
-/* The KMS trusts vCenter: the client certificate the user gives, or the
- * one vCenter has, or a self-signed one vCenter makes. */
+static int step_kms_trusts_vc_cert(struct setup *, struct vconn *);
+
+/* PEM texts equal but for line ends and trailing space. */
+static int
+same_pem(const char *a, const char *b)
+{
+	while (*a || *b) {
+		while (*a && isspace((unsigned char)*a))
+			a++;
+		while (*b && isspace((unsigned char)*b))
+			b++;
+		if (*a != *b)
+			return 0;
+		if (*a) {
+			a++;
+			b++;
+		}
+	}
+	return 1;
+}
+
+/* The KMS signed vCenter's CSR: the certificate given back to vCenter. */
+static int
+step_signed_cert(struct setup *s, struct vconn *c)
+{
+	const char *cluster = s->cfg->kms_cluster;
+	char err[512], *have = NULL;
+	int rc = 0;
+
+	char *crt = kset_read_small(s->signed_cert, 0, err, sizeof(err));
+	if (crt == NULL) {
+		struct step *st = kset_step(s, "kms-trusts-vcenter", ST_FAILED, "%s", err);
+		return kset_failed(s, st, EXIT_CONFIG, "give the certificate the KMS signed on "
+		    "vCenter's CSR (kms setup --csr-out FILE), PEM");
+	}
+	if (s->provider_exists)
+		rc = vim_kms_client_cert(c, cluster, VKMS_CURRENT, &have);
+	int same = rc == 0 && have != NULL && same_pem(have, crt);
+	if (rc == 0 && !same && !s->dry_run)
+		rc = vim_kms_update_signed_cert(c, cluster, crt);
+	free(crt);
+	free(have);
+	if (rc != 0) {
+		struct step *st = kset_step(s, "kms-trusts-vcenter", ST_FAILED, "%s",
+		    vconn_error(c));
+		return kset_failed(s, st, cli_exit_for(rc), "%s must be the KMS's signature on "
+		    "the CSR this vCenter generated for '%s' (kms setup --csr-out FILE), PEM",
+		    s->signed_cert, cluster);
+	}
+	kset_step(s, "kms-trusts-vcenter", same ? ST_UNCHANGED : s->dry_run ? ST_WOULD :
+	    ST_DONE, "%s %s", same ? "vCenter presents the signed certificate" : s->dry_run ?
+	    "would give vCenter the signed certificate" : "vCenter now presents the "
+	    "certificate the KMS signed,", s->signed_cert);
+	return 0;
+}
+
+/* vCenter's CSR for the KMS to sign: the one it has, or a new one. */
+static int
+step_csr(struct setup *s, struct vconn *c)
+{
+	const char *cluster = s->cfg->kms_cluster;
+	enum step_result r = ST_UNCHANGED;
+	char *pem = NULL;
+	int rc = 0;
+
+	if (s->kms_trusts_vc) {
+		kset_step(s, "kms-trusts-vcenter", ST_UNCHANGED, "the KMS trusts vCenter's "
+		    "client certificate for '%s': no CSR needed", cluster);
+		return 0;
+	}
+	if (s->provider_exists)
+		rc = vim_kms_client_cert(c, cluster, VKMS_CSR, &pem);
+	if (rc == 0 && pem == NULL && s->dry_run) {
+		kset_step(s, "kms-trusts-vcenter", ST_WOULD, "would have vCenter generate a "
+		    "certificate signing request for '%s', written to %s", cluster, s->csr_out);
+		return 0;
+	}
+	if (rc == 0 && pem == NULL) {
+		rc = vim_kms_client_cert(c, cluster, VKMS_GENERATE_CSR, &pem);
+		r = ST_DONE;
+	}
+	if (rc != 0 || pem == NULL) {
+		struct step *st = kset_step(s, "kms-trusts-vcenter", ST_FAILED, "%s",
+		    rc ? vconn_error(c) : "GenerateClientCsr: no request");
+		return kset_failed(s, st, rc ? cli_exit_for(rc) : EXIT_CONNECT, "in the "
+		    "vSphere Client: Key Providers > %s > Make KMS Trust vCenter > New "
+		    "Certificate Signing Request", cluster);
+	}
+	FILE *f = s->dry_run ? NULL : fopen(s->csr_out, "w");
+	int wrote = f != NULL && fputs(pem, f) >= 0;
+	if (f != NULL && fclose(f) != 0)
+		wrote = 0;
+	free(pem);
+	if (!s->dry_run && !wrote) {
+		struct step *st = kset_step(s, "kms-trusts-vcenter", ST_FAILED, "cannot write "
+		    "%.400s: %s", s->csr_out, strerror(errno));
+		return kset_failed(s, st, EXIT_FAIL, "give --csr-out a writable path");
+	}
+	struct step *st = kset_step(s, "kms-trusts-vcenter", r, "%s vCenter's certificate "
+	    "signing request for '%s'%s%s", r == ST_DONE ? "generated" : "kept", cluster,
+	    s->dry_run ? "" : "; written to ", s->dry_run ? "" : s->csr_out);
+	if (!s->dry_run)
+		snprintf(st->fix, sizeof(st->fix), "have the KMS sign %.300s, then run: "
+		    "vmcrypt-agent kms setup --signed-cert SIGNED.pem", s->csr_out);
+	s->awaiting_signature = !s->dry_run;
+	return 0;
+}
+
+/* The KMS trusts vCenter: the client certificate the user gives, the CSR
+ * way, or the one vCenter has, or a self-signed one vCenter makes. */
 int
 step_kms_trusts_vc(struct setup *s, struct vconn *c)
+{
+	if (s->signed_cert != NULL)
+		return step_signed_cert(s, c);
+	if (s->csr_out != NULL)
+		return step_csr(s, c);
+	return step_kms_trusts_vc_cert(s, c);
+}
+
+/* The client certificate the user gives, or the one vCenter has, or a
+ * self-signed one vCenter makes. */
+static int
+step_kms_trusts_vc_cert(struct setup *s, struct vconn *c)
 {
 	const char *cluster = s->cfg->kms_cluster;
 	char err[512], path[1024], *have = NULL;

@@ -23,6 +23,7 @@
 
 struct setup_opts {
 	const char	*config, *thumbprint, *ovh_service, *trace;
+	const char	*trust[2][2];	/* kms setup's trust options, passed on */
 	int		 dry_run;
 };
 
@@ -30,7 +31,9 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: vmcrypt-agent setup [--config FILE] [--thumbprint SHA1]\n"
-	    "           [--ovh-service NAME] [--dry-run] [--trace-soap DIR]\n");
+	    "           [--ovh-service NAME] [--dry-run] [--trace-soap DIR]\n"
+	    "           [--client-cert FILE --client-key FILE | --csr-out FILE |\n"
+	    "            --signed-cert FILE]\n");
 }
 
 static void
@@ -43,6 +46,8 @@ help(void)
 	    "  2. ovh register-kms the KMS on OVHcloud's side, with --ovh-service\n"
 	    "                      (credentials: OVH_* or ovh.conf, as `ovh --help` says)\n"
 	    "  3. kms setup        key provider, trust both ways, default, connection\n"
+	    "                      (--client-cert/--client-key, --csr-out, --signed-cert\n"
+	    "                      go to it: see `vmcrypt-agent kms setup --help`)\n"
 	    "  4. policy ensure    the encryption storage policy\n"
 	    "  5. check            vCenter is ready for the agent\n"
 	    "Each step is idempotent; setup stops at the first that fails, prints its\n"
@@ -57,6 +62,10 @@ setup_args(int argc, char **argv, struct setup_opts *o)
 		{ "config", required_argument, NULL, 'c' },
 		{ "thumbprint", required_argument, NULL, 't' },
 		{ "ovh-service", required_argument, NULL, 's' },
+		{ "client-cert", required_argument, NULL, 'C' },
+		{ "client-key", required_argument, NULL, 'K' },
+		{ "csr-out", required_argument, NULL, 'r' },
+		{ "signed-cert", required_argument, NULL, 'S' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "trace-soap", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
@@ -70,6 +79,18 @@ setup_args(int argc, char **argv, struct setup_opts *o)
 		case 'c': o->config = optarg; break;
 		case 't': o->thumbprint = optarg; break;
 		case 's': o->ovh_service = optarg; break;
+		case 'K': o->trust[1][0] = "--client-key"; o->trust[1][1] = optarg; break;
+		case 'C': case 'r': case 'S':
+			if (o->trust[0][0] != NULL) {
+				fprintf(stderr, "vmcrypt-agent: one way for the KMS to trust "
+				    "vCenter: --client-cert/--client-key, --csr-out, or "
+				    "--signed-cert\n");
+				return EXIT_USAGE;
+			}
+			o->trust[0][0] = ch == 'C' ? "--client-cert" : ch == 'r' ? "--csr-out" :
+			    "--signed-cert";
+			o->trust[0][1] = optarg;
+			break;
 		case 'n': o->dry_run = 1; break;
 		case 'T': o->trace = optarg; break;
 		case 'h': help(); return -1;
@@ -196,6 +217,11 @@ cmd_setup(int argc, char **argv)
 		c[n++] = "--thumbprint";
 		c[n++] = o.thumbprint;
 	}
+	for (int i = 0; i < 2; i++)
+		if (o.trust[i][0] != NULL) {
+			c[n++] = o.trust[i][0];
+			c[n++] = o.trust[i][1];
+		}
 	common(&o, c, &n, 1, 1);
 	if ((rc = run_step(3, "the key provider in vCenter", cmd_kms, c)) != EXIT_OK)
 		goto out;

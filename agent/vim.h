@@ -218,11 +218,15 @@ int	vim_kms_upload_server_cert(struct vconn *, const char *cluster, const char *
 /* The KMS trusts vCenter: the client certificate and key vCenter presents. */
 int	vim_kms_upload_client_cert(struct vconn *, const char *cluster,
 	    const char *cert, const char *key);
-enum vkms_cert { VKMS_CURRENT, VKMS_SELF_SIGNED, VKMS_GENERATE };
-/* RetrieveClientCert, RetrieveSelfSignedClientCert, or
- * GenerateSelfSignedClientCert: *pem malloc'd, NULL when vCenter has none. */
+enum vkms_cert { VKMS_CURRENT, VKMS_SELF_SIGNED, VKMS_GENERATE, VKMS_CSR, VKMS_GENERATE_CSR };
+/* RetrieveClientCert, RetrieveSelfSignedClientCert,
+ * GenerateSelfSignedClientCert, RetrieveClientCsr or GenerateClientCsr:
+ * *pem malloc'd, NULL when vCenter has none. */
 int	vim_kms_client_cert(struct vconn *, const char *cluster, enum vkms_cert,
 	    char **pem);
+/* UpdateKmsSignedCsrClientCert: the KMS's signature on vCenter's CSR, PEM,
+ * becomes the client certificate vCenter presents. */
+int	vim_kms_update_signed_cert(struct vconn *, const char *cluster, const char *pem);
 /* AuthorizationManager.HasPrivilegeOnEntity for this session:
  * granted[i] is 1 or 0 for privs[i]. */
 int	vim_has_privileges(struct vconn *, const struct vmoref *entity,

@@ -278,8 +278,14 @@ vim_kms_client_cert(struct vconn *c, const char *cluster, enum vkms_cert which,
     char **pem)
 {
 	struct vim__KeyProviderId id = { (char *)cluster };
-	const char *op = which == VKMS_GENERATE ? "GenerateSelfSignedClientCert" :
-	    which == VKMS_SELF_SIGNED ? "RetrieveSelfSignedClientCert" : "RetrieveClientCert";
+	static const char *const ops[] = {
+		[VKMS_CURRENT] = "RetrieveClientCert",
+		[VKMS_SELF_SIGNED] = "RetrieveSelfSignedClientCert",
+		[VKMS_GENERATE] = "GenerateSelfSignedClientCert",
+		[VKMS_CSR] = "RetrieveClientCsr",
+		[VKMS_GENERATE_CSR] = "GenerateClientCsr",
+	};
+	const char *op = ops[which];
 	char *got = NULL;
 	int rc;
 
@@ -298,6 +304,18 @@ vim_kms_client_cert(struct vconn *c, const char *cluster, enum vkms_cert which,
 		    c->s->url, c->s->action,
 		    vmoref_soap(c->soap, &c->s->mo[VMO_CRYPTO_MANAGER]), &id, &r));
 		got = r.returnval;
+	} else if (which == VKMS_CSR) {
+		struct vim__RetrieveClientCsrResponse r = { 0 };
+		VCALL(c, 0, op, rc, soap_call_vim__RetrieveClientCsr(c->soap,
+		    c->s->url, c->s->action,
+		    vmoref_soap(c->soap, &c->s->mo[VMO_CRYPTO_MANAGER]), &id, &r));
+		got = r.returnval;
+	} else if (which == VKMS_GENERATE_CSR) {
+		struct vim__GenerateClientCsrResponse r = { 0 };
+		VCALL(c, 0, op, rc, soap_call_vim__GenerateClientCsr(c->soap,
+		    c->s->url, c->s->action,
+		    vmoref_soap(c->soap, &c->s->mo[VMO_CRYPTO_MANAGER]), &id, &r));
+		got = r.returnval;
 	} else {
 		struct vim__RetrieveClientCertResponse r = { 0 };
 		VCALL(c, 0, op, rc, soap_call_vim__RetrieveClientCert(c->soap,
@@ -307,6 +325,22 @@ vim_kms_client_cert(struct vconn *c, const char *cluster, enum vkms_cert which,
 	}
 	if (rc == 0 && got != NULL && got[0] != '\0')
 		*pem = xstrdup(got);
+	vconn_reset(c);
+	return rc;
+}
+
+int
+vim_kms_update_signed_cert(struct vconn *c, const char *cluster, const char *pem)
+{
+	struct vim__KeyProviderId id = { (char *)cluster };
+	struct vim__UpdateKmsSignedCsrClientCertResponse r = { 0 };
+	int rc;
+
+	if (no_crypto_manager(c, "UpdateKmsSignedCsrClientCert"))
+		return V_ERR_REFUSED;
+	VCALL(c, 0, "UpdateKmsSignedCsrClientCert", rc,
+	    soap_call_vim__UpdateKmsSignedCsrClientCert(c->soap, c->s->url, c->s->action,
+	    vmoref_soap(c->soap, &c->s->mo[VMO_CRYPTO_MANAGER]), &id, (char *)pem, &r));
 	vconn_reset(c);
 	return rc;
 }

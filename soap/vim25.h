@@ -543,6 +543,9 @@ struct vim__UploadClientCertResponse { char *__dummy 0; };
 struct vim__GenerateSelfSignedClientCertResponse { char *returnval 0; };
 struct vim__RetrieveSelfSignedClientCertResponse { char *returnval 0; };
 struct vim__RetrieveClientCertResponse { char *returnval 0; };
+struct vim__GenerateClientCsrResponse { char *returnval 0; };
+struct vim__RetrieveClientCsrResponse { char *returnval 0; };
+struct vim__UpdateKmsSignedCsrClientCertResponse { char *__dummy 0; };
 struct vim__GenerateKeyResponse { struct vim__CryptoKeyResult *returnval; };
 struct vim__AddCustomFieldDefResponse { struct vim__CustomFieldDef *returnval; };
 struct vim__HasPrivilegeOnEntityResponse { int __sizereturnval; enum xsd__boolean *returnval 0; };
@@ -657,6 +660,15 @@ int vim__RetrieveSelfSignedClientCert(struct vim__ManagedObjectReference *_USCOR
 
 //gsoap vim service method-action: RetrieveClientCert urn:vim25/6.5
 int vim__RetrieveClientCert(struct vim__ManagedObjectReference *_USCOREthis, struct vim__KeyProviderId *cluster, struct vim__RetrieveClientCertResponse *out);
+
+//gsoap vim service method-action: GenerateClientCsr urn:vim25/6.5
+int vim__GenerateClientCsr(struct vim__ManagedObjectReference *_USCOREthis, struct vim__KeyProviderId *cluster, struct vim__GenerateClientCsrResponse *out);
+
+//gsoap vim service method-action: RetrieveClientCsr urn:vim25/6.5
+int vim__RetrieveClientCsr(struct vim__ManagedObjectReference *_USCOREthis, struct vim__KeyProviderId *cluster, struct vim__RetrieveClientCsrResponse *out);
+
+//gsoap vim service method-action: UpdateKmsSignedCsrClientCert urn:vim25/6.5
+int vim__UpdateKmsSignedCsrClientCert(struct vim__ManagedObjectReference *_USCOREthis, struct vim__KeyProviderId *cluster, char *certificate, struct vim__UpdateKmsSignedCsrClientCertResponse *out);
 
 //gsoap vim service method-action: GenerateKey urn:vim25/6.5
 int vim__GenerateKey(struct vim__ManagedObjectReference *_USCOREthis, struct vim__KeyProviderId *keyProvider 0, struct vim__GenerateKeyResponse *out);

@@ -203,6 +203,89 @@ def test_kms_that_does_not_trust_vcenter_is_explained(bare, workdir):
     assert status["ovh-kms"]["servers"][0]["status"] == "red"
 
 
+@pytest.mark.api
+def test_kms_trusts_vcenter_by_signing_vcenters_csr(bare, workdir):
+    """The KMS trusts only certificates its CA signed (OVHcloud's KMS signs
+    vCenter's CSR): kms setup --csr-out has vCenter generate a CSR
+    (GenerateClientCsr) and writes it for the KMS admin, without waiting
+    for a trust that cannot come yet; the CA signs it (openssl CLI);
+    --signed-cert gives it back (UpdateKmsSignedCsrClientCert) and the
+    connection is Normal, trusted both ways (govc kms.ls).  A certificate
+    signed on another key is refused and changes nothing."""
+    import time
+    from conftest import free_port
+    v = bare
+    d = os.path.join(workdir, "csr-kms")
+    ca_dir = os.path.join(workdir, "kms-ca")
+    os.makedirs(d)
+    os.makedirs(ca_dir)
+    crt, key, _ = make_cert(d, cn="csr-kms", days=30)
+    ca, ca_key, _ = make_cert(ca_dir, cn="kms-ca", days=30)
+    port = free_port()
+    p = subprocess.Popen(["openssl", "s_server", "-quiet", "-accept", f"127.0.0.1:{port}",
+                          "-cert", crt, "-key", key, "-Verify", "1", "-CAfile", ca],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    v.kms_procs.append(p)
+    time.sleep(0.5)
+    cfg = kms_cfg(v, port, name="csr")
+    fp = sha1(crt)
+    csr = os.path.join(workdir, "vcenter.csr")
+
+    t0 = time.time()
+    r, doc = setup(cfg, "--thumbprint", fp, "--csr-out", csr, "--timeout", "60")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert time.time() - t0 < 30                  # no wait for what cannot come yet
+    steps = {s["step"]: s for s in doc["steps"]}
+    assert steps["kms-trusts-vcenter"]["result"] == "done", steps
+    assert "--signed-cert" in steps["kms-trusts-vcenter"]["fix"]
+    assert steps["connection"]["result"] == "failed"
+    assert csr in steps["connection"]["fix"] and "--signed-cert" in steps["connection"]["fix"]
+    subprocess.run(["openssl", "req", "-in", csr, "-noout", "-verify"], check=True,
+                   capture_output=True)
+    # Again: the same request is kept, not a new one.
+    first = open(csr).read()
+    r, doc = setup(cfg, "--thumbprint", fp, "--csr-out", csr, "--timeout", "5")
+    assert dict(results(doc))["kms-trusts-vcenter"] == "unchanged"
+    assert open(csr).read().strip() == first.strip()
+
+    # A certificate on another key: refused, nothing changes.
+    other = os.path.join(workdir, "other")
+    os.makedirs(other)
+    ocrt, okey, _ = make_cert(other, cn="not-vcenter", days=30)
+    wrong = os.path.join(workdir, "wrong.pem")
+    subprocess.run(["openssl", "x509", "-x509toreq", "-in", ocrt, "-signkey", okey,
+                    "-out", os.path.join(other, "o.csr")], check=True, capture_output=True)
+    subprocess.run(["openssl", "x509", "-req", "-in", os.path.join(other, "o.csr"), "-CA", ca,
+                    "-CAkey", ca_key, "-set_serial", "7", "-days", "30", "-out", wrong],
+                   check=True, capture_output=True)
+    r, doc = setup(cfg, "--thumbprint", fp, "--signed-cert", wrong, "--timeout", "5")
+    assert r.returncode != 0, r.stdout + r.stderr
+    bad = dict((s["step"], s) for s in doc["steps"])["kms-trusts-vcenter"]
+    assert bad["result"] == "failed" and "signature on the CSR" in bad["fix"], bad
+    _, status = providers(v)
+    assert status["ovh-kms"]["servers"][0]["status"] == "red"
+
+    # The KMS admin signs vCenter's request; it goes back to vCenter.
+    signed = os.path.join(workdir, "signed.pem")
+    subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key,
+                    "-set_serial", "42", "-days", "30", "-out", signed],
+                   check=True, capture_output=True)
+    r, doc = setup(cfg, "--thumbprint", fp, "--signed-cert", signed)
+    assert r.returncode == 0, r.stdout + r.stderr
+    got = dict(results(doc))
+    assert got["kms-trusts-vcenter"] == "done" and got["connection"] == "unchanged", doc
+    _, status = providers(v)
+    srv = status["ovh-kms"]["servers"][0]
+    assert srv["status"] == "green", srv
+    assert srv.get("serverTrustClient") is True and srv.get("clientTrustServer") is True, srv
+    r, doc = setup(cfg, "--thumbprint", fp, "--signed-cert", signed)
+    assert r.returncode == 0 and doc["changes"] == 0, doc
+    # One way at a time.
+    r, _ = setup(cfg, "--csr-out", csr, "--signed-cert", signed, json_out=False)
+    assert r.returncode == 2 and "one way" in r.stderr
+
+
 # ---------------------------------------------------------------------------
 # `vmcrypt-agent setup`: the whole guide, against the test bed and the
 # OVHcloud API fake (tests/ovhfake, every signature verified).

@@ -87,7 +87,7 @@ type front struct {
 	assocs       map[string]assoc // "vm-42" or "vm-42:2000" -> profile
 	kmsStatus    map[string]kmsOverride
 	denied       map[string]bool
-	hostile      map[string]string // method -> huge|chunked|trickle
+	hostile      map[string]string      // method -> huge|chunked|trickle
 	trust        map[string]*trustState // key provider -> trust (trust.go)
 }
 
@@ -828,10 +828,10 @@ const stateFile = "harness-state.json"
 // disks survive like a real datastore survives a vCenter restart (vcsim
 // -load alone starts every datastore empty).
 type harnessState struct {
-	Assocs     map[string]string `json:"assocs"`
-	Datastores map[string]string `json:"datastores"` // name -> directory
-	Home       string            `json:"home"`       // the old vcsim.home
-	Trust      map[string]savedTrust `json:"trust"`   // key provider -> trust
+	Assocs     map[string]string     `json:"assocs"`
+	Datastores map[string]string     `json:"datastores"` // name -> directory
+	Home       string                `json:"home"`       // the old vcsim.home
+	Trust      map[string]savedTrust `json:"trust"`      // key provider -> trust
 }
 
 func (f *front) saveState(dir string) error {

@@ -3,8 +3,9 @@ package main
 // Trust between vCenter and a KMS, which vcsim (govmomi v0.56.0) does not
 // implement: CryptoManagerKmip.UploadKmipServerCert, UploadClientCert,
 // GenerateSelfSignedClientCert, RetrieveSelfSignedClientCert,
-// RetrieveClientCert (vSphere API reference, CryptoManagerKmip, "Since
-// 6.5"; signatures from govmomi's generated vim25/types).  vCenter keeps,
+// RetrieveClientCert, GenerateClientCsr, RetrieveClientCsr,
+// UpdateKmsSignedCsrClientCert (vSphere API reference, CryptoManagerKmip,
+// "Since 6.5"; signatures from govmomi's generated vim25/types).  vCenter keeps,
 // per key provider, the certificates it trusts for the KMS and the client
 // certificate it presents to it; RetrieveKmipServersStatus_Task reports
 // clientTrustServer and serverTrustClient from them (api-facts E.2).  The
@@ -34,6 +35,7 @@ type trustState struct {
 	clientCert  string              // PEM, uploaded or self-signed
 	clientKey   string
 	selfSigned  bool
+	csr, csrKey string // GenerateClientCsr: the request and its key
 }
 
 type trustReq struct {
@@ -96,7 +98,8 @@ func pemCerts(text string) ([]*x509.Certificate, error) {
 func (f *front) trustCall(w http.ResponseWriter, method string, body []byte) bool {
 	switch method {
 	case "UploadKmipServerCert", "UploadClientCert", "GenerateSelfSignedClientCert",
-		"RetrieveSelfSignedClientCert", "RetrieveClientCert":
+		"RetrieveSelfSignedClientCert", "RetrieveClientCert", "GenerateClientCsr",
+		"RetrieveClientCsr", "UpdateKmsSignedCsrClientCert":
 	default:
 		return false
 	}
@@ -157,11 +160,42 @@ func (f *front) trustCall(w http.ResponseWriter, method string, body []byte) boo
 		f.mu.Unlock()
 		soapOK(w, `<GenerateSelfSignedClientCertResponse xmlns="urn:vim25"><returnval>`+
 			xmlText(crt)+`</returnval></GenerateSelfSignedClientCertResponse>`)
-	case "RetrieveSelfSignedClientCert", "RetrieveClientCert":
+	case "GenerateClientCsr":
+		csr, key, err := clientCsr(req.Cluster.ID)
+		if err != nil {
+			soapFault(w, "RuntimeFault", err.Error(), "")
+			return true
+		}
+		f.mu.Lock()
+		ts.csr, ts.csrKey = csr, key
+		f.mu.Unlock()
+		soapOK(w, `<GenerateClientCsrResponse xmlns="urn:vim25"><returnval>`+
+			xmlText(csr)+`</returnval></GenerateClientCsrResponse>`)
+	case "UpdateKmsSignedCsrClientCert":
+		f.mu.Lock()
+		key := ts.csrKey
+		f.mu.Unlock()
+		if key == "" {
+			invalidArgument(w, "certificate", "No certificate signing request was generated for "+req.Cluster.ID)
+			return true
+		}
+		// The certificate must carry the key of the request vCenter made.
+		if _, err := tls.X509KeyPair([]byte(req.Certificate), []byte(key)); err != nil {
+			invalidArgument(w, "certificate", "Invalid certificate: not signed on this vCenter's CSR: "+err.Error())
+			return true
+		}
+		f.mu.Lock()
+		ts.clientCert, ts.clientKey, ts.selfSigned = req.Certificate, key, false
+		f.mu.Unlock()
+		soapOK(w, `<UpdateKmsSignedCsrClientCertResponse xmlns="urn:vim25"></UpdateKmsSignedCsrClientCertResponse>`)
+	case "RetrieveSelfSignedClientCert", "RetrieveClientCert", "RetrieveClientCsr":
 		f.mu.Lock()
 		crt := ts.clientCert
 		if method == "RetrieveSelfSignedClientCert" && !ts.selfSigned {
 			crt = ""
+		}
+		if method == "RetrieveClientCsr" {
+			crt = ts.csr
 		}
 		f.mu.Unlock()
 		soapOK(w, `<`+method+`Response xmlns="urn:vim25"><returnval>`+xmlText(crt)+
@@ -199,6 +233,28 @@ func selfSigned(cluster string) (string, string, error) {
 		string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})), nil
 }
 
+// clientCsr makes the request vCenter generates for "Make KMS trust
+// vCenter > New Certificate Signing Request": a key pair it keeps, and a
+// PKCS#10 request naming vCenter for the KMS to sign.
+func clientCsr(cluster string) (string, string, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return "", "", err
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
+		Subject: pkix.Name{CommonName: "vCenter client for " + cluster},
+	}, key)
+	if err != nil {
+		return "", "", err
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return "", "", err
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})),
+		string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})), nil
+}
+
 // trustOf is a copy of what vCenter holds for a key provider.
 func (f *front) trustOf(cluster string) trustState {
 	f.mu.Lock()
@@ -226,13 +282,16 @@ type savedTrust struct {
 	ClientCert  string   `json:"clientCert"`
 	ClientKey   string   `json:"clientKey"`
 	SelfSigned  bool     `json:"selfSigned"`
+	Csr         string   `json:"csr"`
+	CsrKey      string   `json:"csrKey"`
 }
 
 // saveTrust: called with f.mu held.
 func (f *front) saveTrust() map[string]savedTrust {
 	out := map[string]savedTrust{}
 	for id, t := range f.trust {
-		st := savedTrust{ClientCert: t.clientCert, ClientKey: t.clientKey, SelfSigned: t.selfSigned}
+		st := savedTrust{ClientCert: t.clientCert, ClientKey: t.clientKey, SelfSigned: t.selfSigned,
+			Csr: t.csr, CsrKey: t.csrKey}
 		for _, c := range t.serverCerts {
 			st.ServerCerts = append(st.ServerCerts,
 				string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})))
@@ -247,7 +306,8 @@ func (f *front) loadTrust(saved map[string]savedTrust) {
 		f.trust = map[string]*trustState{}
 	}
 	for id, st := range saved {
-		t := &trustState{clientCert: st.ClientCert, clientKey: st.ClientKey, selfSigned: st.SelfSigned}
+		t := &trustState{clientCert: st.ClientCert, clientKey: st.ClientKey, selfSigned: st.SelfSigned,
+			csr: st.Csr, csrKey: st.CsrKey}
 		for _, p := range st.ServerCerts {
 			if certs, err := pemCerts(p); err == nil {
 				t.serverCerts = append(t.serverCerts, certs...)
