@@ -167,6 +167,9 @@ config_semantic(struct config *c, xmlNode *vc, xmlNode *tls, xmlNode *pol,
 			    "tls ca-file '%s' cannot be read: %s (expected a PEM file of CA certificates)",
 			    c->tls.ca_file, strerror(errno));
 	}
+	if (c->nkms_default_for > 0 && c->kms_cluster == NULL)
+		errbuf_add(eb, 0, "kms default-for needs <kms cluster=\"NAME\">: the key "
+		    "provider to make the default of those clusters");
 	if (pol != NULL && c->policy_name == NULL && c->policy_id == NULL)
 		errbuf_add(eb, xmlGetLineNo(pol),
 		    "encryption-policy needs a name or an id attribute");
@@ -268,6 +271,12 @@ read_kms(struct config *c, xmlNode *n)
 	c->kms_require_default = attr_bool(n, "require-default", 1);
 	c->kms_health_interval = attr_int(n, "health-interval", 300);
 	for (xmlNode *s = n->children; s; s = s->next) {
+		if (is(s, "default-for")) {
+			c->kms_default_for = xreallocarray(c->kms_default_for,
+			    c->nkms_default_for + 1, sizeof(*c->kms_default_for));
+			c->kms_default_for[c->nkms_default_for++] = attr(s, "path");
+			continue;
+		}
 		if (!is(s, "server"))
 			continue;
 		c->kms_servers = xreallocarray(c->kms_servers, c->nkms_servers + 1,
@@ -420,6 +429,9 @@ config_free(struct config *c)
 		free(c->kms_servers[i].address);
 	}
 	free(c->kms_servers);
+	for (size_t i = 0; i < c->nkms_default_for; i++)
+		free(c->kms_default_for[i]);
+	free(c->kms_default_for);
 	free(c->migrate_encryption);
 	free(c->ft_encryption);
 	free(c->templates);

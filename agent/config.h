@@ -47,6 +47,8 @@ struct config {
 	int			 kms_health_interval;
 	struct kms_server_expect *kms_servers;
 	size_t			 nkms_servers;
+	char			**kms_default_for;	/* inventory paths */
+	size_t			 nkms_default_for;
 
 	int			 min_hw_version;
 	int			 encrypt;

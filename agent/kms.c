@@ -154,8 +154,10 @@ kms_status_free(struct kms_cluster_status *st, size_t n)
 void
 kms_clusters_free(struct kms_cluster *c, size_t n)
 {
-	for (size_t i = 0; c && i < n; i++)
+	for (size_t i = 0; c && i < n; i++) {
 		free(c[i].servers);
+		free(c[i].entities);
+	}
 	free(c);
 }
 
@@ -544,6 +546,22 @@ eval_default(const struct config *cfg, const struct kms_facts *f,
 	}
 	const struct kms_cluster *defc = find_cluster(f, def);
 	const char *name = want ? want->id : f->clusters[0].id;
+	if (want != NULL && cfg->nkms_default_for > 0) {
+		/* <default-for>: the default of clusters, not vCenter's. */
+		enum chk_result res = want->nentities > 0 ? CHK_PASS :
+		    cfg->kms_require_default ? CHK_FAIL : CHK_WARN;
+		it = item(r, "kms-default", "Default key provider", res, "'%s' is the default "
+		    "key provider of %zu cluster%s or host folder%s (useAsEntityDefault); "
+		    "<default-for> lists %zu", want->id, want->nentities,
+		    want->nentities == 1 ? "" : "s", want->nentities == 1 ? "" : "s",
+		    cfg->nkms_default_for);
+		if (res != CHK_PASS)
+			fix(it, "run `vmcrypt-agent kms setup`: it makes '%s' the default of each "
+			    "<default-for> path", want->id);
+		if (res == CHK_FAIL)
+			*ok = 0;
+		return def;
+	}
 	if (def == NULL) {
 		it = item(r, "kms-default", "Default key provider",
 		    cfg->kms_require_default ? CHK_FAIL : CHK_WARN,

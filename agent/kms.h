@@ -27,6 +27,8 @@ struct kms_cluster {
 	char			 mgmt[32];	/* managementType, "" before 7.0 */
 	struct kms_server	*servers;
 	size_t			 nservers;
+	char			(*entities)[96];	/* useAsEntityDefault: moref values */
+	size_t			 nentities;
 };
 
 #define KMS_UNKNOWN	-1	/* a boolean vCenter did not send */

@@ -297,11 +297,89 @@ kset_all_trust(const struct kms_cluster_status *cs, int kms_trusts_vc)
 	return 1;
 }
 
+/* Each <default-for> path: a compute cluster or a host folder, all of them
+ * found before anything changes.  0, or -1 with the step failed. */
 static int
-step_default(struct setup *s, struct vconn *c)
+resolve_entities(struct setup *s, struct vconn *c, struct vmoref *ents)
+{
+	const struct config *cfg = s->cfg;
+
+	for (size_t i = 0; i < cfg->nkms_default_for; i++) {
+		const char *path = cfg->kms_default_for[i];
+		int rc = vim_find_by_path(c, path, &ents[i]);
+		if (rc != 0) {
+			struct step *st = kset_step(s, "default", ST_FAILED, "%s", vconn_error(c));
+			return kset_failed(s, st, cli_exit_for(rc), "the account needs System.View "
+			    "on the inventory");
+		}
+		const char *why = ents[i].value[0] == '\0' ? "nothing is there" :
+		    strcmp(ents[i].type, "ClusterComputeResource") != 0 &&
+		    strcmp(ents[i].type, "Folder") != 0 ? ents[i].type : NULL;
+		if (why != NULL) {
+			struct step *st = kset_step(s, "default", ST_FAILED, "<default-for "
+			    "path=\"%s\">: %s", path, why);
+			return kset_failed(s, st, EXIT_CONFIG, "give the inventory path of a "
+			    "compute cluster or a host folder (/Datacenter/host/Cluster) in %s",
+			    cfg->path);
+		}
+	}
+	return 0;
+}
+
+/* <default-for>: the provider becomes the default of those clusters or
+ * host folders (SetDefaultKmsCluster with an entity), not vCenter's. */
+static int
+step_entity_defaults(struct setup *s, struct vconn *c, const struct vmoref *ents)
+{
+	const struct config *cfg = s->cfg;
+	struct kms_cluster *cl = NULL;
+	size_t n = 0, changed = 0, len = 0;
+	char detail[1024] = "";
+	int rc;
+
+	if ((rc = vim_kms_list(c, &cl, &n)) != 0) {
+		struct step *st = kset_step(s, "default", ST_FAILED, "%s", vconn_error(c));
+		return kset_failed(s, st, cli_exit_for(rc), "grant the account "
+		    "Cryptographer.ManageKeyServers on the vCenter root");
+	}
+	const struct kms_cluster *k = NULL;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(cl[i].id, cfg->kms_cluster) == 0)
+			k = &cl[i];
+	for (size_t i = 0; i < cfg->nkms_default_for && rc == 0; i++) {
+		int have = 0;
+		for (size_t j = 0; k != NULL && j < k->nentities; j++)
+			have = have || strcmp(k->entities[j], ents[i].value) == 0;
+		if (!have && !s->dry_run)
+			rc = vim_kms_set_entity_default(c, cfg->kms_cluster, &ents[i]);
+		changed += !have;
+		int w = snprintf(detail + len, sizeof(detail) - len, "%s%s %s (%s)",
+		    len ? "; " : "", have ? "already the default of" : s->dry_run ?
+		    "would be made the default of" : "made the default of",
+		    cfg->kms_default_for[i], ents[i].value);
+		if (w > 0 && (size_t)w < sizeof(detail) - len)
+			len += (size_t)w;
+	}
+	kms_clusters_free(cl, n);
+	if (rc != 0) {
+		struct step *st = kset_step(s, "default", ST_FAILED, "%s", vconn_error(c));
+		return kset_failed(s, st, cli_exit_for(rc), "in the vSphere Client: the cluster "
+		    "> Configure > Key Provider > Change; the account needs "
+		    "Cryptographer.ManageKeyServers");
+	}
+	kset_step(s, "default", changed == 0 ? ST_UNCHANGED : s->dry_run ? ST_WOULD : ST_DONE,
+	    "'%s': %s", cfg->kms_cluster, detail);
+	return 0;
+}
+
+static int
+step_default(struct setup *s, struct vconn *c, const struct vmoref *ents)
 {
 	const char *cluster = s->cfg->kms_cluster;
 	char def[256] = "";
+
+	if (s->cfg->nkms_default_for > 0)
+		return step_entity_defaults(s, c, ents);
 	int rc = vim_kms_default(c, def, sizeof(def));
 
 	if (rc == 0 && strcmp(def, cluster) == 0) {
@@ -546,10 +624,12 @@ static void
 setup_vcenter(struct setup *s, struct vconn *c)
 {
 	struct kms_cluster_status *all = NULL;
+	struct vmoref ents[64];		/* <default-for> maxOccurs in the XSD */
 	size_t n = 0;
 	int rc;
 
-	if (step_provider(s, c) != 0)
+	/* Every <default-for> found before anything changes. */
+	if (resolve_entities(s, c, ents) != 0 || step_provider(s, c) != 0)
 		return;
 	const struct kms_cluster_status *cs = NULL;
 	if (s->provider_exists)		/* a dry run may not have made it */
@@ -557,7 +637,7 @@ setup_vcenter(struct setup *s, struct vconn *c)
 	int r = step_vc_trusts_kms(s, c, cs);
 	s->kms_trusts_vc = kset_all_trust(cs, 1);
 	kms_status_free(all, n);
-	if (r != 0 || step_kms_trusts_vc(s, c) != 0 || step_default(s, c) != 0)
+	if (r != 0 || step_kms_trusts_vc(s, c) != 0 || step_default(s, c, ents) != 0)
 		return;
 	if (s->dry_run && cs == NULL)
 		return;

@@ -37,7 +37,8 @@ struct vmoref {
 enum vmo {
 	VMO_ROOT_FOLDER, VMO_PROPERTY_COLLECTOR, VMO_VIEW_MANAGER,
 	VMO_SESSION_MANAGER, VMO_EVENT_MANAGER, VMO_CUSTOM_FIELDS_MANAGER,
-	VMO_CRYPTO_MANAGER, VMO_TASK_MANAGER, VMO_AUTH_MANAGER, VMO_COUNT
+	VMO_CRYPTO_MANAGER, VMO_TASK_MANAGER, VMO_AUTH_MANAGER, VMO_SEARCH_INDEX,
+	VMO_COUNT
 };
 
 /* Compares dotted version strings numerically (<0, 0, >0). */
@@ -213,6 +214,13 @@ int	vim_kms_status(struct vconn *, int timeout, const xnode **result);
 int	vim_kms_register(struct vconn *, const char *cluster, const char *name,
 	    const char *address, int port, const char *user, const char *password);
 int	vim_kms_mark_default(struct vconn *, const char *cluster);
+/* SetDefaultKmsCluster(entity, cluster): cluster becomes the default key
+ * provider of that compute cluster or host folder (API 7.0+). */
+int	vim_kms_set_entity_default(struct vconn *, const char *cluster,
+	    const struct vmoref *entity);
+/* SearchIndex.FindByInventoryPath ("/DC/host/Cluster"): out->value is ""
+ * when nothing is there. */
+int	vim_find_by_path(struct vconn *, const char *path, struct vmoref *out);
 /* vCenter trusts the KMS: a certificate (the KMS's or its CA's), PEM. */
 int	vim_kms_upload_server_cert(struct vconn *, const char *cluster, const char *pem);
 /* The KMS trusts vCenter: the client certificate and key vCenter presents. */

@@ -56,6 +56,12 @@ vim_kms_list(struct vconn *c, struct kms_cluster **out, size_t *n)
 				k->servers[j].port = ci->servers[j].port;
 			}
 			k->nservers = ci->__sizeservers > 0 ? (size_t)ci->__sizeservers : 0;
+			if (ci->__sizeuseAsEntityDefault > 0)
+				k->entities = xcalloc((size_t)ci->__sizeuseAsEntityDefault,
+				    sizeof(*k->entities));
+			for (int j = 0; j < ci->__sizeuseAsEntityDefault; j++)
+				copystr(k->entities[k->nentities++], sizeof(k->entities[0]),
+				    ci->useAsEntityDefault[j].__item);
 		}
 		*n = (size_t)r.__sizereturnval;
 	}
@@ -341,6 +347,39 @@ vim_kms_update_signed_cert(struct vconn *c, const char *cluster, const char *pem
 	VCALL(c, 0, "UpdateKmsSignedCsrClientCert", rc,
 	    soap_call_vim__UpdateKmsSignedCsrClientCert(c->soap, c->s->url, c->s->action,
 	    vmoref_soap(c->soap, &c->s->mo[VMO_CRYPTO_MANAGER]), &id, (char *)pem, &r));
+	vconn_reset(c);
+	return rc;
+}
+
+int
+vim_kms_set_entity_default(struct vconn *c, const char *cluster, const struct vmoref *entity)
+{
+	struct vim__SetDefaultKmsClusterResponse r = { 0 };
+	struct vim__KeyProviderId id = { (char *)cluster };
+	int rc;
+
+	if (no_crypto_manager(c, "SetDefaultKmsCluster"))
+		return V_ERR_REFUSED;
+	VCALL(c, 0, "SetDefaultKmsCluster", rc,
+	    soap_call_vim__SetDefaultKmsCluster(c->soap, c->s->url, c->s->action,
+	    vmoref_soap(c->soap, &c->s->mo[VMO_CRYPTO_MANAGER]), vmoref_soap(c->soap, entity),
+	    &id, &r));
+	vconn_reset(c);
+	return rc;
+}
+
+int
+vim_find_by_path(struct vconn *c, const char *path, struct vmoref *out)
+{
+	struct vim__FindByInventoryPathResponse r = { 0 };
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	VCALL(c, 0, "FindByInventoryPath", rc,
+	    soap_call_vim__FindByInventoryPath(c->soap, c->s->url, c->s->action,
+	    vmoref_soap(c->soap, &c->s->mo[VMO_SEARCH_INDEX]), (char *)path, &r));
+	if (rc == 0 && r.returnval != NULL)
+		vmoref_set(out, r.returnval);
 	vconn_reset(c);
 	return rc;
 }

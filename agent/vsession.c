@@ -681,6 +681,7 @@ vsession_open(struct vsession *s, const char *password, char *err, size_t errlen
 	vmoref_set(&s->mo[VMO_CRYPTO_MANAGER], sc->cryptoManager);
 	vmoref_set(&s->mo[VMO_TASK_MANAGER], sc->taskManager);
 	vmoref_set(&s->mo[VMO_AUTH_MANAGER], sc->authorizationManager);
+	vmoref_set(&s->mo[VMO_SEARCH_INDEX], sc->searchIndex);
 	copystr(s->about_full, sizeof(s->about_full), sc->about.fullName);
 	copystr(s->about_type, sizeof(s->about_type), sc->about.apiType);
 	copystr(s->about_version, sizeof(s->about_version), sc->about.apiVersion);

@@ -544,6 +544,8 @@ struct vim__GenerateSelfSignedClientCertResponse { char *returnval 0; };
 struct vim__RetrieveSelfSignedClientCertResponse { char *returnval 0; };
 struct vim__RetrieveClientCertResponse { char *returnval 0; };
 struct vim__GenerateClientCsrResponse { char *returnval 0; };
+struct vim__SetDefaultKmsClusterResponse { char *__dummy 0; };
+struct vim__FindByInventoryPathResponse { struct vim__ManagedObjectReference *returnval 0; };
 struct vim__RetrieveClientCsrResponse { char *returnval 0; };
 struct vim__UpdateKmsSignedCsrClientCertResponse { char *__dummy 0; };
 struct vim__GenerateKeyResponse { struct vim__CryptoKeyResult *returnval; };
@@ -645,6 +647,12 @@ int vim__RegisterKmipServer(struct vim__ManagedObjectReference *_USCOREthis, str
 
 //gsoap vim service method-action: MarkDefault urn:vim25/6.5
 int vim__MarkDefault(struct vim__ManagedObjectReference *_USCOREthis, struct vim__KeyProviderId *clusterId, struct vim__MarkDefaultResponse *out);
+
+//gsoap vim service method-action: SetDefaultKmsCluster urn:vim25/7.0
+int vim__SetDefaultKmsCluster(struct vim__ManagedObjectReference *_USCOREthis, struct vim__ManagedObjectReference *entity 0, struct vim__KeyProviderId *clusterId 0, struct vim__SetDefaultKmsClusterResponse *out);
+
+//gsoap vim service method-action: FindByInventoryPath urn:vim25/6.5
+int vim__FindByInventoryPath(struct vim__ManagedObjectReference *_USCOREthis, char *inventoryPath, struct vim__FindByInventoryPathResponse *out);
 
 //gsoap vim service method-action: UploadKmipServerCert urn:vim25/6.5
 int vim__UploadKmipServerCert(struct vim__ManagedObjectReference *_USCOREthis, struct vim__KeyProviderId *cluster, char *certificate, struct vim__UploadKmipServerCertResponse *out);

@@ -286,6 +286,57 @@ def test_kms_trusts_vcenter_by_signing_vcenters_csr(bare, workdir):
     assert r.returncode == 2 and "one way" in r.stderr
 
 
+@pytest.mark.api
+def test_default_of_listed_compute_clusters(bare, workdir):
+    """<kms><default-for path="/DC0/host/DC0_C0"/>: the provider becomes the
+    default of that compute cluster (SetDefaultKmsCluster with an entity),
+    and vCenter's global default stays what it was (govc kms.ls); a second
+    run changes nothing; check passes; a path that is no cluster stops the
+    run before anything is changed."""
+    v = bare
+    other_port = kms_endpoint(v, "kms-o")
+    v.govc("kms.add", "-n", "kms-o", "-a", "127.0.0.1", "-p", str(other_port), "other-kms")
+    info, _ = providers(v)
+    assert info["other-kms"]["useAsDefault"] is True      # the first one added
+    cluster = v.govc("find", "-i", "/DC0/host", "-type", "c", "-name", "DC0_C0").strip().split(":")[-1]
+    port = kms_endpoint(v, "kms-1")
+    fp = sha1(v.kms_certs["kms-1"])
+
+    def cfg_for(path):
+        return v.config(extra=f'  <kms cluster="ovh-kms"><server name="kms-1" '
+                              f'address="127.0.0.1" port="{port}"/>'
+                              f'<default-for path="{path}"/></kms>\n')
+
+    # A path that is no cluster: nothing is changed, not even the provider.
+    r, doc = setup(cfg_for("/DC0/host/DC0_H0/DC0_H0"), "--thumbprint", fp)
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert doc["steps"][-1]["step"] == "default" and "default-for" in doc["steps"][-1]["detail"]
+    r, doc = setup(cfg_for("/DC0/host/NOPE"), "--thumbprint", fp)
+    assert r.returncode == 3 and "nothing is there" in doc["steps"][-1]["detail"], doc
+    info, _ = providers(v)
+    assert "ovh-kms" not in info
+
+    cfg = cfg_for("/DC0/host/DC0_C0")
+    r, doc = setup(cfg, "--thumbprint", fp, "--dry-run")
+    assert dict(results(doc))["default"] == "would", doc
+    r, doc = setup(cfg, "--thumbprint", fp)
+    assert r.returncode == 0, r.stdout + r.stderr
+    step = [x for x in doc["steps"] if x["step"] == "default"][0]
+    assert step["result"] == "done" and cluster in step["detail"], step
+    info, status = providers(v)
+    ents = [e["value"] for e in info["ovh-kms"].get("useAsEntityDefault") or []]
+    assert ents == [cluster], info["ovh-kms"]
+    assert info["other-kms"]["useAsDefault"] is True       # untouched
+    assert not info["ovh-kms"].get("useAsDefault")
+    assert status["ovh-kms"]["servers"][0]["status"] == "green"
+    r, doc = setup(cfg, "--thumbprint", fp)
+    assert r.returncode == 0 and doc["changes"] == 0, doc
+    c = agent("check", "--config", cfg, "--json")
+    items = {i["id"]: i for i in json.loads(c.stdout)["checks"]}
+    assert items["kms-default"]["result"] == "pass", items["kms-default"]
+    assert "default key provider of 1 cluster" in items["kms-default"]["detail"]
+
+
 # ---------------------------------------------------------------------------
 # `vmcrypt-agent setup`: the whole guide, against the test bed and the
 # OVHcloud API fake (tests/ovhfake, every signature verified).

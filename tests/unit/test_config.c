@@ -67,7 +67,8 @@ test_full(void **st)
 	write_cfg("<vmcrypt-agent version=\"1\">\n"
 	    "<vcenter url=\"https://vc:8443/sdk\" user=\"u\" timeout=\"30\"><tls insecure=\"true\"/></vcenter>\n"
 	    "<encryption-policy id=\"4d5f673c-536f-11e6-beb8-9e71128cae77\"/>\n"
-	    "<kms cluster=\"k\"><server name=\"a\" address=\"10.0.0.1\"/><server name=\"b\" address=\"10.0.0.2\" port=\"5697\"/></kms>\n"
+	    "<kms cluster=\"k\"><server name=\"a\" address=\"10.0.0.1\"/><server name=\"b\" address=\"10.0.0.2\" port=\"5697\"/>"
+	    "<default-for path=\"/DC/host/C1\"/><default-for path=\"/DC/host/C2\"/></kms>\n"
 	    "<enforce min-hw-version=\"14\" ft-encryption=\"required\" dry-run=\"true\" rekey=\"shallow\"/>\n"
 	    "<exclusions><name-pattern>vCLS-*</name-pattern><folder>/DC/vm/x</folder>"
 	    "<custom-attribute name=\"vmcrypt.exempt\"/></exclusions>\n"
@@ -79,6 +80,8 @@ test_full(void **st)
 	assert_int_equal(c->nkms_servers, 2);
 	assert_int_equal(c->kms_servers[0].port, 5696);
 	assert_int_equal(c->kms_servers[1].port, 5697);
+	assert_int_equal(c->nkms_default_for, 2);
+	assert_string_equal(c->kms_default_for[1], "/DC/host/C2");
 	assert_int_equal(c->min_hw_version, 14);
 	assert_true(c->dry_run);
 	assert_true(c->rekey_shallow);
@@ -126,6 +129,10 @@ test_errors(void **st)
 	    "<enforce min-hw-version=\"11\"/>\n</vmcrypt-agent>", "3:", "min-hw-version");
 	expect_error("<vmcrypt-agent version=\"1\">\n<vcenter url=\"https://vc/sdk\" user=\"u\"/>\n"
 	    "<enforce rekey=\"deep\"/>\n</vmcrypt-agent>", "3:", "rekey");
+	expect_error("<vmcrypt-agent version=\"1\">\n<vcenter url=\"https://vc/sdk\" user=\"u\"/>\n"
+	    "<kms><default-for path=\"/DC/host/C\"/></kms>\n</vmcrypt-agent>", "", "needs <kms cluster");
+	expect_error("<vmcrypt-agent version=\"1\">\n<vcenter url=\"https://vc/sdk\" user=\"u\"/>\n"
+	    "<kms cluster=\"k\"><default-for path=\"DC/host/C\"/></kms>\n</vmcrypt-agent>", "3:", "path");
 	/* An entity must not be fetched or expanded from outside. */
 	expect_error("<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]>\n<vmcrypt-agent version=\"1\">\n"
 	    "<vcenter url=\"https://vc/sdk\" user=\"&e;\"/></vmcrypt-agent>", "", "");

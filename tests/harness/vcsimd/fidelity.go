@@ -14,8 +14,10 @@ import (
 	"crypto/sha1"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/xml"
 	"fmt"
 	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -496,4 +498,68 @@ func dropLoadedTasks(model *simulator.Model) int {
 		}
 	}
 	return len(tasks)
+}
+
+// setEntityDefault serves SetDefaultKmsCluster with an entity as vCenter
+// does (vSphere API reference, CryptoManagerKmip.SetDefaultKmsCluster:
+// "the default key provider for the entity"; a cluster or a host folder):
+// the entity is added to that provider's useAsEntityDefault and taken out
+// of every other provider's, and nothing else changes.  vcsim clears the
+// global default and every entity default of the other providers.
+// Without an entity it is the simulator's (the global default).
+func (f *front) setEntityDefault(w http.ResponseWriter, body []byte) bool {
+	var env struct {
+		Body struct {
+			Req struct {
+				Entity *struct {
+					Type  string `xml:"type,attr"`
+					Value string `xml:",chardata"`
+				} `xml:"entity"`
+				ClusterID *struct {
+					ID string `xml:"id"`
+				} `xml:"clusterId"`
+			} `xml:"SetDefaultKmsCluster"`
+		} `xml:"Body"`
+	}
+	if err := xml.Unmarshal(body, &env); err != nil || env.Body.Req.Entity == nil {
+		return false
+	}
+	req := env.Body.Req
+	ent := types.ManagedObjectReference{Type: req.Entity.Type, Value: strings.TrimSpace(req.Entity.Value)}
+	ctx := f.newCtx()
+	if ctx.Map.Get(ent) == nil {
+		soapFault(w, "ManagedObjectNotFound", "The object has already been deleted or has not been completely created",
+			`<obj type="`+ent.Type+`">`+xmlText(ent.Value)+`</obj>`)
+		return true
+	}
+	if ent.Type != "ClusterComputeResource" && ent.Type != "Folder" {
+		invalidArgument(w, "entity", "A default key provider is set on a cluster or a host folder, not a "+ent.Type)
+		return true
+	}
+	id := ""
+	if req.ClusterID != nil {
+		id = req.ClusterID.ID
+	}
+	if id != "" && !f.providerExists(id) {
+		invalidArgument(w, "clusterId", fmt.Sprintf("Key provider %s not found", id))
+		return true
+	}
+	m := ctx.Map.CryptoManager()
+	ctx.WithLock(m, func() {
+		for i := range m.KmipServers {
+			c := &m.KmipServers[i]
+			kept := c.UseAsEntityDefault[:0]
+			for _, e := range c.UseAsEntityDefault {
+				if e != ent {
+					kept = append(kept, e)
+				}
+			}
+			c.UseAsEntityDefault = kept
+			if c.ClusterId.Id == id {
+				c.UseAsEntityDefault = append(c.UseAsEntityDefault, ent)
+			}
+		}
+	})
+	soapOK(w, `<SetDefaultKmsClusterResponse xmlns="urn:vim25"></SetDefaultKmsClusterResponse>`)
+	return true
 }

@@ -231,6 +231,10 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "HasPrivilegeOnEntity":
 		f.hasPrivilege(w, body)
 		return
+	case "SetDefaultKmsCluster":
+		if f.setEntityDefault(w, body) {
+			return
+		}
 	case "MarkDefault":
 		// vcsim answers MarkDefault with SetDefaultKmsClusterResponse (it
 		// runs SetDefaultKmsCluster); the WSDL's answer, and vCenter's, is
