@@ -12,9 +12,11 @@
 #include "log.h"
 #include "pbm.h"
 #include "plan.h"
+#include "provmap.h"
 #include "vmread.h"
 #include "xmalloc.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,8 @@ struct enforcer {
 	struct encpolicy	 pol;
 	int			 ft_supported;	/* API 7.0.2+ */
 	struct vmnames		*names;
+	pthread_mutex_t		 pm_mtx;	/* guards pm: read by every job */
+	struct provmap		 pm;		/* clusters' default providers */
 };
 
 struct enforcer *
@@ -30,6 +34,7 @@ enforcer_new(void)
 {
 	struct enforcer *e = xcalloc(1, sizeof(*e));
 	e->names = vmnames_new();
+	pthread_mutex_init(&e->pm_mtx, NULL);
 	return e;
 }
 
@@ -39,7 +44,42 @@ enforcer_free(struct enforcer *e)
 	if (e == NULL)
 		return;
 	vmnames_free(e->names);
+	provmap_free(&e->pm);
+	pthread_mutex_destroy(&e->pm_mtx);
 	free(e);
+}
+
+/* The compute clusters' (and host folders') default key providers, read
+ * again: at start and at every scan.  A failure keeps the old map. */
+static void
+refresh_providers(struct enforcer *e, struct vconn *c)
+{
+	struct provmap m;
+
+	if (provmap_read(c, &m) != 0) {
+		log_warnx("reading the clusters' default key providers: %s", vconn_error(c));
+		vconn_reset(c);
+		return;
+	}
+	pthread_mutex_lock(&e->pm_mtx);
+	struct provmap old = e->pm;
+	e->pm = m;
+	pthread_mutex_unlock(&e->pm_mtx);
+	provmap_free(&old);
+}
+
+/* The provider vm is expected to be encrypted by: its cluster's default
+ * where one is set, else <kms cluster> (NULL: vCenter's default). */
+static const char *
+expected_provider(struct enforcer *e, const struct config *cfg, const struct vm_info *vm,
+    char *buf, size_t len)
+{
+	pthread_mutex_lock(&e->pm_mtx);
+	const char *p = provmap_lookup(&e->pm, vm->host);
+	if (p != NULL)
+		snprintf(buf, len, "%s", p);
+	pthread_mutex_unlock(&e->pm_mtx);
+	return p != NULL ? buf : cfg->kms_cluster;
 }
 
 int
@@ -49,6 +89,7 @@ enforcer_configure(struct enforcer *e, const struct config *cfg, struct vconn *c
 	if (encpolicy_resolve(c, cfg, &e->pol, err, errlen) != 0)
 		return -1;
 	e->ft_supported = vsession_api_at_least(vconn_session(c), "7.0.2.0");
+	refresh_providers(e, c);
 	log_info("encryption storage policy: \"%s\" (%s)", e->pol.name, e->pol.id);
 	return 0;
 }
@@ -202,11 +243,11 @@ enforce_adopt(struct vconn *c, const struct config *cfg, const struct vmread *r,
 	return running == 2 ? -1 : 0;
 }
 
-/* key: a new one from the configured (or default) key provider. */
+/* key: a new one from the VM's expected provider (NULL: the default). */
 static int
-enforce_key(struct vconn *c, const struct config *cfg, struct vkey *key, struct outcome *o)
+enforce_key(struct vconn *c, const char *provider, struct vkey *key, struct outcome *o)
 {
-	int rc = vim_generate_key(c, cfg->kms_cluster, key);
+	int rc = vim_generate_key(c, provider, key);
 	if (rc != 0) {
 		o->err = rc;
 		o->kms = rc == V_ERR_REFUSED || rc == V_ERR_FAULT ||
@@ -248,6 +289,7 @@ enforce_vm(struct enforcer *e, const struct config *cfg, struct vconn *c,
 	struct vkey key;
 	struct vreconfig rs;
 	const xnode **disks = NULL;
+	char prov[256];
 
 	memset(o, 0, sizeof(*o));
 	memset(&r, 0, sizeof(r));
@@ -259,6 +301,7 @@ enforce_vm(struct enforcer *e, const struct config *cfg, struct vconn *c,
 	for (int look = 0; look < 2; look++) {
 		if (enforce_read(e, cfg, c, &obj, &r, o) != 0)
 			goto out;
+		p.provider = expected_provider(e, cfg, &r.vm, prov, sizeof(prov));
 		enforce_decide(&p, &r.vm, (allow & ENF_CRYPTO) != 0, &d, o);
 		if (d.actions == 0 || dry_run)
 			goto out;
@@ -270,7 +313,7 @@ enforce_vm(struct enforcer *e, const struct config *cfg, struct vconn *c,
 		vm_info_clear(&r.vm);		/* once: it ended between two reads */
 		memset(&r, 0, sizeof(r));
 	}
-	if (plan_needs_key(&d) && enforce_key(c, cfg, &key, o) != 0)
+	if (plan_needs_key(&d) && enforce_key(c, p.provider, &key, o) != 0)
 		goto out;
 	disks = xcalloc(r.vm.ndisks + 1, sizeof(*disks));
 	if (plan_reconfigure(&p, &d, &r.vm, r.devices, &key, disks, &rs) != 0) {
@@ -373,6 +416,8 @@ enforce_look(struct enforcer *e, const struct config *cfg, struct vconn *c,
 		}
 		snprintf(o->name, sizeof(o->name), "%s", r->vm.name ? r->vm.name : morefs[i]);
 		name_for_exclusions(e, cfg, c, &r->vm);
+		char prov[256];
+		p.provider = expected_provider(e, cfg, &r->vm, prov, sizeof(prov));
 		policy_decide(&p, &r->vm, &d);
 		o->state = d.state;
 		snprintf(o->reason, sizeof(o->reason), "%s", d.reason);
@@ -402,12 +447,15 @@ enforce_scan(struct enforcer *e, const struct config *cfg, struct vconn *c, int 
 
 	*acts = NULL;
 	make_policy(e, cfg, &p);
+	refresh_providers(e, c);
 	if ((rc = inventory_collect_ex(c, page, flags, inv)) != 0)
 		return rc;
 	*acts = xcalloc(inv->nvms ? inv->nvms : 1, sizeof(**acts));
 	for (size_t i = 0; i < inv->nvms; i++) {
 		struct vm_info *vm = &inv->vms[i];
 		struct decision d;
+		char prov[256];
+		p.provider = expected_provider(e, cfg, vm, prov, sizeof(prov));
 		policy_decide(&p, vm, &d);
 		vm->decided = 1;
 		vm->state = d.state;

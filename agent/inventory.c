@@ -13,7 +13,7 @@ const char *const inventory_vm_paths[] = {
 	"name", "parent", "config.version", "config.template", "config.keyId",
 	"config.migrateEncryption", "config.ftEncryptionMode",
 	"runtime.powerState", "snapshot", "config.hardware.device",
-	"config.changeVersion", "runtime.connectionState", "customValue",
+	"config.changeVersion", "runtime.connectionState", "customValue", "runtime.host",
 };
 const size_t inventory_nvm_paths =
     sizeof(inventory_vm_paths) / sizeof(inventory_vm_paths[0]);
@@ -116,6 +116,8 @@ vm_info_set_prop(struct vm_info *vm, const char *name, const xnode *val)
 		disks_from_devices(vm, val);
 	} else if (strcmp(name, "config.changeVersion") == 0) {
 		set_str(&vm->change_version, xnode_text(val));
+	} else if (strcmp(name, "runtime.host") == 0) {
+		snprintf(vm->host, sizeof(vm->host), "%s", xnode_text(val));
 	} else if (strcmp(name, "runtime.connectionState") == 0) {
 		set_str(&vm->connection_state, xnode_text(val));
 	} else if (strcmp(name, "customValue") == 0) {

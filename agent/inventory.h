@@ -36,6 +36,7 @@ struct vm_info {
 	char		 moref[96];
 	char		*name;
 	char		 parent[96];
+	char		 host[96];		/* runtime.host: where it runs */
 	char		*folder;		/* inventory path of the parent */
 	char		*hw_version;		/* "vmx-13" */
 	int		 hw_number;		/* 13, or 0 if unknown */

@@ -20,6 +20,12 @@ struct kms_server {
 	int	port;
 };
 
+/* A compute cluster or host folder a provider is the default of. */
+struct kms_entity {
+	char	type[48];
+	char	value[96];
+};
+
 /* KmipClusterInfo: one key provider. */
 struct kms_cluster {
 	char			 id[256];
@@ -27,7 +33,7 @@ struct kms_cluster {
 	char			 mgmt[32];	/* managementType, "" before 7.0 */
 	struct kms_server	*servers;
 	size_t			 nservers;
-	char			(*entities)[96];	/* useAsEntityDefault: moref values */
+	struct kms_entity	*entities;	/* useAsEntityDefault */
 	size_t			 nentities;
 };
 

@@ -349,7 +349,7 @@ step_entity_defaults(struct setup *s, struct vconn *c, const struct vmoref *ents
 	for (size_t i = 0; i < cfg->nkms_default_for && rc == 0; i++) {
 		int have = 0;
 		for (size_t j = 0; k != NULL && j < k->nentities; j++)
-			have = have || strcmp(k->entities[j], ents[i].value) == 0;
+			have = have || strcmp(k->entities[j].value, ents[i].value) == 0;
 		if (!have && !s->dry_run)
 			rc = vim_kms_set_entity_default(c, cfg->kms_cluster, &ents[i]);
 		changed += !have;

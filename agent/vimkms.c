@@ -59,9 +59,12 @@ vim_kms_list(struct vconn *c, struct kms_cluster **out, size_t *n)
 			if (ci->__sizeuseAsEntityDefault > 0)
 				k->entities = xcalloc((size_t)ci->__sizeuseAsEntityDefault,
 				    sizeof(*k->entities));
-			for (int j = 0; j < ci->__sizeuseAsEntityDefault; j++)
-				copystr(k->entities[k->nentities++], sizeof(k->entities[0]),
+			for (int j = 0; j < ci->__sizeuseAsEntityDefault; j++) {
+				struct kms_entity *en = &k->entities[k->nentities++];
+				copystr(en->type, sizeof(en->type), ci->useAsEntityDefault[j].type);
+				copystr(en->value, sizeof(en->value),
 				    ci->useAsEntityDefault[j].__item);
+			}
 		}
 		*n = (size_t)r.__sizereturnval;
 	}

@@ -285,6 +285,51 @@ def test_wrong_provider_shallow_rekey_once(kvc, workdir):
     assert h.stats()["reconfigs"][refs["rk-on"]] == before["rk-on"] + 1
 
 
+@pytest.mark.api
+def test_a_clusters_default_provider_is_the_expected_one(kvc, workdir):
+    """Issue #16: a key provider made the default of compute cluster DC0_C0
+    (govc kms.default -e, as an admin does) is the expected provider of the
+    VMs on that cluster: a new VM there is encrypted with its key, a VM
+    elsewhere with <kms cluster>'s; a VM there encrypted by another provider
+    is wrong-provider naming the cluster's, and rekey="shallow" moves it
+    onto the cluster's (all read back with govc)."""
+    from conftest import kms_endpoint, kms_trust
+    port = kms_endpoint(kvc, "kms-o")
+    kvc.govc("kms.add", "-n", "kms-o", "-a", "127.0.0.1", "-p", str(port), "other-kms")
+    kms_trust(kvc, "other-kms", "kms-o")
+
+    def in_cluster(name):
+        kvc.govc("vm.create", "-on=false", "-pool", "/DC0/host/DC0_C0/Resources",
+                 "-net", "VM Network", "-disk", "1G", "-version", "vmx-15", name)
+
+    in_cluster("c0-before")
+    cfg = kvc.config(extra='  <kms cluster="ovh-kms"/>\n')
+    assert agent("reconcile", "--config", cfg).returncode == 0
+    assert vm_state(kvc, "c0-before")["key"]["providerId"]["id"] == "ovh-kms"
+
+    kvc.govc("kms.default", "-e", "/DC0/host/DC0_C0", "other-kms")
+    in_cluster("c0-new")
+    create(kvc, "h0-new", "-version", "vmx-15")
+    vms = {x["name"]: x for x in json.loads(
+        agent("inventory", "--config", cfg, "--json").stdout)["vms"]}
+    assert vms["c0-before"]["state"] == "wrong-provider", vms["c0-before"]
+    assert "'ovh-kms', expected 'other-kms'" in vms["c0-before"]["reason"]
+    r = agent("reconcile", "--config", cfg)
+    assert r.returncode == 1, r.stdout + r.stderr       # c0-before stays wrong-provider
+    for name, want in (("c0-new", "other-kms"), ("h0-new", "ovh-kms")):
+        s = vm_state(kvc, name)
+        assert s["key"]["providerId"]["id"] == want, (name, s)
+        assert all(d["keyId"]["providerId"]["id"] == want for d in s["disks"]), (name, s)
+    vms = {x["name"]: x for x in json.loads(
+        agent("inventory", "--config", cfg, "--json").stdout)["vms"]}
+    assert vms["c0-new"]["state"] == "compliant" and vms["h0-new"]["state"] == "compliant"
+
+    rk = kvc.config(extra='  <kms cluster="ovh-kms"/>\n  <enforce rekey="shallow"/>\n')
+    assert agent("reconcile", "--config", rk).returncode == 0
+    assert vm_state(kvc, "c0-before")["key"]["providerId"]["id"] == "other-kms"
+    assert vm_state(kvc, "h0-new")["key"]["providerId"]["id"] == "ovh-kms"
+
+
 def test_sigkill_during_200_creations(workdir):
     v = with_kms(Vcsim(vms=1, dirpath=workdir))
     h = Harness(v)

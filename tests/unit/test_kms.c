@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "kms.h"
+#include "provmap.h"
 #include "soapH.h"
 
 extern struct Namespace namespaces[];
@@ -283,6 +284,57 @@ test_default(void **st)
 	kms_facts_free(&f);
 }
 
+/* <default-for>: the provider must be some entity's default, not vCenter's. */
+static void
+test_default_for_clusters(void **st)
+{
+	(void)st;
+	struct kms_facts f = healthy();
+	struct config c = cfg_any();
+	struct chk_report r;
+	char *paths[] = { "/DC/host/C1" };
+
+	c.kms_cluster = f.clusters[0].id;
+	c.kms_default_for = paths;
+	c.nkms_default_for = 1;
+	f.default_id[0] = '\0';		/* no global default at all */
+	f.clusters[0].use_as_default = 0;
+	kms_evaluate(&c, &f, &r);
+	assert_int_equal(result_of(&r, "kms-default"), CHK_FAIL);
+	assert_non_null(strstr(find(&r, "kms-default")->fix, "<default-for>"));
+	f.clusters[0].entities = calloc(1, sizeof(struct kms_entity));
+	strcpy(f.clusters[0].entities[0].type, "ClusterComputeResource");
+	strcpy(f.clusters[0].entities[0].value, "domain-c7");
+	f.clusters[0].nentities = 1;
+	kms_evaluate(&c, &f, &r);
+	assert_int_equal(result_of(&r, "kms-default"), CHK_PASS);
+	assert_non_null(strstr(find(&r, "kms-default")->detail, "of 1 cluster or host folder"));
+	kms_facts_free(&f);
+}
+
+/* A host under a cluster default and a folder default: the cluster's. */
+static void
+test_provmap(void **st)
+{
+	(void)st;
+	struct provmap m = { 0 };
+	assert_null(provmap_lookup(&m, "host-1"));
+	provmap_add(&m, "host-9", "folder-kms", 1);
+	provmap_add(&m, "host-1", "folder-kms", 1);
+	provmap_add(&m, "host-1", "cluster-kms", 0);
+	provmap_add(&m, "host-20", "cluster-kms", 0);
+	provmap_sort(&m);
+	assert_int_equal(m.n, 3);
+	assert_string_equal(provmap_lookup(&m, "host-1"), "cluster-kms");
+	assert_string_equal(provmap_lookup(&m, "host-9"), "folder-kms");
+	assert_string_equal(provmap_lookup(&m, "host-20"), "cluster-kms");
+	assert_null(provmap_lookup(&m, "host-2"));
+	assert_null(provmap_lookup(&m, ""));
+	assert_null(provmap_lookup(&m, NULL));
+	provmap_free(&m);
+	assert_int_equal(m.n, 0);
+}
+
 static void
 test_expected_cluster(void **st)
 {
@@ -464,6 +516,8 @@ main(void)
 		cmocka_unit_test(test_no_providers),
 		cmocka_unit_test(test_default),
 		cmocka_unit_test(test_expected_cluster),
+		cmocka_unit_test(test_default_for_clusters),
+		cmocka_unit_test(test_provmap),
 		cmocka_unit_test(test_health),
 		cmocka_unit_test(test_two_servers_one_down),
 		cmocka_unit_test(test_policy_and_privileges),
