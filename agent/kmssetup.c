@@ -202,6 +202,10 @@ register_server(struct setup *s, struct vconn *c, const struct kms_server_expect
 	secret_free(password);
 	if (rc != 0) {
 		struct step *st = kset_step(s, "key-provider", ST_FAILED, "%s", vconn_error(c));
+		if (strcmp(vconn_fault_type(c), "NoPermission") == 0)
+			return kset_failed(s, st, EXIT_FAIL, "the account %s lacks "
+			    "Cryptographer.ManageKeyServers (Manage key servers): grant it on "
+			    "the vCenter root, then run kms setup again", s->cfg->vc_user);
 		return kset_failed(s, st, cli_exit_for(rc), "check that the account has "
 		    "Cryptographer.ManageKeyServers and that no other server of '%s' is "
 		    "named %s", cluster, e->name);

@@ -255,9 +255,10 @@ class Harness:
     def stats(self):
         return self._req("GET", "/harness/stats")
 
-    def fault(self, method, message, probability=1.0):
+    def fault(self, method, message, probability=1.0, fault=None, privilege=None):
         q = urllib.parse.urlencode({"method": method, "message": message,
-                                    "probability": str(probability)})
+                                    "probability": str(probability),
+                                    **({"fault": fault, "privilege": privilege} if fault else {})})
         self._req("POST", "/harness/fault?" + q)
 
     def clear_faults(self):

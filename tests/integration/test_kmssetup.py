@@ -337,6 +337,29 @@ def test_default_of_listed_compute_clusters(bare, workdir):
     assert "default key provider of 1 cluster" in items["kms-default"]["detail"]
 
 
+@pytest.mark.api
+def test_missing_privilege_is_named_and_nothing_is_half_applied(bare, workdir):
+    """The account lacks Cryptographer.ManageKeyServers: vCenter refuses
+    RegisterKmipServer with NoPermission.  kms setup stops there with one
+    error naming the privilege and the account, exit 1, and vCenter has
+    no new key provider (govc kms.ls)."""
+    v = bare
+    h = Harness(v)
+    port = kms_endpoint(v, "kms-1")
+    h.fault("RegisterKmipServer", "Permission to perform this operation was denied.",
+            fault="NoPermission", privilege="Cryptographer.ManageKeyServers")
+    r, doc = setup(kms_cfg(v, port), "--thumbprint", sha1(v.kms_certs["kms-1"]))
+    assert r.returncode == 1, r.stdout + r.stderr
+    last = doc["steps"][-1]
+    assert last["step"] == "key-provider" and last["result"] == "failed", doc
+    assert "NoPermission" in last["detail"] or "denied" in last["detail"], last
+    assert "Cryptographer.ManageKeyServers" in last["fix"] and "svc-vmcrypt" in last["fix"]
+    assert [s["step"] for s in doc["steps"]] == ["kms-certificate", "key-provider"]
+    info, _ = providers(v)
+    assert "ovh-kms" not in info
+    h.clear_faults()
+
+
 # ---------------------------------------------------------------------------
 # `vmcrypt-agent setup`: the whole guide, against the test bed and the
 # OVHcloud API fake (tests/ovhfake, every signature verified).

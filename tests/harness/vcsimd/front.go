@@ -658,10 +658,19 @@ func (f *front) control(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
 		case http.MethodPost:
 			// A RuntimeFault with the given message on every call to method
-			// (with the given probability), e.g. GenerateKey "Cannot generate key".
+			// (with the given probability), e.g. GenerateKey "Cannot generate key";
+			// fault=NoPermission&privilege=ID: what vCenter answers an account
+			// without that privilege (NoPermission{object, privilegeId}).
 			p, err := strconv.ParseFloat(q.Get("probability"), 64)
 			if err != nil {
 				p = 1
+			}
+			var fault types.BaseMethodFault = &types.RuntimeFault{}
+			if q.Get("fault") == "NoPermission" {
+				fault = &types.NoPermission{
+					Object:      &types.ManagedObjectReference{Type: "Folder", Value: "group-d1"},
+					PrivilegeId: q.Get("privilege"),
+				}
 			}
 			f.model.Service.AddFaultRule(&simulator.FaultInjectionRule{
 				MethodName:  q.Get("method"),
@@ -669,7 +678,7 @@ func (f *front) control(w http.ResponseWriter, r *http.Request) {
 				ObjectName:  "*",
 				Probability: p,
 				FaultType:   simulator.FaultTypeCustom,
-				Fault:       &types.RuntimeFault{},
+				Fault:       fault,
 				Message:     q.Get("message"),
 				Enabled:     true,
 			})
