@@ -218,7 +218,7 @@ step_kms_trusts_vc_cert(struct setup *s, struct vconn *c)
 			return kset_failed(s, st, EXIT_CONFIG, "give the client certificate and its "
 			    "private key as PEM files (the key readable only by its owner)");
 		}
-		int same = have != NULL && strcmp(have, crt) == 0;
+		int same = have != NULL && same_pem(have, crt);
 		if (!same && !s->dry_run)
 			rc = vim_kms_upload_client_cert(c, cluster, crt, key);
 		secret_free(key);

@@ -41,6 +41,35 @@ def results(doc):
     return [(s["step"], s["result"]) for s in doc["steps"]]
 
 
+def ca_kms(v, workdir, name):
+    """A KMS that trusts only client certificates its own CA signed
+    (openssl s_server -Verify).  Returns its certificate, the CA's
+    certificate and key, and its port."""
+    import socket
+    import time
+    from conftest import free_port
+    d, ca_dir = os.path.join(workdir, name), os.path.join(workdir, name + "-ca")
+    os.makedirs(d)
+    os.makedirs(ca_dir)
+    crt, key, _ = make_cert(d, cn=name, days=30)
+    ca, ca_key, _ = make_cert(ca_dir, cn=name + "-ca", days=30)
+    port = free_port()
+    p = subprocess.Popen(["openssl", "s_server", "-quiet", "-accept", f"127.0.0.1:{port}",
+                          "-cert", crt, "-key", key, "-Verify", "1", "-CAfile", ca],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    v.kms_procs.append(p)
+    deadline = time.time() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return crt, ca, ca_key, port
+        except OSError:
+            if time.time() > deadline or p.poll() is not None:
+                raise RuntimeError("openssl s_server did not start")
+            time.sleep(0.02)
+
+
 @pytest.fixture
 def bare(workdir):
     v = Vcsim(vms=1, dirpath=workdir)
@@ -178,21 +207,7 @@ def test_kms_that_does_not_trust_vcenter_is_explained(bare, workdir):
     self-signed one vCenter generates is refused, the connection never
     becomes Normal, and the fix says what the KMS administrator must do."""
     v = bare
-    d = os.path.join(workdir, "strict-kms")
-    os.makedirs(d)
-    crt, key, _ = make_cert(d, cn="strict-kms", days=30)
-    ca_dir = os.path.join(workdir, "kms-ca")
-    os.makedirs(ca_dir)
-    ca, _, _ = make_cert(ca_dir, cn="kms-ca", days=30)
-    from conftest import free_port
-    import time
-    port = free_port()
-    p = subprocess.Popen(["openssl", "s_server", "-quiet", "-accept", f"127.0.0.1:{port}",
-                          "-cert", crt, "-key", key, "-Verify", "1", "-CAfile", ca],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
-    v.kms_procs.append(p)
-    time.sleep(0.5)
+    crt, _, _, port = ca_kms(v, workdir, "strict-kms")
     cfg = kms_cfg(v, port, name="strict")
     r, doc = setup(cfg, "--thumbprint", sha1(crt), "--timeout", "4")
     assert r.returncode == 1, r.stdout + r.stderr
@@ -213,21 +228,8 @@ def test_kms_trusts_vcenter_by_signing_vcenters_csr(bare, workdir):
     connection is Normal, trusted both ways (govc kms.ls).  A certificate
     signed on another key is refused and changes nothing."""
     import time
-    from conftest import free_port
     v = bare
-    d = os.path.join(workdir, "csr-kms")
-    ca_dir = os.path.join(workdir, "kms-ca")
-    os.makedirs(d)
-    os.makedirs(ca_dir)
-    crt, key, _ = make_cert(d, cn="csr-kms", days=30)
-    ca, ca_key, _ = make_cert(ca_dir, cn="kms-ca", days=30)
-    port = free_port()
-    p = subprocess.Popen(["openssl", "s_server", "-quiet", "-accept", f"127.0.0.1:{port}",
-                          "-cert", crt, "-key", key, "-Verify", "1", "-CAfile", ca],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
-    v.kms_procs.append(p)
-    time.sleep(0.5)
+    crt, ca, ca_key, port = ca_kms(v, workdir, "csr-kms")
     cfg = kms_cfg(v, port, name="csr")
     fp = sha1(crt)
     csr = os.path.join(workdir, "vcenter.csr")
