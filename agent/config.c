@@ -298,8 +298,12 @@ read_enforce(struct config *c, xmlNode *n)
 	c->templates = attr(n, "templates");
 	c->dry_run = attr_bool(n, "dry-run", 0);
 	c->attach_policy = attr_bool(n, "attach-policy", 0);
-	const char *rk = attr(n, "rekey");
+	char *vs = attr(n, "vsan-encrypted");
+	c->vsan_skip = vs == NULL || strcmp(vs, "skip") == 0;
+	free(vs);
+	char *rk = attr(n, "rekey");
 	c->rekey_shallow = rk != NULL && strcmp(rk, "shallow") == 0;
+	free(rk);
 	c->max_in_flight = attr_int(n, "max-in-flight", 8);
 	c->reconcile_interval = attr_int(n, "reconcile-interval", 3600);
 }
@@ -350,6 +354,7 @@ config_from(xmlDocPtr doc, const char *path, struct where *w)
 	c->encrypt = 1;
 	c->max_in_flight = 8;
 	c->reconcile_interval = 3600;
+	c->vsan_skip = 1;
 	for (xmlNode *n = xmlDocGetRootElement(doc)->children; n != NULL; n = n->next) {
 		if (is(n, "vcenter")) {
 			read_vcenter(c, n, w);

@@ -58,6 +58,7 @@ struct config {
 	int			 dry_run;
 	int			 attach_policy;	/* attach the policy to already-encrypted VMs */
 	int			 rekey_shallow;	/* wrong-provider VMs: shallow rekey onto kms_cluster */
+	int			 vsan_skip;	/* no VM Encryption on vSAN that encrypts */
 	int			 max_in_flight;
 	int			 reconcile_interval;
 

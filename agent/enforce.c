@@ -13,6 +13,7 @@
 #include "pbm.h"
 #include "plan.h"
 #include "provmap.h"
+#include "vsanmap.h"
 #include "vmread.h"
 #include "xmalloc.h"
 
@@ -25,8 +26,9 @@ struct enforcer {
 	struct encpolicy	 pol;
 	int			 ft_supported;	/* API 7.0.2+ */
 	struct vmnames		*names;
-	pthread_mutex_t		 pm_mtx;	/* guards pm: read by every job */
+	pthread_mutex_t		 pm_mtx;	/* guards pm, vs: read by every job */
 	struct provmap		 pm;		/* clusters' default providers */
+	struct vsanmap		 vs;		/* datastores vSAN encrypts */
 };
 
 struct enforcer *
@@ -45,39 +47,55 @@ enforcer_free(struct enforcer *e)
 		return;
 	vmnames_free(e->names);
 	provmap_free(&e->pm);
+	vsanmap_free(&e->vs);
 	pthread_mutex_destroy(&e->pm_mtx);
 	free(e);
 }
 
-/* The compute clusters' (and host folders') default key providers, read
- * again: at start and at every scan.  A failure keeps the old map. */
+/* The compute clusters' (and host folders') default key providers, and
+ * the datastores vSAN encrypts, read again: at start and at every scan.
+ * A failure keeps the old map. */
 static void
-refresh_providers(struct enforcer *e, struct vconn *c)
+refresh_facts(struct enforcer *e, struct vconn *c)
 {
 	struct provmap m;
+	struct vsanmap v;
 
 	if (provmap_read(c, &m) != 0) {
 		log_warnx("reading the clusters' default key providers: %s", vconn_error(c));
 		vconn_reset(c);
+	} else {
+		pthread_mutex_lock(&e->pm_mtx);
+		struct provmap old = e->pm;
+		e->pm = m;
+		pthread_mutex_unlock(&e->pm_mtx);
+		provmap_free(&old);
+	}
+	if (vsanmap_read(c, &v) != 0) {
+		log_warnx("reading vSAN datastores: %s", vconn_error(c));
+		vconn_reset(c);
 		return;
 	}
 	pthread_mutex_lock(&e->pm_mtx);
-	struct provmap old = e->pm;
-	e->pm = m;
+	struct vsanmap old = e->vs;
+	e->vs = v;
 	pthread_mutex_unlock(&e->pm_mtx);
-	provmap_free(&old);
+	vsanmap_free(&old);
 }
 
-/* The provider vm is expected to be encrypted by: its cluster's default
- * where one is set, else <kms cluster> (NULL: vCenter's default). */
+/* What the decision needs beyond vm's own properties: whether vSAN
+ * encrypts all its datastores, and the provider it is expected to be
+ * encrypted by (returned): its cluster's default where one is set, else
+ * <kms cluster> (NULL: vCenter's default). */
 static const char *
-expected_provider(struct enforcer *e, const struct config *cfg, const struct vm_info *vm,
-    char *buf, size_t len)
+vm_facts(struct enforcer *e, const struct config *cfg, struct vm_info *vm, char *buf,
+    size_t len)
 {
 	pthread_mutex_lock(&e->pm_mtx);
 	const char *p = provmap_lookup(&e->pm, vm->host);
 	if (p != NULL)
 		snprintf(buf, len, "%s", p);
+	vm->vsan_encrypted = vsanmap_covers(&e->vs, vm);
 	pthread_mutex_unlock(&e->pm_mtx);
 	return p != NULL ? buf : cfg->kms_cluster;
 }
@@ -89,7 +107,7 @@ enforcer_configure(struct enforcer *e, const struct config *cfg, struct vconn *c
 	if (encpolicy_resolve(c, cfg, &e->pol, err, errlen) != 0)
 		return -1;
 	e->ft_supported = vsession_api_at_least(vconn_session(c), "7.0.2.0");
-	refresh_providers(e, c);
+	refresh_facts(e, c);
 	log_info("encryption storage policy: \"%s\" (%s)", e->pol.name, e->pol.id);
 	return 0;
 }
@@ -122,6 +140,7 @@ make_policy(const struct enforcer *e, const struct config *cfg, struct policy *p
 	p->policy_id = e->pol.id;
 	p->provider = cfg->kms_cluster;
 	p->rekey = cfg->rekey_shallow;
+	p->vsan_skip = cfg->vsan_skip;
 	p->excl = cfg->exclusions;
 	p->nexcl = cfg->nexclusions;
 }
@@ -301,7 +320,7 @@ enforce_vm(struct enforcer *e, const struct config *cfg, struct vconn *c,
 	for (int look = 0; look < 2; look++) {
 		if (enforce_read(e, cfg, c, &obj, &r, o) != 0)
 			goto out;
-		p.provider = expected_provider(e, cfg, &r.vm, prov, sizeof(prov));
+		p.provider = vm_facts(e, cfg, &r.vm, prov, sizeof(prov));
 		enforce_decide(&p, &r.vm, (allow & ENF_CRYPTO) != 0, &d, o);
 		if (d.actions == 0 || dry_run)
 			goto out;
@@ -417,7 +436,7 @@ enforce_look(struct enforcer *e, const struct config *cfg, struct vconn *c,
 		snprintf(o->name, sizeof(o->name), "%s", r->vm.name ? r->vm.name : morefs[i]);
 		name_for_exclusions(e, cfg, c, &r->vm);
 		char prov[256];
-		p.provider = expected_provider(e, cfg, &r->vm, prov, sizeof(prov));
+		p.provider = vm_facts(e, cfg, &r->vm, prov, sizeof(prov));
 		policy_decide(&p, &r->vm, &d);
 		o->state = d.state;
 		snprintf(o->reason, sizeof(o->reason), "%s", d.reason);
@@ -447,7 +466,7 @@ enforce_scan(struct enforcer *e, const struct config *cfg, struct vconn *c, int 
 
 	*acts = NULL;
 	make_policy(e, cfg, &p);
-	refresh_providers(e, c);
+	refresh_facts(e, c);
 	if ((rc = inventory_collect_ex(c, page, flags, inv)) != 0)
 		return rc;
 	*acts = xcalloc(inv->nvms ? inv->nvms : 1, sizeof(**acts));
@@ -455,7 +474,7 @@ enforce_scan(struct enforcer *e, const struct config *cfg, struct vconn *c, int 
 		struct vm_info *vm = &inv->vms[i];
 		struct decision d;
 		char prov[256];
-		p.provider = expected_provider(e, cfg, vm, prov, sizeof(prov));
+		p.provider = vm_facts(e, cfg, vm, prov, sizeof(prov));
 		policy_decide(&p, vm, &d);
 		vm->decided = 1;
 		vm->state = d.state;

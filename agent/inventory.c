@@ -14,6 +14,7 @@ const char *const inventory_vm_paths[] = {
 	"config.migrateEncryption", "config.ftEncryptionMode",
 	"runtime.powerState", "snapshot", "config.hardware.device",
 	"config.changeVersion", "runtime.connectionState", "customValue", "runtime.host",
+	"datastore",
 };
 const size_t inventory_nvm_paths =
     sizeof(inventory_vm_paths) / sizeof(inventory_vm_paths[0]);
@@ -116,6 +117,16 @@ vm_info_set_prop(struct vm_info *vm, const char *name, const xnode *val)
 		disks_from_devices(vm, val);
 	} else if (strcmp(name, "config.changeVersion") == 0) {
 		set_str(&vm->change_version, xnode_text(val));
+	} else if (strcmp(name, "datastore") == 0) {
+		free(vm->datastores);
+		vm->datastores = NULL;
+		vm->ndatastores = 0;
+		for (const xnode *d = xnode_first(val); d; d = xnode_next(d)) {
+			vm->datastores = xreallocarray(vm->datastores, vm->ndatastores + 1,
+			    sizeof(*vm->datastores));
+			snprintf(vm->datastores[vm->ndatastores++], sizeof(*vm->datastores), "%s",
+			    xnode_text(d));
+		}
 	} else if (strcmp(name, "runtime.host") == 0) {
 		snprintf(vm->host, sizeof(vm->host), "%s", xnode_text(val));
 	} else if (strcmp(name, "runtime.connectionState") == 0) {
@@ -163,6 +174,7 @@ vm_info_clear(struct vm_info *vm)
 	free(vm->change_version);
 	free(vm->connection_state);
 	free(vm->reason);
+	free(vm->datastores);
 	attrs_clear(vm);
 	memset(vm, 0, sizeof(*vm));
 }

@@ -37,6 +37,9 @@ struct vm_info {
 	char		*name;
 	char		 parent[96];
 	char		 host[96];		/* runtime.host: where it runs */
+	char		(*datastores)[96];	/* datastore: the ones it uses */
+	size_t		 ndatastores;
+	int		 vsan_encrypted;	/* all of them vSAN, encrypted at rest */
 	char		*folder;		/* inventory path of the parent */
 	char		*hw_version;		/* "vmx-13" */
 	int		 hw_number;		/* 13, or 0 if unknown */

@@ -17,6 +17,7 @@ static const char *const state_names[VS_COUNT] = {
 	[VS_TEMPLATE] = "template",
 	[VS_INACCESSIBLE] = "inaccessible",
 	[VS_WRONG_PROVIDER] = "wrong-provider",
+	[VS_VSAN_ENCRYPTED] = "vsan-encrypted",
 };
 
 const char *
@@ -241,6 +242,15 @@ policy_decide(const struct policy *p, const struct vm_info *vm, struct decision 
 	memset(d, 0, sizeof(*d));
 	if (out_of_scope(p, vm, d))
 		return;
+	/* vSAN encrypts it at rest: VMware advises against VM Encryption on
+	 * top (KB 437757); Encrypted vMotion is still set. */
+	if (!vm->encrypted && p->vsan_skip && vm->vsan_encrypted && p->encrypt) {
+		unsigned modes = wants_modes(p, vm, d);
+		why(d, "on vSAN with data-at-rest encryption: VM Encryption not added on top");
+		d->state = modes ? VS_PENDING : VS_VSAN_ENCRYPTED;
+		d->actions = modes;
+		return;
+	}
 	unsigned want = vm->encrypted ? wants_encrypted(p, vm, d) : wants_plain(p, d);
 	want |= wants_modes(p, vm, d);
 	/* A key from another provider than the expected one: its own state

@@ -37,6 +37,7 @@ struct policy {
 	const char		*policy_id;	/* resolved encryption policy */
 	const char		*provider;	/* expected key provider; NULL: any */
 	int			 rekey;		/* shallow-rekey a wrong-provider VM */
+	int			 vsan_skip;	/* vsan-encrypted="skip" */
 	const struct exclusion	*excl;
 	size_t			 nexcl;
 };

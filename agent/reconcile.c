@@ -52,10 +52,10 @@ scan_status(struct engine *e, const struct inventory *inv, const size_t *counts,
 	    counts[VS_EXCLUDED], e->breaker.held ? "; KMS unusable: encryption paused" : "");
 	log_info("reconcile: %zu VMs: %zu compliant, %zu pending, %zu deferred, "
 	    "%zu blocked, %zu hw-too-old, %zu excluded, %zu templates, %zu inaccessible, "
-	    "%zu wrong-provider; %zu to act on", inv->nvms, counts[VS_COMPLIANT],
-	    counts[VS_PENDING], counts[VS_DEFERRED], counts[VS_BLOCKED], counts[VS_HW_TOO_OLD],
-	    counts[VS_EXCLUDED], counts[VS_TEMPLATE], counts[VS_INACCESSIBLE],
-	    counts[VS_WRONG_PROVIDER], acting);
+	    "%zu wrong-provider, %zu vsan-encrypted; %zu to act on", inv->nvms,
+	    counts[VS_COMPLIANT], counts[VS_PENDING], counts[VS_DEFERRED], counts[VS_BLOCKED],
+	    counts[VS_HW_TOO_OLD], counts[VS_EXCLUDED], counts[VS_TEMPLATE],
+	    counts[VS_INACCESSIBLE], counts[VS_WRONG_PROVIDER], counts[VS_VSAN_ENCRYPTED], acting);
 }
 
 static void

@@ -277,6 +277,7 @@ static const struct {
 	{ VS_TEMPLATE, "template", "#90a4ae" },
 	{ VS_INACCESSIBLE, "inaccessible", "#4a148c" },
 	{ VS_WRONG_PROVIDER, "wrong key provider", "#e65100" },
+	{ VS_VSAN_ENCRYPTED, "vSAN-encrypted", "#00838f" },
 };
 
 static void

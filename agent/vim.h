@@ -218,6 +218,9 @@ int	vim_kms_mark_default(struct vconn *, const char *cluster);
  * provider of that compute cluster or host folder (API 7.0+). */
 int	vim_kms_set_entity_default(struct vconn *, const char *cluster,
 	    const struct vmoref *entity);
+/* vSAN Management API (/vsanHealth): whether vSAN encrypts cluster's
+ * datastore at rest (VsanClusterGetConfig, dataEncryptionConfig). */
+int	vim_vsan_encryption(struct vconn *, const struct vmoref *cluster, int *enabled);
 /* SearchIndex.FindByInventoryPath ("/DC/host/Cluster"): out->value is ""
  * when nothing is there. */
 int	vim_find_by_path(struct vconn *, const char *path, struct vmoref *out);

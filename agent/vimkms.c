@@ -386,3 +386,26 @@ vim_find_by_path(struct vconn *c, const char *path, struct vmoref *out)
 	vconn_reset(c);
 	return rc;
 }
+
+int
+vim_vsan_encryption(struct vconn *c, const struct vmoref *cluster, int *enabled)
+{
+	struct vim__ManagedObjectReference sys = { "VsanVcClusterConfigSystem",
+	    "vsan-cluster-config-system" };
+	struct vsan__VsanClusterGetConfigResponse r = { 0 };
+	char *url = xasprintf("%s/vsanHealth", c->s->base);
+	int rc;
+
+	*enabled = 0;
+	VCALL(c, 0, "VsanClusterGetConfig", rc,
+	    soap_call_vsan__VsanClusterGetConfig(c->soap, url, "urn:vsan", &sys,
+	    vmoref_soap(c->soap, cluster), &r));
+	if (rc == 0 && r.returnval != NULL) {
+		const char *v = xnode_path_text(r.returnval,
+		    "dataEncryptionConfig.encryptionEnabled");
+		*enabled = v != NULL && strcmp(v, "true") == 0;
+	}
+	free(url);
+	vconn_reset(c);
+	return rc;
+}

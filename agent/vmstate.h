@@ -17,6 +17,7 @@ enum vm_state {
 	VS_TEMPLATE,		/* templates=report */
 	VS_INACCESSIBLE,	/* no config: orphaned / inaccessible */
 	VS_WRONG_PROVIDER,	/* encrypted with another key provider's key */
+	VS_VSAN_ENCRYPTED,	/* on vSAN that encrypts at rest: not doubled */
 	VS_COUNT
 };
 

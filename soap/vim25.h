@@ -38,6 +38,12 @@
 //gsoap pbm  service style:         document
 //gsoap pbm  service encoding:      literal
 
+//gsoap vsan schema namespace:      urn:vsan
+//gsoap vsan schema elementForm:    qualified
+//gsoap vsan schema attributeForm:  unqualified
+//gsoap vsan service style:         document
+//gsoap vsan service encoding:      literal
+
 #import "dom.h"
 
 typedef char *xsd__string;
@@ -707,3 +713,13 @@ int pbm__PbmQueryAssociatedProfiles(struct vim__ManagedObjectReference *_USCOREt
 
 //gsoap pbm service method-action: PbmCreate urn:pbm/2.0
 int pbm__PbmCreate(struct vim__ManagedObjectReference *_USCOREthis, struct pbm__PbmCapabilityProfileCreateSpec *createSpec, struct pbm__PbmCreateResponse *out);
+
+/* ------------------------------------------------------------------ */
+/* vSAN Management API (/vsanHealth): a cluster's data-at-rest         */
+/* encryption.  The answer (VsanConfigInfoEx) is read as a DOM tree.   */
+/* ------------------------------------------------------------------ */
+
+struct vsan__VsanClusterGetConfigResponse { xsd__anyType *returnval 0; };
+
+//gsoap vsan service method-action: VsanClusterGetConfig urn:vsan
+int vsan__VsanClusterGetConfig(struct vim__ManagedObjectReference *_USCOREthis, struct vim__ManagedObjectReference *cluster, struct vsan__VsanClusterGetConfigResponse *out);

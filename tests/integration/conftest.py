@@ -261,6 +261,12 @@ class Harness:
                                     **({"fault": fault, "privilege": privilege} if fault else {})})
         self._req("POST", "/harness/fault?" + q)
 
+    def vsan(self, datastore, cluster, encrypted):
+        """datastore becomes cluster's vSAN datastore, encrypted at rest or not."""
+        q = urllib.parse.urlencode({"datastore": datastore, "cluster": cluster,
+                                    "encrypted": "1" if encrypted else "0"})
+        self._req("POST", "/harness/vsan?" + q)
+
     def clear_faults(self):
         self._req("DELETE", "/harness/fault")
 

@@ -330,6 +330,68 @@ def test_a_clusters_default_provider_is_the_expected_one(kvc, workdir):
     assert vm_state(kvc, "h0-new")["key"]["providerId"]["id"] == "ovh-kms"
 
 
+@pytest.mark.api
+def test_vm_on_vsan_that_encrypts_at_rest_is_not_encrypted_again(kvc, workdir):
+    """Issue #16: a VM whose home and disks all sit on a vSAN datastore with
+    data-at-rest encryption is vsan-encrypted: no VM Encryption on top (as
+    VMware advises), Encrypted vMotion still required; a VM of the same
+    cluster on another datastore is encrypted as ever; with
+    vsan-encrypted="encrypt" it is encrypted too.  The test bed's vSAN is
+    read back with govc (datastore.info, vsan.info)."""
+    h = Harness(kvc)
+    d = os.path.join(workdir, "vsan-ds")
+    os.makedirs(d)
+    kvc.govc("datastore.create", "-type", "local", "-name", "vsanDatastore", "-path", d,
+             "/DC0/host/DC0_C0")
+    cluster = kvc.govc("find", "-i", "/DC0/host", "-type", "c",
+                       "-name", "DC0_C0").strip().split(":")[-1]
+    h.vsan("vsanDatastore", cluster, True)
+    assert "vsan" in kvc.govc("datastore.info", "vsanDatastore")
+    info = json.loads(kvc.govc("vsan.info", "-json", "/DC0/host/DC0_C0"))
+    assert '"encryptionEnabled": true' in json.dumps(info) or \
+        '"EncryptionEnabled": true' in json.dumps(info), info
+
+    for name, ds in (("on-vsan", "vsanDatastore"), ("on-local", "LocalDS_0")):
+        kvc.govc("vm.create", "-on=false", "-pool", "/DC0/host/DC0_C0/Resources", "-ds", ds,
+                 "-net", "VM Network", "-disk", "1G", "-version", "vmx-15", name)
+    ref = moref(kvc, "on-vsan")
+    cfg = kvc.config()
+    r = agent("reconcile", "--config", cfg)
+    assert r.returncode == 0, r.stdout + r.stderr
+    s = vm_state(kvc, "on-vsan")
+    assert not s.get("key") and not any(x.get("keyId") for x in s["disks"]), s
+    assert s["migrate"] == "required"
+    assert compliant(kvc, h, "on-local")
+    vms = {x["name"]: x for x in json.loads(
+        agent("inventory", "--config", cfg, "--json").stdout)["vms"]}
+    assert vms["on-vsan"]["state"] == "vsan-encrypted", vms["on-vsan"]
+    assert "data-at-rest" in vms["on-vsan"]["reason"]
+    out = os.path.join(workdir, "r.json")
+    assert agent("report", "--config", cfg, "--format", "json", "--output", out).returncode == 0
+    rep = {x["name"]: x for x in json.load(open(out))["vms"]}
+    assert rep["on-vsan"]["state"] == "vsan-encrypted"
+    reconfigs = h.stats()["reconfigs"][ref]
+    assert agent("reconcile", "--config", cfg).returncode == 0
+    assert h.stats()["reconfigs"][ref] == reconfigs          # left alone
+    # Running: a new VM there gets Encrypted vMotion, and its events in
+    # vCenter say why it was not encrypted (the audit trail).
+    a = Agent(cfg, workdir)
+    try:
+        kvc.govc("vm.create", "-on=false", "-pool", "/DC0/host/DC0_C0/Resources", "-ds",
+                 "vsanDatastore", "-net", "VM Network", "-disk", "1G", "-version", "vmx-15",
+                 "on-vsan-2")
+        wait_until(lambda: "on vSAN with data-at-rest encryption" in
+                   kvc.govc("events", "vm/on-vsan-2"), 30, "the audit event")
+        assert vm_state(kvc, "on-vsan-2")["migrate"] == "required"
+        assert not vm_state(kvc, "on-vsan-2").get("key")
+    finally:
+        a.stop()
+
+    enc = kvc.config(extra='  <enforce vsan-encrypted="encrypt"/>\n')
+    assert agent("reconcile", "--config", enc).returncode == 0
+    assert compliant(kvc, h, "on-vsan")
+
+
 def test_sigkill_during_200_creations(workdir):
     v = with_kms(Vcsim(vms=1, dirpath=workdir))
     h = Harness(v)

@@ -11,7 +11,9 @@
 
 #include "config.h"
 #include "kms.h"
+#include "inventory.h"
 #include "provmap.h"
+#include "vsanmap.h"
 #include "soapH.h"
 
 extern struct Namespace namespaces[];
@@ -335,6 +337,30 @@ test_provmap(void **st)
 	assert_int_equal(m.n, 0);
 }
 
+/* A VM is covered only when every datastore it uses is in the map. */
+static void
+test_vsanmap(void **st)
+{
+	(void)st;
+	struct vsanmap m = { 0 };
+	struct vm_info vm;
+	char ds[2][96] = { "datastore-9", "datastore-3" };
+	memset(&vm, 0, sizeof(vm));
+	vm.datastores = ds;
+	vm.ndatastores = 2;
+	assert_false(vsanmap_covers(&m, &vm));
+	vsanmap_add(&m, "datastore-9");
+	vsanmap_add(&m, "datastore-1");
+	vsanmap_sort(&m);
+	assert_false(vsanmap_covers(&m, &vm));		/* datastore-3 is not vSAN */
+	vsanmap_add(&m, "datastore-3");
+	vsanmap_sort(&m);
+	assert_true(vsanmap_covers(&m, &vm));
+	vm.ndatastores = 0;				/* none known: not covered */
+	assert_false(vsanmap_covers(&m, &vm));
+	vsanmap_free(&m);
+}
+
 static void
 test_expected_cluster(void **st)
 {
@@ -518,6 +544,7 @@ main(void)
 		cmocka_unit_test(test_expected_cluster),
 		cmocka_unit_test(test_default_for_clusters),
 		cmocka_unit_test(test_provmap),
+		cmocka_unit_test(test_vsanmap),
 		cmocka_unit_test(test_health),
 		cmocka_unit_test(test_two_servers_one_down),
 		cmocka_unit_test(test_policy_and_privileges),

@@ -232,6 +232,39 @@ test_wrong_provider(void **st)
 	assert_false(d.actions & ACT_REKEY);
 }
 
+/* On vSAN that encrypts at rest: no VM Encryption on top unless asked;
+ * Encrypted vMotion as ever; an encrypted VM is judged as before. */
+static void
+test_vsan_encrypted(void **st)
+{
+	(void)st;
+	struct policy p = pol();
+	struct vm_info vm = fresh();
+	vm.vsan_encrypted = 1;
+	p.vsan_skip = 1;
+	struct decision d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_PENDING);
+	assert_int_equal(d.actions, ACT_MIGRATE);
+	assert_non_null(strstr(d.reason, "data-at-rest"));
+	vm.migrate_encryption = "required";
+	d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_VSAN_ENCRYPTED);
+	assert_int_equal(d.actions, 0);
+	assert_false(vm_state_open(d.state));
+	assert_string_equal(vm_state_name(d.state), "vsan-encrypted");
+	p.vsan_skip = 0;			/* vsan-encrypted="encrypt" */
+	d = decide(&p, &vm);
+	assert_true(d.actions & ACT_ENCRYPT);
+	p.vsan_skip = 1;
+	vm.vsan_encrypted = 0;			/* some datastore is not */
+	d = decide(&p, &vm);
+	assert_true(d.actions & ACT_ENCRYPT);
+	struct vm_info enc = encrypted();
+	enc.vsan_encrypted = 1;
+	d = decide(&p, &enc);
+	assert_int_equal(d.state, VS_COMPLIANT);
+}
+
 /* rekey="shallow": a wrong-provider VM is rekeyed, powered on or off, once
  * nothing else is to do, never with snapshots; the right provider never. */
 static void
@@ -535,6 +568,7 @@ main(void)
 		cmocka_unit_test(test_migrate_only_and_ft),
 		cmocka_unit_test(test_wrong_provider),
 		cmocka_unit_test(test_shallow_rekey_decision),
+		cmocka_unit_test(test_vsan_encrypted),
 		cmocka_unit_test(test_disabled_migrate_is_restored),
 		cmocka_unit_test(test_plain_vm_decision_ignores_policies),
 		cmocka_unit_test(test_action_names),

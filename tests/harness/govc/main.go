@@ -33,6 +33,7 @@ import (
 	_ "github.com/vmware/govmomi/cli/vm/disk"
 	_ "github.com/vmware/govmomi/cli/vm/policy"
 	_ "github.com/vmware/govmomi/cli/vm/snapshot"
+	_ "github.com/vmware/govmomi/cli/vsan"
 )
 
 func main() {

@@ -89,6 +89,7 @@ type front struct {
 	denied       map[string]bool
 	hostile      map[string]string      // method -> huge|chunked|trickle
 	trust        map[string]*trustState // key provider -> trust (trust.go)
+	vsanEnc      map[string]bool        // cluster moref -> vSAN data-at-rest encryption (vsan.go)
 }
 
 // kmsOverride is what /harness/kms-status says a key provider reports.
@@ -233,6 +234,10 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case "SetDefaultKmsCluster":
 		if f.setEntityDefault(w, body) {
+			return
+		}
+	case "VsanClusterGetConfig":
+		if f.vsanGetConfig(w, body) {
 			return
 		}
 	case "MarkDefault":
@@ -824,6 +829,14 @@ func (f *front) control(w http.ResponseWriter, r *http.Request) {
 			f.release = nil
 		}
 		f.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	case "/harness/vsan":
+		// A vSAN datastore (summary.type "vsan") of a cluster, with or
+		// without data-at-rest encryption (vsan.go).
+		if err := f.setVsan(q.Get("datastore"), q.Get("cluster"), q.Get("encrypted") == "1"); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
 		w.WriteHeader(http.StatusNoContent)
 	case "/harness/assoc":
 		data, _ := json.Marshal(map[string]string{"profile": f.profileOf(q.Get("key"))})

@@ -22,6 +22,7 @@ import (
 	"github.com/vmware/govmomi/simulator"
 
 	_ "github.com/vmware/govmomi/pbm/simulator"
+	_ "github.com/vmware/govmomi/vsan/simulator"
 	// The REST endpoints govc uses for native key providers (kms.add -N).
 	_ "github.com/vmware/govmomi/vapi/crypto/simulator"
 	_ "github.com/vmware/govmomi/vapi/simulator"
