@@ -2,8 +2,10 @@
  * Enforcement: one VM as a straight line, read -> decide -> key -> plan ->
  * reconfigure, and the read-only looks (the batched confirmation, the
  * reconcile scan).  Runs on worker threads with the configuration snapshot
- * its job holds; the enforcer itself keeps only what never changes after
- * start (the resolved encryption policy) and thread-safe name caches.
+ * its job holds; the enforcer itself keeps what never changes after start
+ * (the resolved encryption policy), thread-safe name caches, and two maps
+ * read again at every scan behind a mutex: each host's expected key
+ * provider (provmap.c) and the datastores vSAN encrypts (vsanmap.c).
  */
 #include "enforce.h"
 #include "config.h"
