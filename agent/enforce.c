@@ -31,6 +31,7 @@ struct enforcer {
 	pthread_mutex_t		 pm_mtx;	/* guards pm, vs: read by every job */
 	struct provmap		 pm;		/* clusters' default providers */
 	struct vsanmap		 vs;		/* datastores vSAN encrypts */
+	int			 loaded;	/* pm and vs read at least once */
 };
 
 struct enforcer *
@@ -55,34 +56,55 @@ enforcer_free(struct enforcer *e)
 }
 
 /* The compute clusters' (and host folders') default key providers, and
- * the datastores vSAN encrypts, read again: at start and at every scan.
- * A failure keeps the old map. */
-static void
+ * the datastores vSAN encrypts, read again: at every scan, and before the
+ * first look at a VM.  A fault (a privilege missing, say) keeps the old
+ * map with a warning; vCenter trouble fails the caller as any call does:
+ * 0 or that V_ERR_*, its message in vconn_error. */
+static int
 refresh_facts(struct enforcer *e, struct vconn *c)
 {
 	struct provmap m;
 	struct vsanmap v;
+	int rc;
 
-	if (provmap_read(c, &m) != 0) {
-		log_warnx("reading the clusters' default key providers: %s", vconn_error(c));
-		vconn_reset(c);
-	} else {
+	if ((rc = provmap_read(c, &m)) == 0) {
 		pthread_mutex_lock(&e->pm_mtx);
 		struct provmap old = e->pm;
 		e->pm = m;
 		pthread_mutex_unlock(&e->pm_mtx);
 		provmap_free(&old);
+	} else if (rc != V_ERR_FAULT) {
+		return rc;
+	} else {
+		log_warnx("reading the clusters' default key providers: %s", vconn_error(c));
+		vconn_reset(c);
 	}
-	if (vsanmap_read(c, &v) != 0) {
+	if ((rc = vsanmap_read(c, &v)) == 0) {
+		pthread_mutex_lock(&e->pm_mtx);
+		struct vsanmap old = e->vs;
+		e->vs = v;
+		pthread_mutex_unlock(&e->pm_mtx);
+		vsanmap_free(&old);
+	} else if (rc != V_ERR_FAULT) {
+		return rc;
+	} else {
 		log_warnx("reading vSAN datastores: %s", vconn_error(c));
 		vconn_reset(c);
-		return;
 	}
 	pthread_mutex_lock(&e->pm_mtx);
-	struct vsanmap old = e->vs;
-	e->vs = v;
+	e->loaded = 1;
 	pthread_mutex_unlock(&e->pm_mtx);
-	vsanmap_free(&old);
+	return 0;
+}
+
+/* The maps, read once if no scan has read them yet. */
+static int
+ensure_facts(struct enforcer *e, struct vconn *c)
+{
+	pthread_mutex_lock(&e->pm_mtx);
+	int loaded = e->loaded;
+	pthread_mutex_unlock(&e->pm_mtx);
+	return loaded ? 0 : refresh_facts(e, c);
 }
 
 /* What the decision needs beyond vm's own properties: whether vSAN
@@ -109,7 +131,6 @@ enforcer_configure(struct enforcer *e, const struct config *cfg, struct vconn *c
 	if (encpolicy_resolve(c, cfg, &e->pol, err, errlen) != 0)
 		return -1;
 	e->ft_supported = vsession_api_at_least(vconn_session(c), "7.0.2.0");
-	refresh_facts(e, c);
 	log_info("encryption storage policy: \"%s\" (%s)", e->pol.name, e->pol.id);
 	return 0;
 }
@@ -319,6 +340,11 @@ enforce_vm(struct enforcer *e, const struct config *cfg, struct vconn *c,
 	p.rekey = p.rekey && (allow & ENF_REKEY);
 	snprintf(obj.type, sizeof(obj.type), "VirtualMachine");
 	snprintf(obj.value, sizeof(obj.value), "%s", moref);
+	int frc = ensure_facts(e, c);
+	if (frc != 0) {
+		failed(o, c, frc);
+		goto out;
+	}
 	for (int look = 0; look < 2; look++) {
 		if (enforce_read(e, cfg, c, &obj, &r, o) != 0)
 			goto out;
@@ -412,6 +438,8 @@ enforce_look(struct enforcer *e, const struct config *cfg, struct vconn *c,
 		snprintf(objs[i].type, sizeof(objs[i].type), "VirtualMachine");
 		snprintf(objs[i].value, sizeof(objs[i].value), "%s", morefs[i]);
 	}
+	if ((rc = ensure_facts(e, c)) != 0)
+		goto out;
 	rc = vim_retrieve_present(c, objs, n, "VirtualMachine", inventory_vm_paths,
 	    inventory_nvm_paths, look_read_cb, &ls);
 	if (rc != 0)
@@ -468,8 +496,8 @@ enforce_scan(struct enforcer *e, const struct config *cfg, struct vconn *c, int 
 
 	*acts = NULL;
 	make_policy(e, cfg, &p);
-	refresh_facts(e, c);
-	if ((rc = inventory_collect_ex(c, page, flags, inv)) != 0)
+	if ((rc = refresh_facts(e, c)) != 0 ||
+	    (rc = inventory_collect_ex(c, page, flags, inv)) != 0)
 		return rc;
 	*acts = xcalloc(inv->nvms ? inv->nvms : 1, sizeof(**acts));
 	for (size_t i = 0; i < inv->nvms; i++) {
