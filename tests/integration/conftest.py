@@ -61,6 +61,24 @@ PATHS = ["config.keyId", "config.migrateEncryption", "config.hardware.device",
 
 
 def free_port():
+    """A port for a server a test starts (vcsimd, s_server, PyKMIP, the OVH
+    fake), free now.  Taken below the kernel's ephemeral range: a port from
+    that range can be taken, between this check and the server's bind, as
+    the source port of any outgoing connection on the machine (CI saw
+    "bind: address already in use" so)."""
+    import random
+    try:
+        low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    for _ in range(200):
+        port = random.randrange(10000, max(low, 10001))
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
