@@ -71,10 +71,13 @@ def test_start_scan_reads_disks_of_encrypted_vms(kvc, workdir):
     while the agent was down must still be found by that scan: counted
     pending, not compliant, and fixed with the VM's own key."""
     h = Harness(kvc)
+    # Both exist before the agent starts: govc creates a VM powered off and
+    # powers it on after, and an agent already running may (rightly)
+    # encrypt plain-1 in between.
+    create(kvc, "enc-1", "-version", "vmx-13", "-disk", "1G")
+    create(kvc, "plain-1", "-version", "vmx-13", "-disk", "1G", "-on=true")
     a = Agent(kvc.config(), workdir)
     try:
-        create(kvc, "enc-1", "-version", "vmx-13", "-disk", "1G")
-        create(kvc, "plain-1", "-version", "vmx-13", "-disk", "1G", "-on=true")
         wait_until(lambda: compliant(kvc, h, "enc-1"), 5, "enc-1 compliant")
         wait_until(lambda: vm_state(kvc, "plain-1").get("migrate") == "required", 5,
                    "plain-1 required vMotion")
