@@ -324,7 +324,8 @@ def test_vcenter_killed_and_restarted_during_burst(workdir):
 
     try:
         a = Agent(v.config(), workdir)
-        threads = [threading.Thread(target=creator, args=(names[i::4],)) for i in range(4)]
+        threads = [threading.Thread(target=creator, args=(names[i::4],), daemon=True)
+                   for i in range(4)]
         for t in threads:
             t.start()
         wait_until(lambda: len(done) >= 100, 120, "100 VMs created", step=0.1)
@@ -473,7 +474,8 @@ def test_sigkill_20_times_during_a_500_vm_burst(workdir):
     agents, checkpoints = [], []
     try:
         agents.append(Agent(cfg, workdir, name="agent-00.log"))
-        threads = [threading.Thread(target=creator, args=(names[i::4],)) for i in range(4)]
+        threads = [threading.Thread(target=creator, args=(names[i::4],), daemon=True)
+                   for i in range(4)]
         for t in threads:
             t.start()
         for k in range(1, 21):
