@@ -310,6 +310,27 @@ class Harness:
         self._req("POST", "/harness/event?" + q)
 
 
+def s_server(v, crt, key, *extra):
+    """openssl s_server with crt and key (and extra options) on a free
+    loopback port, stopped with the test bed; returns the port once it
+    accepts connections."""
+    port = free_port()
+    p = subprocess.Popen(["openssl", "s_server", "-quiet", "-accept", f"127.0.0.1:{port}",
+                          "-cert", crt, "-key", key, *extra],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    v.kms_procs.append(p)
+    deadline = time.time() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return port
+        except OSError:
+            if time.time() > deadline or p.poll() is not None:
+                raise RuntimeError("openssl s_server did not start")
+            time.sleep(0.02)
+
+
 def kms_endpoint(v, name="kms-1"):
     """A live KMS endpoint for a key provider: openssl s_server with a
     certificate of its own on a free loopback port.  vCenter connects to
@@ -319,21 +340,7 @@ def kms_endpoint(v, name="kms-1"):
     d = os.path.join(v.dir, f"kms-{name}")
     os.makedirs(d, exist_ok=True)
     crt, key, _ = make_cert(d, cn=name, days=365)     # no expiry warning
-    port = free_port()
-    p = subprocess.Popen(["openssl", "s_server", "-quiet", "-accept", f"127.0.0.1:{port}",
-                          "-cert", crt, "-key", key],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
-    v.kms_procs.append(p)
-    deadline = time.time() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if time.time() > deadline or p.poll() is not None:
-                raise RuntimeError("openssl s_server did not start")
-            time.sleep(0.02)
+    port = s_server(v, crt, key)
     v.kms_certs[name] = crt
     return port
 

@@ -45,29 +45,13 @@ def ca_kms(v, workdir, name):
     """A KMS that trusts only client certificates its own CA signed
     (openssl s_server -Verify).  Returns its certificate, the CA's
     certificate and key, and its port."""
-    import socket
-    import time
-    from conftest import free_port
+    from conftest import s_server
     d, ca_dir = os.path.join(workdir, name), os.path.join(workdir, name + "-ca")
     os.makedirs(d)
     os.makedirs(ca_dir)
     crt, key, _ = make_cert(d, cn=name, days=30)
     ca, ca_key, _ = make_cert(ca_dir, cn=name + "-ca", days=30)
-    port = free_port()
-    p = subprocess.Popen(["openssl", "s_server", "-quiet", "-accept", f"127.0.0.1:{port}",
-                          "-cert", crt, "-key", key, "-Verify", "1", "-CAfile", ca],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
-    v.kms_procs.append(p)
-    deadline = time.time() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return crt, ca, ca_key, port
-        except OSError:
-            if time.time() > deadline or p.poll() is not None:
-                raise RuntimeError("openssl s_server did not start")
-            time.sleep(0.02)
+    return crt, ca, ca_key, s_server(v, crt, key, "-Verify", "1", "-CAfile", ca)
 
 
 @pytest.fixture
