@@ -15,6 +15,7 @@
 
 #include <getopt.h>
 #include <malloc.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,6 +200,14 @@ int
 main(int argc, char **argv)
 {
 	no_core_dumps();
+	/*
+	 * A peer that closed its end (vCenter restarting under a kept-alive
+	 * connection, a KMS, a /metrics client gone early) makes the next
+	 * write fail with EPIPE, which every caller handles; the signal would
+	 * kill the process without a word instead.  OpenSSL and libuv write
+	 * with plain write(2), so it is ignored for the whole process.
+	 */
+	signal(SIGPIPE, SIG_IGN);
 	/*
 	 * Two malloc arenas, not one per thread (glibc's default allows 8 per
 	 * core): each pool thread in turn decodes large answers, and a

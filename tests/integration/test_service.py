@@ -210,6 +210,35 @@ def test_listener_bounded(vc, workdir):
         a.kill()
 
 
+def test_a_peer_that_closes_early_never_kills_the_agent(vc, workdir):
+    """A connection the other end closed makes the next write raise SIGPIPE;
+    vCenter restarting under a kept-alive connection did that to the agent
+    (it died without a word).  The agent ignores the signal and handles the
+    EPIPE: scrapers that reset /metrics mid-answer and a SIGPIPE delivered
+    outright leave it running, healthy and enforcing."""
+    import struct
+    cfg = vc.config()
+    port = vc.metrics_port
+    a = Agent(cfg, workdir)
+    try:
+        wait_until(lambda: http(port, "/healthz")[0] == 200, 30, "/healthz 200")
+        for _ in range(50):
+            s = socket.create_connection(("127.0.0.1", port))
+            s.sendall(b"GET /metrics HTTP/1.1\r\n\r\n")
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.close()                       # RST: the answer meets a closed socket
+        os.kill(a.p.pid, signal.SIGPIPE)
+        time.sleep(0.5)
+        assert a.p.poll() is None, "agent died: " + a.text()
+        assert http(port, "/healthz")[0] == 200
+        h = Harness(vc)
+        create(vc, "after-pipe")
+        wait_until(lambda: compliant(vc, h, "after-pipe"), 30, "after-pipe compliant")
+        a.stop()
+    finally:
+        a.kill()
+
+
 def test_metrics_port_in_use_fails_clearly(vc, workdir):
     busy = socket.socket()
     busy.bind(("127.0.0.1", 0))
