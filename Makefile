@@ -53,9 +53,9 @@ SOAPCPP2 := soapcpp2
 GSOAP_IMPORT := /usr/share/gsoap/import
 
 # The SOAP module (the only objects built against the generated stubs).
-SOAP_OBJS  := vsession.o vprop.o vimvm.o vimdecode.o vimkms.o pbm.o ovhapi.o
+SOAP_OBJS  := vsession.o vprop.o vimvm.o vimdecode.o vimkms.o vimfields.o pbm.o ovhapi.o
 CORE_OBJS  := cli.o log.o xmalloc.o config.o config_xsd.o tls.o trace.o xnode.o inventory.o policy.o plan.o vmread.o encpolicy.o enforce.o provmap.o vsanmap.o checkpoint.o kms.o check.o kmip.o kmstool.o ovh.o ovhcmd.o ovhcalls.o metrics.o report.o
-ENGINE_OBJS := engine.o sched.o jobs.o reconcile.o confirm.o health.o status.o watch.o notes.o pool.o tasks.o vmtable.o breaker.o backoff.o
+ENGINE_OBJS := engine.o sched.o jobs.o reconcile.o confirm.o health.o status.o leader.o lease.o progress.o watch.o notes.o pool.o tasks.o vmtable.o breaker.o backoff.o
 AGENT_OBJS := main.o setupcmd.o kmssetup.o kmstrust.o policycmd.o $(ENGINE_OBJS) httpd.o notify.o bundle.o $(CORE_OBJS) $(SOAP_OBJS) soapC.o soapClient.o
 
 BIN := $(BUILD)/vmcrypt-agent

@@ -147,7 +147,7 @@ upcase(char *s)
 /* Checks the schema cannot express; each names the line it is about. */
 static void
 config_semantic(struct config *c, xmlNode *vc, xmlNode *tls, xmlNode *pol,
-    struct errbuf *eb)
+    xmlNode *ha, struct errbuf *eb)
 {
 	const char *p;
 
@@ -173,6 +173,10 @@ config_semantic(struct config *c, xmlNode *vc, xmlNode *tls, xmlNode *pol,
 	if (pol != NULL && c->policy_name == NULL && c->policy_id == NULL)
 		errbuf_add(eb, xmlGetLineNo(pol),
 		    "encryption-policy needs a name or an id attribute");
+	if (c->heartbeat_seconds * 2 > c->lease_seconds)
+		errbuf_add(eb, ha ? xmlGetLineNo(ha) : 0, "ha: heartbeat-seconds (%d) must be at most "
+		    "half of lease-seconds (%d), so that one late heartbeat does not lose the "
+		    "lease", c->heartbeat_seconds, c->lease_seconds);
 	for (size_t i = 0; i < c->nexclusions; i++) {
 		if (c->exclusions[i].kind == EXCL_FOLDER &&
 		    strlen(c->exclusions[i].pattern) > 1 &&
@@ -236,7 +240,7 @@ load_valid(const char *path, struct errbuf *eb)
 
 /* The nodes config_semantic() names in its errors. */
 struct where {
-	xmlNode	*vc, *tls, *pol;
+	xmlNode	*vc, *tls, *pol, *ha;
 };
 
 static void
@@ -355,6 +359,8 @@ config_from(xmlDocPtr doc, const char *path, struct where *w)
 	c->max_in_flight = 8;
 	c->reconcile_interval = 3600;
 	c->vsan_skip = 1;
+	c->lease_seconds = 15;
+	c->heartbeat_seconds = 5;
 	for (xmlNode *n = xmlDocGetRootElement(doc)->children; n != NULL; n = n->next) {
 		if (is(n, "vcenter")) {
 			read_vcenter(c, n, w);
@@ -374,6 +380,10 @@ config_from(xmlDocPtr doc, const char *path, struct where *w)
 			c->log_level = attr(n, "level");
 		} else if (is(n, "metrics")) {
 			c->metrics_listen = attr_or(n, "listen", "127.0.0.1:9480");
+		} else if (is(n, "ha")) {
+			w->ha = n;
+			c->lease_seconds = attr_int(n, "lease-seconds", 15);
+			c->heartbeat_seconds = attr_int(n, "heartbeat-seconds", 5);
 		} else if (is(n, "trace-soap")) {
 			c->trace_dir = attr(n, "dir");
 			c->trace_keep = attr_int(n, "keep", 2000);
@@ -395,7 +405,7 @@ int
 config_load(const char *path, struct config **out, char *err, size_t errlen)
 {
 	struct errbuf eb = { err, errlen, 0, 0, path };
-	struct where w = { NULL, NULL, NULL };
+	struct where w = { NULL, NULL, NULL, NULL };
 	xmlDocPtr doc;
 
 	if (errlen > 0)
@@ -404,7 +414,7 @@ config_load(const char *path, struct config **out, char *err, size_t errlen)
 	if ((doc = load_valid(path, &eb)) == NULL)
 		return -1;
 	struct config *c = config_from(doc, path, &w);
-	config_semantic(c, w.vc, w.tls, w.pol, &eb);
+	config_semantic(c, w.vc, w.tls, w.pol, w.ha, &eb);
 	xmlFreeDoc(doc);
 	if (eb.count > 0) {
 		config_free(c);

@@ -67,6 +67,7 @@ struct config {
 
 	char			*state_dir;
 	char			*log_level;
+	int			 lease_seconds, heartbeat_seconds;	/* <ha> */
 	char			*metrics_listen;	/* "host:port", "" = off */
 
 	char			*trace_dir;	/* SOAP trace (trace.h); NULL: off */

@@ -32,7 +32,30 @@ struct enforcer {
 	struct provmap		 pm;		/* clusters' default providers */
 	struct vsanmap		 vs;		/* datastores vSAN encrypts */
 	int			 loaded;	/* pm and vs read at least once */
+	int			(*fence)(void *);	/* may this agent act now? */
+	void			*fence_arg;
 };
+
+void
+enforcer_set_fence(struct enforcer *e, int (*fence)(void *), void *arg)
+{
+	e->fence = fence;
+	e->fence_arg = arg;
+}
+
+/* Right before a call that changes vCenter: is this agent still the one
+ * that acts (the leader lease)?  0, or 1 with the outcome said. */
+static int
+fenced(struct enforcer *e, const char *call, struct outcome *o)
+{
+	if (e->fence == NULL || e->fence(e->fence_arg))
+		return 0;
+	o->fenced = 1;
+	o->err = V_ERR_REFUSED;
+	snprintf(o->msg, sizeof(o->msg), "not calling %s: this agent no longer holds the "
+	    "leader lease; the leader acts", call);
+	return 1;
+}
 
 struct enforcer *
 enforcer_new(void)
@@ -360,7 +383,8 @@ enforce_vm(struct enforcer *e, const struct config *cfg, struct vconn *c,
 		vm_info_clear(&r.vm);		/* once: it ended between two reads */
 		memset(&r, 0, sizeof(r));
 	}
-	if (plan_needs_key(&d) && enforce_key(c, p.provider, &key, o) != 0)
+	if (plan_needs_key(&d) && (fenced(e, "GenerateKey", o) ||
+	    enforce_key(c, p.provider, &key, o) != 0))
 		goto out;
 	disks = xcalloc(r.vm.ndisks + 1, sizeof(*disks));
 	if (plan_reconfigure(&p, &d, &r.vm, r.devices, &key, disks, &rs) != 0) {
@@ -369,7 +393,8 @@ enforce_vm(struct enforcer *e, const struct config *cfg, struct vconn *c,
 		snprintf(o->msg, sizeof(o->msg), "disk device missing from config.hardware.device");
 		goto out;
 	}
-	enforce_reconfigure(c, &obj, &rs, o);
+	if (!fenced(e, "ReconfigVM_Task", o))
+		enforce_reconfigure(c, &obj, &rs, o);
 out:
 	free(disks);
 	vm_info_clear(&r.vm);

@@ -31,6 +31,7 @@ struct outcome {
 	int		 kms;		/* the failure is the KMS's */
 	int		 retry;		/* worth retrying soon (VM changed, busy) */
 	int		 gone;		/* the VM no longer exists */
+	int		 fenced;	/* not the leader any more: nothing done */
 	char		 msg[768];
 };
 
@@ -44,6 +45,9 @@ void		 enforcer_free(struct enforcer *);
 int		 enforcer_configure(struct enforcer *, const struct config *cfg,
 		    struct vconn *, char *err, size_t errlen);
 const char	*enforcer_policy_id(struct enforcer *);
+/* fence(arg) is asked right before GenerateKey and ReconfigVM_Task; 0
+ * leaves the VM untouched (outcome.fenced). */
+void		 enforcer_set_fence(struct enforcer *, int (*fence)(void *), void *arg);
 const char	*enforcer_policy_name(struct enforcer *);
 
 /*

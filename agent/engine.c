@@ -19,6 +19,7 @@
 #include "config.h"
 #include "engine.h"
 #include "enforce.h"
+#include "lease.h"
 #include "log.h"
 #include "notify.h"
 #include "xmalloc.h"
@@ -122,119 +123,6 @@ on_retry_timer(uv_timer_t *t)
 }
 
 /* ---------------------------------------------------------------- */
-/* the checkpoint: the oldest event not yet handled, written off the loop */
-
-struct ckpt_job {
-	struct engine	*e;
-	char		 dir[4096];
-	struct checkpoint cp;
-	int		 rc;
-	char		 err[512];
-};
-
-static void
-ckpt_work(struct vconn *c, void *arg)
-{
-	struct ckpt_job *j = arg;
-	(void)c;
-	j->rc = checkpoint_write(j->dir, &j->cp, j->err, sizeof(j->err));
-}
-
-static void
-ckpt_done(void *arg)
-{
-	struct ckpt_job *j = arg;
-	struct engine *e = j->e;
-
-	e->cp_writing = 0;
-	if (j->rc != 0) {
-		log_warnx("checkpoint: %s", j->err);
-		e->cp_recheck = 1;
-	} else {
-		e->cp_written = j->cp;
-		e->cp_valid = 1;
-	}
-	free(j);
-}
-
-struct low {
-	long long	 key;
-	const char	*time;
-};
-
-static void
-lowest(void *arg, struct vmrec *r)
-{
-	struct low *l = arg;
-	if (r->pend_key >= 0 && (l->key < 0 || r->pend_key < l->key)) {
-		l->key = r->pend_key;
-		l->time = r->pend_time;
-	}
-}
-
-/* Where the next start resumes: 0 and *cp, or -1 if nothing to write. */
-static int
-ckpt_target(struct engine *e, struct checkpoint *cp)
-{
-	struct low l = { -1, NULL };
-
-	if (e->once || e->dry_run || e->max_key < 0 || e->max_time[0] == '\0')
-		return -1;
-	if (e->vms.npend > 0)
-		vm_each(&e->vms, VM_SCHED_COUNT, lowest, &l);
-	if (l.key >= 0) {
-		cp->key = l.key - 1;
-		snprintf(cp->time, sizeof(cp->time), "%s", l.time);
-	} else {
-		cp->key = e->max_key;
-		snprintf(cp->time, sizeof(cp->time), "%s", e->max_time);
-	}
-	if (e->cp_valid && cp->key == e->cp_written.key &&
-	    strcmp(cp->time, e->cp_written.time) == 0)
-		return -1;
-	return 0;
-}
-
-/* A pool job writes it (write, fsync, rename: never on the loop). */
-static void
-ckpt_maybe(struct engine *e)
-{
-	struct checkpoint cp;
-
-	if (e->cp_writing || e->closing)
-		return;
-	if (!e->cp_recheck && e->vms.pend_gen == e->cp_gen && e->max_key == e->cp_max)
-		return;
-	e->cp_gen = e->vms.pend_gen;
-	e->cp_max = e->max_key;
-	e->cp_recheck = 0;
-	if (ckpt_target(e, &cp) != 0)
-		return;
-	struct ckpt_job *j = xcalloc(1, sizeof(*j));
-	j->e = e;
-	snprintf(j->dir, sizeof(j->dir), "%s", engine_cfg(e)->state_dir);
-	j->cp = cp;
-	e->cp_writing = 1;
-	if (pool_submit(&e->pool, ckpt_work, ckpt_done, j) != 0) {
-		e->cp_writing = 0;
-		e->cp_recheck = 1;
-		free(j);
-	}
-}
-
-/* The last one, on the way out (the loop is done: blocking is fine). */
-static void
-ckpt_final(struct engine *e)
-{
-	struct checkpoint cp;
-	char err[512];
-
-	if (ckpt_target(e, &cp) == 0 &&
-	    checkpoint_write(engine_cfg(e)->state_dir, &cp, err, sizeof(err)) != 0)
-		log_warnx("checkpoint: %s", err);
-}
-
-/* ---------------------------------------------------------------- */
 /* stopping                                                          */
 
 static void
@@ -265,7 +153,8 @@ maybe_close(struct engine *e)
 	if (atomic_load(&e->watch.done) && e->watch.started && e->jobs == 0 &&
 	    !e->scanning && !e->cp_writing && !e->closing) {
 		watch_join(&e->watch);
-		ckpt_final(e);
+		lease_stop(&e->lease);		/* before the loop's wake-up closes */
+		progress_final(e);
 		close_all(e);
 	}
 }
@@ -408,7 +297,7 @@ on_turn(uv_prepare_t *h)
 	struct engine *e = h->data;
 
 	if (!e->closing) {
-		ckpt_maybe(e);
+		progress_maybe(e);
 		uint64_t next = sched_run(e), now = now_loop(e);
 		if (next == UINT64_MAX)
 			uv_timer_stop(&e->retry_t);
@@ -427,34 +316,6 @@ on_turn(uv_prepare_t *h)
 
 /* ---------------------------------------------------------------- */
 /* start                                                             */
-
-static int
-prepare_state_dir(struct engine *e)
-{
-	struct checkpoint cp;
-	char err[512];
-	const struct config *cfg = engine_cfg(e);
-
-	if (e->dry_run || e->once)
-		return 0;
-	if (mkdir(cfg->state_dir, 0700) != 0 && errno != EEXIST) {
-		log_error("state directory %s: %s; create it (owned by the agent's user) "
-		    "or set <state-dir> in %s", cfg->state_dir, strerror(errno), e->config_path);
-		return -1;
-	}
-	int rc = checkpoint_read(cfg->state_dir, &cp, err, sizeof(err));
-	if (rc == 0) {
-		snprintf(e->begin_time, sizeof(e->begin_time), "%s", cp.time);
-		e->max_key = cp.key;
-		snprintf(e->max_time, sizeof(e->max_time), "%s", cp.time);
-		e->cp_written = cp;
-		e->cp_valid = 1;
-		log_info("checkpoint: resuming events from %s (after key %lld)", cp.time, cp.key);
-	} else if (rc < 0) {
-		log_warnx("checkpoint: %s", err);
-	}
-	return 0;
-}
 
 /* Logs in; EXIT_OK or an exit code. */
 static int
@@ -646,13 +507,17 @@ engine_run(struct engine *e)
 	if ((rc = engine_login(e)) != EXIT_OK)
 		return rc;
 	rc = EXIT_CONFIG;
-	if (prepare_state_dir(e) != 0)
+	if (progress_open(e) != 0)
 		goto out_session;
 	e->enf = enforcer_new();
 	rc = EXIT_FAIL;
 	if (engine_prepare(e, &kms_first) != 0)
 		goto out_enforcer;
+	if ((rc = lease_setup(e)) != EXIT_OK)
+		goto out_enforcer;
 	loop_init(e);
+	if (!e->once)
+		lease_begin(e);
 	int ran = engine_loop(e, &kms_first) == 0;
 	pool_destroy(&e->pool);
 	if ((rc = uv_loop_close(&e->loop)) != 0)
@@ -667,8 +532,12 @@ engine_run(struct engine *e)
 		log_info("stopped: %lu events, %lu reconfigurations (%lu done, %lu failed)",
 		    e->met.events, e->n_reconfigs, e->met.remediation_ok, e->met.remediation_err);
 out_enforcer:
+	lease_stop(&e->lease);
+	lease_destroy(&e->lease);
 	enforcer_free(e->enf);
 out_session:
+	if (e->lock_fd > 0)
+		close(e->lock_fd);
 	vsession_close(e->s);
 	vsession_free(e->s);
 	/* Joins libuv's pool threads, so that each frees what OpenSSL keeps

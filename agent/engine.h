@@ -5,6 +5,7 @@
  *   watch.c    the watcher thread: vCenter's events enter, as notes
  *   notes.c    the one queue from the threads to the loop
  *   engine.c   the loop: libuv lifetime, signals, reload, the per-turn hook
+ *   leader.c   the lease (lease.c) -> whether this agent acts at all
  *   sched.c    an event or a result -> which VM is worked on next
  *   vmtable.c  the VM table, the ready queue, vm_set_sched()
  *   breaker.c  the KMS circuit breaker; health.c, the KMS health checks
@@ -29,6 +30,7 @@
 #include "httpd.h"
 #include "checkpoint.h"
 #include "kms.h"
+#include "lease.h"
 #include "metrics.h"
 #include "notes.h"
 #include "pool.h"
@@ -65,6 +67,8 @@ struct engine {
 	struct breaker	 breaker;
 	struct metrics	 met;
 	struct httpd	*httpd;
+	struct lease	 lease;		/* leader.c: who acts */
+	int		 lock_fd;	/* the state directory's (progress.c) */
 
 	/* What starts new work. */
 	int		 accepting;	/* 0 once stopping */
@@ -73,6 +77,7 @@ struct engine {
 	int		 jobs;		/* enforce and confirm jobs out; with the
 					   tasks followed, what max-in-flight caps */
 	int		 scanning, scans_done, rescan, collector_ready;
+	int		 takeover_scan;	/* the scan after taking the lease over */
 	/* Confirmation batch (confirm.c). */
 	struct vmrec	*chead, **ctail;
 	size_t		 nconfirm;
@@ -117,6 +122,17 @@ void	sched_settled(struct engine *, struct vmrec *);
 int	sched_submit_enforce(struct engine *, struct vmrec *, enum crypto_gate);
 void	sched_audit(struct engine *, const char *vm, const char *msg);
 void	sched_finish_once(struct engine *);
+
+/* progress.c: the state directory, the checkpoint */
+int	progress_open(struct engine *);
+void	progress_maybe(struct engine *);
+void	progress_final(struct engine *);
+
+/* leader.c: the lease -> whether the scheduler acts */
+int	lease_setup(struct engine *);
+void	lease_begin(struct engine *);
+void	leader_note(struct engine *, const struct note *);
+int	leader_may_act(void *engine);
 
 /* confirm.c */
 void	confirm_add(struct engine *, struct vmrec *);

@@ -21,17 +21,26 @@
 /* audit events                                                      */
 
 struct audit_job {
-	char	vm[96];
-	char	msg[1024];
+	char		 vm[96];
+	char		 msg[1024];
+	const char	*by;
 };
 
+/* One audit event on the VM, naming the agent that acted (with several
+ * agents on one vCenter, the leader). */
 static void
-audit(struct vconn *c, const char *vm, const char *msg)
+audit(struct vconn *c, const char *vm, const char *msg, const char *by)
 {
 	struct vmoref obj;
+	char m[1600];
+
 	snprintf(obj.type, sizeof(obj.type), "VirtualMachine");
 	snprintf(obj.value, sizeof(obj.value), "%s", vm);
-	if (vim_log_user_event(c, &obj, msg) != 0)
+	if (by != NULL && by[0] != '\0')
+		snprintf(m, sizeof(m), "%s (agent %s)", msg, by);
+	else
+		snprintf(m, sizeof(m), "%s", msg);
+	if (vim_log_user_event(c, &obj, m) != 0)
 		log_warnx("%s: LogUserEvent failed: %s", vm, vconn_error(c));
 }
 
@@ -39,7 +48,7 @@ static void
 audit_work(struct vconn *c, void *arg)
 {
 	struct audit_job *j = arg;
-	audit(c, j->vm, j->msg);
+	audit(c, j->vm, j->msg, j->by);
 }
 
 void
@@ -50,6 +59,7 @@ sched_audit(struct engine *e, const char *vm, const char *msg)
 	struct audit_job *j = xcalloc(1, sizeof(*j));
 	snprintf(j->vm, sizeof(j->vm), "%s", vm);
 	snprintf(j->msg, sizeof(j->msg), "%s", msg);
+	j->by = e->lease.enabled ? e->lease.identity : NULL;
 	if (pool_submit(&e->pool, audit_work, free, j) != 0)
 		free(j);
 }
@@ -93,7 +103,7 @@ enforce_work(struct vconn *c, void *arg)
 		char m[1024];
 		snprintf(m, sizeof(m), "vmcrypt-agent: not encrypting (%s): %s",
 		    vm_state_name(o->state), o->reason);
-		audit(c, j->vm, m);
+		audit(c, j->vm, m, j->e->lease.enabled ? j->e->lease.identity : NULL);
 		snprintf(j->logged, sizeof(j->logged), "%s", vm_state_name(o->state));
 	}
 }
@@ -193,6 +203,12 @@ enforce_done(void *arg)
 	if (o->gone) {
 		log_info("VM %s: no longer exists", j->vm);
 		vm_remove(&e->vms, r);
+	} else if (o->fenced) {
+		/* Lost the lease mid-job: nothing changed; the VM waits in the
+		 * queue for this agent to lead again (or the leader's scan). */
+		log_info("VM %s (%s): %s", vm_name(r), r->moref, o->msg);
+		vm_done(&e->vms, r, "not the leader");
+		vm_enqueue(&e->vms, r, "left for the leader");
 	} else {
 		if (o->err == 0 || o->issued)
 			r->start_scan = 0;	/* looked at (and any old task found) */

@@ -181,6 +181,17 @@ metrics_render(const struct metrics *m, const struct gauges *g, size_t *len)
 	put(&o, "vmcrypt_tasks_in_flight %d\n", g->in_flight);
 	head(&o, "vmcrypt_dry_run", "gauge", "1 if the agent changes nothing.");
 	put(&o, "vmcrypt_dry_run %d\n", g->dry_run ? 1 : 0);
+	head(&o, "vmcrypt_leader", "gauge",
+	    "1 while this agent holds the leader lease and acts; 0 as a standby.");
+	put(&o, "vmcrypt_leader %d\n", !g->ha || g->leader ? 1 : 0);
+	head(&o, "vmcrypt_leader_failovers_total", "counter",
+	    "Times this agent took the lease over from another agent whose heartbeat "
+	    "stopped.");
+	put(&o, "vmcrypt_leader_failovers_total %lu\n", g->failovers);
+	head(&o, "vmcrypt_lease_age_seconds", "gauge",
+	    "Leader: since its last renewal; standby: since the holder's heartbeat last "
+	    "changed (-1: unknown).");
+	put(&o, "vmcrypt_lease_age_seconds %.3f\n", g->lease_age);
 	*len = o.len;
 	return o.p;
 }

@@ -43,6 +43,12 @@ struct gauges {
 	int		 in_flight;
 	int		 dry_run;
 	const char	*version;
+	int		 ha;			/* the lease is in use */
+	int		 leader;
+	unsigned long	 failovers;
+	double		 lease_age;		/* seconds since the lease was renewed
+						   (leader) or its heartbeat last
+						   changed (standby); -1 unknown */
 };
 
 void	metrics_observe_latency(struct metrics *, double seconds);

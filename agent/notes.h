@@ -20,6 +20,8 @@ enum note_kind {
 	N_TASK,		/* a followed task ended: vm, task, ok, fault, msg */
 	N_READY,	/* the event stream is (again) live */
 	N_ERROR,	/* msg, for the log */
+	N_LEADER,	/* the lease is ours: msg, key = epoch */
+	N_STANDBY,	/* the lease is lost: msg */
 };
 
 struct note {

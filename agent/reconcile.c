@@ -74,13 +74,14 @@ scan_result(struct engine *e, struct scan_job *j)
 			continue;
 		acting++;
 		r->attempts = 0;
-		if (e->scans_done == 0)
+		if (e->scans_done == 0 || e->takeover_scan)
 			r->start_scan = 1;
 		/* A VM in backoff keeps its retry, but not at start-up. */
 		if (r->sched != VM_BACKOFF || e->scans_done == 0)
 			vm_enqueue(&e->vms, r, "reconcile");
 	}
 	e->scans_done++;
+	e->takeover_scan = 0;
 	e->last_reconcile = time(NULL);
 	scan_status(e, &j->inv, counts, acting);
 }

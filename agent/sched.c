@@ -67,7 +67,8 @@ sched_run(struct engine *e)
 		if (probe != NULL)
 			vm_enqueue(&e->vms, probe, "the breaker's probe");
 	}
-	while (e->accepting && e->jobs + e->tasks.running < max) {
+	/* A standby starts nothing: its queue waits for the lease. */
+	while (e->accepting && e->jobs + e->tasks.running < max && lease_may_act(&e->lease)) {
 		struct vmrec *r = vm_dequeue(&e->vms);
 		if (r == NULL)
 			break;
@@ -207,6 +208,10 @@ sched_note(struct engine *e, const struct note *n)
 		break;
 	case N_ERROR:
 		log_warnx("%s", n->msg);
+		break;
+	case N_LEADER:
+	case N_STANDBY:
+		leader_note(e, n);
 		break;
 	}
 }

@@ -45,6 +45,23 @@ count_state(void *arg, struct vmrec *r)
 		g->vms[r->state]++;
 }
 
+/* "; leader (epoch N)" or "; standby (leader: X)" for /healthz. */
+static void
+status_role(struct engine *e, char *out, size_t len)
+{
+	char who[512];
+
+	out[0] = '\0';
+	if (!e->lease.enabled)
+		return;
+	if (lease_may_act(&e->lease)) {
+		snprintf(out, len, "; leader (lease epoch %lld)", atomic_load(&e->lease.epoch));
+		return;
+	}
+	lease_holder(&e->lease, who, sizeof(who));
+	snprintf(out, len, "; standby (lease held by %s)", who[0] ? who : "nobody yet");
+}
+
 void
 status_http(void *arg, const char *path, struct httpd_resp *r)
 {
@@ -54,8 +71,10 @@ status_http(void *arg, const char *path, struct httpd_resp *r)
 	if (strcmp(path, "/healthz") == 0) {
 		int ok = status_stream_live(e, why, sizeof(why));
 		r->status = ok ? 200 : 503;
-		r->body = xasprintf("%s: %s%s\n", ok ? "ok" : "unhealthy", why,
-		    e->breaker.held ? "; KMS unusable (encryption paused)" : "");
+		char role[700];
+		status_role(e, role, sizeof(role));
+		r->body = xasprintf("%s: %s%s%s\n", ok ? "ok" : "unhealthy", why,
+		    e->breaker.held ? "; KMS unusable (encryption paused)" : "", role);
 		r->len = strlen(r->body);
 		return;
 	}
@@ -74,6 +93,12 @@ status_http(void *arg, const char *path, struct httpd_resp *r)
 		g.in_flight = e->tasks.running;
 		g.dry_run = e->dry_run;
 		g.version = VMCRYPT_VERSION;
+		g.ha = e->lease.enabled;
+		g.leader = lease_may_act(&e->lease);
+		g.failovers = atomic_load(&e->lease.failovers);
+		unsigned long long at = atomic_load(&e->lease.renewed_at);
+		uint64_t now = lease_clock_ms();
+		g.lease_age = g.ha && at > 0 && at <= now ? (double)(now - at) / 1000.0 : -1;
 		r->status = 200;
 		r->type = "text/plain; version=0.0.4; charset=utf-8";
 		r->body = metrics_render(&e->met, &g, &r->len);

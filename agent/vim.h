@@ -164,6 +164,14 @@ int	vim_read_next_events(struct vconn *, const struct vmoref *coll, int max,
 	    vevent_cb cb, void *arg, int *count);
 int	vim_destroy_collector(struct vconn *, const struct vmoref *coll);
 
+/* CustomFieldsManager: a field definition for objects of motype (its key
+ * in *key; DuplicateName when the name is taken), its removal, and one
+ * entity's value. */
+int	vim_field_add(struct vconn *, const char *name, const char *motype, int *key);
+int	vim_field_remove(struct vconn *, int key);
+int	vim_field_set(struct vconn *, const struct vmoref *entity, int key,
+	    const char *value);
+
 struct vkey {
 	char	key_id[256];
 	char	provider[256];

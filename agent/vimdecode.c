@@ -164,6 +164,7 @@ DECODER(GenerateKey, vim__GenerateKey)
 DECODER(HasPrivilegeOnEntity, vim__HasPrivilegeOnEntity)
 DECODER(AddCustomFieldDef, vim__AddCustomFieldDef)
 DECODER(SetField, vim__SetField)
+DECODER(RemoveCustomFieldDef, vim__RemoveCustomFieldDef)
 DECODER(PbmRetrieveServiceContent, pbm__PbmRetrieveServiceContent)
 DECODER(PbmQueryProfile, pbm__PbmQueryProfile)
 DECODER(PbmRetrieveContent, pbm__PbmRetrieveContent)
@@ -204,6 +205,7 @@ static const struct {
 	{ "HasPrivilegeOnEntity", dec_HasPrivilegeOnEntity },
 	{ "AddCustomFieldDef", dec_AddCustomFieldDef },
 	{ "SetField", dec_SetField },
+	{ "RemoveCustomFieldDef", dec_RemoveCustomFieldDef },
 	{ "PbmRetrieveServiceContent", dec_PbmRetrieveServiceContent },
 	{ "PbmQueryProfile", dec_PbmQueryProfile },
 	{ "PbmRetrieveContent", dec_PbmRetrieveContent },

@@ -533,6 +533,7 @@ struct vim__CancelWaitForUpdatesResponse { char *__dummy 0; };
 struct vim__CancelRetrievePropertiesExResponse { char *__dummy 0; };
 struct vim__LogUserEventResponse { char *__dummy 0; };
 struct vim__SetFieldResponse { char *__dummy 0; };
+struct vim__RemoveCustomFieldDefResponse { char *__dummy 0; };
 struct vim__SetCollectorPageSizeResponse { char *__dummy 0; };
 struct vim__ResetCollectorResponse { char *__dummy 0; };
 struct vim__RetrievePropertiesExResponse { struct vim__RetrieveResult *returnval 0; };
@@ -692,6 +693,9 @@ int vim__HasPrivilegeOnEntity(struct vim__ManagedObjectReference *_USCOREthis, s
 
 //gsoap vim service method-action: AddCustomFieldDef urn:vim25/6.5
 int vim__AddCustomFieldDef(struct vim__ManagedObjectReference *_USCOREthis, char *name, char *moType 0, struct vim__AddCustomFieldDefResponse *out);
+
+//gsoap vim service method-action: RemoveCustomFieldDef urn:vim25/6.5
+int vim__RemoveCustomFieldDef(struct vim__ManagedObjectReference *_USCOREthis, int key, struct vim__RemoveCustomFieldDefResponse *out);
 
 //gsoap vim service method-action: SetField urn:vim25/6.5
 int vim__SetField(struct vim__ManagedObjectReference *_USCOREthis, struct vim__ManagedObjectReference *entity, int key, char *value, struct vim__SetFieldResponse *out);

@@ -185,10 +185,11 @@ class Vcsim:
             objs.append(o)
         return objs
 
-    def config(self, tls=None, user=USER, extra="", tail=None):
+    def config(self, tls=None, user=USER, extra="", tail=None, state=None):
         """Writes an agent config; tls is the inner <tls .../> element or ''.
         tail goes after <state-dir> (<log>, <metrics>); by default the
-        metrics listener gets a free port (self.metrics_port)."""
+        metrics listener gets a free port (self.metrics_port).  state: the
+        state directory (default the test's; one running agent each)."""
         if tail is None:
             self.metrics_port = free_port()
             tail = f'  <metrics listen="127.0.0.1:{self.metrics_port}"/>\n'
@@ -198,7 +199,7 @@ class Vcsim:
         with open(path, "w") as f:
             f.write(f'<?xml version="1.0"?>\n<vmcrypt-agent version="1">\n'
                     f'  <vcenter url="{self.url}" user="{user}" pbm-path="/pbm">{tls}</vcenter>\n'
-                    f'{extra}  <state-dir>{self.dir}</state-dir>\n{tail}</vmcrypt-agent>\n')
+                    f'{extra}  <state-dir>{state or self.dir}</state-dir>\n{tail}</vmcrypt-agent>\n')
         return path
 
     def stop(self):
