@@ -54,7 +54,7 @@ GSOAP_IMPORT := /usr/share/gsoap/import
 
 # The SOAP module (the only objects built against the generated stubs).
 SOAP_OBJS  := vsession.o vprop.o vimvm.o vimdecode.o vimkms.o vimfields.o pbm.o ovhapi.o
-CORE_OBJS  := cli.o log.o xmalloc.o config.o config_xsd.o tls.o trace.o xnode.o inventory.o policy.o plan.o vmread.o encpolicy.o enforce.o provmap.o vsanmap.o checkpoint.o kms.o check.o kmip.o kmstool.o ovh.o ovhcmd.o ovhcalls.o metrics.o report.o
+CORE_OBJS  := cli.o log.o xmalloc.o config.o config_xsd.o tls.o trace.o xnode.o inventory.o policy.o plan.o vmread.o encpolicy.o enforce.o provmap.o vsanmap.o checkpoint.o kms.o check.o kmip.o kmstool.o ovh.o ovhcmd.o ovhcalls.o metrics.o report.o reportcmd.o
 ENGINE_OBJS := engine.o sched.o jobs.o reconcile.o confirm.o health.o status.o leader.o lease.o progress.o watch.o notes.o pool.o tasks.o vmtable.o breaker.o backoff.o
 AGENT_OBJS := main.o setupcmd.o kmssetup.o kmstrust.o policycmd.o $(ENGINE_OBJS) httpd.o notify.o bundle.o $(CORE_OBJS) $(SOAP_OBJS) soapC.o soapClient.o
 
@@ -105,7 +105,7 @@ $(BIN): $(addprefix $(BUILD)/,$(AGENT_OBJS))
 	$(CC) -o $@ $^ $(LDLIBS)
 
 # ---- tests ------------------------------------------------------------------
-UNIT_TESTS := test_config test_decode test_xnode test_tls test_inventory test_policy test_checkpoint test_enforce test_kms test_kmip test_ovh test_httpd test_trace test_plan test_engine
+UNIT_TESTS := test_config test_decode test_xnode test_tls test_inventory test_policy test_checkpoint test_enforce test_kms test_kmip test_ovh test_httpd test_trace test_plan test_engine test_lease
 UNIT_BINS  := $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 
 $(BUILD)/tests/%.o: tests/unit/%.c agent/*.h $(BUILD)/stubs/soapH.h
@@ -118,6 +118,9 @@ $(BUILD)/tests/test_xnode: $(BUILD)/tests/test_xnode.o $(addprefix $(BUILD)/,log
 	$(CC) -o $@ $^ $(TEST_LIBS)
 # The engine's decisions, driven without its loop.
 $(BUILD)/tests/test_engine: $(BUILD)/tests/test_engine.o $(addprefix $(BUILD)/,$(ENGINE_OBJS) httpd.o notify.o $(CORE_OBJS) $(SOAP_OBJS) soapC.o soapClient.o)
+	$(CC) -o $@ $^ $(TEST_LIBS)
+
+$(BUILD)/tests/test_lease: $(BUILD)/tests/test_lease.o $(addprefix $(BUILD)/,$(ENGINE_OBJS) httpd.o notify.o $(CORE_OBJS) $(SOAP_OBJS) soapC.o soapClient.o)
 	$(CC) -o $@ $^ $(TEST_LIBS)
 
 # The listener is part of the loop, not of CORE_OBJS.

@@ -226,7 +226,20 @@ claim(struct lease *l, struct vconn *c, const struct lease_view *v, int quiet)
 			post(l, N_ERROR, "lease: cannot claim %s: %s", name, vconn_error(c));
 		return -1;
 	}
+	/* Created is not won: a claim decided on an old look (a pause between
+	 * the look and the call) may re-create an epoch the leader's cleanup
+	 * removed, below the one that holds.  Ours must be the highest. */
+	struct lease_view now;
+	int rc = read_view(c, &now);
+	if (rc != 0 || now.epoch != epoch) {
+		(void)vim_field_remove(c, key);
+		l->st.seen_epoch = -1;
+		if (rc != 0 && !quiet)
+			post(l, N_ERROR, "lease: cannot confirm %s: %s", name, vconn_error(c));
+		return rc != 0 ? -1 : 0;
+	}
 	const char *was = lease_value_identity(v->value);
+	int released = strncmp(v->value, "released ", 9) == 0;
 	snprintf(prev, sizeof(prev), "%s", was && strcmp(was, l->identity) != 0 ? was : "");
 	l->st.role = LEASE_LEADER;
 	l->st.epoch = epoch;
@@ -239,15 +252,13 @@ claim(struct lease *l, struct vconn *c, const struct lease_view *v, int quiet)
 	if (write_beat(l, c, NULL) != 0)
 		post(l, N_ERROR, "lease: cannot write the heartbeat: %s", vconn_error(c));
 	/* The older epochs go: a holder paused under one finds its field gone. */
-	if (v->epoch > 0)
-		(void)vim_field_remove(c, v->key);
-	for (size_t i = 0; i < v->nold; i++)
-		(void)vim_field_remove(c, v->old[i]);
-	if (prev[0])
+	for (size_t i = 0; i < now.nold; i++)
+		(void)vim_field_remove(c, now.old[i]);
+	if (prev[0] && !released)
 		atomic_fetch_add(&l->failovers, 1);
 	post(l, N_LEADER, "leader: holding the lease (epoch %lld)%s%s%s; acting", epoch,
-	    prev[0] ? ", taken over from " : "", prev, prev[0] ? " after its heartbeat stopped" :
-	    "");
+	    !prev[0] ? "" : released ? ", released by " : ", taken over from ", prev,
+	    !prev[0] || released ? "" : " after its heartbeat stopped");
 	return 1;
 }
 
