@@ -393,6 +393,14 @@ config_from(xmlDocPtr doc, const char *path, struct where *w)
 	default_str(&c->migrate_encryption, "required");
 	default_str(&c->ft_encryption, "leave");
 	default_str(&c->templates, "report");
+	/* Under systemd, StateDirectory= is the one writable place
+	 * (ProtectSystem=strict): it wins, and each instance of the template
+	 * unit gets its own. */
+	const char *sd = getenv("STATE_DIRECTORY");
+	if (sd != NULL && sd[0] == '/' && strchr(sd, ':') == NULL) {
+		free(c->state_dir);
+		c->state_dir = xstrdup(sd);
+	}
 	default_str(&c->state_dir, "/var/lib/vmcrypt-agent");
 	default_str(&c->log_level, "info");
 	default_str(&c->metrics_listen, "127.0.0.1:9480");

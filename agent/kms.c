@@ -25,6 +25,8 @@ const struct kms_priv kms_privileges[] = {
 	{ "StorageProfile.View", "read storage policies and associations" },
 	{ "StorageProfile.Apply", "apply the encryption storage policy" },
 	{ "Global.LogEvent", "write the audit trail (LogUserEvent)" },
+	{ "Global.ManageCustomFields", "hold the leader lease (AddCustomFieldDef)" },
+	{ "Global.SetCustomField", "renew the leader lease (SetField)" },
 };
 const size_t kms_nprivileges = sizeof(kms_privileges) / sizeof(kms_privileges[0]);
 

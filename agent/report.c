@@ -80,8 +80,8 @@ report_note_action(struct report *r, const char *moref, const char *msg, const c
 	}
 }
 
-static int
-read_audit(struct vconn *c, struct report *r, int days, char *err, size_t errlen)
+int
+report_read_audit(struct vconn *c, struct report *r, int days, char *err, size_t errlen)
 {
 	static const char *const types[] = { "GeneralUserEvent" };
 	struct vmoref coll;
@@ -173,24 +173,8 @@ report_json(const struct report *r, FILE *f)
 	json_object_object_add(o, "in_scope", json_object_new_int64((int64_t)r->in_scope));
 	json_object_object_add(o, "compliant_in_scope",
 	    json_object_new_int64((int64_t)r->counts[VS_COMPLIANT]));
-	for (size_t i = 0; i < r->nvms; i++) {
-		const struct report_vm *v = &r->vms[i];
-		json_object *x = json_object_new_object();
-		json_object_object_add(x, "name", jstr(v->vm->name));
-		json_object_object_add(x, "moref", jstr(v->vm->moref));
-		json_object_object_add(x, "folder", jstr(v->vm->folder));
-		json_object_object_add(x, "state", jstr(vm_info_state(v->vm)));
-		json_object_object_add(x, "reason", jstr(v->vm->reason));
-		json_object_object_add(x, "hw_version", jstr(v->vm->hw_version));
-		json_object_object_add(x, "power_state", jstr(v->vm->power_state));
-		json_object_object_add(x, "encrypted", json_object_new_boolean(v->vm->encrypted));
-		json_object_object_add(x, "key_provider", jstr(v->vm->provider));
-		json_object_object_add(x, "migrate_encryption", jstr(v->vm->migrate_encryption));
-		json_object_object_add(x, "last_action", v->action[0] ? jstr(v->action) : NULL);
-		json_object_object_add(x, "last_action_time", v->action_time[0] ?
-		    jstr(v->action_time) : NULL);
-		json_object_array_add(vms, x);
-	}
+	for (size_t i = 0; i < r->nvms; i++)
+		json_object_array_add(vms, report_json_vm(&r->vms[i], NULL));
 	json_object_object_add(o, "vms", vms);
 	int rc = fprintf(f, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 	    JSON_C_TO_STRING_NOSLASHESCAPE)) < 0 ? -1 : 0;
@@ -198,11 +182,34 @@ report_json(const struct report *r, FILE *f)
 	return rc;
 }
 
+/* One VM's row (with its vCenter in a fleet report). */
+json_object *
+report_json_vm(const struct report_vm *v, const char *vcenter)
+{
+	json_object *x = json_object_new_object();
+	if (vcenter != NULL)
+		json_object_object_add(x, "vcenter", jstr(vcenter));
+	json_object_object_add(x, "name", jstr(v->vm->name));
+	json_object_object_add(x, "moref", jstr(v->vm->moref));
+	json_object_object_add(x, "folder", jstr(v->vm->folder));
+	json_object_object_add(x, "state", jstr(vm_info_state(v->vm)));
+	json_object_object_add(x, "reason", jstr(v->vm->reason));
+	json_object_object_add(x, "hw_version", jstr(v->vm->hw_version));
+	json_object_object_add(x, "power_state", jstr(v->vm->power_state));
+	json_object_object_add(x, "encrypted", json_object_new_boolean(v->vm->encrypted));
+	json_object_object_add(x, "key_provider", jstr(v->vm->provider));
+	json_object_object_add(x, "migrate_encryption", jstr(v->vm->migrate_encryption));
+	json_object_object_add(x, "last_action", v->action[0] ? jstr(v->action) : NULL);
+	json_object_object_add(x, "last_action_time", v->action_time[0] ?
+	    jstr(v->action_time) : NULL);
+	return x;
+}
+
 /* ---------------------------------------------------------------- */
 /* csv                                                               */
 
-static void
-csv_cell(FILE *f, const char *s, int last)
+void
+report_csv_cell(FILE *f, const char *s, int last)
 {
 	if (s == NULL)
 		s = "";
@@ -220,37 +227,52 @@ csv_cell(FILE *f, const char *s, int last)
 	fputs(last ? "\r\n" : ",", f);
 }
 
-int
-report_csv(const struct report *r, FILE *f)
+void
+report_csv_head(FILE *f, int fleet)
 {
 	static const char *const hdr[] = { "name", "moref", "folder", "state", "reason",
 	    "hw_version", "power_state", "encrypted", "key_provider", "migrate_encryption",
 	    "last_action", "last_action_time" };
+	if (fleet)
+		report_csv_cell(f, "vcenter", 0);
 	for (size_t i = 0; i < 12; i++)
-		csv_cell(f, hdr[i], i == 11);
-	for (size_t i = 0; i < r->nvms; i++) {
-		const struct report_vm *v = &r->vms[i];
-		csv_cell(f, v->vm->name, 0);
-		csv_cell(f, v->vm->moref, 0);
-		csv_cell(f, v->vm->folder, 0);
-		csv_cell(f, vm_info_state(v->vm), 0);
-		csv_cell(f, v->vm->reason, 0);
-		csv_cell(f, v->vm->hw_version, 0);
-		csv_cell(f, v->vm->power_state, 0);
-		csv_cell(f, v->vm->encrypted ? "yes" : "no", 0);
-		csv_cell(f, v->vm->provider, 0);
-		csv_cell(f, v->vm->migrate_encryption, 0);
-		csv_cell(f, v->action, 0);
-		csv_cell(f, v->action_time, 1);
-	}
+		report_csv_cell(f, hdr[i], i == 11);
+}
+
+int
+report_csv(const struct report *r, FILE *f)
+{
+	report_csv_head(f, 0);
+	for (size_t i = 0; i < r->nvms; i++)
+		report_csv_vm(f, &r->vms[i], NULL);
 	return ferror(f) ? -1 : 0;
+}
+
+/* One VM's row (its vCenter first, in a fleet report). */
+void
+report_csv_vm(FILE *f, const struct report_vm *v, const char *vcenter)
+{
+	if (vcenter != NULL)
+		report_csv_cell(f, vcenter, 0);
+	report_csv_cell(f, v->vm->name, 0);
+	report_csv_cell(f, v->vm->moref, 0);
+	report_csv_cell(f, v->vm->folder, 0);
+	report_csv_cell(f, vm_info_state(v->vm), 0);
+	report_csv_cell(f, v->vm->reason, 0);
+	report_csv_cell(f, v->vm->hw_version, 0);
+	report_csv_cell(f, v->vm->power_state, 0);
+	report_csv_cell(f, v->vm->encrypted ? "yes" : "no", 0);
+	report_csv_cell(f, v->vm->provider, 0);
+	report_csv_cell(f, v->vm->migrate_encryption, 0);
+	report_csv_cell(f, v->action, 0);
+	report_csv_cell(f, v->action_time, 1);
 }
 
 /* ---------------------------------------------------------------- */
 /* html                                                              */
 
-static void
-esc(FILE *f, const char *s)
+void
+report_esc(FILE *f, const char *s)
 {
 	for (; s && *s; s++) {
 		switch (*s) {
@@ -280,22 +302,22 @@ static const struct {
 	{ VS_VSAN_ENCRYPTED, "vSAN-encrypted", "#00838f" },
 };
 
-static void
-html_chart(const struct report *r, FILE *f)
+void
+report_html_chart(FILE *f, const size_t *counts)
 {
 	size_t max = 1;
 	const int w = 560, rowh = 30, left = 190;
 	int n = (int)(sizeof(bars) / sizeof(bars[0]));
 
 	for (int i = 0; i < n; i++)
-		if (r->counts[bars[i].s] > max)
-			max = r->counts[bars[i].s];
+		if (counts[bars[i].s] > max)
+			max = counts[bars[i].s];
 	fprintf(f, "<svg id=\"chart\" role=\"img\" aria-label=\"VMs by state\" "
 	    "xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
 	    "viewBox=\"0 0 %d %d\">\n", w + left + 60, n * rowh + 10, w + left + 60,
 	    n * rowh + 10);
 	for (int i = 0; i < n; i++) {
-		size_t c = r->counts[bars[i].s];
+		size_t c = counts[bars[i].s];
 		int bw = (int)((double)c / (double)max * w);
 		int y = 5 + i * rowh;
 		fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\" class=\"lbl\">%s</text>"
@@ -307,12 +329,10 @@ html_chart(const struct report *r, FILE *f)
 	fputs("</svg>\n", f);
 }
 
-int
-report_html(const struct report *r, FILE *f)
+/* The page up to <body>: style and title. */
+void
+report_html_head(FILE *f)
 {
-	double pct = r->in_scope ? 100.0 * (double)r->counts[VS_COMPLIANT] /
-	    (double)r->in_scope : 100.0;
-
 	fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
 	    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
 	    "<title>VM encryption compliance report</title>\n<style>\n"
@@ -333,60 +353,69 @@ report_html(const struct report *r, FILE *f)
 	    "tr.s-pending td.state,tr.s-deferred td.state{color:#b26a00}\n"
 	    "@media print{th{position:static}}\n"
 	    "</style></head><body>\n", f);
-	fputs("<h1>VM encryption compliance report</h1>\n<div class=\"meta\">vCenter ", f);
-	esc(f, r->url ? r->url : "?");
-	fputs(" (", f);
-	esc(f, r->inv->vcenter ? r->inv->vcenter : "?");
-	fputs(")", f);
-	fputs(" &middot; generated ", f);
-	esc(f, r->generated);
-	fputs(" by vmcrypt-agent " VMCRYPT_VERSION "</div>\n<div class=\"cards\">", f);
-	fprintf(f, "<div class=\"card\" id=\"pct\"><b>%.1f%%</b>in-scope VMs compliant</div>"
-	    "<div class=\"card\"><b>%zu</b>VMs in total</div>"
-	    "<div class=\"card\"><b>%zu</b>in scope</div>"
-	    "<div class=\"card\"><b>%zu</b>compliant</div></div>\n", pct, r->nvms,
-	    r->in_scope, r->counts[VS_COMPLIANT]);
-	html_chart(r, f);
-	fputs("<table id=\"vms\"><thead><tr><th>VM</th><th>folder</th><th>state</th>"
+}
+
+void
+report_html_table_head(FILE *f, int fleet)
+{
+	fputs("<table id=\"vms\"><thead><tr>", f);
+	if (fleet)
+		fputs("<th>vCenter</th>", f);
+	fputs("<th>VM</th><th>folder</th><th>state</th>"
 	    "<th>reason</th><th>hardware</th><th>power</th><th>encrypted</th>"
 	    "<th>vMotion encryption</th><th>last action</th><th>when</th></tr></thead>"
 	    "<tbody>\n", f);
-	for (size_t i = 0; i < r->nvms; i++) {
-		const struct report_vm *v = &r->vms[i];
-		fputs("<tr class=\"s-", f);
-		esc(f, vm_info_state(v->vm) ? vm_info_state(v->vm) : "unknown");
-		fputs("\"><td>", f);
-		esc(f, v->vm->name);
-		fputs("<br><small>", f);
-		esc(f, v->vm->moref);
-		fputs("</small></td><td>", f);
-		esc(f, v->vm->folder);
-		fputs("</td><td class=\"state\">", f);
-		esc(f, vm_info_state(v->vm) ? vm_info_state(v->vm) : "unknown");
-		fputs("</td><td>", f);
-		esc(f, v->vm->reason && v->vm->reason[0] ? v->vm->reason : "-");
-		fputs("</td><td>", f);
-		esc(f, v->vm->hw_version);
-		fputs("</td><td>", f);
-		esc(f, v->vm->power_state);
-		fputs("</td><td>", f);
-		fputs(v->vm->encrypted ? "yes" : "no", f);
-		fputs("</td><td>", f);
-		esc(f, v->vm->migrate_encryption ? v->vm->migrate_encryption : "-");
-		fputs("</td><td>", f);
-		esc(f, v->action[0] ? v->action : "-");
-		fputs("</td><td>", f);
-		if (v->action_time[0]) {	/* "2026-11-26T12:14:00.9156Z" -> "2026-11-26 12:14:00Z" */
-			char t[64];
-			snprintf(t, sizeof(t), "%.19sZ", v->action_time);
-			if (strlen(t) > 10 && t[10] == 'T')
-				t[10] = ' ';
-			esc(f, t);
-		} else {
-			fputs("-", f);
-		}
-		fputs("</td></tr>\n", f);
+}
+
+/* One VM's row (its vCenter first, in a fleet report). */
+void
+report_html_vm(FILE *f, const struct report_vm *v, const char *vcenter)
+{
+	fputs("<tr class=\"s-", f);
+	report_esc(f, vm_info_state(v->vm) ? vm_info_state(v->vm) : "unknown");
+	fputs("\">", f);
+	if (vcenter != NULL) {
+		fputs("<td>", f);
+		report_esc(f, vcenter);
+		fputs("</td>", f);
 	}
+	fputs("<td>", f);
+	report_esc(f, v->vm->name);
+	fputs("<br><small>", f);
+	report_esc(f, v->vm->moref);
+	fputs("</small></td><td>", f);
+	report_esc(f, v->vm->folder);
+	fputs("</td><td class=\"state\">", f);
+	report_esc(f, vm_info_state(v->vm) ? vm_info_state(v->vm) : "unknown");
+	fputs("</td><td>", f);
+	report_esc(f, v->vm->reason && v->vm->reason[0] ? v->vm->reason : "-");
+	fputs("</td><td>", f);
+	report_esc(f, v->vm->hw_version);
+	fputs("</td><td>", f);
+	report_esc(f, v->vm->power_state);
+	fputs("</td><td>", f);
+	fputs(v->vm->encrypted ? "yes" : "no", f);
+	fputs("</td><td>", f);
+	report_esc(f, v->vm->migrate_encryption ? v->vm->migrate_encryption : "-");
+	fputs("</td><td>", f);
+	report_esc(f, v->action[0] ? v->action : "-");
+	fputs("</td><td>", f);
+	if (v->action_time[0]) {	/* "2026-11-26T12:14:00.9156Z" -> "2026-11-26 12:14:00Z" */
+		char t[64];
+		snprintf(t, sizeof(t), "%.19sZ", v->action_time);
+		if (strlen(t) > 10 && t[10] == 'T')
+			t[10] = ' ';
+		report_esc(f, t);
+	} else {
+		fputs("-", f);
+	}
+	fputs("</td></tr>\n", f);
+}
+
+/* The table's end, the sorting script, the end of the page. */
+int
+report_html_tail(FILE *f)
+{
 	fputs("</tbody></table>\n<script>\n"
 	    "(function(){var t=document.getElementById('vms');var hs=t.tHead.rows[0].cells;\n"
 	    "for(var i=0;i<hs.length;i++)(function(c){hs[c].onclick=function(){\n"
@@ -400,149 +429,29 @@ report_html(const struct report *r, FILE *f)
 	return ferror(f) ? -1 : 0;
 }
 
-/* ---------------------------------------------------------------- */
-
-struct report_opts {
-	const char	*config, *format, *output;
-	int		 days;
-};
-
-/* EXIT_OK to go on, an exit code, or -1 (--help said). */
-static int
-report_args(int argc, char **argv, struct report_opts *o)
-{
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "format", required_argument, NULL, 'f' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "since", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int ch;
-	char *end;
-	long v;
-
-	while ((ch = getopt_long(argc, argv, "c:f:o:h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'c': o->config = optarg; break;
-		case 'f': o->format = optarg; break;
-		case 'o': o->output = optarg; break;
-		case 's':
-			v = strtol(optarg, &end, 10);
-			if (*optarg == '\0' || *end != '\0' || v < 1 || v > 3650) {
-				fprintf(stderr, "vmcrypt-agent: --since must be 1..3650 days\n");
-				return EXIT_USAGE;
-			}
-			o->days = (int)v;
-			break;
-		case 'h':
-			printf("usage: vmcrypt-agent report [--config FILE] [--format json|csv|html]\n"
-			    "                            [--output FILE] [--since DAYS]\n\n"
-			    "Every VM with its state (compliant, pending, deferred, blocked,\n"
-			    "hw-too-old, excluded, template, inaccessible, wrong-provider), the\n"
-			    "reason, and the agent's last action on it, read from vCenter's event\n"
-			    "history (the\n"
-			    "\"vmcrypt-agent: ...\" events of the last DAYS, default 30).  html (the\n"
-			    "default) is one self-contained file, readable offline: a summary chart\n"
-			    "and a table sortable by any column.  Changes nothing.\n\n"
-			    "exit status: 0 written; 2 usage; 3 bad configuration; 4 vCenter\n"
-			    "unreachable; 5 login failed; 1 anything else (e.g. cannot write).\n");
-			return -1;
-		default:
-			return EXIT_USAGE;
-		}
-	}
-	if (optind != argc || (strcmp(o->format, "json") != 0 &&
-	    strcmp(o->format, "csv") != 0 && strcmp(o->format, "html") != 0)) {
-		fprintf(stderr, "usage: vmcrypt-agent report [--config FILE] [--format "
-		    "json|csv|html] [--output FILE]\n");
-		return EXIT_USAGE;
-	}
-	return EXIT_OK;
-}
-
-/* The report in its format, to --output or stdout: EXIT_OK or EXIT_FAIL. */
-static int
-report_write(struct report *rep, const struct report_opts *o)
-{
-	FILE *f = stdout;
-
-	if (o->output != NULL && (f = fopen(o->output, "w")) == NULL) {
-		fprintf(stderr, "vmcrypt-agent: cannot write %s: %m\n", o->output);
-		return EXIT_FAIL;
-	}
-	int w = strcmp(o->format, "json") == 0 ? report_json(rep, f) :
-	    strcmp(o->format, "csv") == 0 ? report_csv(rep, f) : report_html(rep, f);
-	if (f != stdout && fclose(f) != 0)
-		w = -1;
-	if (w != 0) {
-		fprintf(stderr, "vmcrypt-agent: writing the report failed\n");
-		return EXIT_FAIL;
-	}
-	return EXIT_OK;
-}
-
-/* Reads every VM and the audit events, then writes the report. */
-static int
-report_run(const struct config *cfg, struct vconn *c, const struct report_opts *o)
-{
-	struct enforcer *e = enforcer_new();
-	struct inventory inv;
-	struct report rep;
-	unsigned *acts = NULL;
-	char err[1024], gen[64];
-	int vr, rc;
-
-	if ((vr = enforcer_configure(e, cfg, c, err, sizeof(err))) != 0) {
-		fprintf(stderr, "vmcrypt-agent: %s\n", err);
-		enforcer_free(e);
-		return EXIT_FAIL;
-	}
-	vr = enforce_scan(e, cfg, c, 500, 0, &inv, &acts);
-	free(acts);
-	enforcer_free(e);
-	if (vr != 0) {
-		fprintf(stderr, "vmcrypt-agent: report: %s\n", vconn_error(c));
-		return cli_exit_for(vr);
-	}
-	time_t now = time(NULL);
-	struct tm tm;
-	gmtime_r(&now, &tm);
-	strftime(gen, sizeof(gen), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	report_init(&rep, &inv, gen);
-	rep.url = cfg->vc_url;
-	if (read_audit(c, &rep, o->days, err, sizeof(err)) != 0)
-		fprintf(stderr, "vmcrypt-agent: warning: %s; the last actions are left "
-		    "empty\n", err);
-	rc = report_write(&rep, o);
-	report_free(&rep);
-	inventory_free(&inv);
-	return rc;
-}
-
 int
-cmd_report(int argc, char **argv)
+report_html(const struct report *r, FILE *f)
 {
-	struct report_opts o = { NULL, "html", NULL, 30 };
-	struct config *cfg = NULL;
-	struct vsession *s = NULL;
-	int rc;
+	double pct = r->in_scope ? 100.0 * (double)r->counts[VS_COMPLIANT] /
+	    (double)r->in_scope : 100.0;
 
-	if ((rc = report_args(argc, argv, &o)) != EXIT_OK)
-		return rc < 0 ? EXIT_OK : rc;
-	if ((rc = cli_load_config(o.config, &cfg)) != EXIT_OK)
-		return rc;
-	if ((rc = cli_open_session(cfg, &s)) != EXIT_OK) {
-		config_free(cfg);
-		return rc;
-	}
-	struct vconn *c = vconn_new(s);
-	vconn_set_timeout(c, cfg->timeout);
-	rc = report_run(cfg, c, &o);
-	vconn_free(c);
-	vsession_close(s);
-	vsession_free(s);
-	config_free(cfg);
-	return rc;
+	report_html_head(f);
+	fputs("<h1>VM encryption compliance report</h1>\n<div class=\"meta\">vCenter ", f);
+	report_esc(f, r->url ? r->url : "?");
+	fputs(" (", f);
+	report_esc(f, r->inv->vcenter ? r->inv->vcenter : "?");
+	fputs(")", f);
+	fputs(" &middot; generated ", f);
+	report_esc(f, r->generated);
+	fputs(" by vmcrypt-agent " VMCRYPT_VERSION "</div>\n<div class=\"cards\">", f);
+	fprintf(f, "<div class=\"card\" id=\"pct\"><b>%.1f%%</b>in-scope VMs compliant</div>"
+	    "<div class=\"card\"><b>%zu</b>VMs in total</div>"
+	    "<div class=\"card\"><b>%zu</b>in scope</div>"
+	    "<div class=\"card\"><b>%zu</b>compliant</div></div>\n", pct, r->nvms,
+	    r->in_scope, r->counts[VS_COMPLIANT]);
+	report_html_chart(f, r->counts);
+	report_html_table_head(f, 0);
+	for (size_t i = 0; i < r->nvms; i++)
+		report_html_vm(f, &r->vms[i], NULL);
+	return report_html_tail(f);
 }

@@ -35,4 +35,20 @@ int	report_json(const struct report *, FILE *);
 int	report_csv(const struct report *, FILE *);
 int	report_html(const struct report *, FILE *);
 
+/* The pieces, for the fleet report (reportcmd.c). */
+struct json_object;
+struct vconn;
+int	report_read_audit(struct vconn *, struct report *, int days, char *err,
+	    size_t errlen);
+struct json_object *report_json_vm(const struct report_vm *, const char *vcenter);
+void	report_csv_cell(FILE *, const char *, int last);
+void	report_csv_head(FILE *, int fleet);
+void	report_csv_vm(FILE *, const struct report_vm *, const char *vcenter);
+void	report_esc(FILE *, const char *);
+void	report_html_head(FILE *);
+void	report_html_chart(FILE *, const size_t *counts);
+void	report_html_table_head(FILE *, int fleet);
+void	report_html_vm(FILE *, const struct report_vm *, const char *vcenter);
+int	report_html_tail(FILE *);
+
 #endif

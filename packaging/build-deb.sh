@@ -19,6 +19,8 @@ strip --remove-section=.comment --remove-section=.note --strip-unneeded \
     "$ROOT/usr/bin/vmcrypt-agent"
 install -D -m 0644 packaging/vmcrypt-agent.service \
     "$ROOT/lib/systemd/system/vmcrypt-agent.service"
+install -D -m 0644 packaging/vmcrypt-agent@.service \
+    "$ROOT/lib/systemd/system/vmcrypt-agent@.service"
 install -D -m 0644 packaging/vmcrypt-agent.sysusers \
     "$ROOT/usr/lib/sysusers.d/vmcrypt-agent.conf"
 install -D -m 0644 packaging/vmcrypt-agent.xml "$ROOT/etc/vmcrypt-agent/vmcrypt-agent.xml"

@@ -429,10 +429,105 @@ def bench_cost(d, n):
     return res
 
 
+# ---------------------------------------------------------------- HA
+
+def bench_ha(d, n_vms, kills, idle_s):
+    """Issue #17: the takeover after SIGKILL (from the kill to the new
+    leader's first action: the front receiving the ReconfigVM_Task of a VM
+    created right after the kill; and to the new leader's log line), over
+    `kills` kills with the default lease (15 s) and heartbeat (5 s); and
+    what a standby costs beside the leader (CPU, RSS, calls per minute),
+    idle, with n_vms VMs in the inventory."""
+    v = with_kms(Vcsim(vms=n_vms // 2, dirpath=d, start_timeout=600, strict=False))
+    front = Front(v)
+    res = {"vms": len(v.govc("find", "/", "-type", "m").split()), "lease_s": 15,
+           "heartbeat_s": 5}
+    agents = []
+
+    def start(i):
+        """Agent i, with its own state directory (one agent per directory)."""
+        sd = os.path.join(d, f"state{i}")
+        os.makedirs(sd, exist_ok=True)
+        a = AgentProc.__new__(AgentProc)
+        a.port = conftest.free_port()
+        a.cfg = v.config(state=sd, tail=f'  <metrics listen="127.0.0.1:{a.port}"/>\n')
+        a.log = open(os.path.join(d, f"agent-ha{i}.log"), "w")
+        a.p = subprocess.Popen([BIN, "run", "--config", a.cfg], stdout=a.log, stderr=a.log,
+                               env=dict(os.environ, VMCRYPT_VC_PASSWORD=PASSWORD))
+        a.t0 = time.time()
+        CHILDREN.append(a.p)
+        agents.append(a)
+        return a
+
+    def calls():
+        return sum(x["per_vm"] for x in agent_calls(front, 1).values())
+
+    try:
+        # 1. The leader alone, idle: its calls per minute.
+        lead = start(0)
+        lead.wait_for("leader: holding the lease", 120)
+        lead.wait_for("reconcile: ", 600)
+        time.sleep(10)          # the first scan's work settles
+        front.reset()
+        c0 = lead.cpu_seconds()
+        time.sleep(idle_s)
+        alone = calls()
+        res["leader_alone"] = {"cpu_s_per_min": round((lead.cpu_seconds() - c0) * 60 / idle_s, 3),
+                               "calls_per_min": round(alone * 60 / idle_s, 1),
+                               "rss_mb": int(lead.status()["VmRSS"].split()[0]) / 1024}
+        # 2. A standby beside it, idle: the difference is the standby's.
+        sb = start(1)
+        sb.wait_for("standby: ", 120)
+        sb.wait_for("reconcile: ", 600)
+        time.sleep(10)
+        front.reset()
+        c0, c1 = lead.cpu_seconds(), sb.cpu_seconds()
+        time.sleep(idle_s)
+        both = calls()
+        res["leader"] = {"cpu_s_per_min": round((lead.cpu_seconds() - c0) * 60 / idle_s, 3),
+                         "rss_mb": round(int(lead.status()["VmRSS"].split()[0]) / 1024, 1)}
+        res["standby"] = {"cpu_s_per_min": round((sb.cpu_seconds() - c1) * 60 / idle_s, 3),
+                          "rss_mb": round(int(sb.status()["VmRSS"].split()[0]) / 1024, 1),
+                          "calls_per_min": round((both - alone) * 60 / idle_s, 1)}
+        log(f"ha: leader alone {res['leader_alone']}; leader {res['leader']}; "
+            f"standby {res['standby']}")
+        # 3. Kills: the leader SIGKILLed, a VM created at once; the standby
+        # takes over and reconfigures it.  The killed one comes back as the
+        # next standby.
+        to_action = []
+        for k in range(kills):
+            old, new = (lead, sb)
+            old.p.kill()
+            old.p.wait()
+            t_kill = time.time_ns()
+            name = f"ha-kill-{k}"
+            bt(v, "create", "-n", "1", "-c", "1", "-prefix", name, "-o",
+               os.path.join(d, name + ".jsonl"))
+            ref = records(os.path.join(d, name + ".jsonl"))[0]["moref"]
+            deadline = time.time() + 120
+            while ref not in front.stats()["reconfig_at"]:
+                if time.time() > deadline:
+                    raise RuntimeError(f"no takeover action within 120 s (kill {k})")
+                time.sleep(0.05)
+            to_action.append((front.stats()["reconfig_at"][ref] - t_kill) / 1e9)
+            new.wait_for("taken over from", 60)
+            lead, sb = new, start(2 + k)
+            sb.wait_for("standby: ", 120)
+            log(f"ha: kill {k}: first action {to_action[-1]:.1f} s after the kill")
+        res["takeover_to_first_action_s"] = {
+            "n": len(to_action), "p50": round(pct(to_action, 50), 2),
+            "max": round(max(to_action), 2), "all": [round(x, 2) for x in to_action]}
+        return res
+    finally:
+        for a in agents:
+            a.stop()
+        v.stop()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="smaller sizes, a short idle")
-    ap.add_argument("--only", default="latency,burst,catchup,idle,cost,scale")
+    ap.add_argument("--only", default="latency,burst,catchup,idle,cost,scale,ha")
     ap.add_argument("--baseline", metavar="BIN",
                     help="also run every section with this agent binary, before this one")
     a = ap.parse_args()
@@ -487,6 +582,8 @@ def main():
             section("cost", bench_cost, d, 50 if q else 200)
         if "scale" in only:
             section("scale", bench_scale, d, 2500 if q else 22500)
+        if "ha" in only:
+            section("ha", bench_ha, d, 200 if q else 1000, 3 if q else 10, 30 if q else 120)
     path = os.path.join(OUT, "results.json")
     with open(path, "w") as f:
         json.dump(results, f, indent=2)

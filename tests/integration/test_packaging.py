@@ -177,12 +177,126 @@ def test_deb_install_run_as_the_unit_remove(deb, workdir):
     assert sh("dpkg", "-s", "vmcrypt-agent", check=False).returncode != 0
 
 
+TEMPLATE = "/lib/systemd/system/vmcrypt-agent@.service"
+
+
+def start_instance(name, v, u, workdir):
+    """vmcrypt-agent@NAME as systemd would start it from the installed
+    template: /etc/vmcrypt-agent/NAME.xml (the shipped file pointed at v,
+    <state-dir> left as shipped) and NAME.password, the credential copy,
+    StateDirectory=vmcrypt-agent/NAME and $STATE_DIRECTORY, the notify
+    socket, the unit's User=.  Returns (process, metrics port, socket)."""
+    text = open(TEMPLATE).read().replace("%i", name)
+    vals = lambda k: [l.split("=", 1)[1].strip() for l in text.splitlines()
+                      if l.startswith(k + "=")]
+    port = free_port()
+    conf = open("/etc/vmcrypt-agent/vmcrypt-agent.xml").read()
+    conf = conf.replace("https://vcenter.example.com/sdk", v.url)
+    conf = conf.replace("svc-vmcrypt@vsphere.local", "svc-vmcrypt")
+    conf = conf.replace("    <!-- Trust: the system CA store by default.",
+                        f'    <tls ca-file="/etc/vmcrypt-agent/{name}-ca.pem"/>\n'
+                        "    <!-- Trust: the system CA store by default.")
+    conf = conf.replace("127.0.0.1:9480", f"127.0.0.1:{port}")
+    shutil.copy(v.crt, f"/etc/vmcrypt-agent/{name}-ca.pem")
+    os.chmod(f"/etc/vmcrypt-agent/{name}-ca.pem", 0o644)
+    with open(f"/etc/vmcrypt-agent/{name}.xml", "w") as f:
+        f.write(conf)
+    with open(f"/etc/vmcrypt-agent/{name}.password", "w") as f:
+        f.write(PASSWORD + "\n")
+    os.chmod(f"/etc/vmcrypt-agent/{name}.password", 0o600)
+    cred = f"/run/credentials/vmcrypt-agent@{name}.service"
+    (src,) = [c.split(":", 1)[1] for c in vals("LoadCredential")]
+    os.makedirs(cred, exist_ok=True)
+    shutil.copy(src, f"{cred}/vcenter.password")
+    os.chown(f"{cred}/vcenter.password", u.pw_uid, u.pw_gid)
+    os.chmod(f"{cred}/vcenter.password", 0o400)
+    (sd,) = vals("StateDirectory")
+    state = os.path.join("/var/lib", sd)
+    os.makedirs(state, exist_ok=True)
+    os.chown(state, u.pw_uid, u.pw_gid)
+    os.chmod(state, 0o700)
+    nsock = os.path.join("/run", f"vmcrypt-test-{name}-{os.getpid()}.sock")
+    ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    ns.bind(nsock)
+    os.chmod(nsock, 0o666)
+    ns.settimeout(60)
+    as_unit = ["setpriv", f"--reuid={u.pw_uid}", f"--regid={u.pw_gid}", "--init-groups",
+               "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all",
+               "env", "-i", f"NOTIFY_SOCKET={nsock}", f"CREDENTIALS_DIRECTORY={cred}",
+               f"STATE_DIRECTORY={state}"]
+    for pre in vals("ExecStartPre"):
+        sh(*as_unit, *pre.split())
+    (start,) = vals("ExecStart")
+    log = open(os.path.join(workdir, f"{name}.log"), "w")
+    p = subprocess.Popen([*as_unit, *start.split()], stdout=log, stderr=log, umask=0o077)
+    p.log, p.nsock, p.state = log.name, nsock, state
+    return p, port, ns
+
+
+def test_deb_two_instances_side_by_side(deb, workdir):
+    """Issue #17 point 2: the .deb's template unit passes systemd-analyze
+    verify, and two instances, vmcrypt-agent@paris and @lyon, run side by
+    side against two test vCenters: each its own configuration,
+    credential, state directory and metrics port, each enforcing on its own
+    vCenter (checked with govc)."""
+    sh("dpkg", "-i", deb)
+    u = pwd.getpwnam("vmcrypt-agent")
+    r = sh("systemd-analyze", "verify", TEMPLATE, check=False)
+    assert r.returncode == 0 and r.stdout == "" and r.stderr == "", r.stdout + r.stderr
+    vcs, procs = [], []
+    try:
+        for name in ("paris", "lyon"):
+            d = os.path.join(workdir, name)
+            os.makedirs(d)
+            v = with_kms(Vcsim(vms=0, dirpath=d))
+            vcs.append(v)
+            p, port, ns = start_instance(name, v, u, workdir)
+            procs.append((p, port, ns))
+        for p, port, ns in procs:
+            msgs = []
+            while not any("READY=1" in m for m in msgs):
+                msgs.append(ns.recv(4096).decode())
+        for (p, port, ns), v, name in zip(procs, vcs, ("paris", "lyon")):
+            h = Harness(v)
+            create(v, f"{name}-vm")
+            wait_until(lambda: compliant(v, h, f"{name}-vm"), 30, f"{name}-vm compliant")
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+                body = r.read().decode()
+                assert r.status == 200 and "; leader (lease epoch 1)" in body, body
+            # Its own state directory (systemd's, over the shipped <state-dir>).
+            st = os.stat(f"/var/lib/vmcrypt-agent/{name}/checkpoint")
+            assert st.st_uid == u.pw_uid and (st.st_mode & 0o077) == 0
+            assert os.path.exists(f"/var/lib/vmcrypt-agent/{name}/lock")
+            assert f":/var/lib/vmcrypt-agent/{name}#" in open(p.log).read()
+            other = "lyon" if name == "paris" else "paris"
+            assert f"{name}-vm" in open(p.log).read()
+            assert f"{other}-vm" not in open(p.log).read()
+        for p, port, ns in procs:
+            p.send_signal(signal.SIGTERM)
+            assert p.wait(30) == 0, open(p.log).read()
+            assert PASSWORD not in open(p.log).read()
+    finally:
+        for p, port, ns in procs:
+            if p.poll() is None:
+                p.kill()
+            ns.close()
+            os.unlink(p.nsock)
+        for v in vcs:
+            v.stop()
+        for name in ("paris", "lyon"):
+            for f in (f"{name}.xml", f"{name}.password", f"{name}-ca.pem"):
+                if os.path.exists(f"/etc/vmcrypt-agent/{f}"):
+                    os.unlink(f"/etc/vmcrypt-agent/{f}")
+            shutil.rmtree(f"/run/credentials/vmcrypt-agent@{name}.service", ignore_errors=True)
+
+
 def test_rpm_built_from_the_spec():
     assert RPMS, "build/pkg/rpm/RPMS/*/vmcrypt-agent-*.rpm missing: `make rpm`"
     rpm = RPMS[0]
     assert sh("rpm", "-K", "--nosignature", rpm).returncode == 0
     files = sh("rpm", "-qpl", rpm).stdout.split()
     for f in ("/usr/bin/vmcrypt-agent", "/usr/lib/systemd/system/vmcrypt-agent.service",
+              "/usr/lib/systemd/system/vmcrypt-agent@.service",
               "/usr/lib/sysusers.d/vmcrypt-agent.conf", "/etc/vmcrypt-agent/vmcrypt-agent.xml",
               "/usr/share/man/man8/vmcrypt-agent.8", "/var/lib/vmcrypt-agent"):
         assert f in files, (f, files)

@@ -58,6 +58,49 @@ test_minimal_defaults(void **st)
 	config_free(c);
 }
 
+/* <ha>: defaults, values, the heartbeat/lease rule; $STATE_DIRECTORY wins
+ * over <state-dir> (systemd's StateDirectory=, one per template instance). */
+static void
+test_ha_and_state_directory(void **st)
+{
+	(void)st;
+	struct config *c;
+	char err[4096];
+	const char *head = "<vmcrypt-agent version=\"1\"><vcenter url=\"https://vc.example/sdk\" "
+	    "user=\"u\"><tls insecure=\"true\"/></vcenter>";
+	char body[1024];
+
+	snprintf(body, sizeof(body), "%s<state-dir>/srv/a</state-dir></vmcrypt-agent>", head);
+	write_cfg(body);
+	unsetenv("STATE_DIRECTORY");
+	assert_int_equal(config_load(path, &c, err, sizeof(err)), 0);
+	assert_int_equal(c->lease_seconds, 15);
+	assert_int_equal(c->heartbeat_seconds, 5);
+	assert_string_equal(c->state_dir, "/srv/a");
+	config_free(c);
+	setenv("STATE_DIRECTORY", "/var/lib/vmcrypt-agent/paris", 1);
+	assert_int_equal(config_load(path, &c, err, sizeof(err)), 0);
+	assert_string_equal(c->state_dir, "/var/lib/vmcrypt-agent/paris");
+	config_free(c);
+	unsetenv("STATE_DIRECTORY");
+
+	snprintf(body, sizeof(body), "%s<ha lease-seconds=\"30\" heartbeat-seconds=\"10\"/>"
+	    "</vmcrypt-agent>", head);
+	write_cfg(body);
+	assert_int_equal(config_load(path, &c, err, sizeof(err)), 0);
+	assert_int_equal(c->lease_seconds, 30);
+	assert_int_equal(c->heartbeat_seconds, 10);
+	config_free(c);
+	snprintf(body, sizeof(body), "%s<ha lease-seconds=\"10\" heartbeat-seconds=\"6\"/>"
+	    "</vmcrypt-agent>", head);
+	write_cfg(body);
+	assert_int_not_equal(config_load(path, &c, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "heartbeat-seconds (6) must be at most half of lease-seconds (10)"));
+	snprintf(body, sizeof(body), "%s<ha lease-seconds=\"1\"/></vmcrypt-agent>", head);
+	write_cfg(body);
+	assert_int_not_equal(config_load(path, &c, err, sizeof(err)), 0);
+}
+
 static void
 test_full(void **st)
 {
@@ -186,6 +229,7 @@ main(void)
 		cmocka_unit_test(test_minimal_defaults),
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_ha_and_state_directory),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_password_file_mode),
 	};
