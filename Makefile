@@ -167,7 +167,8 @@ integration-api: $(BIN) $(BUILD)/tests/vimtool tools
 # make SANITIZE=thread integration-tsan.  Timeouts are stretched (VMCRYPT_SLOW).
 # Any report fails the target, printed, except the SEGV test_reliability
 # sends on purpose (it checks that a crash leaves no core).
-TSAN_SUITES := test_run.py test_enforce.py test_reliability.py test_hostile.py
+TSAN_SUITES := test_run.py test_enforce.py test_reliability.py test_hostile.py \
+	test_ha.py::test_vcenter_restarted_under_a_pair_one_leader_after
 integration-tsan: $(BIN) $(BUILD)/tests/vimtool tools
 	@rm -f $(abspath $(BUILD))/tsan.*
 	TSAN_OPTIONS="log_path=$(abspath $(BUILD))/tsan second_deadlock_stack=1 \

@@ -359,6 +359,7 @@ config_from(xmlDocPtr doc, const char *path, struct where *w)
 	c->max_in_flight = 8;
 	c->reconcile_interval = 3600;
 	c->vsan_skip = 1;
+	c->ha_enabled = 1;
 	c->lease_seconds = 15;
 	c->heartbeat_seconds = 5;
 	for (xmlNode *n = xmlDocGetRootElement(doc)->children; n != NULL; n = n->next) {
@@ -382,6 +383,7 @@ config_from(xmlDocPtr doc, const char *path, struct where *w)
 			c->metrics_listen = attr_or(n, "listen", "127.0.0.1:9480");
 		} else if (is(n, "ha")) {
 			w->ha = n;
+			c->ha_enabled = attr_bool(n, "enabled", 1);
 			c->lease_seconds = attr_int(n, "lease-seconds", 15);
 			c->heartbeat_seconds = attr_int(n, "heartbeat-seconds", 5);
 		} else if (is(n, "trace-soap")) {
@@ -479,51 +481,37 @@ secret_free(char *s)
 	free(s);
 }
 
-char *
-config_read_password(const struct config *cfg, char *err, size_t errlen)
+static char *
+read_password_file(const char *path, char *err, size_t errlen)
 {
 	char buf[1024];
 	struct stat st;
 	ssize_t n;
 	int fd;
 
-	if (cfg->password_file == NULL) {
-		const char *env = getenv("VMCRYPT_VC_PASSWORD");
-		if (env == NULL || *env == '\0') {
-			snprintf(err, errlen,
-			    "no vCenter password: set password-file in %s or the environment variable VMCRYPT_VC_PASSWORD",
-			    cfg->path);
-			return NULL;
-		}
-		char *pw = xstrdup(env);
-		/* Wipe it where /proc/PID/environ shows it (the process's
-		 * initial environment block), not just from environ[]. */
-		explicit_bzero((char *)env, strlen(env));
-		return pw;
-	}
-	fd = open(cfg->password_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd == -1) {
-		snprintf(err, errlen, "password-file %s: %s", cfg->password_file,
+		snprintf(err, errlen, "password-file %s: %s", path,
 		    strerror(errno));
 		return NULL;
 	}
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
 		snprintf(err, errlen, "password-file %s: not a regular file",
-		    cfg->password_file);
+		    path);
 		close(fd);
 		return NULL;
 	}
 	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
 		snprintf(err, errlen,
 		    "password-file %s is accessible by group or other (mode %03o); run: chmod 600 %s",
-		    cfg->password_file, (unsigned)(st.st_mode & 0777), cfg->password_file);
+		    path, (unsigned)(st.st_mode & 0777), path);
 		close(fd);
 		return NULL;
 	}
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n < 0) {
-		snprintf(err, errlen, "password-file %s: %s", cfg->password_file,
+		snprintf(err, errlen, "password-file %s: %s", path,
 		    strerror(errno));
 		return NULL;
 	}
@@ -531,12 +519,44 @@ config_read_password(const struct config *cfg, char *err, size_t errlen)
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		buf[--n] = '\0';
 	if (n == 0) {
-		snprintf(err, errlen, "password-file %s is empty", cfg->password_file);
+		snprintf(err, errlen, "password-file %s is empty", path);
 		return NULL;
 	}
 	char *s = xstrdup(buf);
 	explicit_bzero(buf, sizeof(buf));
 	return s;
+}
+
+/*
+ * The vCenter password: systemd's credential (LoadCredential=vcenter.password,
+ * in $CREDENTIALS_DIRECTORY: what the unit, or an instance of the template
+ * unit, hands over), else password-file, else VMCRYPT_VC_PASSWORD.
+ */
+char *
+config_read_password(const struct config *cfg, char *err, size_t errlen)
+{
+	const char *cd = getenv("CREDENTIALS_DIRECTORY");
+
+	if (cd != NULL && cd[0] == '/') {
+		char path[4096];
+		snprintf(path, sizeof(path), "%s/vcenter.password", cd);
+		if (access(path, F_OK) == 0)
+			return read_password_file(path, err, errlen);
+	}
+	if (cfg->password_file != NULL)
+		return read_password_file(cfg->password_file, err, errlen);
+	const char *env = getenv("VMCRYPT_VC_PASSWORD");
+	if (env == NULL || *env == '\0') {
+		snprintf(err, errlen,
+		    "no vCenter password: set password-file in %s or the environment variable VMCRYPT_VC_PASSWORD",
+		    cfg->path);
+		return NULL;
+	}
+	char *pw = xstrdup(env);
+	/* Wipe it where /proc/PID/environ shows it (the process's initial
+	 * environment block), not just from environ[]. */
+	explicit_bzero((char *)env, strlen(env));
+	return pw;
 }
 
 struct cfgref {

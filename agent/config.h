@@ -67,7 +67,7 @@ struct config {
 
 	char			*state_dir;
 	char			*log_level;
-	int			 lease_seconds, heartbeat_seconds;	/* <ha> */
+	int			 ha_enabled, lease_seconds, heartbeat_seconds;	/* <ha> */
 	char			*metrics_listen;	/* "host:port", "" = off */
 
 	char			*trace_dir;	/* SOAP trace (trace.h); NULL: off */
@@ -84,8 +84,9 @@ int	config_load(const char *path, struct config **out, char *err, size_t errlen)
 void	config_free(struct config *);
 
 /*
- * Reads the vCenter password: from cfg->password_file (which must not be
- * readable by group or other) or else from VMCRYPT_VC_PASSWORD.  Returns a
+ * Reads the vCenter password: systemd's credential vcenter.password in
+ * $CREDENTIALS_DIRECTORY when there is one, else cfg->password_file (which
+ * must not be readable by group or other), else VMCRYPT_VC_PASSWORD.  Returns a
  * malloc'd string the caller wipes with secret_free, or NULL with a reason
  * in err.
  */

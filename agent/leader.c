@@ -35,7 +35,7 @@ lease_setup(struct engine *e)
 	char err[1024] = "";
 
 	l->s = e->s;
-	l->enabled = !e->dry_run;
+	l->enabled = !e->dry_run && cfg->ha_enabled;
 	l->lease_ms = cfg->lease_seconds * 1000;
 	l->beat_ms = cfg->heartbeat_seconds * 1000;
 	l->timeout = cfg->timeout;

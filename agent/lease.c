@@ -222,7 +222,12 @@ claim(struct lease *l, struct vconn *c, const struct lease_view *v, int quiet)
 			l->st.seen_epoch = -1;		/* look again */
 			return 0;
 		}
-		if (!quiet)
+		if (!quiet && strcmp(vconn_fault_type(c), "NoPermission") == 0)
+			post(l, N_ERROR, "lease: vCenter refused AddCustomFieldDef: the account "
+			    "lacks Global.ManageCustomFields (and Global.SetCustomField), so this "
+			    "agent cannot hold the lease and acts on nothing; grant them on the "
+			    "vCenter root, or run a single agent with <ha enabled=\"false\"/>");
+		else if (!quiet)
 			post(l, N_ERROR, "lease: cannot claim %s: %s", name, vconn_error(c));
 		return -1;
 	}

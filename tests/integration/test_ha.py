@@ -30,6 +30,17 @@ def agent(v, workdir, i, wait="reconcile: "):
     return a
 
 
+def group(v, workdir, n, agents):
+    """Agent 1 takes the lease (epoch 1), agents 2..n start as standbys;
+    each is appended to agents as it starts (the caller stops them)."""
+    a = agent(v, workdir, 1)
+    agents.append(a)
+    a.wait_log("leader: holding the lease (epoch 1)")
+    for i in range(2, n + 1):
+        agents.append(agent(v, workdir, i, wait="standby: "))
+    return agents
+
+
 def metrics(a):
     with urllib.request.urlopen(f"http://127.0.0.1:{a.port}/metrics", timeout=5) as r:
         out = {}
@@ -100,11 +111,7 @@ def test_two_agents_one_acts_through_a_200_vm_burst(workdir):
     h = Harness(v)
     agents = []
     try:
-        a = agent(v, workdir, 1)
-        agents.append(a)
-        a.wait_log("leader: holding the lease (epoch 1)")
-        b = agent(v, workdir, 2, wait="standby: ")
-        agents.append(b)
+        a, b = group(v, workdir, 2, agents)
         assert "holds the lease" in b.text()
         assert "; leader (lease epoch 1)" in healthz(a)
         assert "; standby (lease held by " in healthz(b)
@@ -145,10 +152,7 @@ def test_leader_killed_mid_burst_one_of_two_standbys_takes_over(workdir):
     h = Harness(v)
     agents = []
     try:
-        a = agent(v, workdir, 1)
-        agents.append(a)
-        a.wait_log("leader: holding the lease (epoch 1)")
-        agents += [agent(v, workdir, i, wait="standby: ") for i in (2, 3)]
+        a = group(v, workdir, 3, agents)[0]
         names = [f"kill-{i:03d}" for i in range(200)]
         ts, errors = burst(v, names)
         wait_until(lambda: issued(a) >= 60, 300, "60 reconfigures by the leader", step=0.2)
@@ -182,11 +186,7 @@ def test_leader_paused_past_its_lease_acts_on_nothing_after(workdir):
     h = Harness(v)
     agents = []
     try:
-        a = agent(v, workdir, 1)
-        agents.append(a)
-        a.wait_log("leader: holding the lease (epoch 1)")
-        b = agent(v, workdir, 2, wait="standby: ")
-        agents.append(b)
+        a, b = group(v, workdir, 2, agents)
         names = [f"stop-{i:03d}" for i in range(120)]
         ts, errors = burst(v, names[:80])
         wait_until(lambda: issued(a) >= 30, 300, "30 reconfigures by the leader", step=0.2)
@@ -223,10 +223,7 @@ def test_vcenter_restarted_under_a_pair_one_leader_after(workdir):
     h = Harness(v)
     agents = []
     try:
-        a = agent(v, workdir, 1)
-        agents.append(a)
-        a.wait_log("leader: holding the lease (epoch 1)")
-        agents.append(agent(v, workdir, 2, wait="standby: "))
+        group(v, workdir, 2, agents)
         saved = os.path.join(workdir, "inventory")
         v.save(saved)
         v.kill()
@@ -285,4 +282,39 @@ def test_reconcile_beside_a_leader_refuses_and_acts_once_it_is_gone(workdir):
     finally:
         if a:
             a.kill()
+        v.stop()
+
+
+def test_without_the_custom_field_privilege_it_says_so_and_acts_on_nothing(workdir):
+    """An account without Global.ManageCustomFields (an upgrade without the
+    new privilege): vCenter answers AddCustomFieldDef with NoPermission.  The
+    agent names the privilege and the way out, and changes nothing;
+    <ha enabled="false"/> runs it as a single agent without a lease."""
+    v = with_kms(Vcsim(vms=0, dirpath=workdir))
+    h = Harness(v)
+    a = b = None
+    try:
+        h.fault("AddCustomFieldDef", "Permission to perform this operation was denied.",
+                fault="NoPermission", privilege="Global.ManageCustomFields")
+        create(v, "np-1")
+        a = agent(v, workdir, 1)
+        a.wait_log("lacks Global.ManageCustomFields", timeout=3 * BEAT + 10)
+        assert 'run a single agent with <ha enabled="false"/>' in a.text()
+        time.sleep(2 * BEAT)
+        assert "ReconfigVM_Task" not in a.text()
+        assert h.stats()["reconfigs"] == {}
+        assert "; standby (lease held by nobody yet)" in healthz(a)
+        a.stop()
+        d = os.path.join(workdir, "state9")
+        os.makedirs(d)
+        cfg = v.config(state=d, tail=f'  <metrics listen="127.0.0.1:{free_port()}"/>\n'
+                       '  <ha enabled="false"/>\n')
+        b = Agent(cfg, workdir, name="agent9.log")
+        wait_until(lambda: compliance_all(v, h).get("np-1"), 60, "np-1 compliant")
+        assert "lease" not in b.text()
+        b.stop()
+    finally:
+        for x in (a, b):
+            if x:
+                x.kill()
         v.stop()

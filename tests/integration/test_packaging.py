@@ -66,6 +66,33 @@ def unit_values(key):
     return out
 
 
+def as_unit(u, cred, tag, *env):
+    """What systemd does before ExecStart, as far as the agent can tell:
+    LoadCredential= (a copy of the password the service user can read,
+    0400) and a notify socket; the command prefix that runs as the unit's
+    User=, without capabilities, in a clean environment plus env.
+    Returns (prefix, notify socket, its path)."""
+    os.makedirs(cred, exist_ok=True)
+    os.chown(f"{cred}/vcenter.password", u.pw_uid, u.pw_gid)
+    os.chmod(f"{cred}/vcenter.password", 0o400)
+    nsock = os.path.join("/run", f"vmcrypt-test-{tag}-{os.getpid()}.sock")
+    ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    ns.bind(nsock)
+    os.chmod(nsock, 0o666)
+    ns.settimeout(60)
+    return (["setpriv", f"--reuid={u.pw_uid}", f"--regid={u.pw_gid}", "--init-groups",
+             "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all",
+             "env", "-i", f"NOTIFY_SOCKET={nsock}", f"CREDENTIALS_DIRECTORY={cred}", *env],
+            ns, nsock)
+
+
+def state_dir(u, path):
+    """StateDirectory=: 0700, owned by the service user."""
+    os.makedirs(path, exist_ok=True)
+    os.chown(path, u.pw_uid, u.pw_gid)
+    os.chmod(path, 0o700)
+
+
 def test_deb_lintian_clean():
     assert DEBS, "make deb did not run"
     r = sh("lintian", "--fail-on", "error,warning", DEBS[0], check=False)
@@ -109,31 +136,16 @@ def test_deb_install_run_as_the_unit_remove(deb, workdir):
             f.write(PASSWORD + "\n")
         os.chmod("/etc/vmcrypt-agent/vcenter.password", 0o600)
 
-        # What systemd does before ExecStart: LoadCredential= (a copy the
-        # service user can read, 0400), StateDirectory= (0700, owned by it).
         os.makedirs(CRED, exist_ok=True)
         shutil.copy("/etc/vmcrypt-agent/vcenter.password", f"{CRED}/vcenter.password")
-        os.chown(f"{CRED}/vcenter.password", u.pw_uid, u.pw_gid)
-        os.chmod(f"{CRED}/vcenter.password", 0o400)
-        os.makedirs("/var/lib/vmcrypt-agent", exist_ok=True)
-        os.chown("/var/lib/vmcrypt-agent", u.pw_uid, u.pw_gid)
-        os.chmod("/var/lib/vmcrypt-agent", 0o700)
-        nsock = os.path.join("/run", f"vmcrypt-test-notify-{os.getpid()}.sock")
-        ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        ns.bind(nsock)
-        os.chmod(nsock, 0o666)
-        ns.settimeout(60)
-
-        as_unit = ["setpriv", f"--reuid={u.pw_uid}", f"--regid={u.pw_gid}", "--init-groups",
-                   "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all",
-                   "env", "-i", f"NOTIFY_SOCKET={nsock}", f"CREDENTIALS_DIRECTORY={CRED}",
-                   "WATCHDOG_USEC=" + str(int(unit_values("WatchdogSec")[0].rstrip("s"))
-                                          * 1000000)]
+        state_dir(u, "/var/lib/vmcrypt-agent")
+        wd = int(unit_values("WatchdogSec")[0].rstrip("s")) * 1000000
+        prefix, ns, nsock = as_unit(u, CRED, "notify", f"WATCHDOG_USEC={wd}")
         for pre in unit_values("ExecStartPre"):
-            sh(*as_unit, *pre.split())
+            sh(*prefix, *pre.split())
         (start,) = unit_values("ExecStart")
         log = open(os.path.join(workdir, "unit.log"), "w")
-        p = subprocess.Popen([*as_unit, *start.split()], stdout=log, stderr=log, umask=0o077)
+        p = subprocess.Popen([*prefix, *start.split()], stdout=log, stderr=log, umask=0o077)
         try:
             msgs = []
             while not any("READY=1" in m for m in msgs):
@@ -208,27 +220,15 @@ def start_instance(name, v, u, workdir):
     (src,) = [c.split(":", 1)[1] for c in vals("LoadCredential")]
     os.makedirs(cred, exist_ok=True)
     shutil.copy(src, f"{cred}/vcenter.password")
-    os.chown(f"{cred}/vcenter.password", u.pw_uid, u.pw_gid)
-    os.chmod(f"{cred}/vcenter.password", 0o400)
     (sd,) = vals("StateDirectory")
     state = os.path.join("/var/lib", sd)
-    os.makedirs(state, exist_ok=True)
-    os.chown(state, u.pw_uid, u.pw_gid)
-    os.chmod(state, 0o700)
-    nsock = os.path.join("/run", f"vmcrypt-test-{name}-{os.getpid()}.sock")
-    ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    ns.bind(nsock)
-    os.chmod(nsock, 0o666)
-    ns.settimeout(60)
-    as_unit = ["setpriv", f"--reuid={u.pw_uid}", f"--regid={u.pw_gid}", "--init-groups",
-               "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all",
-               "env", "-i", f"NOTIFY_SOCKET={nsock}", f"CREDENTIALS_DIRECTORY={cred}",
-               f"STATE_DIRECTORY={state}"]
+    state_dir(u, state)
+    prefix, ns, nsock = as_unit(u, cred, name, f"STATE_DIRECTORY={state}")
     for pre in vals("ExecStartPre"):
-        sh(*as_unit, *pre.split())
+        sh(*prefix, *pre.split())
     (start,) = vals("ExecStart")
     log = open(os.path.join(workdir, f"{name}.log"), "w")
-    p = subprocess.Popen([*as_unit, *start.split()], stdout=log, stderr=log, umask=0o077)
+    p = subprocess.Popen([*prefix, *start.split()], stdout=log, stderr=log, umask=0o077)
     p.log, p.nsock, p.state = log.name, nsock, state
     return p, port, ns
 

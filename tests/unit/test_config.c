@@ -220,6 +220,30 @@ test_password_file_mode(void **st)
 	s = config_read_password(&c, err, sizeof(err));
 	assert_string_equal(s, "from-env");
 	secret_free(s);
+
+	/* systemd's credential (LoadCredential=vcenter.password) comes first;
+	 * a credentials directory without it changes nothing. */
+	char cd[64], cp[96];
+	snprintf(cd, sizeof(cd), "/tmp/vmcrypt-cred-%d", (int)getpid());
+	mkdir(cd, 0700);
+	setenv("CREDENTIALS_DIRECTORY", cd, 1);
+	setenv("VMCRYPT_VC_PASSWORD", "from-env", 1);
+	s = config_read_password(&c, err, sizeof(err));
+	assert_string_equal(s, "from-env");
+	secret_free(s);
+	snprintf(cp, sizeof(cp), "%s/vcenter.password", cd);
+	f = fopen(cp, "w");
+	fputs("from-credential\n", f);
+	fclose(f);
+	chmod(cp, 0400);
+	c.password_file = "/nonexistent/password";
+	s = config_read_password(&c, err, sizeof(err));
+	assert_non_null(s);
+	assert_string_equal(s, "from-credential");
+	secret_free(s);
+	unlink(cp);
+	rmdir(cd);
+	unsetenv("CREDENTIALS_DIRECTORY");
 }
 
 int
