@@ -113,8 +113,9 @@ def test_two_agents_one_acts_through_a_200_vm_burst(workdir):
     try:
         a, b = group(v, workdir, 2, agents)
         assert "holds the lease" in b.text()
-        assert "; leader (lease epoch 1)" in healthz(a)
-        assert "; standby (lease held by " in healthz(b)
+        # Healthy once each one's event stream is live, saying its role.
+        wait_until(lambda: "; leader (lease epoch 1)" in healthz(a), 30, "a: healthy leader")
+        wait_until(lambda: "; standby (lease held by " in healthz(b), 30, "b: healthy standby")
         assert metrics(a)["vmcrypt_leader"] == 1 and metrics(b)["vmcrypt_leader"] == 0
         names = [f"ha-{i:03d}" for i in range(200)]
         ts, errors = burst(v, names)
