@@ -179,10 +179,18 @@ enforce_decided(struct engine *e, struct vmrec *r, const struct enforce_job *j)
 		    o->reason);
 	if (o->state == VS_COMPLIANT || !o->actions)
 		r->attempts = 0;
-	/* It needs a key and the KMS is held: it waits for the breaker. */
+	/* It needs a key and the KMS is held: it waits for the breaker.  If
+	 * the breaker closed while this job ran, the release has already
+	 * re-queued the paused VMs: this one is looked at again now rather
+	 * than parked with nothing left to wake it. */
 	if (j->gate == CRYPTO_HELD && o->state != VS_COMPLIANT &&
 	    strstr(o->reason, "KMS unavailable") != NULL && !r->dirty) {
-		vm_set_sched(&e->vms, r, VM_PAUSED, "needs a key; the KMS is unusable");
+		if (e->breaker.held || e->breaker.open) {
+			vm_set_sched(&e->vms, r, VM_PAUSED, "needs a key; the KMS is unusable");
+			return;
+		}
+		vm_done(&e->vms, r, "decided while the KMS was held");
+		vm_enqueue(&e->vms, r, "the KMS is usable again");
 		return;
 	}
 	vm_done(&e->vms, r, "decided");
