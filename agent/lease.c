@@ -316,6 +316,10 @@ beat(struct lease *l, struct vconn *c, int *failing)
 	if (read && v.epoch > l->st.epoch)
 		post(l, N_STANDBY, "standby: epoch %lld was taken by %s; acting on nothing",
 		    v.epoch, who ? who : "another agent");
+	else if (read && v.epoch < l->st.epoch)
+		post(l, N_STANDBY, "standby: the lease field of epoch %lld is gone from vCenter "
+		    "(removed, or vCenter restarted without it); acting on nothing until the "
+		    "lease is held again", l->st.epoch);
 	else
 		post(l, N_STANDBY, "standby: the lease lapsed (no heartbeat written for %.1f s); "
 		    "acting on nothing until it is held again",
@@ -394,15 +398,15 @@ lease_acquire(struct lease *l, int wait_ms, char *err, size_t errlen)
 		log_info("lease: held by %s; waiting up to %d s for it", who[0] ? who : "another agent",
 		    wait_ms / 1000);
 	}
+	struct vconn *c = vconn_new(l->s);
+	vconn_set_timeout(c, l->timeout);
 	while (rc == 0 && lease_clock_ms() < until) {
-		struct vconn *c = vconn_new(l->s);
-		vconn_set_timeout(c, l->timeout);
 		nap(l, l->beat_ms);
 		if (look(l, c, 0) < 0)
 			snprintf(err, errlen, "lease: %s", vconn_error(c));
 		rc = l->st.role == LEASE_LEADER;
-		vconn_free(c);
 	}
+	vconn_free(c);
 	return rc;
 }
 
