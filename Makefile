@@ -44,7 +44,25 @@ LDSAN    += -pie -Wl,-z,relro -Wl,-z,now -Wl,--as-needed
 BUILD    := build-rel
 endif
 
-CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -g $(OPT) $(PKG_CFLAGS) -Iagent -I$(BUILD)/stubs \
+# ---- the folders of agent/ -------------------------------------------------
+# agent/LAYERS lists the folders from the top down.  Each folder is compiled
+# with the include path of its own folder and the folders below it, so a
+# header from above does not even compile; tests/tools/layers.py checks the
+# objects' symbols the same way.  Only vsphere/ and ovh/ see the generated
+# gSOAP headers.
+comma := ,
+space := $(empty) $(empty)
+LAYER_LINES := $(shell grep -v '^\#' agent/LAYERS | grep -v '^ *$$' | tr ' ' ',')
+FOLDERS     := $(subst $(comma),$(space),$(LAYER_LINES))
+# The folders on the lines below folder $(1).
+below = $(subst $(comma), ,$(shell grep -v '^\#' agent/LAYERS | grep -v '^ *$$' | \
+	  awk -v f=$(1) 'found { print } { for (i = 1; i <= NF; i++) if ($$i == f) found = 1 }'))
+STUB_FOLDERS := vsphere ovh
+inc_for = -Iagent/$(1) $(addprefix -Iagent/,$(call below,$(1))) \
+	  $(if $(filter $(1),$(STUB_FOLDERS)),-I$(BUILD)/stubs)
+ALL_INC := $(addprefix -Iagent/,$(FOLDERS)) -I$(BUILD)/stubs
+
+CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -g $(OPT) $(PKG_CFLAGS) \
 		 -DVMCRYPT_VERSION=\"$(VERSION)\"
 CFLAGS   := $(CFLAGS_COMMON) -Wall -Wextra
 LDLIBS   := $(PKG_LIBS) -lpthread $(LDSAN)
@@ -52,15 +70,22 @@ LDLIBS   := $(PKG_LIBS) -lpthread $(LDSAN)
 SOAPCPP2 := soapcpp2
 GSOAP_IMPORT := /usr/share/gsoap/import
 
-# The SOAP module (the only objects built against the generated stubs).
-SOAP_OBJS  := vsession.o vprop.o vimvm.o vimdecode.o vimkms.o vimfields.o pbm.o ovhapi.o
-CORE_OBJS  := cli.o log.o xmalloc.o config.o config_xsd.o tls.o trace.o xnode.o inventory.o policy.o plan.o vmread.o encpolicy.o enforce.o provmap.o vsanmap.o checkpoint.o kms.o check.o kmip.o kmstool.o ovh.o ovhcmd.o ovhcalls.o metrics.o report.o reportcmd.o
-ENGINE_OBJS := engine.o sched.o jobs.o reconcile.o confirm.o health.o status.o leader.o lease.o progress.o watch.o notes.o pool.o tasks.o vmtable.o breaker.o backoff.o
-AGENT_OBJS := main.o setupcmd.o kmssetup.o kmstrust.o policycmd.o $(ENGINE_OBJS) httpd.o notify.o bundle.o $(CORE_OBJS) $(SOAP_OBJS) soapC.o soapClient.o
+# Every source file of agent/, as build/obj/FOLDER/NAME.o.
+SRCS := $(sort $(wildcard agent/*/*.c))
+OBJ  := $(BUILD)/obj
+obj_of = $(patsubst agent/%.c,$(OBJ)/%.o,$(1))
+GEN_OBJS := $(OBJ)/config_xsd.o $(OBJ)/soapC.o $(OBJ)/soapClient.o
+# What the unit tests, tools and fuzzers link: everything but main.c (the
+# command dispatch) and the engine; tests that drive the engine add it.
+MAIN_OBJ    := $(OBJ)/cmd/main.o
+ENGINE_OBJS := $(call obj_of,$(wildcard agent/engine/*.c))
+LIB_OBJS    := $(filter-out $(MAIN_OBJ) $(ENGINE_OBJS),$(call obj_of,$(SRCS))) $(GEN_OBJS)
+AGENT_OBJS  := $(call obj_of,$(SRCS)) $(GEN_OBJS)
+HEADERS     := $(wildcard agent/*/*.h)
 
 BIN := $(BUILD)/vmcrypt-agent
 
-.PHONY: all stubs deps check check-hard unit integration integration-api demo clean tools fuzz fuzz-deps deb rpm packages bench
+.PHONY: all stubs deps check check-hard unit integration integration-api demo clean tools fuzz fuzz-deps deb rpm packages bench layers
 all: $(BIN)
 
 # ---- generated stubs --------------------------------------------------------
@@ -89,50 +114,57 @@ $(BUILD)/config_xsd.c: policies/vmcrypt-agent.xsd
 	  echo '0x00 };'; \
 	  echo "const size_t config_xsd_len = sizeof(config_xsd) - 1;"; } > $@
 
-$(BUILD)/config_xsd.o: $(BUILD)/config_xsd.c
+$(OBJ)/config_xsd.o: $(BUILD)/config_xsd.c
+	@mkdir -p $(OBJ)
 	$(CC) $(CFLAGS_COMMON) -c -o $@ $<
 
-$(BUILD)/soapC.o: $(BUILD)/stubs/soapC.c
-	$(CC) $(CFLAGS_COMMON) -w -c -o $@ $<
-$(BUILD)/soapClient.o: $(BUILD)/stubs/soapClient.c
-	$(CC) $(CFLAGS_COMMON) -w -c -o $@ $<
+$(OBJ)/soapC.o: $(BUILD)/stubs/soapC.c
+	@mkdir -p $(OBJ)
+	$(CC) $(CFLAGS_COMMON) -I$(BUILD)/stubs -w -c -o $@ $<
+$(OBJ)/soapClient.o: $(BUILD)/stubs/soapClient.c
+	@mkdir -p $(OBJ)
+	$(CC) $(CFLAGS_COMMON) -I$(BUILD)/stubs -w -c -o $@ $<
 
-$(BUILD)/%.o: agent/%.c agent/*.h $(BUILD)/stubs/soapH.h
-	@mkdir -p $(BUILD)
-	$(CC) $(CFLAGS) -c -o $@ $<
+# One rule per folder, with that folder's include path.
+define folder_rule
+$(OBJ)/$(1)/%.o: agent/$(1)/%.c $(HEADERS) $(BUILD)/stubs/soapH.h
+	@mkdir -p $(OBJ)/$(1)
+	$$(CC) $$(CFLAGS) $(call inc_for,$(1)) -c -o $$@ $$<
+endef
+$(foreach f,$(FOLDERS),$(eval $(call folder_rule,$(f))))
 
-$(BIN): $(addprefix $(BUILD)/,$(AGENT_OBJS))
+$(BIN): $(AGENT_OBJS)
 	$(CC) -o $@ $^ $(LDLIBS)
+
+# No file uses a file above it, no two files use each other (agent/LAYERS).
+layers: $(AGENT_OBJS)
+	python3 tests/tools/layers.py --objects $(OBJ) --layers agent/LAYERS \
+	  --only stubs=$(subst $(space),$(comma),$(STUB_FOLDERS)) --self-test \
+	  --cc "$(CC)" --cflags "$(CFLAGS) $(ALL_INC)"
 
 # ---- tests ------------------------------------------------------------------
 UNIT_TESTS := test_config test_decode test_xnode test_tls test_inventory test_policy test_checkpoint test_enforce test_kms test_kmip test_ovh test_httpd test_trace test_plan test_engine test_lease
 UNIT_BINS  := $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 
-$(BUILD)/tests/%.o: tests/unit/%.c agent/*.h $(BUILD)/stubs/soapH.h
+$(BUILD)/tests/%.o: tests/unit/%.c $(HEADERS) $(BUILD)/stubs/soapH.h
 	@mkdir -p $(BUILD)/tests
-	$(CC) $(CFLAGS) -Itests/unit -c -o $@ $<
+	$(CC) $(CFLAGS) $(ALL_INC) -Itests/unit -c -o $@ $<
+
+# The agent's objects but main.o, in one archive: each suite, tool and
+# fuzzer links only the modules its code reaches.
+LIB := $(BUILD)/libvmcrypt.a
+$(LIB): $(filter-out $(MAIN_OBJ),$(AGENT_OBJS))
+	@rm -f $@
+	ar rcs $@ $^
 
 TEST_LIBS := $(LDLIBS) -lcmocka
-# Each suite links the agent's objects but not main.o or the engine.
-$(BUILD)/tests/test_xnode: $(BUILD)/tests/test_xnode.o $(addprefix $(BUILD)/,log.o xmalloc.o xnode.o soapC.o soapClient.o)
-	$(CC) -o $@ $^ $(TEST_LIBS)
-# The engine's decisions, driven without its loop.
-$(BUILD)/tests/test_engine: $(BUILD)/tests/test_engine.o $(addprefix $(BUILD)/,$(ENGINE_OBJS) httpd.o notify.o $(CORE_OBJS) $(SOAP_OBJS) soapC.o soapClient.o)
-	$(CC) -o $@ $^ $(TEST_LIBS)
-
-$(BUILD)/tests/test_lease: $(BUILD)/tests/test_lease.o $(addprefix $(BUILD)/,$(ENGINE_OBJS) httpd.o notify.o $(CORE_OBJS) $(SOAP_OBJS) soapC.o soapClient.o)
-	$(CC) -o $@ $^ $(TEST_LIBS)
-
-# The listener is part of the loop, not of CORE_OBJS.
-$(BUILD)/tests/test_httpd: $(BUILD)/tests/test_httpd.o $(addprefix $(BUILD)/,httpd.o $(CORE_OBJS) $(SOAP_OBJS) soapC.o soapClient.o)
-	$(CC) -o $@ $^ $(TEST_LIBS)
-$(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(addprefix $(BUILD)/,$(CORE_OBJS) $(SOAP_OBJS) soapC.o soapClient.o)
+$(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(BUILD)/tests/domtest.o $(LIB)
 	$(CC) -o $@ $^ $(TEST_LIBS)
 
 # The agent's decoders run on files (tests/integration/test_real_traffic.py).
-$(BUILD)/tests/vimtool: tests/tools/vimtool.c agent/*.h $(addprefix $(BUILD)/,$(CORE_OBJS) $(SOAP_OBJS) soapC.o soapClient.o)
+$(BUILD)/tests/vimtool: tests/tools/vimtool.c $(HEADERS) $(LIB)
 	@mkdir -p $(BUILD)/tests
-	$(CC) $(CFLAGS) -o $@ tests/tools/vimtool.c $(addprefix $(BUILD)/,$(CORE_OBJS) $(SOAP_OBJS) soapC.o soapClient.o) $(LDLIBS)
+	$(CC) $(CFLAGS) $(ALL_INC) -o $@ tests/tools/vimtool.c $(LIB) $(LDLIBS)
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
@@ -186,41 +218,31 @@ integration-tsan: $(BIN) $(BUILD)/tests/vimtool tools
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := ttlv ovh http soap config trace
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
-		-fno-sanitize-recover=undefined -Iagent
-# soap and config link the agent's own objects, built instrumented here.
+		-fno-sanitize-recover=undefined $(PKG_CFLAGS) $(ALL_INC) -DVMCRYPT_VERSION=\"$(VERSION)\"
+# Every target links the agent's own objects, built instrumented here into
+# one archive (each target pulls only what its code reaches).
 FUZZ_OBJ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer-no-link,address,undefined \
-		-fno-sanitize-recover=undefined $(PKG_CFLAGS) -Iagent -I$(BUILD)/stubs \
-		-DVMCRYPT_VERSION=\"$(VERSION)\"
-FUZZ_OBJS := $(addprefix build-fuzz/obj/,$(CORE_OBJS) $(SOAP_OBJS) soapC.o soapClient.o)
-build-fuzz/obj/%.o: agent/%.c agent/*.h $(BUILD)/stubs/soapH.h | fuzz-deps
-	@mkdir -p build-fuzz/obj
-	clang $(FUZZ_OBJ_CFLAGS) -c -o $@ $<
+		-fno-sanitize-recover=undefined $(PKG_CFLAGS) -DVMCRYPT_VERSION=\"$(VERSION)\"
+FUZZ_LIB_OBJS := $(patsubst $(OBJ)/%,build-fuzz/obj/%,$(filter-out $(MAIN_OBJ),$(AGENT_OBJS)))
+define fuzz_folder_rule
+build-fuzz/obj/$(1)/%.o: agent/$(1)/%.c $(HEADERS) $(BUILD)/stubs/soapH.h | fuzz-deps
+	@mkdir -p build-fuzz/obj/$(1)
+	clang $$(FUZZ_OBJ_CFLAGS) $(call inc_for,$(1)) -c -o $$@ $$<
+endef
+$(foreach f,$(FOLDERS),$(eval $(call fuzz_folder_rule,$(f))))
 build-fuzz/obj/soap%.o: $(BUILD)/stubs/soap%.c | fuzz-deps
 	@mkdir -p build-fuzz/obj
-	clang $(FUZZ_OBJ_CFLAGS) -w -c -o $@ $<
+	clang $(FUZZ_OBJ_CFLAGS) -I$(BUILD)/stubs -w -c -o $@ $<
 build-fuzz/obj/config_xsd.o: $(BUILD)/config_xsd.c | fuzz-deps
 	@mkdir -p build-fuzz/obj
 	clang $(FUZZ_OBJ_CFLAGS) -c -o $@ $<
-build-fuzz/fuzz_soap build-fuzz/fuzz_config: build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
-	clang $(FUZZ_CFLAGS) -I$(BUILD)/stubs $(PKG_CFLAGS) -o $@ $< $(FUZZ_OBJS) $(PKG_LIBS) -lpthread
+build-fuzz/libvmcrypt.a: $(FUZZ_LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c build-fuzz/libvmcrypt.a
+	clang $(FUZZ_CFLAGS) -o $@ $< build-fuzz/libvmcrypt.a $(PKG_LIBS) -lpthread
 fuzz-deps:
 	@tests/setup-deps.sh fuzz
-
-build-fuzz/fuzz_ttlv: fuzz-deps tests/fuzz/fuzz_ttlv.c agent/kmip.c agent/kmip.h agent/xmalloc.c agent/log.c
-	@mkdir -p build-fuzz
-	clang $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_ttlv.c agent/kmip.c agent/xmalloc.c agent/log.c $(shell pkg-config --cflags --libs openssl)
-
-build-fuzz/fuzz_ovh: fuzz-deps tests/fuzz/fuzz_ovh.c agent/ovh.c agent/ovh.h
-	@mkdir -p build-fuzz
-	clang $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_ovh.c agent/ovh.c $(shell pkg-config --cflags --libs json-c inih openssl)
-
-build-fuzz/fuzz_http: fuzz-deps tests/fuzz/fuzz_http.c agent/httpd.c agent/httpd.h
-	@mkdir -p build-fuzz
-	clang $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_http.c agent/httpd.c agent/xmalloc.c agent/log.c $(shell pkg-config --cflags --libs libuv)
-
-build-fuzz/fuzz_trace: fuzz-deps tests/fuzz/fuzz_trace.c agent/trace.c agent/trace.h agent/xmalloc.c agent/log.c
-	@mkdir -p build-fuzz
-	clang $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_trace.c agent/trace.c agent/xmalloc.c agent/log.c -lz -lpthread
 
 fuzz: $(addprefix build-fuzz/fuzz_,$(FUZZ_TARGETS))
 	@set -e; for t in $(FUZZ_TARGETS); do \

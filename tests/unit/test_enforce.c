@@ -10,23 +10,8 @@
 
 #include "encpolicy.h"
 #include "enforce.h"
-#include "soapH.h"
+#include "domtest.h"
 
-extern struct Namespace namespaces[];
-
-static struct soap *soap;
-
-static const xnode *
-parse(const char *xml)
-{
-	struct soap_dom_element *d = soap_malloc(soap, sizeof(*d));
-	soap->is = xml;
-	soap_default_xsd__anyType(soap, d);
-	assert_int_equal(soap_begin_recv(soap), SOAP_OK);
-	assert_non_null(soap_in_xsd__anyType(soap, NULL, d, NULL));
-	soap_end_recv(soap);
-	return d;
-}
 
 #define NS " xmlns=\"urn:pbm\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\""
 #define PROFILE(caps) "<returnval" NS " xsi:type=\"PbmCapabilityProfile\">" \
@@ -45,29 +30,29 @@ test_encryption_policy(void **st)
 	size_t nds;
 
 	/* VMware's default "VM Encryption Policy": the well-known component. */
-	assert_int_equal(policy_profile_is_encryption(parse(PROFILE(
+	assert_int_equal(policy_profile_is_encryption(dom_parse(PROFILE(
 	    CAP("com.vmware.storageprofile.dataservice",
 	    "ad5a249d-cbc2-43af-9366-694d7664fa52"))), ds, &nds, 8), 1);
 	/* The component itself: the vmwarevmcrypt I/O filter. */
-	assert_int_equal(policy_profile_is_encryption(parse(PROFILE(
+	assert_int_equal(policy_profile_is_encryption(dom_parse(PROFILE(
 	    CAP("vmwarevmcrypt", "vmwarevmcrypt@ENCRYPTION"))), ds, &nds, 8), 1);
 	/* Another data-service component: not known yet, handed back for a
 	 * second look instead of being guessed. */
-	assert_int_equal(policy_profile_is_encryption(parse(PROFILE(
+	assert_int_equal(policy_profile_is_encryption(dom_parse(PROFILE(
 	    CAP("com.vmware.storageprofile.dataservice", "1111-2222"))), ds, &nds, 8), 0);
 	assert_int_equal(nds, 1);
 	assert_string_equal(ds[0], "1111-2222");
 	/* vSAN rules are not encryption. */
-	assert_int_equal(policy_profile_is_encryption(parse(PROFILE(
+	assert_int_equal(policy_profile_is_encryption(dom_parse(PROFILE(
 	    CAP("VSAN", "hostFailuresToTolerate") CAP("VSAN", "stripeWidth"))),
 	    ds, &nds, 8), 0);
 	assert_int_equal(nds, 0);
 	/* No constraints at all (a malformed or empty profile). */
-	assert_int_equal(policy_profile_is_encryption(parse("<returnval" NS
+	assert_int_equal(policy_profile_is_encryption(dom_parse("<returnval" NS
 	    " xsi:type=\"PbmCapabilityProfile\"><name>empty</name></returnval>"),
 	    ds, &nds, 8), 0);
 	/* More components than room: bounded. */
-	assert_int_equal(policy_profile_is_encryption(parse(PROFILE(
+	assert_int_equal(policy_profile_is_encryption(dom_parse(PROFILE(
 	    CAP("com.vmware.storageprofile.dataservice", "a")
 	    CAP("com.vmware.storageprofile.dataservice", "b")
 	    CAP("com.vmware.storageprofile.dataservice", "c"))), ds, &nds, 2), 0);
@@ -89,27 +74,6 @@ test_kms_errors(void **st)
 	assert_false(enforce_is_kms_error(NULL, NULL));
 }
 
-static int
-setup(void **st)
-{
-	(void)st;
-	soap = soap_new1(SOAP_C_UTFSTRING);
-	if (soap == NULL)
-		return 1;
-	soap_set_namespaces(soap, namespaces);
-	return 0;
-}
-
-static int
-teardown(void **st)
-{
-	(void)st;
-	soap_destroy(soap);
-	soap_end(soap);
-	soap_free(soap);
-	return 0;
-}
-
 int
 main(void)
 {
@@ -117,5 +81,5 @@ main(void)
 		cmocka_unit_test(test_encryption_policy),
 		cmocka_unit_test(test_kms_errors),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, dom_open, dom_close);
 }

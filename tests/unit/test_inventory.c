@@ -8,24 +8,9 @@
 #include <string.h>
 
 #include "inventory.h"
-#include "soapH.h"
-
-extern struct Namespace namespaces[];
-
-static struct soap *soap;
+#include "domtest.h"
 
 /* Parses one <val xsi:type=...> element into a DOM, as vim.c receives it. */
-static const xnode *
-val(const char *xml)
-{
-	struct soap_dom_element *d = soap_malloc(soap, sizeof(*d));
-	soap->is = xml;
-	soap_default_xsd__anyType(soap, d);
-	assert_int_equal(soap_begin_recv(soap), SOAP_OK);
-	assert_non_null(soap_in_xsd__anyType(soap, NULL, d, NULL));
-	soap_end_recv(soap);
-	return d;
-}
 
 #define NS " xmlns=\"urn:vim25\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\""
 
@@ -35,15 +20,15 @@ test_encrypted_vm(void **st)
 	(void)st;
 	struct vm_info vm;
 	memset(&vm, 0, sizeof(vm));
-	vm_info_set_prop(&vm, "name", val("<val" NS " xsi:type=\"xsd:string\">db-01</val>"));
-	vm_info_set_prop(&vm, "config.version", val("<val" NS ">vmx-19</val>"));
-	vm_info_set_prop(&vm, "config.keyId", val("<val" NS " xsi:type=\"CryptoKeyId\"><keyId>k-1</keyId>"
+	vm_info_set_prop(&vm, "name", dom_parse("<val" NS " xsi:type=\"xsd:string\">db-01</val>"));
+	vm_info_set_prop(&vm, "config.version", dom_parse("<val" NS ">vmx-19</val>"));
+	vm_info_set_prop(&vm, "config.keyId", dom_parse("<val" NS " xsi:type=\"CryptoKeyId\"><keyId>k-1</keyId>"
 	    "<providerId><id>ovh-kms</id></providerId></val>"));
-	vm_info_set_prop(&vm, "config.migrateEncryption", val("<val" NS ">required</val>"));
-	vm_info_set_prop(&vm, "config.template", val("<val" NS ">false</val>"));
-	vm_info_set_prop(&vm, "snapshot", val("<val" NS " xsi:type=\"VirtualMachineSnapshotInfo\">"
+	vm_info_set_prop(&vm, "config.migrateEncryption", dom_parse("<val" NS ">required</val>"));
+	vm_info_set_prop(&vm, "config.template", dom_parse("<val" NS ">false</val>"));
+	vm_info_set_prop(&vm, "snapshot", dom_parse("<val" NS " xsi:type=\"VirtualMachineSnapshotInfo\">"
 	    "<currentSnapshot type=\"VirtualMachineSnapshot\">snapshot-1</currentSnapshot></val>"));
-	vm_info_set_prop(&vm, "config.hardware.device", val("<val" NS " xsi:type=\"ArrayOfVirtualDevice\">"
+	vm_info_set_prop(&vm, "config.hardware.device", dom_parse("<val" NS " xsi:type=\"ArrayOfVirtualDevice\">"
 	    "<VirtualDevice xsi:type=\"VirtualIDEController\"><key>200</key></VirtualDevice>"
 	    "<VirtualDevice xsi:type=\"VirtualDisk\"><key>2000</key><deviceInfo><label>Hard disk 1</label></deviceInfo>"
 	    "<backing xsi:type=\"VirtualDiskFlatVer2BackingInfo\"><fileName>[ds] a.vmdk</fileName>"
@@ -76,17 +61,17 @@ test_plain_vm_and_odd_values(void **st)
 	(void)st;
 	struct vm_info vm;
 	memset(&vm, 0, sizeof(vm));
-	vm_info_set_prop(&vm, "config.version", val("<val" NS ">vmx-11</val>"));
-	vm_info_set_prop(&vm, "config.migrateEncryption", val("<val" NS "></val>"));
-	vm_info_set_prop(&vm, "config.template", val("<val" NS ">true</val>"));
-	vm_info_set_prop(&vm, "some.future.property", val("<val" NS " xsi:type=\"Whatever\"><x/></val>"));
-	vm_info_set_prop(&vm, "config.hardware.device", val("<val" NS " xsi:type=\"ArrayOfVirtualDevice\"></val>"));
+	vm_info_set_prop(&vm, "config.version", dom_parse("<val" NS ">vmx-11</val>"));
+	vm_info_set_prop(&vm, "config.migrateEncryption", dom_parse("<val" NS "></val>"));
+	vm_info_set_prop(&vm, "config.template", dom_parse("<val" NS ">true</val>"));
+	vm_info_set_prop(&vm, "some.future.property", dom_parse("<val" NS " xsi:type=\"Whatever\"><x/></val>"));
+	vm_info_set_prop(&vm, "config.hardware.device", dom_parse("<val" NS " xsi:type=\"ArrayOfVirtualDevice\"></val>"));
 	assert_int_equal(vm.hw_number, 11);
 	assert_null(vm.migrate_encryption);
 	assert_true(vm.template);
 	assert_false(vm.encrypted);
 	assert_int_equal(vm.ndisks, 0);
-	vm_info_set_prop(&vm, "config.version", val("<val" NS ">weird</val>"));
+	vm_info_set_prop(&vm, "config.version", dom_parse("<val" NS ">weird</val>"));
 	assert_int_equal(vm.hw_number, 0);
 	vm_info_clear(&vm);
 }
@@ -98,11 +83,5 @@ main(void)
 		cmocka_unit_test(test_encrypted_vm),
 		cmocka_unit_test(test_plain_vm_and_odd_values),
 	};
-	soap = soap_new1(SOAP_C_UTFSTRING);
-	soap_set_namespaces(soap, namespaces);
-	int rc = cmocka_run_group_tests(tests, NULL, NULL);
-	soap_destroy(soap);
-	soap_end(soap);
-	soap_free(soap);
-	return rc;
+	return cmocka_run_group_tests(tests, dom_open, dom_close);
 }

@@ -14,23 +14,8 @@
 #include "inventory.h"
 #include "provmap.h"
 #include "vsanmap.h"
-#include "soapH.h"
+#include "domtest.h"
 
-extern struct Namespace namespaces[];
-
-static struct soap *soap;
-
-static const xnode *
-parse(const char *xml)
-{
-	struct soap_dom_element *d = soap_malloc(soap, sizeof(*d));
-	soap->is = xml;
-	soap_default_xsd__anyType(soap, d);
-	assert_int_equal(soap_begin_recv(soap), SOAP_OK);
-	assert_non_null(soap_in_xsd__anyType(soap, NULL, d, NULL));
-	soap_end_recv(soap);
-	return d;
-}
 
 #define NOW 1800000000	/* 2027-01-15T08:00:00Z */
 
@@ -60,7 +45,7 @@ test_status_parse(void **st)
 	struct kms_cluster_status *s;
 	size_t n;
 
-	kms_status_parse(parse(RESULT(
+	kms_status_parse(dom_parse(RESULT(
 	    "<CryptoManagerKmipClusterStatus><clusterId><id>ovh</id></clusterId>"
 	    "<overallStatus>yellow</overallStatus><managementType>vCenter</managementType>"
 	    "<servers><name>kms-1</name><status>green</status>"
@@ -91,7 +76,7 @@ test_status_parse(void **st)
 	/* Nothing, or something else entirely: no clusters, no crash. */
 	kms_status_parse(NULL, NOW, &s, &n);
 	assert_int_equal(n, 0);
-	kms_status_parse(parse(RESULT("")), NOW, &s, &n);
+	kms_status_parse(dom_parse(RESULT("")), NOW, &s, &n);
 	assert_int_equal(n, 0);
 	kms_status_free(s, n);
 }
@@ -549,11 +534,5 @@ main(void)
 		cmocka_unit_test(test_two_servers_one_down),
 		cmocka_unit_test(test_policy_and_privileges),
 	};
-	soap = soap_new1(SOAP_C_UTFSTRING);
-	soap_set_namespaces(soap, namespaces);
-	int rc = cmocka_run_group_tests(tests, NULL, NULL);
-	soap_destroy(soap);
-	soap_end(soap);
-	soap_free(soap);
-	return rc;
+	return cmocka_run_group_tests(tests, dom_open, dom_close);
 }

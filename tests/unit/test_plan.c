@@ -13,7 +13,7 @@
 
 #include "inventory.h"
 #include "plan.h"
-#include "soapH.h"
+#include "domtest.h"
 
 #define POL "4d5f673c-536f-11e6-beb8-9e71128cae77"
 
@@ -32,30 +32,14 @@ static const char devices_xml[] =
     "</backing><controllerKey>1000</controllerKey><unitNumber>2</unitNumber></VirtualDevice>"
     "</val>";
 
-static struct soap *doc;
 static const xnode *devices;
 
 static int
 setup(void **st)
 {
-	static struct soap_dom_element dom;
-	(void)st;
-	doc = soap_new1(SOAP_C_UTFSTRING);
-	doc->is = devices_xml;
-	soap_default_xsd__anyType(doc, &dom);
-	assert_int_equal(soap_begin_recv(doc), SOAP_OK);
-	assert_non_null(soap_in_xsd__anyType(doc, NULL, &dom, NULL));
-	devices = &dom;
-	return 0;
-}
-
-static int
-teardown(void **st)
-{
-	(void)st;
-	soap_destroy(doc);
-	soap_end(doc);
-	soap_free(doc);
+	if (dom_open(st) != 0)
+		return -1;
+	devices = dom_parse(devices_xml);
 	return 0;
 }
 
@@ -316,5 +300,5 @@ main(void)
 		cmocka_unit_test(test_every_combination),
 		cmocka_unit_test(test_a_disk_gone_between_reads),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, dom_close);
 }

@@ -1,0 +1,226 @@
+/*
+ * `vmcrypt-agent check`: is this vCenter ready for encryption by default?
+ * check_gather() reads the facts: the key providers (kms_gather, which the
+ * running agent's KMS health check uses too), the encryption policy and
+ * the account's privileges; kms_evaluate() (kms/kms.c) judges them.
+ */
+#include "check.h"
+
+#include "cli.h"
+#include "config.h"
+#include "enforce.h"
+#include "kms.h"
+#include "kmsfacts.h"
+#include "log.h"
+#include "vim.h"
+#include "xmalloc.h"
+
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int
+check_gather(struct vconn *c, const struct config *cfg, struct kms_facts *f)
+{
+	struct vsession *s = vconn_session(c);
+	int rc;
+
+	if ((rc = kms_gather(c, f)) != 0)
+		return rc;
+	if (strcmp(f->api_type, "VirtualCenter") != 0 || !f->has_crypto_manager)
+		return 0;
+
+	struct enforcer *e = enforcer_new();
+	f->policy_checked = 1;
+	if (enforcer_configure(e, cfg, c, f->policy_err.msg, sizeof(f->policy_err.msg)) == 0) {
+		f->policy_err.msg[0] = '\0';
+		snprintf(f->policy_id, sizeof(f->policy_id), "%s", enforcer_policy_id(e));
+		snprintf(f->policy_name, sizeof(f->policy_name), "%s", enforcer_policy_name(e));
+	} else {
+		f->policy_err.rc = V_ERR_REFUSED;
+	}
+	enforcer_free(e);
+	vconn_reset(c);
+
+	const char *ids[32];
+	for (size_t i = 0; i < kms_nprivileges && i < 32; i++)
+		ids[i] = kms_privileges[i].id;
+	rc = vim_has_privileges(c, vsession_mo(s, VMO_ROOT_FOLDER), ids, kms_nprivileges,
+	    f->granted);
+	f->privs_err.rc = rc;
+	snprintf(f->privs_err.msg, sizeof(f->privs_err.msg), "%s", rc ? vconn_error(c) : "");
+	f->privs_checked = 1;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* output                                                            */
+
+static void
+print_text(const struct config *cfg, const struct chk_report *r, FILE *out)
+{
+	static const char *tag[] = { "PASS", "WARN", "FAIL", "SKIP" };
+	size_t failed = 0;
+
+	fprintf(out, "vmcrypt-agent check: %s as %s\n\n", cfg->vc_url, cfg->vc_user);
+	for (size_t i = 0; i < r->n; i++) {
+		const struct chk_item *it = &r->items[i];
+		fprintf(out, "  %s  %s: %s\n", tag[it->result], it->title, it->detail);
+		if (it->fix[0])
+			fprintf(out, "        fix: %s\n", it->fix);
+		failed += it->result == CHK_FAIL;
+	}
+	fprintf(out, "\n%s: %zu of %zu checks failed\n", failed ? "NOT READY" : "ready",
+	    failed, r->n);
+}
+
+static void
+print_json(const struct config *cfg, const struct chk_report *r, FILE *out)
+{
+	json_object *root = json_object_new_object();
+	json_object *arr = json_object_new_array();
+
+	json_object_object_add(root, "vcenter", json_object_new_string(cfg->vc_url));
+	json_object_object_add(root, "ok", json_object_new_boolean(chk_ok(r)));
+	json_object_object_add(root, "key_provider", r->provider[0] ?
+	    json_object_new_string(r->provider) : NULL);
+	json_object_object_add(root, "kms_usable", json_object_new_boolean(r->kms_usable));
+	for (size_t i = 0; i < r->n; i++) {
+		const struct chk_item *it = &r->items[i];
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "id", json_object_new_string(it->id));
+		json_object_object_add(o, "title", json_object_new_string(it->title));
+		json_object_object_add(o, "result",
+		    json_object_new_string(chk_result_name(it->result)));
+		json_object_object_add(o, "detail", json_object_new_string(it->detail));
+		json_object_object_add(o, "fix", it->fix[0] ?
+		    json_object_new_string(it->fix) : NULL);
+		json_object_array_add(arr, o);
+	}
+	json_object_object_add(root, "checks", arr);
+	fprintf(out, "%s\n", json_object_to_json_string_ext(root,
+	    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(root);
+}
+
+/* The one item when vCenter cannot be reached or logged in to. */
+static void
+report_unreachable(struct chk_report *r, int rc, const char *why)
+{
+	struct chk_item *it = &r->items[0];
+
+	memset(r, 0, sizeof(*r));
+	r->n = 1;
+	it->id = "vcenter";
+	it->title = "vCenter reachable and logged in";
+	it->result = CHK_FAIL;
+	snprintf(it->detail, sizeof(it->detail), "%s", why);
+	snprintf(it->fix, sizeof(it->fix), "%s",
+	    rc == V_ERR_LOGIN ? "check <vcenter user> and the password (password-file or "
+	    "VMCRYPT_VC_PASSWORD)" :
+	    rc == V_ERR_TLS ? "trust vCenter's certificate: <tls ca-file=\"...\"/> or pin the "
+	    "thumbprint shown with <tls thumbprint=\"...\"/>" :
+	    "check <vcenter url>, that vCenter is up and that this host reaches it on 443");
+	snprintf(r->kms_reason, sizeof(r->kms_reason), "%s", why);
+}
+
+int
+cmd_check(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "trace-soap", required_argument, NULL, 'T' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = NULL, *trace = NULL;
+	int json = 0, ch, rc, vr;
+	struct config *cfg = NULL;
+	struct vsession *s = NULL;
+	struct chk_report rep;
+	struct kms_facts f;
+	char err[1024];
+	char *password;
+
+	while ((ch = getopt_long(argc, argv, "c:jT:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': path = optarg; break;
+		case 'j': json = 1; break;
+		case 'T': trace = optarg; break;
+		case 'h':
+			printf("usage: vmcrypt-agent check [--config FILE] [--json] [--trace-soap DIR]\n\n"
+			    "Checks that vCenter is ready for encryption by default, and says for\n"
+			    "each item what is wrong and how to fix it:\n"
+			    "  vCenter reachable, logged in, really a vCenter (not an ESXi host);\n"
+			    "  API version enough for the configuration (ft-encryption: 7.0.2);\n"
+			    "  key management present; key providers (KMS clusters) configured;\n"
+			    "  the expected provider (<kms cluster>) with its servers; a default\n"
+			    "  provider selected, and the expected one; its Connection Status\n"
+			    "  (status, trust both ways, certificate expiry); the encryption\n"
+			    "  storage policy exists and is an encryption policy; the account\n"
+			    "  holds the privileges the agent uses.  Changes nothing.\n\n"
+			    "  --trace-soap DIR  write every request and answer to DIR (secrets redacted)\n"
+			    "\n"
+			    "exit status: 0 every check passed (warnings allowed); 1 some failed;\n"
+			    "2 usage; 3 bad configuration; 4 vCenter unreachable or TLS refused;\n"
+			    "5 login failed.\n");
+			return EXIT_OK;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "usage: vmcrypt-agent check [--config FILE] [--json]\n");
+		return EXIT_USAGE;
+	}
+	if ((rc = cli_load_config(path, &cfg)) != EXIT_OK)
+		return rc;
+	if ((rc = cli_trace_soap(cfg, trace)) != EXIT_OK) {
+		config_free(cfg);
+		return rc;
+	}
+	if (getenv("VMCRYPT_DEBUG") == NULL)
+		log_setlevel(LOG_LVL_WARN);	/* the report says it all */
+	if ((password = config_read_password(cfg, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "vmcrypt-agent: %s\n", err);
+		config_free(cfg);
+		return EXIT_CONFIG;
+	}
+	if ((s = vsession_new(cfg, err, sizeof(err))) == NULL) {
+		secret_free(password);
+		fprintf(stderr, "vmcrypt-agent: %s\n", err);
+		config_free(cfg);
+		return EXIT_CONFIG;
+	}
+	vr = vsession_open(s, password, err, sizeof(err));
+	secret_free(password);
+	if (vr != 0) {
+		report_unreachable(&rep, vr, err);
+		rc = vim_exit_code(vr);
+	} else {
+		struct vconn *c = vconn_new(s);
+		vconn_set_timeout(c, cfg->timeout);
+		vr = check_gather(c, cfg, &f);
+		if (vr != 0) {
+			report_unreachable(&rep, vr, vconn_error(c));
+			rc = vim_exit_code(vr);
+		} else {
+			kms_evaluate(cfg, &f, &rep);
+			rc = chk_ok(&rep) ? EXIT_OK : EXIT_FAIL;
+		}
+		kms_facts_free(&f);
+		vconn_free(c);
+		vsession_close(s);
+	}
+	if (json)
+		print_json(cfg, &rep, stdout);
+	else
+		print_text(cfg, &rep, stdout);
+	vsession_free(s);
+	config_free(cfg);
+	return rc;
+}

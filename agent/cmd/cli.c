@@ -1,0 +1,98 @@
+/* What every command shares: loading the configuration, and mapping a
+ * failure to the exit codes documented in cli.h. */
+#include "cli.h"
+
+#include "config.h"
+#include "log.h"
+#include "vim.h"
+#include "trace.h"
+#include "xmalloc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char *
+cli_default_config(void)
+{
+	const char *env = getenv("VMCRYPT_AGENT_CONFIG");
+
+	return env != NULL && env[0] != '\0' ? env : CLI_DEFAULT_CONFIG;
+}
+
+int
+cli_load_config(const char *path, struct config **out)
+{
+	char err[8192];
+
+	if (path == NULL) {
+		path = cli_default_config();
+		if (access(path, F_OK) != 0) {
+			fprintf(stderr, "vmcrypt-agent: no --config FILE given, and %s (the "
+			    "default, as the service uses) does not exist: give --config, or "
+			    "install the package and edit that file\n", path);
+			return EXIT_CONFIG;
+		}
+	}
+	if (config_load(path, out, err, sizeof(err)) != 0) {
+		fputs(err, stderr);
+		if (err[0] && err[strlen(err) - 1] != '\n')
+			fputc('\n', stderr);
+		return EXIT_CONFIG;
+	}
+	enum log_level lvl;
+	if (log_parse_level((*out)->log_level, &lvl) == 0 && getenv("VMCRYPT_DEBUG") == NULL)
+		log_setlevel(lvl);
+	return EXIT_OK;
+}
+
+/* Opens a logged-in session for a one-shot command. */
+int
+cli_open_session(const struct config *cfg, struct vsession **out)
+{
+	char err[1024];
+	char *password;
+	struct vsession *s;
+	int rc;
+
+	*out = NULL;
+	if ((password = config_read_password(cfg, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "vmcrypt-agent: %s\n", err);
+		return EXIT_CONFIG;
+	}
+	if ((s = vsession_new(cfg, err, sizeof(err))) == NULL) {
+		secret_free(password);
+		fprintf(stderr, "vmcrypt-agent: %s\n", err);
+		return EXIT_CONNECT;
+	}
+	rc = vsession_open(s, password, err, sizeof(err));
+	secret_free(password);
+	if (rc != 0) {
+		fprintf(stderr, "vmcrypt-agent: %s\n", err);
+		vsession_free(s);
+		return vim_exit_code(rc);
+	}
+	*out = s;
+	return EXIT_OK;
+}
+
+int
+cli_trace_soap(struct config *cfg, const char *dir)
+{
+	char err[512];
+
+	if (dir != NULL) {
+		free(cfg->trace_dir);
+		cfg->trace_dir = xstrdup(dir);
+		if (cfg->trace_keep <= 0)
+			cfg->trace_keep = 2000;
+	}
+	if (cfg->trace_dir == NULL)
+		return EXIT_OK;
+	if (trace_dir_ready(cfg->trace_dir, err, sizeof(err)) != 0) {
+		fprintf(stderr, "vmcrypt-agent: %s\n", err);
+		return EXIT_CONFIG;
+	}
+	return EXIT_OK;
+}

@@ -1,0 +1,56 @@
+/* Commands and the exit codes every command shares (documented in the
+ * README and in `vmcrypt-agent --help`). */
+#ifndef VMCRYPT_CLI_H
+#define VMCRYPT_CLI_H
+
+#include <stddef.h>
+
+#include "exitcode.h"
+
+struct config;
+
+/* Where the packages install the configuration and the unit reads it:
+ * what every command uses without --config. */
+#define CLI_DEFAULT_CONFIG	"/etc/vmcrypt-agent/vmcrypt-agent.xml"
+
+/* The configuration a command uses without --config: $VMCRYPT_AGENT_CONFIG
+ * when set and not empty, else CLI_DEFAULT_CONFIG. */
+const char *cli_default_config(void);
+/* Loads the config (path NULL: cli_default_config()) or prints its errors;
+ * returns EXIT_OK or EXIT_CONFIG. */
+int	cli_load_config(const char *path, struct config **out);
+/* --trace-soap DIR: the command's SOAP trace goes to dir (over any
+ * <trace-soap> in the file; dir NULL: the file's).  Call after
+ * cli_load_config.  EXIT_OK, or EXIT_CONFIG after one line on stderr if
+ * the directory cannot be made or written. */
+int	cli_trace_soap(struct config *, const char *dir);
+struct vsession;
+/* Opens a logged-in session for a one-shot command, or prints why and
+ * returns the exit code. */
+int	cli_open_session(const struct config *, struct vsession **);
+
+int	cmd_run(int argc, char **argv);
+int	cmd_reconcile(int argc, char **argv);
+int	cmd_check(int argc, char **argv);
+int	cmd_kms_thumbprint(int argc, char **argv);
+int	cmd_kms_probe(int argc, char **argv);
+int	cmd_ovh(int argc, char **argv);
+int	cmd_report(int argc, char **argv);
+int	cmd_support_bundle(int argc, char **argv);
+int	cmd_kms(int argc, char **argv);		/* kms setup (kmssetup.c) */
+int	cmd_policy(int argc, char **argv);	/* policy ensure (policycmd.c) */
+int	cmd_setup(int argc, char **argv);	/* the guide in one (setupcmd.c) */
+
+struct tls_cert_info;
+/* Connects to a KMS (HOST[:PORT], 5696 by default) and reads its TLS
+ * certificate without verifying it (kms-thumbprint, ovh --fetch-thumbprint).
+ * EXIT_OK, or an exit code (2, 6, 7) after one line on stderr. */
+int	kms_fetch_certificate(const char *target, int timeout, struct tls_cert_info *ci,
+	    char *host, size_t hlen, char *port, size_t plen);
+
+/* HOST, HOST:PORT, [V6]:PORT or a bare IPv6 address; port 1..65535.
+ * 0, or -1 if arg is none of these. */
+int	cli_split_hostport(const char *arg, const char *defport, char *host,
+	    size_t hlen, char *port, size_t plen);
+
+#endif
