@@ -58,9 +58,9 @@ FOLDERS     := $(subst $(comma),$(space),$(LAYER_LINES))
 below = $(subst $(comma), ,$(shell grep -v '^\#' agent/LAYERS | grep -v '^ *$$' | \
 	  awk -v f=$(1) 'found { print } { for (i = 1; i <= NF; i++) if ($$i == f) found = 1 }'))
 STUB_FOLDERS := vsphere ovh
-inc_for = -Iagent/$(1) $(addprefix -Iagent/,$(call below,$(1))) \
+inc_for = -iquote agent/$(1) $(addprefix -iquote agent/,$(call below,$(1))) \
 	  $(if $(filter $(1),$(STUB_FOLDERS)),-I$(BUILD)/stubs)
-ALL_INC := $(addprefix -Iagent/,$(FOLDERS)) -I$(BUILD)/stubs
+ALL_INC := $(addprefix -iquote agent/,$(FOLDERS)) -I$(BUILD)/stubs
 
 CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -g $(OPT) $(PKG_CFLAGS) \
 		 -DVMCRYPT_VERSION=\"$(VERSION)\"

@@ -189,7 +189,7 @@ def self_test(objdir, layers, only, cflags, cc):
                 f.write(f'#include "{src}"\n#include <stdint.h>\n{extra}')
             out = os.path.join(copy, folder, f"{name}.o")
             cmd = shlex.split(cc) + ["-c", "-o", out, wrap] + shlex.split(cflags) + \
-                [f"-Iagent/{folder}"]
+                ["-iquote", f"agent/{folder}"]
             r = subprocess.run(cmd, capture_output=True, text=True)
             if r.returncode != 0:
                 sys.exit(f"layers --self-test: cannot compile the back-call in "
