@@ -88,15 +88,6 @@ void	vm_info_name_attrs(struct vm_info *vm, const int *keys,
  * for none.  As govc prints inventory paths. */
 char	*inventory_path(const char *const *parts, size_t n);
 
-/* CustomFieldsManager.field: the custom attribute definitions.  Does not
- * reset the connection (trees read before stay valid). */
-struct custom_fields {
-	int	*keys;
-	char	**names;
-	size_t	 n;
-};
-int	custom_fields_read(struct vconn *, struct custom_fields *);
-void	custom_fields_free(struct custom_fields *);
 
 /*
  * Reads every VM under the root folder (page = objects per round trip) and

@@ -164,6 +164,16 @@ int	vim_read_next_events(struct vconn *, const struct vmoref *coll, int max,
 	    vevent_cb cb, void *arg, int *count);
 int	vim_destroy_collector(struct vconn *, const struct vmoref *coll);
 
+/* CustomFieldsManager.field: the custom attribute definitions.  Does not
+ * reset the connection (trees read before stay valid). */
+struct custom_fields {
+	int	*keys;
+	char	**names;
+	size_t	 n;
+};
+int	custom_fields_read(struct vconn *, struct custom_fields *);
+void	custom_fields_free(struct custom_fields *);
+
 /* CustomFieldsManager: a field definition for objects of motype (its key
  * in *key; DuplicateName when the name is taken), its removal, and one
  * entity's value. */

@@ -1,5 +1,5 @@
 /* libFuzzer target: whatever crosses the wire is redacted before it is
- * written to a SOAP trace (agent/trace.c): any bytes, chunked or gzip'd or
+ * written to a SOAP trace (agent/base/trace.c): any bytes, chunked or gzip'd or
  * cut anywhere, must neither crash nor read past the message.  Run with
  * `make fuzz`. */
 #include <stddef.h>

@@ -10,8 +10,8 @@
 #include "inventory.h"
 #include "domtest.h"
 
-/* Parses one <val xsi:type=...> element into a DOM, as vim.c receives it. */
-
+/* Each property value is a <val xsi:type=...> element, parsed into the DOM
+ * the property collector (vsphere/vprop.c) hands the decoders. */
 #define NS " xmlns=\"urn:vim25\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\""
 
 static void
