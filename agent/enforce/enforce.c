@@ -283,8 +283,10 @@ enforce_decide(const struct policy *p, const struct vm_info *vm, int allow_crypt
 	policy_decide(p, vm, d);
 	o->state = d->state;
 	snprintf(o->reason, sizeof(o->reason), "%s", d->reason);
+	o->held = 0;
 	if (!allow_crypto && (d->actions & (ACT_CRYPTO | ACT_REKEY))) {
 		d->actions &= ~(ACT_CRYPTO | ACT_REKEY);
+		o->held = 1;
 		snprintf(o->reason + strlen(o->reason), sizeof(o->reason) - strlen(o->reason),
 		    "; encryption paused: KMS unavailable");
 	}

@@ -32,6 +32,8 @@ struct outcome {
 	int		 retry;		/* worth retrying soon (VM changed, busy) */
 	int		 gone;		/* the VM no longer exists */
 	int		 fenced;	/* not the leader any more: nothing done */
+	int		 held;		/* it needs a key, and keys were held back
+					   (the KMS breaker): the reason says so */
 	char		 msg[768];
 };
 

@@ -1,31 +1,40 @@
 /*
  * The loop of `vmcrypt-agent run` and `reconcile` (libuv): its lifetime,
- * signals, reload, timers, and one hook per turn.  libuv owns the process:
+ * signals, reload, timers, the dispatch of every note from the other
+ * threads, and one hook per turn.  libuv owns the process:
  *
- *   loop thread   every scheduling decision (sched.c), the VM table, the
- *                 breaker, the checkpoint, signals, timers, /metrics; it
- *                 never blocks: what blocks runs in the pool (pool.c).
+ *   loop thread   every scheduling decision, the VM table, the breaker,
+ *                 the checkpoint, signals, timers, /metrics; it never
+ *                 blocks: what blocks runs in the pool (pool.c).
  *   watcher       watch.c, parked in WaitForUpdatesEx; events come in as
  *                 notes (notes.c) and wake the loop.
+ *   lease         lease.c, one look or renewal per heartbeat; role changes
+ *                 come in as notes.
  *   pool          libuv's threads: enforce, scan, confirm, KMS health,
  *                 task poll, audit events, checkpoint writes.
  *
- * After every turn's callbacks, on_turn (a uv_prepare, like Redis's
- * beforesleep) does what follows any change: write the checkpoint if it
- * moved, start work on queued VMs, arm the retry timer, end a `reconcile`
- * pass, and close the loop once the last job is back.
+ * This file calls out to the parts below it (core.h lists them) and
+ * nothing calls back into it: a part that wants the loop to stop says so
+ * in its own state (reconcile's done), which on_turn reads.  After every
+ * turn's callbacks, on_turn (a uv_prepare, like Redis's beforesleep) does
+ * what follows any change: write the checkpoint if it moved, start work on
+ * queued VMs, arm the retry timer, end a `reconcile` pass, and close the
+ * loop once the last job is back.
  */
-#include "exitcode.h"
-#include "config.h"
 #include "engine.h"
+
+#include "config.h"
 #include "enforce.h"
-#include "lease.h"
+#include "exitcode.h"
+#include "httpd.h"
+#include "leader.h"
 #include "log.h"
 #include "notify.h"
+#include "status.h"
+#include "vim.h"
 #include "xmalloc.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,17 +45,19 @@
 #define KEEPALIVE_MS	(10 * 60 * 1000)
 #define DRAIN_MS	10000		/* tasks followed after SIGTERM */
 
-const struct config *
+static const struct config *
 engine_cfg(const struct engine *e)
 {
-	return cfgref_get(e->cfg);
+	return core_cfg(&e->core);
 }
 
 static uint64_t
-now_loop(struct engine *e)
+now_loop(const struct core *c)
 {
-	return uv_now(&e->loop);
+	return uv_now(c->loop);
 }
+
+static void engine_stop(struct engine *);
 
 /* ---------------------------------------------------------------- */
 /* small jobs: keep-alive, cancelling the watcher's wait             */
@@ -100,13 +111,15 @@ on_keepalive(uv_timer_t *t)
 static void
 on_reconcile_timer(uv_timer_t *t)
 {
-	sched_start_scan(t->data);
+	struct engine *e = t->data;
+	reconcile_start(&e->rec);
 }
 
 static void
 on_kms_timer(uv_timer_t *t)
 {
-	health_check_now(t->data);
+	struct engine *e = t->data;
+	health_check_now(&e->health);
 }
 
 static void
@@ -128,7 +141,7 @@ on_retry_timer(uv_timer_t *t)
 static void
 close_all(struct engine *e)
 {
-	e->closing = 1;
+	e->core.closing = 1;
 	uv_close((uv_handle_t *)&e->sigterm, NULL);
 	uv_close((uv_handle_t *)&e->sigint, NULL);
 	uv_close((uv_handle_t *)&e->sighup, NULL);
@@ -139,7 +152,7 @@ close_all(struct engine *e)
 	uv_close((uv_handle_t *)&e->kms_t, NULL);
 	uv_close((uv_handle_t *)&e->wake, NULL);
 	uv_close((uv_handle_t *)&e->watchdog_t, NULL);
-	uv_close((uv_handle_t *)&e->confirm_t, NULL);
+	confirm_close(&e->confirm);
 	uv_close((uv_handle_t *)&e->turn, NULL);
 	tasks_close(&e->tasks);
 	httpd_stop(e->httpd);
@@ -150,11 +163,11 @@ close_all(struct engine *e)
 static void
 maybe_close(struct engine *e)
 {
-	if (atomic_load(&e->watch.done) && e->watch.started && e->jobs == 0 &&
-	    !e->scanning && !e->cp_writing && !e->closing) {
+	if (watch_out(&e->watch) && e->sched.jobs == 0 && !e->rec.scanning &&
+	    !progress_busy(&e->progress) && !e->core.closing) {
 		watch_join(&e->watch);
 		lease_stop(&e->lease);		/* before the loop's wake-up closes */
-		progress_final(e);
+		progress_final(&e->progress);
 		close_all(e);
 	}
 }
@@ -163,21 +176,23 @@ static void
 on_drain_timer(uv_timer_t *t)
 {
 	struct engine *e = t->data;
-	if (e->tasks.running > 0 && !atomic_load(&e->watch.stopping))
+	if (e->tasks.running > 0 && !watch_stopping(&e->watch))
 		log_warnx("stopping with %d task%s still running in vCenter; the next "
 		    "start checks them", e->tasks.running, e->tasks.running == 1 ? "" : "s");
 	engine_stop(e);
 }
 
-void
+/* No new work; the watcher is told to stop; the loop closes when the
+ * last job is back (maybe_close). */
+static void
 engine_stop(struct engine *e)
 {
-	e->accepting = 0;
-	atomic_store(&e->watch.stopping, 1);
+	e->core.accepting = 0;
+	watch_stop(&e->watch);
 	/* Wakes the watcher out of its wait.  A cancel that lands just before
 	 * the watcher enters its next wait is lost, so it is sent again every
 	 * second until the watcher is out. */
-	if (!atomic_load(&e->watch.done) && !e->closing) {
+	if (!watch_out(&e->watch) && !e->core.closing) {
 		small(e, cancel_work, free);
 		uv_timer_start(&e->drain_t, on_drain_timer, 1000, 0);
 	}
@@ -189,12 +204,12 @@ on_stop(uv_signal_t *h, int signum)
 	struct engine *e = h->data;
 	const char *sig = signum == SIGINT ? "SIGINT" : "SIGTERM";
 
-	if (e->draining || atomic_load(&e->watch.stopping)) {
+	if (e->draining || watch_stopping(&e->watch)) {
 		log_warnx("second %s: exiting now", sig);
 		exit(EXIT_FAIL);
 	}
 	e->draining = 1;
-	e->accepting = 0;		/* no new work; the queue empties */
+	e->core.accepting = 0;		/* no new work; the queue empties */
 	notify_send("STOPPING=1\nSTATUS=stopping: following %d running task%s",
 	    e->tasks.running, e->tasks.running == 1 ? "" : "s");
 	httpd_stop(e->httpd);
@@ -204,7 +219,7 @@ on_stop(uv_signal_t *h, int signum)
 	uv_timer_stop(&e->keepalive);
 	uv_timer_stop(&e->reconcile_t);
 	uv_timer_stop(&e->kms_t);
-	confirm_drop(e);
+	confirm_drop(&e->confirm);
 	vm_queue_clear(&e->vms);
 	/* Ends at DRAIN_MS, or as soon as the last task is done (on_turn). */
 	uv_timer_start(&e->drain_t, on_drain_timer, DRAIN_MS, 0);
@@ -240,10 +255,10 @@ on_reload(uv_signal_t *h, int signum)
 
 	(void)signum;
 	notify_reloading();
-	if (config_load(e->config_path, &n, err, sizeof(err)) != 0) {
+	if (config_load(e->core.config_path, &n, err, sizeof(err)) != 0) {
 		log_error("SIGHUP: %s is invalid, keeping the running configuration:\n%s",
-		    e->config_path, err);
-		notify_send("READY=1\nSTATUS=reload refused: %s is invalid", e->config_path);
+		    e->core.config_path, err);
+		notify_send("READY=1\nSTATUS=reload refused: %s is invalid", e->core.config_path);
 		return;
 	}
 	if (!same_connection(cur, n)) {
@@ -258,18 +273,78 @@ on_reload(uv_signal_t *h, int signum)
 	n->timeout = cur->timeout;
 	free(n->trace_dir);		/* the session keeps its trace */
 	n->trace_dir = cur->trace_dir ? xstrdup(cur->trace_dir) : NULL;
-	if (e->dry_run)
+	if (e->core.dry_run)
 		n->dry_run = 1;
-	struct cfgref *old = e->cfg;
-	e->cfg = cfgref_new(n);
+	struct cfgref *old = e->core.cfg;
+	e->core.cfg = cfgref_new(n);
 	cfgref_drop(old);
-	log_info("SIGHUP: configuration reloaded from %s; reconciling", e->config_path);
+	log_info("SIGHUP: configuration reloaded from %s; reconciling", e->core.config_path);
 	notify_send("READY=1\nSTATUS=configuration reloaded; reconciling");
-	sched_start_scan(e);
+	reconcile_start(&e->rec);
 }
 
 /* ---------------------------------------------------------------- */
-/* every turn                                                        */
+/* the notes: every message from the other threads, dispatched here   */
+
+static void
+on_event(struct engine *e, const struct note *n)
+{
+	metrics_count(&e->met, M_EVENTS);
+	status_event_lag(n->time, &e->event_lag);
+	progress_saw(&e->progress, n->key, n->time);
+	if (health_is_kms_event(n->type)) {
+		log_warnx("vCenter reports %s%s%s; checking the KMS now", n->type,
+		    n->msg[0] ? ": " : "", n->msg);
+		health_check_now(&e->health);
+		return;
+	}
+	if (n->vm[0] != '\0')
+		sched_event(&e->sched, n);
+}
+
+/* The event stream is live: the first time, the first pass; after that,
+ * vCenter came back, and what happened meanwhile is caught up on. */
+static void
+on_ready(struct engine *e)
+{
+	if (!e->watching) {
+		e->watching = 1;
+		log_info("%s; reconciling every VM", e->core.once ? "reconcile pass" :
+		    "watching events");
+		reconcile_start(&e->rec);
+		return;
+	}
+	log_info("event stream back; catching up on every VM");
+	metrics_count(&e->met, M_RECONNECTS);
+	reconcile_catch_up(&e->rec, 0);
+}
+
+static void
+dispatch(struct engine *e, const struct note *n)
+{
+	switch (n->kind) {
+	case N_EVENT:
+		on_event(e, n);
+		break;
+	case N_TASK:
+		jobs_task_done(&e->jobs, n);
+		break;
+	case N_READY:
+		on_ready(e);
+		break;
+	case N_ERROR:
+		log_warnx("%s", n->msg);
+		break;
+	case N_LEADER:
+	case N_STANDBY:
+		if (leader_note(&e->core, n, e->watching))
+			reconcile_catch_up(&e->rec, 1);
+		break;
+	default:
+		log_error("bug: a note of kind %d", (int)n->kind);
+		break;
+	}
+}
 
 static void
 on_wake(uv_async_t *h)
@@ -280,15 +355,18 @@ on_wake(uv_async_t *h)
 
 	if (dropped > 0) {
 		log_warnx("%zu events dropped (queue full); reconciling", dropped);
-		sched_start_scan(e);
+		reconcile_start(&e->rec);
 	}
 	while (list != NULL) {
 		struct note *n = list;
 		list = n->next;
-		sched_note(e, n);
+		dispatch(e, n);
 		free(n);
 	}
 }
+
+/* ---------------------------------------------------------------- */
+/* every turn                                                        */
 
 /* After every turn's callbacks, before the loop sleeps. */
 static void
@@ -296,16 +374,18 @@ on_turn(uv_prepare_t *h)
 {
 	struct engine *e = h->data;
 
-	if (!e->closing) {
-		progress_maybe(e);
-		uint64_t next = sched_run(e), now = now_loop(e);
+	if (!e->core.closing) {
+		progress_maybe(&e->progress);
+		uint64_t next = sched_run(&e->sched), now = now_loop(&e->core);
 		if (next == UINT64_MAX)
 			uv_timer_stop(&e->retry_t);
 		else
 			uv_timer_start(&e->retry_t, on_retry_timer, next > now ? next - now : 0, 0);
-		sched_finish_once(e);
-		if (e->draining && !atomic_load(&e->watch.stopping) && e->tasks.running == 0 &&
-		    e->jobs == 0) {
+		reconcile_finish_once(&e->rec);
+		if (e->rec.done && !watch_stopping(&e->watch)) {
+			engine_stop(e);		/* the reconcile pass is over */
+		} else if (e->draining && !watch_stopping(&e->watch) && e->tasks.running == 0 &&
+		    e->sched.jobs == 0) {
 			log_info("stopping: every running task has finished");
 			uv_timer_stop(&e->drain_t);
 			engine_stop(e);
@@ -349,17 +429,17 @@ static int
 engine_prepare(struct engine *e, struct kms_health *kms_first)
 {
 	struct vconn *c = vconn_new(e->s);
-	char err[1024];
+	char err[1024], now[64];
 	int rc;
 
 	memset(kms_first, 0, sizeof(*kms_first));
 	vconn_set_timeout(c, engine_cfg(e)->timeout);
-	rc = enforcer_configure(e->enf, engine_cfg(e), c, err, sizeof(err));
+	rc = enforcer_configure(e->core.enf, engine_cfg(e), c, err, sizeof(err));
 	if (rc == 0 && engine_cfg(e)->encrypt)
-		health_first_check(e, c, kms_first);
-	if (rc == 0 && e->begin_time[0] == '\0' &&
-	    vim_current_time(c, e->begin_time, sizeof(e->begin_time)) != 0)
-		e->begin_time[0] = '\0';
+		health_first_check(&e->health, c, kms_first);
+	if (rc == 0 && e->progress.begin_time[0] == '\0' &&
+	    vim_current_time(c, now, sizeof(now)) == 0)
+		progress_begin_at(&e->progress, now);
 	vconn_free(c);
 	if (rc != 0)
 		log_error("%s", err);
@@ -370,7 +450,7 @@ static void
 loop_init(struct engine *e)
 {
 	uv_timer_t *timers[] = { &e->keepalive, &e->reconcile_t, &e->retry_t, &e->drain_t,
-	    &e->kms_t, &e->watchdog_t, &e->confirm_t };
+	    &e->kms_t, &e->watchdog_t };
 
 	if (uv_loop_init(&e->loop) != 0)
 		fatalx("uv_loop_init failed");
@@ -388,9 +468,12 @@ loop_init(struct engine *e)
 	pool_init(&e->pool, &e->loop, e->s, engine_cfg(e)->timeout);
 	tasks_init(&e->tasks, &e->loop, &e->pool, &e->notes);
 	vmtable_init(&e->vms);
-	e->ctail = &e->chead;
+	/* The parts that register on-enter actions in the VM table. */
+	sched_init(&e->sched, &e->core, &e->health, jobs_submit_enforce, &e->jobs);
+	jobs_init(&e->jobs, &e->core, &e->sched, &e->health);
+	confirm_init(&e->confirm, &e->core, &e->sched);
+	reconcile_init(&e->rec, &e->core, &e->sched, &e->health, &e->jobs);
 	e->event_lag = -1;
-	e->accepting = 1;
 }
 
 /* ---------------------------------------------------------------- */
@@ -403,12 +486,12 @@ start_status(struct engine *e)
 	const struct config *cfg = engine_cfg(e);
 	char err[1024];
 
-	if (e->once || cfg->metrics_listen[0] == '\0')
+	if (e->core.once || cfg->metrics_listen[0] == '\0')
 		return 0;
 	e->httpd = httpd_start(&e->loop, cfg->metrics_listen, status_http, e, err, sizeof(err));
 	if (e->httpd == NULL) {
 		log_error("%s; change <metrics listen=...> in %s (listen=\"\" turns it off)",
-		    err, e->config_path);
+		    err, e->core.config_path);
 		return -1;
 	}
 	log_info("metrics and health on http://%s/metrics and /healthz", cfg->metrics_listen);
@@ -425,7 +508,7 @@ start_timers(struct engine *e)
 	uv_signal_start(&e->sigterm, on_stop, SIGTERM);
 	uv_signal_start(&e->sigint, on_stop, SIGINT);
 	uv_timer_start(&e->keepalive, on_keepalive, KEEPALIVE_MS, KEEPALIVE_MS);
-	if (e->once)
+	if (e->core.once)
 		return;
 	uv_signal_start(&e->sighup, on_reload, SIGHUP);
 	uv_timer_start(&e->kms_t, on_kms_timer, kms_ms, kms_ms);
@@ -439,14 +522,8 @@ start_timers(struct engine *e)
 static void
 start_watch(struct engine *e)
 {
-	struct watch *w = &e->watch;
-
-	w->s = e->s;
-	w->notes = &e->notes;
-	w->once = e->once;
-	w->timeout = engine_cfg(e)->timeout;
-	snprintf(w->begin_time, sizeof(w->begin_time), "%s", e->begin_time);
-	if (watch_start(w) != 0)
+	if (watch_start(&e->watch, e->s, &e->notes, e->core.once, engine_cfg(e)->timeout,
+	    e->progress.begin_time) != 0)
 		fatalx("cannot start the watcher thread");
 }
 
@@ -455,13 +532,13 @@ say_running(struct engine *e)
 {
 	const struct config *cfg = engine_cfg(e);
 
-	if (e->once)
+	if (e->core.once)
 		return;
 	notify_send("READY=1\nSTATUS=logged in to %s; reconciling every VM%s", cfg->vc_url,
-	    e->breaker.held ? "; KMS unusable: encryption paused" : "");
+	    health_held(&e->health) ? "; KMS unusable: encryption paused" : "");
 	log_info("agent running (pid %d)%s; policy \"%s\", up to %d in flight", (int)getpid(),
-	    e->dry_run ? " in dry-run mode: nothing will be changed" : "",
-	    cfg->policy_name ? cfg->policy_name : enforcer_policy_id(e->enf),
+	    e->core.dry_run ? " in dry-run mode: nothing will be changed" : "",
+	    cfg->policy_name ? cfg->policy_name : enforcer_policy_id(e->core.enf),
 	    cfg->max_in_flight);
 }
 
@@ -478,7 +555,8 @@ engine_loop(struct engine *e, const struct kms_health *kms_first)
 	}
 	start_timers(e);
 	if (kms_first->known)
-		health_verdict(e, kms_first->usable, kms_first->provider, kms_first->reason);
+		health_verdict(&e->health, kms_first->usable, kms_first->provider,
+		    kms_first->reason);
 	start_watch(e);
 	uv_prepare_start(&e->turn, on_turn);
 	say_running(e);
@@ -500,24 +578,21 @@ engine_run(struct engine *e)
 	struct kms_health kms_first;
 	int rc;
 
-	e->now = now_loop;
-	e->submit_enforce = sched_submit_enforce;
-	e->max_key = -1;
-	e->cp_recheck = 1;
+	progress_init(&e->progress, &e->core);
+	health_init(&e->health, &e->core);
 	if ((rc = engine_login(e)) != EXIT_OK)
 		return rc;
 	rc = EXIT_CONFIG;
-	if (progress_open(e) != 0)
+	if (progress_open(&e->progress) != 0)
 		goto out_session;
-	e->enf = enforcer_new();
+	e->core.enf = enforcer_new();
 	rc = EXIT_FAIL;
 	if (engine_prepare(e, &kms_first) != 0)
 		goto out_enforcer;
-	if ((rc = lease_setup(e)) != EXIT_OK)
+	if ((rc = leader_setup(&e->core, e->s, e->progress.identity)) != EXIT_OK)
 		goto out_enforcer;
 	loop_init(e);
-	if (!e->once)
-		lease_begin(e);
+	leader_begin(&e->core);
 	int ran = engine_loop(e, &kms_first) == 0;
 	pool_destroy(&e->pool);
 	if ((rc = uv_loop_close(&e->loop)) != 0)
@@ -525,19 +600,21 @@ engine_run(struct engine *e)
 	tasks_free(&e->tasks);
 	vmtable_clear(&e->vms);
 	notes_destroy(&e->notes);
+	if (e->exit_code == EXIT_OK)
+		e->exit_code = e->rec.exit_code;
 	if (rc != 0 && e->exit_code == EXIT_OK)
 		e->exit_code = EXIT_FAIL;
 	rc = e->exit_code;
-	if (!e->once && ran)
+	if (!e->core.once && ran)
 		log_info("stopped: %lu events, %lu reconfigurations (%lu done, %lu failed)",
-		    e->met.events, e->n_reconfigs, e->met.remediation_ok, e->met.remediation_err);
+		    e->met.events, e->jobs.reconfigs, e->met.remediation_ok,
+		    e->met.remediation_err);
 out_enforcer:
 	lease_stop(&e->lease);
 	lease_destroy(&e->lease);
-	enforcer_free(e->enf);
+	enforcer_free(e->core.enf);
 out_session:
-	if (e->lock_fd > 0)
-		close(e->lock_fd);
+	progress_close(&e->progress);
 	vsession_close(e->s);
 	vsession_free(e->s);
 	/* Joins libuv's pool threads, so that each frees what OpenSSL keeps
@@ -569,14 +646,15 @@ engine_main(struct config *cfg, const struct engine_opts *o)
 	srand((unsigned)time(NULL) ^ (unsigned)getpid());
 
 	struct engine *e = xcalloc(1, sizeof(*e));
-	e->once = o->once;
-	e->json = o->json;
-	e->dry_run = cfg->dry_run;
-	e->config_path = xstrdup(o->config_path);
-	e->cfg = cfgref_new(cfg);
+	e->core = (struct core){
+		.loop = &e->loop, .pool = &e->pool, .vms = &e->vms, .tasks = &e->tasks,
+		.notes = &e->notes, .met = &e->met, .lease = &e->lease,
+		.cfg = cfgref_new(cfg), .config_path = o->config_path,
+		.once = o->once, .dry_run = cfg->dry_run, .json = o->json,
+		.accepting = 1, .now = now_loop,
+	};
 	rc = engine_run(e);
-	cfgref_drop(e->cfg);
-	free(e->config_path);
+	cfgref_drop(e->core.cfg);
 	free(e);
 	return rc;
 }

@@ -1,15 +1,14 @@
 /*
- * The KMS, seen from the loop: health checks (before enforcing, every
- * health-interval, at once on a KMS event or when the breaker trips), the
- * verdict that holds or releases the breaker, and what the breaker's moves
- * mean for the VMs waiting on it.  While the key provider is unusable no VM
- * is handed to GenerateKey; Encrypted vMotion is still enforced.
+ * The KMS, seen from the loop (health.h).
  */
+#include "health.h"
+
+#include "core.h"
 #include "kmsfacts.h"
-#include "config.h"
-#include "engine.h"
 #include "log.h"
 #include "notify.h"
+#include "pool.h"
+#include "vmtable.h"
 #include "xmalloc.h"
 
 #include <stdio.h>
@@ -17,7 +16,7 @@
 #include <string.h>
 
 struct health_job {
-	struct engine	*e;
+	struct health	*h;
 	struct cfgref	*cfg;
 	int		 rc;
 	int		 usable;
@@ -41,35 +40,37 @@ static void
 health_done(void *arg)
 {
 	struct health_job *j = arg;
-	struct engine *e = j->e;
+	struct health *h = j->h;
 
-	e->kms_checking = 0;
+	h->checking = 0;
 	if (j->rc != 0)
 		log_warnx("KMS health: cannot ask vCenter: %s", j->msg);
 	else
-		health_verdict(e, j->usable, j->provider, j->msg);
-	if (e->kms_again)
-		health_check_now(e);
+		health_verdict(h, j->usable, j->provider, j->msg);
+	if (h->again)
+		health_check_now(h);
 	cfgref_drop(j->cfg);
 	free(j);
 }
 
 void
-health_check_now(struct engine *e)
+health_check_now(struct health *h)
 {
-	if (e->closing || !e->accepting || e->once)
+	const struct core *c = h->c;
+
+	if (c->closing || !c->accepting || c->once)
 		return;
-	if (e->kms_checking) {
-		e->kms_again = 1;
+	if (h->checking) {
+		h->again = 1;
 		return;
 	}
 	struct health_job *j = xcalloc(1, sizeof(*j));
-	j->e = e;
-	j->cfg = cfgref_hold(e->cfg);
-	e->kms_checking = 1;
-	e->kms_again = 0;
-	if (pool_submit(&e->pool, health_work, health_done, j) != 0) {
-		e->kms_checking = 0;
+	j->h = h;
+	j->cfg = cfgref_hold(c->cfg);
+	h->checking = 1;
+	h->again = 0;
+	if (pool_submit(c->pool, health_work, health_done, j) != 0) {
+		h->checking = 0;
 		cfgref_drop(j->cfg);
 		free(j);
 	}
@@ -84,17 +85,15 @@ requeue_paused(void *arg, struct vmrec *r)
 
 /* The breaker closed: every VM waiting for a key is looked at again. */
 static void
-released(struct engine *e)
+released(struct health *h)
 {
-	vm_each(&e->vms, VM_PAUSED, requeue_paused, &e->vms);
+	vm_each(h->c->vms, VM_PAUSED, requeue_paused, h->c->vms);
 }
 
-/* A verdict: an unusable KMS holds encryption (no probes: the health
- * check is the probe), a usable one releases it. */
 void
-health_verdict(struct engine *e, int usable, const char *provider, const char *reason)
+health_verdict(struct health *hl, int usable, const char *provider, const char *reason)
 {
-	struct kms_health *h = &e->kms;
+	struct kms_health *h = &hl->kms;
 
 	h->known = 1;
 	h->checks++;
@@ -104,7 +103,7 @@ health_verdict(struct engine *e, int usable, const char *provider, const char *r
 	h->usable = usable;
 	if (!usable) {
 		h->unusable++;
-		if (breaker_hold(&e->breaker, 1)) {
+		if (breaker_hold(&hl->breaker, 1)) {
 			log_error("KMS health: %s; encryption paused until it recovers "
 			    "(Encrypted vMotion is still enforced); `vmcrypt-agent check` "
 			    "says how to fix it", reason);
@@ -112,43 +111,85 @@ health_verdict(struct engine *e, int usable, const char *provider, const char *r
 		}
 		return;
 	}
-	if (breaker_hold(&e->breaker, 0)) {
+	if (breaker_hold(&hl->breaker, 0)) {
 		log_info("KMS health: key provider %s is usable again", provider);
 		notify_send("STATUS=KMS %s usable again: encryption resumed", provider);
 		log_info("KMS usable again: encryption resumed");
-		released(e);
+		released(hl);
 	} else {
 		log_debug("KMS health: key provider %s usable", provider);
 	}
 }
 
-/* A KMS failure seen by a job (GenerateKey refused, a task's error). */
 void
-kms_tripped(struct engine *e, const char *why, int probe)
+health_tripped(struct health *h, const char *why, int probe)
 {
-	e->n_kms_err++;
-	switch (breaker_trip(&e->breaker, e->now(e), probe)) {
+	h->kms_errors++;
+	switch (breaker_trip(&h->breaker, h->c->now(h->c), probe)) {
 	case 1:
 		log_error("KMS unusable: %s; encryption paused (next try in %.0f s); "
 		    "check the key provider in vCenter (Configure > Key Providers)",
-		    why, (double)e->breaker.ms / 1000);
-		health_check_now(e);	/* it may say why, and hold the pause */
+		    why, (double)h->breaker.ms / 1000);
+		health_check_now(h);	/* it may say why, and hold the pause */
 		break;
 	case 2:
 		log_warnx("KMS still unusable: %s; next try in %.0f s", why,
-		    (double)e->breaker.ms / 1000);
+		    (double)h->breaker.ms / 1000);
 		break;
 	}
 }
 
-/* A key was used: the breaker closes (unless the health check holds it). */
 void
-kms_worked(struct engine *e)
+health_worked(struct health *h)
 {
-	if (breaker_close(&e->breaker)) {
+	if (breaker_close(&h->breaker)) {
 		log_info("KMS usable again: encryption resumed");
-		released(e);
+		released(h);
 	}
+}
+
+enum crypto_gate
+health_gate(struct health *h, uint64_t now)
+{
+	return breaker_gate(&h->breaker, now);
+}
+
+int
+health_probe_due(const struct health *h, uint64_t now)
+{
+	const struct breaker *b = &h->breaker;
+	return b->open && !b->held && !b->probing && now >= b->until;
+}
+
+void
+health_probe_done(struct health *h)
+{
+	breaker_probe_done(&h->breaker);
+}
+
+uint64_t
+health_next(const struct health *h)
+{
+	return breaker_next(&h->breaker);
+}
+
+int
+health_held(const struct health *h)
+{
+	return h->breaker.held;
+}
+
+int
+health_paused(const struct health *h)
+{
+	return h->breaker.held || h->breaker.open;
+}
+
+void
+health_init(struct health *h, const struct core *c)
+{
+	memset(h, 0, sizeof(*h));
+	h->c = c;
 }
 
 int
@@ -160,12 +201,12 @@ health_is_kms_event(const char *type)
 
 /* Before enforcing: is the key provider usable?  (Synchronous, at start.) */
 void
-health_first_check(struct engine *e, struct vconn *c, struct kms_health *out)
+health_first_check(struct health *h, struct vconn *c, struct kms_health *out)
 {
 	struct kms_verdict v;
 
 	memset(out, 0, sizeof(*out));
-	if (kms_check(c, engine_cfg(e), &v) != 0)
+	if (kms_check(c, core_cfg(h->c), &v) != 0)
 		return;
 	out->known = 1;
 	out->usable = v.usable;

@@ -1,16 +1,20 @@
 /*
- * The engine's work off the loop and what its results mean: enforcing one
- * VM (enforce.c on a pool thread), a task that ended, the reconcile scan,
- * the audit events written to each VM in vCenter, and the end of a
- * `reconcile` pass.  Each job is its own small struct with a work and a
- * done function (pool.c), holding the configuration snapshot it started
- * with.
+ * The engine's work on one VM and what its results mean (jobs.h).
  */
-#include "config.h"
-#include "engine.h"
-#include "enforce.h"
+#include "jobs.h"
+
 #include "backoff.h"
+#include "core.h"
+#include "enforce.h"
+#include "health.h"
+#include "lease.h"
 #include "log.h"
+#include "metrics.h"
+#include "notes.h"
+#include "pool.h"
+#include "sched.h"
+#include "tasks.h"
+#include "vmtable.h"
 #include "xmalloc.h"
 
 #include <stdio.h>
@@ -51,16 +55,24 @@ audit_work(struct vconn *c, void *arg)
 	audit(c, j->vm, j->msg, j->by);
 }
 
-void
-sched_audit(struct engine *e, const char *vm, const char *msg)
+/* Who acted, in the audit events: with several agents on one vCenter,
+ * the leader. */
+static const char *
+acting_agent(const struct core *c)
 {
-	if (e->dry_run)
+	return c->lease->enabled ? c->lease->identity : NULL;
+}
+
+void
+jobs_audit(struct jobs *js, const char *vm, const char *msg)
+{
+	if (js->c->dry_run)
 		return;
 	struct audit_job *j = xcalloc(1, sizeof(*j));
 	snprintf(j->vm, sizeof(j->vm), "%s", vm);
 	snprintf(j->msg, sizeof(j->msg), "%s", msg);
-	j->by = e->lease.enabled ? e->lease.identity : NULL;
-	if (pool_submit(&e->pool, audit_work, free, j) != 0)
+	j->by = acting_agent(js->c);
+	if (pool_submit(js->c->pool, audit_work, free, j) != 0)
 		free(j);
 }
 
@@ -68,7 +80,7 @@ sched_audit(struct engine *e, const char *vm, const char *msg)
 /* enforcing one VM                                                  */
 
 struct enforce_job {
-	struct engine	*e;
+	struct jobs	*js;
 	struct cfgref	*cfg;
 	char		 vm[96];
 	enum crypto_gate gate;
@@ -95,7 +107,7 @@ enforce_work(struct vconn *c, void *arg)
 	struct enforce_job *j = arg;
 	struct outcome *o = &j->out;
 
-	enforce_vm(j->e->enf, cfgref_get(j->cfg), c, j->vm, j->allow, j->dry_run,
+	enforce_vm(j->js->c->enf, cfgref_get(j->cfg), c, j->vm, j->allow, j->dry_run,
 	    j->check_running, o);
 	/* An issued task is followed once the loop has counted it. */
 	if (!o->issued && j->audit && !j->dry_run && o->err == 0 && !o->gone &&
@@ -103,30 +115,30 @@ enforce_work(struct vconn *c, void *arg)
 		char m[1024];
 		snprintf(m, sizeof(m), "vmcrypt-agent: not encrypting (%s): %s",
 		    vm_state_name(o->state), o->reason);
-		audit(c, j->vm, m, j->e->lease.enabled ? j->e->lease.identity : NULL);
+		audit(c, j->vm, m, acting_agent(j->js->c));
 		snprintf(j->logged, sizeof(j->logged), "%s", vm_state_name(o->state));
 	}
 }
 
 /* The job failed before any task: said, then backed off (or paused). */
 static void
-enforce_failed(struct engine *e, struct vmrec *r, const struct enforce_job *j)
+enforce_failed(struct jobs *js, struct vmrec *r, const struct enforce_job *j)
 {
 	const struct outcome *o = &j->out;
 
 	vm_set_decision(r, o->name, o->state, o->reason);
 	if (o->actions)
-		e->met.remediation_refused++;
+		metrics_count(js->c->met, M_REFUSED);
 	log_warnx("VM %s (%s): %s", vm_name(r), r->moref, o->msg);
 	if (o->kms)
-		kms_tripped(e, o->msg, j->gate == CRYPTO_PROBE);
-	sched_backoff(e, r, o->kms ? "KMS failure" : "failed");
-	vm_set_pend(&e->vms, r, -1, NULL);
+		health_tripped(js->health, o->msg, j->gate == CRYPTO_PROBE);
+	sched_backoff(js->sched, r, o->kms ? "KMS failure" : "failed");
+	vm_set_pend(js->c->vms, r, -1, NULL);
 }
 
 /* A task was started (or one already running adopted): followed now. */
 static void
-enforce_issued(struct engine *e, struct vmrec *r, const struct enforce_job *j)
+enforce_issued(struct jobs *js, struct vmrec *r, const struct enforce_job *j)
 {
 	const struct outcome *o = &j->out;
 	char acts[128];
@@ -138,11 +150,10 @@ enforce_issued(struct engine *e, struct vmrec *r, const struct enforce_job *j)
 	r->origin = !o->adopted ? TASK_OURS : o->adopted_ours ? TASK_ADOPTED_OURS :
 	    TASK_ADOPTED_OTHER;
 	snprintf(r->task, sizeof(r->task), "%s", o->task.value);
-	vm_set_sched(&e->vms, r, VM_TASK, o->adopted ? "a task already runs" : "task issued");
-	tasks_follow(&e->tasks, &o->task, r->moref);
+	vm_set_sched(js->c->vms, r, VM_TASK, o->adopted ? "a task already runs" : "task issued");
 	if (!o->adopted) {
 		r->reconfigs++;
-		e->n_reconfigs++;
+		js->reconfigs++;
 		log_info("VM %s (%s): %s: %s; ReconfigVM_Task %s", vm_name(r), r->moref, acts,
 		    o->reason, o->task.value);
 	} else {
@@ -155,7 +166,7 @@ enforce_issued(struct engine *e, struct vmrec *r, const struct enforce_job *j)
 
 /* Decided and nothing issued: the VM is where it will stay for now. */
 static void
-enforce_decided(struct engine *e, struct vmrec *r, const struct enforce_job *j)
+enforce_decided(struct jobs *js, struct vmrec *r, const struct enforce_job *j)
 {
 	const struct outcome *o = &j->out;
 	char acts[128];
@@ -163,8 +174,8 @@ enforce_decided(struct engine *e, struct vmrec *r, const struct enforce_job *j)
 	    strcmp(r->reason, o->reason) != 0;
 
 	vm_set_decision(r, o->name, o->state, o->reason);
-	vm_set_pend(&e->vms, r, -1, NULL);
-	sched_settled(e, r);
+	vm_set_pend(js->c->vms, r, -1, NULL);
+	sched_settled(js->sched, r);
 	policy_actions_str(o->actions, acts, sizeof(acts));
 	if (j->dry_run && o->actions)
 		log_info("dry-run: VM %s (%s): would %s: %s", vm_name(r), r->moref, acts,
@@ -183,72 +194,72 @@ enforce_decided(struct engine *e, struct vmrec *r, const struct enforce_job *j)
 	 * the breaker closed while this job ran, the release has already
 	 * re-queued the paused VMs: this one is looked at again now rather
 	 * than parked with nothing left to wake it. */
-	if (j->gate == CRYPTO_HELD && o->state != VS_COMPLIANT &&
-	    strstr(o->reason, "KMS unavailable") != NULL && !r->dirty) {
-		if (e->breaker.held || e->breaker.open) {
-			vm_set_sched(&e->vms, r, VM_PAUSED, "needs a key; the KMS is unusable");
+	if (j->gate == CRYPTO_HELD && o->held && o->state != VS_COMPLIANT && !r->dirty) {
+		if (health_paused(js->health)) {
+			vm_set_sched(js->c->vms, r, VM_PAUSED, "needs a key; the KMS is unusable");
 			return;
 		}
-		vm_done(&e->vms, r, "decided while the KMS was held");
-		vm_enqueue(&e->vms, r, "the KMS is usable again");
+		vm_done(js->c->vms, r, "decided while the KMS was held");
+		vm_enqueue(js->c->vms, r, "the KMS is usable again");
 		return;
 	}
-	vm_done(&e->vms, r, "decided");
+	vm_done(js->c->vms, r, "decided");
 }
 
 static void
 enforce_done(void *arg)
 {
 	struct enforce_job *j = arg;
-	struct engine *e = j->e;
+	struct jobs *js = j->js;
 	const struct outcome *o = &j->out;
-	struct vmrec *r = vm_find(&e->vms, j->vm, 1);
+	struct vmrec *r = vm_find(js->c->vms, j->vm, 1);
 
-	e->jobs--;
+	sched_job_ended(js->sched);
 	snprintf(r->logged, sizeof(r->logged), "%s", j->logged);
 	if (j->gate == CRYPTO_PROBE && !(o->issued && !o->adopted && (o->actions & ACT_KMS)))
-		breaker_probe_done(&e->breaker);	/* the probe did not test the KMS */
+		health_probe_done(js->health);	/* the probe did not test the KMS */
 	if (o->gone) {
 		log_info("VM %s: no longer exists", j->vm);
-		vm_remove(&e->vms, r);
+		vm_remove(js->c->vms, r);
 	} else if (o->fenced) {
 		/* Lost the lease mid-job: nothing changed; the VM waits in the
 		 * queue for this agent to lead again (or the leader's scan). */
 		log_info("VM %s (%s): %s", vm_name(r), r->moref, o->msg);
-		vm_done(&e->vms, r, "not the leader");
-		vm_enqueue(&e->vms, r, "left for the leader");
+		vm_done(js->c->vms, r, "not the leader");
+		vm_enqueue(js->c->vms, r, "left for the leader");
 	} else {
 		if (o->err == 0 || o->issued)
 			r->start_scan = 0;	/* looked at (and any old task found) */
 		if (o->err != 0 && !o->issued)
-			enforce_failed(e, r, j);
+			enforce_failed(js, r, j);
 		else if (o->issued)
-			enforce_issued(e, r, j);
+			enforce_issued(js, r, j);
 		else
-			enforce_decided(e, r, j);
+			enforce_decided(js, r, j);
 	}
 	cfgref_drop(j->cfg);
 	free(j);
 }
 
 int
-sched_submit_enforce(struct engine *e, struct vmrec *r, enum crypto_gate gate)
+jobs_submit_enforce(void *arg, struct vmrec *r, enum crypto_gate gate)
 {
+	struct jobs *js = arg;
 	struct enforce_job *j = xcalloc(1, sizeof(*j));
 
-	j->e = e;
-	j->cfg = cfgref_hold(e->cfg);
+	j->js = js;
+	j->cfg = cfgref_hold(js->c->cfg);
 	snprintf(j->vm, sizeof(j->vm), "%s", r->moref);
 	j->gate = gate;
 	j->allow = (gate != CRYPTO_HELD ? ENF_CRYPTO : 0) | (r->rekeyed ? 0 : ENF_REKEY);
 	/* A task the previous run left running can only be met right after
 	 * start: before the first scan is done, or on a VM that scan found.
 	 * Later, every task on a VM is this run's. */
-	j->check_running = e->scans_done == 0 || r->start_scan;
+	j->check_running = !js->scanned || r->start_scan;
 	j->audit = r->audit;
-	j->dry_run = e->dry_run;
+	j->dry_run = js->c->dry_run;
 	snprintf(j->logged, sizeof(j->logged), "%s", r->logged);
-	int rc = pool_submit(&e->pool, enforce_work, enforce_done, j);
+	int rc = pool_submit(js->c->pool, enforce_work, enforce_done, j);
 	if (rc != 0) {
 		cfgref_drop(j->cfg);
 		free(j);
@@ -260,11 +271,11 @@ sched_submit_enforce(struct engine *e, struct vmrec *r, enum crypto_gate gate)
 /* a followed task ended                                             */
 
 static void
-task_failed(struct engine *e, struct vmrec *r, const struct note *n, const char *acts)
+task_failed(struct jobs *js, struct vmrec *r, const struct note *n, const char *acts)
 {
 	char m[900];
 
-	metrics_task_failed(&e->met, n->fault);
+	metrics_task_failed(js->c->met, n->fault);
 	if (strcmp(n->fault, "ConcurrentAccess") == 0 && r->attempts + 1 < RETRY_ATTEMPTS) {
 		/* changeVersion guarded it: someone changed the VM between our
 		 * read and our reconfigure.  Nothing was applied; read it again
@@ -272,28 +283,28 @@ task_failed(struct engine *e, struct vmrec *r, const struct note *n, const char 
 		r->attempts++;
 		log_info("VM %s (%s): changed by someone else before %s ran (%s: %s); "
 		    "reading it again", vm_name(r), r->moref, acts, n->task, n->fault);
-		vm_requeue(&e->vms, r, "ConcurrentAccess");
+		vm_requeue(js->c->vms, r, "ConcurrentAccess");
 		return;
 	}
 	log_error("VM %s (%s): %s failed (%s): %s%s%s", vm_name(r), r->moref, acts,
 	    n->task, n->fault[0] ? n->fault : "error", n->msg[0] ? ": " : "", n->msg);
 	snprintf(m, sizeof(m), "vmcrypt-agent: %s failed [%s]: %.300s (was: %.200s)", acts,
 	    n->task, n->msg, r->reason && r->reason[0] ? r->reason : "not compliant");
-	sched_audit(e, r->moref, m);
+	jobs_audit(js, r->moref, m);
 	int kms = enforce_is_kms_error(n->fault, n->msg) && (r->task_actions & ACT_KMS);
 	if (kms)
-		kms_tripped(e, n->msg, r->probe);
-	sched_backoff(e, r, kms ? "its task failed: KMS" : "its task failed");
+		health_tripped(js->health, n->msg, r->probe);
+	sched_backoff(js->sched, r, kms ? "its task failed: KMS" : "its task failed");
 }
 
 void
-sched_task_done(struct engine *e, const struct note *n)
+jobs_task_done(struct jobs *js, const struct note *n)
 {
-	struct vmrec *r = vm_find(&e->vms, n->vm, 1);
+	struct vmrec *r = vm_find(js->c->vms, n->vm, 1);
 	char acts[128], m[900];
 
-	tasks_ended(&e->tasks);
-	vm_set_pend(&e->vms, r, -1, NULL);
+	tasks_ended(js->c->tasks);
+	vm_set_pend(js->c->vms, r, -1, NULL);
 	policy_actions_str(r->task_actions, acts, sizeof(acts));
 	if (r->sched != VM_TASK)
 		return;			/* dropped meanwhile (stopping) */
@@ -301,24 +312,53 @@ sched_task_done(struct engine *e, const struct note *n)
 		/* Not ours: nothing to count or audit; decide afresh. */
 		log_info("VM %s (%s): task %s ended (%s); looking again", vm_name(r), r->moref,
 		    n->task, n->ok ? "success" : "error");
-		vm_requeue(&e->vms, r, "another client's task ended");
+		vm_requeue(js->c->vms, r, "another client's task ended");
 		return;
 	}
 	if (!n->ok) {
-		task_failed(e, r, n, acts);
+		task_failed(js, r, n, acts);
 		return;
 	}
-	e->met.remediation_ok++;
+	metrics_count(js->c->met, M_REMEDIATION_OK);
 	r->attempts = 0;
 	log_info("VM %s (%s): %s done (%s)", vm_name(r), r->moref, acts, n->task);
 	if (r->task_actions & ACT_KMS)
-		kms_worked(e);
+		health_worked(js->health);
 	/* One audit event per remediation, with what it found. */
 	snprintf(m, sizeof(m), "vmcrypt-agent: %s completed [%s] (was: %.600s)", acts, n->task,
 	    r->reason && r->reason[0] ? r->reason : "not compliant");
-	sched_audit(e, r->moref, m);
+	jobs_audit(js, r->moref, m);
 	/* Level-triggered: read it again to confirm, with the others that
-	 * finished about now. */
-	r->ok_ms = e->now(e);
-	confirm_add(e, r);
+	 * finished about now (entering VM_CONFIRM batches it). */
+	r->ok_ms = js->c->now(js->c);
+	vm_set_sched(js->c->vms, r, VM_CONFIRM, "its task succeeded");
+}
+
+/* Entering VM_TASK: the task is followed until it ends (tasks.c). */
+static void
+enter_task(void *arg, struct vmrec *r, const char *why)
+{
+	struct jobs *js = arg;
+	struct vmoref task;
+
+	(void)why;
+	snprintf(task.type, sizeof(task.type), "Task");
+	snprintf(task.value, sizeof(task.value), "%s", r->task);
+	tasks_follow(js->c->tasks, &task, r->moref);
+}
+
+void
+jobs_scanned(struct jobs *js)
+{
+	js->scanned = 1;
+}
+
+void
+jobs_init(struct jobs *js, const struct core *c, struct sched *s, struct health *h)
+{
+	memset(js, 0, sizeof(*js));
+	js->c = c;
+	js->sched = s;
+	js->health = h;
+	vmtable_on_enter(c->vms, VM_TASK, enter_task, js);
 }

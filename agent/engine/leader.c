@@ -1,57 +1,53 @@
 /*
- * The engine's side of the leader lease (lease.c): whether this agent acts
- * at all.  A standby watches events and keeps its VM table warm but starts
- * no work (sched_run asks leader_may_act, and each job asks again right
- * before GenerateKey or ReconfigVM_Task); a new leader catches up on every
- * VM before it acts on new events.  `reconcile` waits for the lease at
- * start, up to a lease time and two heartbeats, and refuses to act
- * without it.
+ * The engine's side of the leader lease (leader.h).
  */
-#include "exitcode.h"
+#include "leader.h"
+
 #include "config.h"
-#include "engine.h"
+#include "core.h"
 #include "enforce.h"
+#include "exitcode.h"
+#include "lease.h"
 #include "log.h"
+#include "notes.h"
 #include "notify.h"
+#include "vmtable.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-int
-leader_may_act(void *arg)
+/* The enforcer's fence: asked right before GenerateKey and ReconfigVM_Task. */
+static int
+may_act(void *lease)
 {
-	struct engine *e = arg;
-	return lease_may_act(&e->lease);
+	return lease_may_act(lease);
 }
 
-/* Before the loop: the lease's settings; `reconcile` takes it now.
- * EXIT_OK or an exit code (said). */
 int
-lease_setup(struct engine *e)
+leader_setup(const struct core *c, struct vsession *s, const char *identity)
 {
-	const struct config *cfg = engine_cfg(e);
-	struct lease *l = &e->lease;
-	char err[1024] = "";
+	const struct config *cfg = core_cfg(c);
+	struct lease *l = c->lease;
+	char err[1024] = "", who[512];
 
-	l->s = e->s;
-	l->enabled = !e->dry_run && cfg->ha_enabled;
-	l->lease_ms = cfg->lease_seconds * 1000;
-	l->beat_ms = cfg->heartbeat_seconds * 1000;
-	l->timeout = cfg->timeout;
+	if (c->once) {		/* `reconcile` names itself, not the directory */
+		char host[256] = "localhost";
+		gethostname(host, sizeof(host) - 1);
+		host[sizeof(host) - 1] = '\0';
+		snprintf(who, sizeof(who), "%s:reconcile (pid %d)", host, (int)getpid());
+		identity = who;
+	}
+	lease_configure(l, s, identity, !c->dry_run && cfg->ha_enabled,
+	    cfg->lease_seconds * 1000, cfg->heartbeat_seconds * 1000, cfg->timeout);
 	if (!l->enabled)
 		return EXIT_OK;
-	enforcer_set_fence(e->enf, leader_may_act, e);
-	if (!e->once)
+	enforcer_set_fence(c->enf, may_act, l);
+	if (!c->once)
 		return EXIT_OK;
-	char host[256] = "localhost";
-	gethostname(host, sizeof(host) - 1);
-	host[sizeof(host) - 1] = '\0';
-	snprintf(l->identity, sizeof(l->identity), "%s:reconcile (pid %d)", host, (int)getpid());
 	int rc = lease_acquire(l, l->lease_ms + 2 * l->beat_ms, err, sizeof(err));
 	if (rc == 1)
 		return EXIT_OK;
-	char who[512];
 	lease_holder(l, who, sizeof(who));
 	if (rc < 0)
 		log_error("%s", err);
@@ -62,20 +58,17 @@ lease_setup(struct engine *e)
 	return rc < 0 ? EXIT_CONNECT : EXIT_FAIL;
 }
 
-/* `run`, once the loop exists: one look now (a free lease, or ours from a
- * previous run, is taken at once), then the thread. */
 void
-lease_begin(struct engine *e)
+leader_begin(const struct core *c)
 {
-	struct lease *l = &e->lease;
+	struct lease *l = c->lease;
 	char err[1024];
 
-	if (!l->enabled)
+	if (!l->enabled || c->once)
 		return;
 	log_info("lease: this agent is %s; lease %d s, heartbeat %d s", l->identity,
 	    l->lease_ms / 1000, l->beat_ms / 1000);
-	l->notes = &e->notes;
-	int rc = lease_first(l, err, sizeof(err));
+	int rc = lease_first(l, c->notes, err, sizeof(err));
 	if (rc < 0)
 		log_warnx("%s; looking again every %d s", err, l->beat_ms / 1000);
 	else if (rc == 0) {
@@ -96,28 +89,23 @@ mark_look_for_tasks(void *arg, struct vmrec *r)
 	r->start_scan = 1;
 }
 
-/* A role change, from the lease thread. */
-void
-leader_note(struct engine *e, const struct note *n)
+int
+leader_note(const struct core *c, const struct note *n, int watching)
 {
 	if (n->kind == N_STANDBY) {
 		log_warnx("%s", n->msg);
 		notify_send("STATUS=%s", n->msg);
-		return;
+		return 0;
 	}
 	log_info("%s", n->msg);
 	notify_send("STATUS=%s", n->msg);
 	/* Leader after a standby spell: catch up on every VM first (what the
 	 * old leader left undone); at start-up the first scan does it. */
-	if (!e->collector_ready)
-		return;
+	if (!watching)
+		return 0;
 	/* The old leader's reconfigures may still run: every VM's next look
 	 * checks for a task on it (followed, never doubled). */
-	vm_each(&e->vms, VM_SCHED_COUNT, mark_look_for_tasks, NULL);
-	e->takeover_scan = 1;
+	vm_each(c->vms, VM_SCHED_COUNT, mark_look_for_tasks, NULL);
 	log_info("leader: catching up on every VM");
-	if (e->scanning)
-		e->rescan = 1;
-	else
-		sched_start_scan(e);
+	return 1;
 }

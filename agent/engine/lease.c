@@ -370,11 +370,12 @@ lease_main(void *arg)
 }
 
 int
-lease_first(struct lease *l, char *err, size_t errlen)
+lease_first(struct lease *l, struct notes *notes, char *err, size_t errlen)
 {
 	struct vconn *c = vconn_new(l->s);
 	int rc;
 
+	l->notes = notes;
 	pthread_mutex_init(&l->mtx, NULL);
 	memset(&l->st, 0, sizeof(l->st));
 	l->st.seen_epoch = -1;
@@ -389,7 +390,7 @@ lease_first(struct lease *l, char *err, size_t errlen)
 int
 lease_acquire(struct lease *l, int wait_ms, char *err, size_t errlen)
 {
-	int rc = lease_first(l, err, errlen);
+	int rc = lease_first(l, NULL, err, errlen);
 	uint64_t until = lease_clock_ms() + (uint64_t)wait_ms;
 
 	if (rc == 0) {
@@ -408,6 +409,18 @@ lease_acquire(struct lease *l, int wait_ms, char *err, size_t errlen)
 	}
 	vconn_free(c);
 	return rc;
+}
+
+void
+lease_configure(struct lease *l, struct vsession *s, const char *identity, int enabled,
+    int lease_ms, int beat_ms, int timeout)
+{
+	l->s = s;
+	snprintf(l->identity, sizeof(l->identity), "%s", identity);
+	l->enabled = enabled;
+	l->lease_ms = lease_ms;
+	l->beat_ms = beat_ms;
+	l->timeout = timeout;
 }
 
 int

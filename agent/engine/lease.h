@@ -94,11 +94,16 @@ struct lease {
 };
 
 uint64_t lease_clock_ms(void);
+/* Before anything else: the session its thread opens a connection on,
+ * this instance's name, and the settings (enabled 0: always acts). */
+void	lease_configure(struct lease *, struct vsession *, const char *identity,
+	    int enabled, int lease_ms, int beat_ms, int timeout);
 /*
  * One attempt, before the loop runs: takes the lease if nobody holds it
  * (or we did); 1 leader, 0 standby, -1 vCenter trouble (said in err).
+ * Role changes from now on are posted to notes (NULL: said in the log).
  */
-int	lease_first(struct lease *, char *err, size_t errlen);
+int	lease_first(struct lease *, struct notes *, char *err, size_t errlen);
 /* lease_first, then looks every heartbeat for up to wait_ms: 1 leader,
  * 0 still standby, -1 trouble. */
 int	lease_acquire(struct lease *, int wait_ms, char *err, size_t errlen);

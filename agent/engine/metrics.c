@@ -28,6 +28,25 @@ metrics_observe_latency(struct metrics *m, double s)
 }
 
 void
+metrics_count(struct metrics *m, enum metrics_counter which)
+{
+	switch (which) {
+	case M_REMEDIATION_OK:
+		m->remediation_ok++;
+		break;
+	case M_REFUSED:
+		m->remediation_refused++;
+		break;
+	case M_EVENTS:
+		m->events++;
+		break;
+	case M_RECONNECTS:
+		m->reconnects++;
+		break;
+	}
+}
+
+void
 metrics_task_failed(struct metrics *m, const char *fault)
 {
 	const char *f = fault && fault[0] ? fault : "unknown";

@@ -51,6 +51,13 @@ struct gauges {
 						   changed (standby); -1 unknown */
 };
 
+enum metrics_counter {
+	M_REMEDIATION_OK,	/* a task of ours succeeded */
+	M_REFUSED,		/* vCenter refused to start one */
+	M_EVENTS,		/* a vCenter event handled */
+	M_RECONNECTS,		/* the event stream came back */
+};
+void	metrics_count(struct metrics *, enum metrics_counter);
 void	metrics_observe_latency(struct metrics *, double seconds);
 /* A failed task, by fault type ("" is counted as "unknown"). */
 void	metrics_task_failed(struct metrics *, const char *fault);

@@ -1,12 +1,12 @@
 /*
- * Where this agent stands, kept in its state directory: the checkpoint
- * (the oldest event not yet handled, written off the loop), the lock that
- * keeps one process per state directory, and the instance identity the
- * leader lease names (lease.h).
+ * The state directory: lock, identity, checkpoint (progress.h).
  */
-#include "config.h"
-#include "engine.h"
+#include "progress.h"
+
+#include "core.h"
 #include "log.h"
+#include "pool.h"
+#include "vmtable.h"
 #include "xmalloc.h"
 
 #include <sys/file.h>
@@ -21,9 +21,8 @@
 
 #include <openssl/rand.h>
 
-
 struct ckpt_job {
-	struct engine	*e;
+	struct progress	*p;
 	char		 dir[4096];
 	struct checkpoint cp;
 	int		 rc;
@@ -42,15 +41,15 @@ static void
 ckpt_done(void *arg)
 {
 	struct ckpt_job *j = arg;
-	struct engine *e = j->e;
+	struct progress *p = j->p;
 
-	e->cp_writing = 0;
+	p->writing = 0;
 	if (j->rc != 0) {
 		log_warnx("checkpoint: %s", j->err);
-		e->cp_recheck = 1;
+		p->recheck = 1;
 	} else {
-		e->cp_written = j->cp;
-		e->cp_valid = 1;
+		p->written = j->cp;
+		p->valid = 1;
 	}
 	free(j);
 }
@@ -72,64 +71,105 @@ lowest(void *arg, struct vmrec *r)
 
 /* Where the next start resumes: 0 and *cp, or -1 if nothing to write. */
 static int
-ckpt_target(struct engine *e, struct checkpoint *cp)
+ckpt_target(struct progress *p, struct checkpoint *cp)
 {
+	const struct core *c = p->c;
 	struct low l = { -1, NULL };
 
-	if (e->once || e->dry_run || e->max_key < 0 || e->max_time[0] == '\0')
+	if (c->once || c->dry_run || p->max_key < 0 || p->max_time[0] == '\0')
 		return -1;
-	if (e->vms.npend > 0)
-		vm_each(&e->vms, VM_SCHED_COUNT, lowest, &l);
+	if (c->vms->npend > 0)
+		vm_each(c->vms, VM_SCHED_COUNT, lowest, &l);
 	if (l.key >= 0) {
 		cp->key = l.key - 1;
 		snprintf(cp->time, sizeof(cp->time), "%s", l.time);
 	} else {
-		cp->key = e->max_key;
-		snprintf(cp->time, sizeof(cp->time), "%s", e->max_time);
+		cp->key = p->max_key;
+		snprintf(cp->time, sizeof(cp->time), "%s", p->max_time);
 	}
-	if (e->cp_valid && cp->key == e->cp_written.key &&
-	    strcmp(cp->time, e->cp_written.time) == 0)
+	if (p->valid && cp->key == p->written.key && strcmp(cp->time, p->written.time) == 0)
 		return -1;
 	return 0;
 }
 
 /* A pool job writes it (write, fsync, rename: never on the loop). */
 void
-progress_maybe(struct engine *e)
+progress_maybe(struct progress *p)
 {
+	const struct core *c = p->c;
 	struct checkpoint cp;
 
-	if (e->cp_writing || e->closing)
+	if (p->writing || c->closing)
 		return;
-	if (!e->cp_recheck && e->vms.pend_gen == e->cp_gen && e->max_key == e->cp_max)
+	if (!p->recheck && c->vms->pend_gen == p->gen && p->max_key == p->seen_max)
 		return;
-	e->cp_gen = e->vms.pend_gen;
-	e->cp_max = e->max_key;
-	e->cp_recheck = 0;
-	if (ckpt_target(e, &cp) != 0)
+	p->gen = c->vms->pend_gen;
+	p->seen_max = p->max_key;
+	p->recheck = 0;
+	if (ckpt_target(p, &cp) != 0)
 		return;
 	struct ckpt_job *j = xcalloc(1, sizeof(*j));
-	j->e = e;
-	snprintf(j->dir, sizeof(j->dir), "%s", engine_cfg(e)->state_dir);
+	j->p = p;
+	snprintf(j->dir, sizeof(j->dir), "%s", core_cfg(c)->state_dir);
 	j->cp = cp;
-	e->cp_writing = 1;
-	if (pool_submit(&e->pool, ckpt_work, ckpt_done, j) != 0) {
-		e->cp_writing = 0;
-		e->cp_recheck = 1;
+	p->writing = 1;
+	if (pool_submit(c->pool, ckpt_work, ckpt_done, j) != 0) {
+		p->writing = 0;
+		p->recheck = 1;
 		free(j);
 	}
 }
 
+int
+progress_busy(const struct progress *p)
+{
+	return p->writing;
+}
+
+void
+progress_saw(struct progress *p, long long key, const char *time)
+{
+	if (key > p->max_key) {
+		p->max_key = key;
+		snprintf(p->max_time, sizeof(p->max_time), "%s", time);
+	}
+}
+
+void
+progress_begin_at(struct progress *p, const char *vcenter_now)
+{
+	if (p->begin_time[0] == '\0')
+		snprintf(p->begin_time, sizeof(p->begin_time), "%s", vcenter_now);
+}
+
+void
+progress_init(struct progress *p, const struct core *c)
+{
+	memset(p, 0, sizeof(*p));
+	p->c = c;
+	p->lock_fd = -1;
+	p->max_key = -1;
+	p->recheck = 1;
+}
+
 /* The last one, on the way out (the loop is done: blocking is fine). */
 void
-progress_final(struct engine *e)
+progress_final(struct progress *p)
 {
 	struct checkpoint cp;
 	char err[512];
 
-	if (ckpt_target(e, &cp) == 0 &&
-	    checkpoint_write(engine_cfg(e)->state_dir, &cp, err, sizeof(err)) != 0)
+	if (ckpt_target(p, &cp) == 0 &&
+	    checkpoint_write(core_cfg(p->c)->state_dir, &cp, err, sizeof(err)) != 0)
 		log_warnx("checkpoint: %s", err);
+}
+
+void
+progress_close(struct progress *p)
+{
+	if (p->lock_fd >= 0)
+		close(p->lock_fd);
+	p->lock_fd = -1;
 }
 
 /* ---------------------------------------------------------------- */
@@ -138,7 +178,7 @@ progress_final(struct engine *e)
 /* One process per state directory: a second agent on it is refused (the
  * lease's identity, and the checkpoint, are the directory's). */
 static int
-lock_state_dir(struct engine *e, const char *dir)
+lock_state_dir(struct progress *p, const char *dir)
 {
 	char *path = xasprintf("%s/lock", dir);
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -162,14 +202,14 @@ lock_state_dir(struct engine *e, const char *dir)
 	}
 	if (ftruncate(fd, 0) == 0)
 		dprintf(fd, "%d\n", (int)getpid());
-	e->lock_fd = fd;
+	p->lock_fd = fd;
 	return 0;
 }
 
 /* This instance's name in the lease: host, state directory and a random
  * id kept there (two hosts may share a name and a path). */
 static void
-instance_identity(struct engine *e, const char *dir)
+instance_identity(struct progress *p, const char *dir)
 {
 	char host[256] = "localhost", id[64] = "";
 	char *path = xasprintf("%s/instance-id", dir);
@@ -196,35 +236,35 @@ instance_identity(struct engine *e, const char *dir)
 			close(fd);
 	}
 	free(path);
-	snprintf(e->lease.identity, sizeof(e->lease.identity), "%s:%s#%s", host, dir, id);
+	snprintf(p->identity, sizeof(p->identity), "%s:%s#%s", host, dir, id);
 }
 
 /* The state directory made, locked, and read: the checkpoint (where
  * events resume) and the identity.  0, or -1 (said). */
 int
-progress_open(struct engine *e)
+progress_open(struct progress *p)
 {
 	struct checkpoint cp;
 	char err[512];
-	const struct config *cfg = engine_cfg(e);
+	const struct config *cfg = core_cfg(p->c);
 
-	if (e->dry_run || e->once)
+	if (p->c->dry_run || p->c->once)
 		return 0;
 	if (mkdir(cfg->state_dir, 0700) != 0 && errno != EEXIST) {
 		log_error("state directory %s: %s; create it (owned by the agent's user) "
-		    "or set <state-dir> in %s", cfg->state_dir, strerror(errno), e->config_path);
+		    "or set <state-dir> in %s", cfg->state_dir, strerror(errno), p->c->config_path);
 		return -1;
 	}
-	if (lock_state_dir(e, cfg->state_dir) != 0)
+	if (lock_state_dir(p, cfg->state_dir) != 0)
 		return -1;
-	instance_identity(e, cfg->state_dir);
+	instance_identity(p, cfg->state_dir);
 	int rc = checkpoint_read(cfg->state_dir, &cp, err, sizeof(err));
 	if (rc == 0) {
-		snprintf(e->begin_time, sizeof(e->begin_time), "%s", cp.time);
-		e->max_key = cp.key;
-		snprintf(e->max_time, sizeof(e->max_time), "%s", cp.time);
-		e->cp_written = cp;
-		e->cp_valid = 1;
+		snprintf(p->begin_time, sizeof(p->begin_time), "%s", cp.time);
+		p->max_key = cp.key;
+		snprintf(p->max_time, sizeof(p->max_time), "%s", cp.time);
+		p->written = cp;
+		p->valid = 1;
 		log_info("checkpoint: resuming events from %s (after key %lld)", cp.time, cp.key);
 	} else if (rc < 0) {
 		log_warnx("checkpoint: %s", err);

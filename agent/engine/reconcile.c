@@ -1,29 +1,33 @@
 /*
- * Reconcile passes: every VM read in one paged scan and decided, the ones
- * that need work queued.  At start-up (right after the event stream is
- * live), every reconcile-interval, after the stream comes back, and on
- * SIGHUP: a missed event delays a VM, never loses it.  The scan is lean:
- * devices and policies are read for encrypted VMs only, the only ones
- * whose decision depends on them.  For the `reconcile` command, the end of
- * the pass: once everything issued has finished, a full scan is printed.
+ * Reconcile passes (reconcile.h).  The scan is lean: devices and policies
+ * are read for encrypted VMs only, the only ones whose decision depends
+ * on them.
  */
-#include "exitcode.h"
+#include "reconcile.h"
+
 #include "config.h"
-#include "engine.h"
+#include "core.h"
 #include "enforce.h"
+#include "exitcode.h"
+#include "health.h"
 #include "inventory.h"
+#include "jobs.h"
 #include "log.h"
 #include "notify.h"
+#include "pool.h"
+#include "sched.h"
+#include "tasks.h"
+#include "vim.h"
+#include "vmtable.h"
 #include "xmalloc.h"
 
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 struct scan_job {
-	struct engine	*e;
+	struct reconcile *rc_;
 	struct cfgref	*cfg;
 	int		 final;		/* reconcile command: the report's scan */
 	int		 rc;
@@ -36,20 +40,20 @@ static void
 scan_work(struct vconn *c, void *arg)
 {
 	struct scan_job *j = arg;
-	j->rc = enforce_scan(j->e->enf, cfgref_get(j->cfg), c, 500, j->final ? 0 : INV_LEAN,
+	j->rc = enforce_scan(j->rc_->c->enf, cfgref_get(j->cfg), c, 500, j->final ? 0 : INV_LEAN,
 	    &j->inv, &j->acts);
 	if (j->rc != 0)
 		snprintf(j->msg, sizeof(j->msg), "%s", vconn_error(c));
 }
 
 static void
-scan_status(struct engine *e, const struct inventory *inv, const size_t *counts,
+scan_status(struct reconcile *rec, const struct inventory *inv, const size_t *counts,
     size_t acting)
 {
 	notify_send("STATUS=%zu VMs: %zu compliant, %zu pending, %zu deferred, %zu blocked, "
 	    "%zu hw-too-old, %zu excluded%s", inv->nvms, counts[VS_COMPLIANT],
 	    counts[VS_PENDING], counts[VS_DEFERRED], counts[VS_BLOCKED], counts[VS_HW_TOO_OLD],
-	    counts[VS_EXCLUDED], e->breaker.held ? "; KMS unusable: encryption paused" : "");
+	    counts[VS_EXCLUDED], health_held(rec->health) ? "; KMS unusable: encryption paused" : "");
 	log_info("reconcile: %zu VMs: %zu compliant, %zu pending, %zu deferred, "
 	    "%zu blocked, %zu hw-too-old, %zu excluded, %zu templates, %zu inaccessible, "
 	    "%zu wrong-provider, %zu vsan-encrypted; %zu to act on", inv->nvms,
@@ -59,13 +63,14 @@ scan_status(struct engine *e, const struct inventory *inv, const size_t *counts,
 }
 
 static void
-scan_result(struct engine *e, struct scan_job *j)
+scan_result(struct reconcile *rec, struct scan_job *j)
 {
+	struct vmtable *vms = rec->c->vms;
 	size_t counts[VS_COUNT] = { 0 }, acting = 0;
 
 	for (size_t i = 0; i < j->inv.nvms; i++) {
 		struct vm_info *vm = &j->inv.vms[i];
-		struct vmrec *r = vm_find(&e->vms, vm->moref, 1);
+		struct vmrec *r = vm_find(vms, vm->moref, 1);
 		enum vm_state st = vm->state;
 		counts[st]++;
 		if (!vm_busy(r))
@@ -74,34 +79,35 @@ scan_result(struct engine *e, struct scan_job *j)
 			continue;
 		acting++;
 		r->attempts = 0;
-		if (e->scans_done == 0 || e->takeover_scan)
+		if (rec->scans_done == 0 || rec->takeover)
 			r->start_scan = 1;
 		/* A VM in backoff keeps its retry, but not at start-up. */
-		if (r->sched != VM_BACKOFF || e->scans_done == 0)
-			vm_enqueue(&e->vms, r, "reconcile");
+		if (r->sched != VM_BACKOFF || rec->scans_done == 0)
+			vm_enqueue(vms, r, "reconcile");
 	}
-	e->scans_done++;
-	e->takeover_scan = 0;
-	e->last_reconcile = time(NULL);
-	scan_status(e, &j->inv, counts, acting);
+	rec->scans_done++;
+	rec->takeover = 0;
+	rec->last = time(NULL);
+	jobs_scanned(rec->jobs);
+	scan_status(rec, &j->inv, counts, acting);
 }
 
 /* The reconcile command's report: every VM, then the exit status. */
 static int
-report_once(struct engine *e, struct inventory *inv)
+report_once(struct reconcile *rec, struct inventory *inv)
 {
 	int open = 0;
 
 	for (size_t i = 0; i < inv->nvms; i++) {
 		struct vm_info *vm = &inv->vms[i];
-		struct vmrec *r = vm_find(&e->vms, vm->moref, 0);
+		struct vmrec *r = vm_find(rec->c->vms, vm->moref, 0);
 		if (r && r->sched == VM_FAILED) {
 			free(vm->reason);
 			vm->reason = xasprintf("%s; last attempt failed", r->reason ? r->reason : "");
 		}
 		open += vm_state_open(vm->state);
 	}
-	if (e->json)
+	if (rec->c->json)
 		inventory_print_json(inv, stdout);
 	else
 		inventory_print_table(inv, stdout);
@@ -110,44 +116,44 @@ report_once(struct engine *e, struct inventory *inv)
 }
 
 static void
-final_result(struct engine *e, struct scan_job *j)
+final_result(struct reconcile *rec, struct scan_job *j)
 {
-	e->scans_done++;
+	rec->scans_done++;
 	if (j->rc != 0) {
 		log_error("reconcile: %s", j->msg);
-		e->exit_code = vim_exit_code(j->rc);
+		rec->exit_code = vim_exit_code(j->rc);
 	} else {
-		int open = report_once(e, &j->inv);
-		if (open > 0 && e->exit_code == EXIT_OK)
-			e->exit_code = EXIT_FAIL;
+		int open = report_once(rec, &j->inv);
+		if (open > 0 && rec->exit_code == EXIT_OK)
+			rec->exit_code = EXIT_FAIL;
 		log_info("reconcile: %d VM%s in scope not compliant", open, open == 1 ? "" : "s");
 	}
-	engine_stop(e);
+	rec->done = 1;
 }
 
 static void
 scan_done(void *arg)
 {
 	struct scan_job *j = arg;
-	struct engine *e = j->e;
+	struct reconcile *rec = j->rc_;
 
-	e->scanning = 0;
+	rec->scanning = 0;
 	if (j->final) {
-		final_result(e, j);
-	} else if (e->rescan) {
+		final_result(rec, j);
+	} else if (rec->rescan) {
 		/* This scan may have run against the vCenter that went away. */
-		e->rescan = 0;
-		sched_start_scan(e);
+		rec->rescan = 0;
+		reconcile_start(rec);
 		if (j->rc == 0)
-			scan_result(e, j);
+			scan_result(rec, j);
 	} else if (j->rc != 0) {
 		log_error("reconcile: %s", j->msg);
-		if (e->once) {
-			e->exit_code = vim_exit_code(j->rc);
-			engine_stop(e);	/* no pass to finish */
+		if (rec->c->once) {
+			rec->exit_code = vim_exit_code(j->rc);
+			rec->done = 1;	/* no pass to finish */
 		}
 	} else {
-		scan_result(e, j);
+		scan_result(rec, j);
 	}
 	inventory_free(&j->inv);
 	free(j->acts);
@@ -156,45 +162,68 @@ scan_done(void *arg)
 }
 
 static void
-scan_submit(struct engine *e, int final)
+scan_submit(struct reconcile *rec, int final)
 {
 	struct scan_job *j = xcalloc(1, sizeof(*j));
-	j->e = e;
-	j->cfg = cfgref_hold(e->cfg);
+	j->rc_ = rec;
+	j->cfg = cfgref_hold(rec->c->cfg);
 	j->final = final;
-	e->scanning = 1;
-	if (pool_submit(&e->pool, scan_work, scan_done, j) != 0) {
-		e->scanning = 0;
+	rec->scanning = 1;
+	if (pool_submit(rec->c->pool, scan_work, scan_done, j) != 0) {
+		rec->scanning = 0;
 		cfgref_drop(j->cfg);
 		free(j);
 		log_error("reconcile: cannot queue the scan");
-		if (e->once) {
-			e->exit_code = EXIT_FAIL;
-			engine_stop(e);
+		if (rec->c->once) {
+			rec->exit_code = EXIT_FAIL;
+			rec->done = 1;
 		}
 	}
 }
 
 void
-sched_start_scan(struct engine *e)
+reconcile_start(struct reconcile *rec)
 {
-	if (e->scanning || !e->accepting)
+	if (rec->scanning || !rec->c->accepting)
 		return;
-	scan_submit(e, 0);
+	scan_submit(rec, 0);
 }
 
-/* reconcile: when nothing runs, queued or waits any more, the report. */
 void
-sched_finish_once(struct engine *e)
+reconcile_catch_up(struct reconcile *rec, int takeover)
 {
-	if (!e->once || e->closing || e->scanning || e->scans_done == 0 || !e->accepting ||
-	    e->jobs + e->tasks.running > 0 || e->vms.qhead != NULL ||
-	    e->vms.count[VM_BACKOFF] > 0 || e->vms.count[VM_CONFIRM] > 0)
+	if (takeover)
+		rec->takeover = 1;
+	if (rec->scanning)
+		rec->rescan = 1;
+	else
+		reconcile_start(rec);
+}
+
+void
+reconcile_finish_once(struct reconcile *rec)
+{
+	const struct core *c = rec->c;
+
+	if (!c->once || rec->done || c->closing || rec->scanning || rec->scans_done == 0 ||
+	    !c->accepting || rec->sched->jobs + c->tasks->running > 0 || c->vms->qhead != NULL ||
+	    c->vms->count[VM_BACKOFF] > 0 || c->vms->count[VM_CONFIRM] > 0)
 		return;
-	if (e->scans_done == 1 && e->exit_code == EXIT_OK) {
+	if (rec->scans_done == 1 && rec->exit_code == EXIT_OK) {
 		/* Everything issued has finished: read the result. */
-		scan_submit(e, 1);
+		scan_submit(rec, 1);
 		return;
 	}
-	engine_stop(e);
+	rec->done = 1;
+}
+
+void
+reconcile_init(struct reconcile *rec, const struct core *c, struct sched *s,
+    struct health *h, struct jobs *js)
+{
+	memset(rec, 0, sizeof(*rec));
+	rec->c = c;
+	rec->sched = s;
+	rec->health = h;
+	rec->jobs = js;
 }

@@ -1,10 +1,11 @@
 /*
- * What the running agent says about itself: /metrics and /healthz (served
- * on the loop by httpd.c; a scrape reads the VM table and counters with no
- * lock, on the loop thread), and the event lag.
+ * /metrics and /healthz (status.h).
  */
+#include "status.h"
+
 #include "config.h"
 #include "engine.h"
+#include "httpd.h"
 #include "kmsinfo.h"
 #include "xmalloc.h"
 
@@ -15,13 +16,13 @@
 #include <time.h>
 
 /* Live: the watcher's calls work and its last wait returned recently. */
-int
-status_stream_live(struct engine *e, char *why, size_t len)
+static int
+stream_live(struct engine *e, char *why, size_t len)
 {
 	long long ok = atomic_load(&e->watch.ok_at), age = (long long)time(NULL) - ok;
-	int stale = WATCH_WAIT_SECONDS + engine_cfg(e)->timeout + 10;
+	int stale = WATCH_WAIT_SECONDS + core_cfg(&e->core)->timeout + 10;
 
-	if (!e->collector_ready || ok == 0) {
+	if (!e->watching || ok == 0) {
 		snprintf(why, len, "not yet watching vCenter's events");
 		return 0;
 	}
@@ -69,12 +70,12 @@ status_http(void *arg, const char *path, struct httpd_resp *r)
 	char why[256];
 
 	if (strcmp(path, "/healthz") == 0) {
-		int ok = status_stream_live(e, why, sizeof(why));
+		int ok = stream_live(e, why, sizeof(why));
 		r->status = ok ? 200 : 503;
 		char role[700];
 		status_role(e, role, sizeof(role));
 		r->body = xasprintf("%s: %s%s%s\n", ok ? "ok" : "unhealthy", why,
-		    e->breaker.held ? "; KMS unusable (encryption paused)" : "", role);
+		    health_held(&e->health) ? "; KMS unusable (encryption paused)" : "", role);
 		r->len = strlen(r->body);
 		return;
 	}
@@ -82,16 +83,16 @@ status_http(void *arg, const char *path, struct httpd_resp *r)
 		struct gauges g;
 		memset(&g, 0, sizeof(g));
 		vm_each(&e->vms, VM_SCHED_COUNT, count_state, &g);
-		g.stream_live = status_stream_live(e, why, sizeof(why));
-		g.vcenter_up = e->collector_ready && !atomic_load(&e->watch.err);
+		g.stream_live = stream_live(e, why, sizeof(why));
+		g.vcenter_up = e->watching && !atomic_load(&e->watch.err);
 		g.event_lag = e->event_lag;
-		g.last_reconcile = (double)e->last_reconcile;
-		g.last_kms_check = (double)e->kms.checked;
-		g.kms_provider = e->kms.known ? e->kms.provider : NULL;
-		g.kms_usable = e->kms.usable;
-		g.breaker_open = e->breaker.open;
+		g.last_reconcile = (double)e->rec.last;
+		g.last_kms_check = (double)e->health.kms.checked;
+		g.kms_provider = e->health.kms.known ? e->health.kms.provider : NULL;
+		g.kms_usable = e->health.kms.usable;
+		g.breaker_open = e->health.breaker.open;
 		g.in_flight = e->tasks.running;
-		g.dry_run = e->dry_run;
+		g.dry_run = e->core.dry_run;
 		g.version = VMCRYPT_VERSION;
 		g.ha = e->lease.enabled;
 		g.leader = lease_may_act(&e->lease);
@@ -105,17 +106,16 @@ status_http(void *arg, const char *path, struct httpd_resp *r)
 	}
 }
 
-/* Receipt time minus the event's createdTime ("2026-11-26T12:00:00.123Z"). */
-void
-status_event_lag(struct engine *e, const char *t)
+int
+status_event_lag(const char *t, double *lag)
 {
 	struct timespec now;
 	time_t ts = kms_parse_time(t);		/* whole seconds, UTC */
 	const char *dot = strchr(t, '.');
 
 	if (ts == (time_t)-1)
-		return;
+		return -1;
 	clock_gettime(CLOCK_REALTIME, &now);
-	e->event_lag = (double)(now.tv_sec - ts) + now.tv_nsec / 1e9 -
-	    (dot ? strtod(dot, NULL) : 0);
+	*lag = (double)(now.tv_sec - ts) + now.tv_nsec / 1e9 - (dot ? strtod(dot, NULL) : 0);
+	return 0;
 }

@@ -32,11 +32,21 @@ vm_sched_name(enum vm_sched s)
 	return (unsigned)s < VM_SCHED_COUNT ? sched_names[s] : "?";
 }
 
+static void append(void *, struct vmrec *, const char *);
+
 void
 vmtable_init(struct vmtable *t)
 {
 	memset(t, 0, sizeof(*t));
 	t->qtail = &t->qhead;
+	vmtable_on_enter(t, VM_QUEUED, append, t);
+}
+
+void
+vmtable_on_enter(struct vmtable *t, enum vm_sched s, vm_enter_fn fn, void *arg)
+{
+	t->enter[s].fn = fn;
+	t->enter[s].arg = arg;
 }
 
 static void
@@ -100,12 +110,14 @@ unqueue(struct vmtable *t, struct vmrec *r)
 	*pp = r->qnext;
 	if (t->qtail == &r->qnext)
 		t->qtail = pp;
+	r->qnext = NULL;
+	r->inq = 0;
 }
 
 void
 vm_remove(struct vmtable *t, struct vmrec *r)
 {
-	if (r->sched == VM_QUEUED)
+	if (r->inq)
 		unqueue(t, r);
 	vm_set_pend(t, r, -1, NULL);
 	t->count[r->sched]--;
@@ -138,9 +150,13 @@ vm_set_sched(struct vmtable *t, struct vmrec *r, enum vm_sched to, const char *w
 	}
 	log_debug("VM %s (%s): %s -> %s (%s)", vm_name(r), r->moref, vm_sched_name(from),
 	    vm_sched_name(to), why);
+	if (r->inq)		/* left QUEUED other than by vm_dequeue */
+		unqueue(t, r);
 	t->count[from]--;
 	t->count[to]++;
 	r->sched = to;
+	if (t->enter[to].fn != NULL)
+		t->enter[to].fn(t->enter[to].arg, r, why);
 	return 0;
 }
 
@@ -150,9 +166,14 @@ vm_busy(const struct vmrec *r)
 	return r->sched == VM_WORKING || r->sched == VM_TASK || r->sched == VM_CONFIRM;
 }
 
+/* Entering QUEUED: the tail of the ready queue. */
 static void
-append(struct vmtable *t, struct vmrec *r)
+append(void *arg, struct vmrec *r, const char *why)
 {
+	struct vmtable *t = arg;
+
+	(void)why;
+	r->inq = 1;
 	r->qnext = NULL;
 	*t->qtail = r;
 	t->qtail = &r->qnext;
@@ -165,19 +186,15 @@ vm_enqueue(struct vmtable *t, struct vmrec *r, const char *why)
 		r->dirty = 1;
 		return;
 	}
-	if (r->sched == VM_QUEUED)
-		return;
-	if (vm_set_sched(t, r, VM_QUEUED, why) != 0)
-		return;
-	append(t, r);
+	if (r->sched != VM_QUEUED)
+		vm_set_sched(t, r, VM_QUEUED, why);
 }
 
 void
 vm_requeue(struct vmtable *t, struct vmrec *r, const char *why)
 {
-	if (r->sched == VM_QUEUED || vm_set_sched(t, r, VM_QUEUED, why) != 0)
-		return;
-	append(t, r);
+	if (r->sched != VM_QUEUED)
+		vm_set_sched(t, r, VM_QUEUED, why);
 }
 
 void
@@ -201,6 +218,7 @@ vm_dequeue(struct vmtable *t)
 	if (t->qhead == NULL)
 		t->qtail = &t->qhead;
 	r->qnext = NULL;
+	r->inq = 0;
 	r->dirty = 0;
 	vm_set_sched(t, r, VM_WORKING, "a slot is free");
 	return r;
@@ -213,6 +231,7 @@ vm_queue_clear(struct vmtable *t)
 		struct vmrec *r = t->qhead;
 		t->qhead = r->qnext;
 		r->qnext = NULL;
+		r->inq = 0;
 		vm_set_sched(t, r, VM_IDLE, "stopping");
 	}
 	t->qtail = &t->qhead;

@@ -22,6 +22,13 @@
  *
  * An event for a VM in WORKING, TASK or CONFIRM marks it dirty: it is
  * queued again as it leaves them.  vm_enqueue() applies that rule.
+ *
+ * What entering a state means sits beside the transition, as in curl's
+ * multi.c: vm_set_sched() runs the state's on-enter action right after
+ * the change.  Entering QUEUED appends to the ready queue (here); the
+ * engine's files register the others for the states they own (sched.c:
+ * BACKOFF sets the retry time, FAILED says so; jobs.c: TASK follows the
+ * task; confirm.c: CONFIRM joins the batched read).
  */
 #ifndef VMCRYPT_VMTABLE_H
 #define VMCRYPT_VMTABLE_H
@@ -53,6 +60,7 @@ enum task_origin {
 struct vmrec {
 	struct vmrec	*hnext;		/* hash chain */
 	struct vmrec	*qnext;		/* ready queue */
+	int		 inq;		/* linked in the ready queue */
 	struct vmrec	*cnext;		/* confirmation batch */
 	char		 moref[96];
 	char		*name;
@@ -86,6 +94,8 @@ struct vmrec {
 
 #define VMTABLE_BUCKETS	65536
 
+typedef void (*vm_enter_fn)(void *arg, struct vmrec *r, const char *why);
+
 struct vmtable {
 	struct vmrec	*buckets[VMTABLE_BUCKETS];
 	size_t		 n;
@@ -93,9 +103,17 @@ struct vmtable {
 	size_t		 npend;		/* records with an unhandled event */
 	unsigned long	 pend_gen;	/* bumped by every vm_set_pend change */
 	struct vmrec	*qhead, **qtail;
+	struct {
+		vm_enter_fn	 fn;
+		void		*arg;
+	}		 enter[VM_SCHED_COUNT];
 };
 
 void		 vmtable_init(struct vmtable *);
+/* fn(arg, r, why) runs each time a VM enters state s, right after the
+ * change (one action per state; QUEUED's is the table's own). */
+void		 vmtable_on_enter(struct vmtable *, enum vm_sched s, vm_enter_fn fn,
+		    void *arg);
 /* Frees every record. */
 void		 vmtable_clear(struct vmtable *);
 /* The record of moref; created (VM_IDLE) if create and not there. */
@@ -105,9 +123,10 @@ const char	*vm_name(const struct vmrec *);
 const char	*vm_sched_name(enum vm_sched);
 
 /*
- * Moves r to state to ("why" says what did, for the log).  The only place
- * a scheduling state changes.  Returns 0, or -1 for a transition the
- * engine never makes (logged as a bug; r unchanged).
+ * Moves r to state to ("why" says what did, for the log), then runs the
+ * on-enter action of that state.  The only place a scheduling state
+ * changes.  Returns 0, or -1 for a transition the engine never makes
+ * (logged as a bug; r unchanged).
  */
 int		 vm_set_sched(struct vmtable *, struct vmrec *, enum vm_sched to,
 		    const char *why);

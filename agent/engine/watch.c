@@ -224,8 +224,14 @@ watch_main(void *arg)
 }
 
 int
-watch_start(struct watch *w)
+watch_start(struct watch *w, struct vsession *s, struct notes *notes, int once, int timeout,
+    const char *begin_time)
 {
+	w->s = s;
+	w->notes = notes;
+	w->once = once;
+	w->timeout = timeout;
+	snprintf(w->begin_time, sizeof(w->begin_time), "%s", begin_time);
 	atomic_store(&w->stopping, 0);
 	atomic_store(&w->done, 0);
 	atomic_store(&w->ok_at, 0);
@@ -236,6 +242,24 @@ watch_start(struct watch *w)
 		return -1;
 	w->started = 1;
 	return 0;
+}
+
+void
+watch_stop(struct watch *w)
+{
+	atomic_store(&w->stopping, 1);
+}
+
+int
+watch_stopping(struct watch *w)
+{
+	return atomic_load(&w->stopping);
+}
+
+int
+watch_out(struct watch *w)
+{
+	return w->started && atomic_load(&w->done);
 }
 
 int

@@ -40,7 +40,15 @@ struct watch {
 	int		 started;
 };
 
-int	watch_start(struct watch *);
+/* The thread, watching s's events from begin_time (a vCenter time; ""
+ * now), posting to notes; once: readiness only (reconcile).  0 or -1. */
+int	watch_start(struct watch *, struct vsession *s, struct notes *notes, int once,
+	    int timeout, const char *begin_time);
+/* The loop asks the watcher to stop (then cancels its wait). */
+void	watch_stop(struct watch *);
+/* Stopping was asked for; the thread is out. */
+int	watch_stopping(struct watch *);
+int	watch_out(struct watch *);
 /* Any thread: ends a wait under way (the loop checks `stopping` first). */
 int	watch_cancel(struct watch *, struct vconn *);
 /* Joins the thread once `done` is set. */

@@ -1,8 +1,8 @@
 /* The engine's decisions without vCenter: the VM state machine
  * (vmtable.c), the backoff bounds (backoff.c), the KMS breaker
- * (breaker.c), and the scheduler (sched.c) driven with an injected clock
- * and submitter; the pool's refusal through the real submitter (jobs.c,
- * pool.c). */
+ * (breaker.c), the on-enter actions of the states, and the scheduler
+ * (sched.c) driven with an injected clock and submitter; the pool's
+ * refusal through the real submitter (jobs.c, pool.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,7 +16,15 @@
 #include "backoff.h"
 #include "breaker.h"
 #include "config.h"
-#include "engine.h"
+#include "core.h"
+#include "health.h"
+#include "jobs.h"
+#include "lease.h"
+#include "metrics.h"
+#include "pool.h"
+#include "sched.h"
+#include "tasks.h"
+#include "vmtable.h"
 #include "xmalloc.h"
 
 /* ---------------------------------------------------------------- */
@@ -257,7 +265,13 @@ test_breaker_hold(void **st)
 /* the scheduler, with an injected clock and submitter               */
 
 struct fake {
-	struct engine	 e;
+	struct core	 core;
+	struct vmtable	 vms;
+	struct tasks	 tasks;
+	struct lease	 lease;		/* disabled: always acts */
+	struct metrics	 met;
+	struct health	 health;
+	struct sched	 sched;
 	uint64_t	 clock;
 	int		 fail;		/* submissions that fail from now */
 	int		 nsub;
@@ -266,15 +280,15 @@ struct fake {
 };
 
 static uint64_t
-fake_now(struct engine *e)
+fake_now(const struct core *c)
 {
-	return ((struct fake *)e)->clock;
+	return ((const struct fake *)c->clock_arg)->clock;
 }
 
 static int
-fake_submit(struct engine *e, struct vmrec *r, enum crypto_gate g)
+fake_submit(void *arg, struct vmrec *r, enum crypto_gate g)
 {
-	struct fake *f = (struct fake *)e;
+	struct fake *f = arg;
 	if (f->fail) {
 		f->fail--;
 		return -1;
@@ -294,16 +308,16 @@ fake_new(int max_in_flight, int nvms)
 	char m[16];
 
 	c->max_in_flight = max_in_flight;
-	f->e.cfg = cfgref_new(c);
-	f->e.now = fake_now;
-	f->e.submit_enforce = fake_submit;
-	f->e.accepting = 1;
-	f->e.max_key = -1;
-	vmtable_init(&f->e.vms);
+	f->core = (struct core){ .vms = &f->vms, .tasks = &f->tasks, .lease = &f->lease,
+	    .met = &f->met, .cfg = cfgref_new(c), .accepting = 1, .now = fake_now,
+	    .clock_arg = f };
+	vmtable_init(&f->vms);
+	health_init(&f->health, &f->core);
+	sched_init(&f->sched, &f->core, &f->health, fake_submit, f);
 	f->clock = 1000;
 	for (int i = 0; i < nvms; i++) {
 		snprintf(m, sizeof(m), "vm-%d", i);
-		vm_enqueue(&f->e.vms, vm_find(&f->e.vms, m, 1), "test");
+		vm_enqueue(&f->vms, vm_find(&f->vms, m, 1), "test");
 	}
 	return f;
 }
@@ -311,8 +325,8 @@ fake_new(int max_in_flight, int nvms)
 static void
 fake_free(struct fake *f)
 {
-	vmtable_clear(&f->e.vms);
-	cfgref_drop(f->e.cfg);
+	vmtable_clear(&f->vms);
+	cfgref_drop(f->core.cfg);
 	free(f);
 }
 
@@ -321,32 +335,32 @@ test_sched_in_flight_limit(void **st)
 {
 	(void)st;
 	struct fake *f = fake_new(3, 10);
-	struct engine *e = &f->e;
+	struct sched *s = &f->sched;
 
-	assert_int_equal(sched_run(e), UINT64_MAX);
+	assert_int_equal(sched_run(s), UINT64_MAX);
 	assert_int_equal(f->nsub, 3);
-	assert_int_equal(e->jobs, 3);
-	assert_int_equal(e->vms.count[VM_WORKING], 3);
-	assert_int_equal(e->vms.count[VM_QUEUED], 7);
+	assert_int_equal(s->jobs, 3);
+	assert_int_equal(f->vms.count[VM_WORKING], 3);
+	assert_int_equal(f->vms.count[VM_QUEUED], 7);
 	assert_string_equal(f->sub[0], "vm-0");
 	assert_int_equal(f->gate[0], CRYPTO_ALLOWED);
 	/* Full: a second turn starts nothing. */
-	sched_run(e);
+	sched_run(s);
 	assert_int_equal(f->nsub, 3);
 	/* Tasks running in vCenter count against the same limit. */
-	e->jobs = 1;
-	e->tasks.running = 2;
-	sched_run(e);
+	s->jobs = 1;
+	f->tasks.running = 2;
+	sched_run(s);
 	assert_int_equal(f->nsub, 3);
-	e->tasks.running = 1;
-	sched_run(e);
+	f->tasks.running = 1;
+	sched_run(s);
 	assert_int_equal(f->nsub, 4);
-	assert_int_equal(e->jobs, 2);
+	assert_int_equal(s->jobs, 2);
 	/* Stopping: nothing new starts. */
-	e->jobs = 0;
-	e->tasks.running = 0;
-	e->accepting = 0;
-	sched_run(e);
+	s->jobs = 0;
+	f->tasks.running = 0;
+	f->core.accepting = 0;
+	sched_run(s);
 	assert_int_equal(f->nsub, 4);
 	fake_free(f);
 }
@@ -356,31 +370,31 @@ test_sched_submit_fails(void **st)
 {
 	(void)st;
 	struct fake *f = fake_new(4, 2);
-	struct engine *e = &f->e;
+	struct sched *s = &f->sched;
 
 	f->fail = 1;
-	uint64_t next = sched_run(e);
+	uint64_t next = sched_run(s);
 	/* Nothing started: the VM is not left busy and no job counts; it
 	 * retries after a backoff, and the engine is told when. */
 	assert_int_equal(f->nsub, 0);
-	assert_int_equal(e->jobs, 0);
-	struct vmrec *r = vm_find(&e->vms, "vm-0", 0);
+	assert_int_equal(s->jobs, 0);
+	struct vmrec *r = vm_find(&f->vms, "vm-0", 0);
 	assert_int_equal(r->sched, VM_BACKOFF);
 	assert_int_equal(r->attempts, 1);
 	assert_int_equal(next, r->due);
 	assert_true(r->due >= f->clock + RETRY_BASE_MS * 80 / 100);
 	assert_true(r->due <= f->clock + RETRY_BASE_MS * 120 / 100);
-	assert_int_equal(e->vms.count[VM_WORKING], 0);
+	assert_int_equal(f->vms.count[VM_WORKING], 0);
 	/* The next turn goes on with the rest. */
-	sched_run(e);
+	sched_run(s);
 	assert_int_equal(f->nsub, 1);
 	assert_string_equal(f->sub[0], "vm-1");
 	/* Not due yet: stays. */
 	f->clock = r->due - 1;
-	sched_run(e);
+	sched_run(s);
 	assert_int_equal(r->sched, VM_BACKOFF);
 	f->clock = r->due;
-	sched_run(e);
+	sched_run(s);
 	assert_int_equal(f->nsub, 2);
 	assert_string_equal(f->sub[1], "vm-0");
 	assert_int_equal(r->sched, VM_WORKING);
@@ -392,12 +406,12 @@ test_sched_gives_up(void **st)
 {
 	(void)st;
 	struct fake *f = fake_new(1, 1);
-	struct engine *e = &f->e;
-	struct vmrec *r = vm_find(&e->vms, "vm-0", 0);
+	struct sched *s = &f->sched;
+	struct vmrec *r = vm_find(&f->vms, "vm-0", 0);
 
 	for (unsigned i = 1; i <= RETRY_ATTEMPTS; i++) {
 		f->fail = 1;
-		uint64_t next = sched_run(e);
+		uint64_t next = sched_run(s);
 		assert_int_equal(r->attempts, i);
 		if (i < RETRY_ATTEMPTS) {
 			assert_int_equal(r->sched, VM_BACKOFF);
@@ -405,10 +419,10 @@ test_sched_gives_up(void **st)
 		}
 	}
 	assert_int_equal(r->sched, VM_FAILED);
-	assert_int_equal(sched_run(e), UINT64_MAX);
+	assert_int_equal(sched_run(s), UINT64_MAX);
 	/* An event brings it back. */
-	vm_enqueue(&e->vms, r, "VmReconfiguredEvent");
-	sched_run(e);
+	vm_enqueue(&f->vms, r, "VmReconfiguredEvent");
+	sched_run(s);
 	assert_int_equal(f->nsub, 1);
 	fake_free(f);
 }
@@ -418,31 +432,31 @@ test_sched_breaker_probe(void **st)
 {
 	(void)st;
 	struct fake *f = fake_new(8, 0);
-	struct engine *e = &f->e;
+	struct sched *s = &f->sched;
 	char m[16];
 
 	/* Five VMs wait for a key; the breaker opened at 1000. */
-	breaker_trip(&e->breaker, 1000, 0);
+	breaker_trip(&f->health.breaker, 1000, 0);
 	for (int i = 0; i < 5; i++) {
 		snprintf(m, sizeof(m), "vm-%d", i);
-		struct vmrec *r = vm_find(&e->vms, m, 1);
-		walk_to(&e->vms, r, VM_PAUSED);
+		struct vmrec *r = vm_find(&f->vms, m, 1);
+		walk_to(&f->vms, r, VM_PAUSED);
 	}
-	assert_int_equal(sched_run(e), 1000 + BREAKER_MIN_MS);
+	assert_int_equal(sched_run(s), 1000 + BREAKER_MIN_MS);
 	assert_int_equal(f->nsub, 0);
 	/* Half-open: exactly one of them goes, as the probe. */
 	f->clock = 1000 + BREAKER_MIN_MS;
-	assert_int_equal(sched_run(e), UINT64_MAX);
+	assert_int_equal(sched_run(s), UINT64_MAX);
 	assert_int_equal(f->nsub, 1);
 	assert_int_equal(f->gate[0], CRYPTO_PROBE);
-	assert_int_equal(e->vms.count[VM_PAUSED], 4);
-	sched_run(e);
+	assert_int_equal(f->vms.count[VM_PAUSED], 4);
+	sched_run(s);
 	assert_int_equal(f->nsub, 1);
 	/* An event on a paused VM while open: worked on, without keys. */
-	struct vmrec *other = vm_find(&e->vms, strcmp(f->sub[0], "vm-3") ? "vm-3" : "vm-4", 0);
+	struct vmrec *other = vm_find(&f->vms, strcmp(f->sub[0], "vm-3") ? "vm-3" : "vm-4", 0);
 	assert_int_equal(other->sched, VM_PAUSED);
-	vm_enqueue(&e->vms, other, "event");
-	sched_run(e);
+	vm_enqueue(&f->vms, other, "event");
+	sched_run(s);
 	assert_int_equal(f->nsub, 2);
 	assert_int_equal(f->gate[1], CRYPTO_HELD);
 	fake_free(f);
@@ -454,17 +468,16 @@ test_sched_probe_not_queued(void **st)
 {
 	(void)st;
 	struct fake *f = fake_new(8, 0);
-	struct engine *e = &f->e;
-	struct vmrec *r = vm_find(&e->vms, "vm-0", 1);
+	struct vmrec *r = vm_find(&f->vms, "vm-0", 1);
 
-	breaker_trip(&e->breaker, 0, 0);
-	walk_to(&e->vms, r, VM_PAUSED);
+	breaker_trip(&f->health.breaker, 0, 0);
+	walk_to(&f->vms, r, VM_PAUSED);
 	f->clock = BREAKER_MIN_MS;
 	f->fail = 1;
-	sched_run(e);
-	assert_false(e->breaker.probing);
+	sched_run(&f->sched);
+	assert_false(f->health.breaker.probing);
 	assert_int_equal(r->sched, VM_BACKOFF);
-	assert_int_equal(e->jobs, 0);
+	assert_int_equal(f->sched.jobs, 0);
 	fake_free(f);
 }
 
@@ -475,21 +488,82 @@ test_pool_refuses(void **st)
 {
 	(void)st;
 	struct fake *f = fake_new(4, 1);
-	struct engine *e = &f->e;
+	struct pool pool;
+	struct jobs js;
 	uv_loop_t loop;
 
 	assert_int_equal(uv_loop_init(&loop), 0);
-	pool_init(&e->pool, &loop, NULL, 10);
-	e->submit_enforce = sched_submit_enforce;
-	e->pool.fail_next = 1;
-	sched_run(e);
-	struct vmrec *r = vm_find(&e->vms, "vm-0", 0);
+	pool_init(&pool, &loop, NULL, 10);
+	f->core.pool = &pool;
+	f->core.loop = &loop;
+	jobs_init(&js, &f->core, &f->sched, &f->health);
+	f->sched.submit = jobs_submit_enforce;
+	f->sched.submit_arg = &js;
+	pool.fail_next = 1;
+	sched_run(&f->sched);
+	struct vmrec *r = vm_find(&f->vms, "vm-0", 0);
 	assert_int_equal(r->sched, VM_BACKOFF);
-	assert_int_equal(e->jobs, 0);
-	assert_int_equal(e->pool.running, 0);
-	assert_int_equal(e->vms.count[VM_WORKING], 0);
-	pool_destroy(&e->pool);
+	assert_int_equal(f->sched.jobs, 0);
+	assert_int_equal(pool.running, 0);
+	assert_int_equal(f->vms.count[VM_WORKING], 0);
+	pool_destroy(&pool);
 	assert_int_equal(uv_loop_close(&loop), 0);
+	fake_free(f);
+}
+
+/* On-enter actions run from vm_set_sched, once per entry, after the
+ * change; QUEUED's (the ready queue) is the table's own. */
+static int entered[VM_SCHED_COUNT];
+
+static void
+count_entry(void *arg, struct vmrec *r, const char *why)
+{
+	(void)why;
+	assert_ptr_equal(arg, entered);
+	entered[r->sched]++;
+}
+
+static void
+test_on_enter(void **st)
+{
+	struct vmtable t;
+	(void)st;
+	vmtable_init(&t);
+	memset(entered, 0, sizeof(entered));
+	vmtable_on_enter(&t, VM_TASK, count_entry, entered);
+	vmtable_on_enter(&t, VM_CONFIRM, count_entry, entered);
+	struct vmrec *r = vm_find(&t, "vm-1", 1);
+	walk_to(&t, r, VM_CONFIRM);
+	assert_int_equal(entered[VM_TASK], 1);
+	assert_int_equal(entered[VM_CONFIRM], 1);
+	/* A refused transition runs nothing; staying put runs nothing. */
+	assert_int_equal(vm_set_sched(&t, r, VM_TASK, "test"), -1);
+	assert_int_equal(vm_set_sched(&t, r, VM_CONFIRM, "test"), 0);
+	assert_int_equal(entered[VM_TASK], 1);
+	assert_int_equal(entered[VM_CONFIRM], 1);
+	/* QUEUED's own action: entering it appends to the ready queue. */
+	assert_int_equal(vm_set_sched(&t, r, VM_WORKING, "test"), 0);
+	assert_int_equal(vm_set_sched(&t, r, VM_QUEUED, "test"), 0);
+	assert_ptr_equal(t.qhead, r);
+	vmtable_clear(&t);
+}
+
+/* The scheduler's own actions: entering BACKOFF sets the retry time from
+ * the attempts made; entering FAILED does not. */
+static void
+test_backoff_on_enter(void **st)
+{
+	(void)st;
+	struct fake *f = fake_new(1, 0);
+	struct vmrec *r = vm_find(&f->vms, "vm-0", 1);
+
+	walk_to(&f->vms, r, VM_WORKING);
+	r->attempts = 2;
+	f->clock = 5000;
+	sched_backoff(&f->sched, r, "test");
+	assert_int_equal(r->sched, VM_BACKOFF);
+	assert_true(r->due >= 5000 + 2 * RETRY_BASE_MS * 120 / 100);
+	assert_true(r->due <= 5000 + 4 * RETRY_BASE_MS * 120 / 100);
 	fake_free(f);
 }
 
@@ -511,6 +585,8 @@ main(void)
 		cmocka_unit_test(test_sched_breaker_probe),
 		cmocka_unit_test(test_sched_probe_not_queued),
 		cmocka_unit_test(test_pool_refuses),
+		cmocka_unit_test(test_on_enter),
+		cmocka_unit_test(test_backoff_on_enter),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
