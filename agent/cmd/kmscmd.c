@@ -138,29 +138,16 @@ setup_args(int argc, char **argv, struct setup *s)
 static void
 print_steps(const struct setup *s)
 {
-	static const char *const tag[] = { "OK   ", "DONE ", "WOULD", "FAIL ", "     " };
-	size_t changed = 0, failures = 0;
+	size_t changed = steps_changed(&s->steps);
 
 	if (s->json) {
-		json_object *o = json_object_new_object(), *a = json_object_new_array();
-		for (size_t i = 0; i < s->nsteps; i++) {
-			const struct step *st = &s->steps[i];
-			json_object *j = json_object_new_object();
-			json_object_object_add(j, "step", json_object_new_string(st->name));
-			json_object_object_add(j, "result",
-			    json_object_new_string(kset_result_name(st->result)));
-			json_object_object_add(j, "detail", json_object_new_string(st->detail));
-			if (st->fix[0])
-				json_object_object_add(j, "fix", json_object_new_string(st->fix));
-			json_object_array_add(a, j);
-			changed += st->result == ST_DONE || st->result == ST_WOULD;
-		}
+		json_object *o = json_object_new_object();
 		json_object_object_add(o, "key_provider",
 		    json_object_new_string(s->cfg->kms_cluster));
 		json_object_object_add(o, "dry_run", json_object_new_boolean(s->dry_run));
-		json_object_object_add(o, "ok", json_object_new_boolean(s->exit_code == 0));
+		json_object_object_add(o, "ok", json_object_new_boolean(s->steps.exit_code == 0));
 		json_object_object_add(o, "changes", json_object_new_int((int)changed));
-		json_object_object_add(o, "steps", a);
+		json_object_object_add(o, "steps", steps_json(&s->steps));
 		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 		    JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(o);
@@ -168,16 +155,8 @@ print_steps(const struct setup *s)
 	}
 	printf("vmcrypt-agent kms setup: key provider '%s'%s\n\n", s->cfg->kms_cluster,
 	    s->dry_run ? " (dry run: nothing is changed)" : "");
-	for (size_t i = 0; i < s->nsteps; i++) {
-		const struct step *st = &s->steps[i];
-		printf("  %s %-19s %s\n", tag[st->result], st->name, st->detail);
-		if (st->fix[0])
-			printf("        %-19s %s: %s\n", "", st->result == ST_FAILED ? "fix" :
-			    "next", st->fix);
-		changed += st->result == ST_DONE || st->result == ST_WOULD;
-		failures += st->result == ST_FAILED;
-	}
-	if (failures)
+	steps_print_table(&s->steps, stdout);
+	if (steps_failed(&s->steps, NULL) != NULL)
 		printf("\nstopped at the first failure; %zu change%s made before it\n",
 		    s->dry_run ? 0 : changed, changed == 1 ? "" : "s");
 	else if (changed == 0)
@@ -226,12 +205,12 @@ cmd_kms(int argc, char **argv)
 		if (password == NULL || (vs = vsession_new(s.cfg, err, sizeof(err))) == NULL) {
 			secret_free(password);
 			fprintf(stderr, "vmcrypt-agent: %s\n", err);
-			s.exit_code = EXIT_CONFIG;
+			s.steps.exit_code = EXIT_CONFIG;
 		} else if ((rc = vsession_open(vs, password, err, sizeof(err))) != 0) {
 			secret_free(password);
-			struct step *st = kset_step(&s, "vcenter", ST_FAILED, "%s", err);
-			kset_failed(&s, st, vim_exit_code(rc), "check <vcenter url>, the account and "
-			    "its password (vmcrypt-agent check says more)");
+			struct step *st = steps_add(&s.steps, "vcenter", STEP_FAILED, "%s", err);
+			steps_fail(&s.steps, st, vim_exit_code(rc), "check <vcenter url>, the account "
+			    "and its password (vmcrypt-agent check says more)");
 		} else {
 			secret_free(password);
 			struct vconn *c = vconn_new(vs);
@@ -241,11 +220,11 @@ cmd_kms(int argc, char **argv)
 			vsession_close(vs);
 		}
 	}
-	if (s.exit_code != EXIT_CONFIG || s.nsteps > 0)
+	if (s.steps.exit_code != EXIT_CONFIG || s.steps.n > 0)
 		print_steps(&s);
 	vsession_free(vs);
 	for (size_t i = 0; i < MAX_SERVERS; i++)
 		free(s.pem[i]);
 	config_free(s.cfg);
-	return s.exit_code;
+	return s.steps.exit_code;
 }
