@@ -1,16 +1,13 @@
 /*
- * `vmcrypt-agent policy ensure`: the encryption storage policy the
- * configuration names exists in SPBM and is an encryption policy.  If it
- * does not exist it is created (PbmCreate, with the VM Encryption
- * data-service rule of vCenter's default "VM Encryption Policy"), then
- * read back and verified.  A policy of that name that is not an
- * encryption policy is reported, never changed.
+ * `vmcrypt-agent policy ensure`: its command line and its report; the
+ * finding or creating is guide/policyensure.c's.
  */
 #include "cli.h"
 #include "config.h"
 #include "encpolicy.h"
 #include "log.h"
-#include "pbm.h"
+#include "policyensure.h"
+#include "steps.h"
 #include "vim.h"
 
 #include <getopt.h>
@@ -19,16 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEFAULT_POLICY	"VM Encryption Policy"
-
 struct ensure {
 	const char	*config_path, *trace;
 	int		 dry_run, json;
-	const char	*result;	/* unchanged, created, would-create, failed */
-	char		 id[64];
-	char		 name[256];
-	char		 detail[1024];
-	char		 fix[512];
+	struct encpolicy policy;	/* its name and id */
+	struct steps	 steps;		/* the one step, and the exit code */
 };
 
 static void
@@ -61,7 +53,7 @@ ensure_args(int argc, char **argv, struct ensure *e)
 		case 'h':
 			usage(stdout);
 			printf("\nMakes sure the encryption storage policy of <encryption-policy>\n"
-			    "(default \"" DEFAULT_POLICY "\") exists in SPBM and is an encryption\n"
+			    "(default \"" POLICYENSURE_DEFAULT "\") exists in SPBM and is an encryption\n"
 			    "policy.  If it is missing it is created with the VM Encryption\n"
 			    "data-service rule that vCenter's default policy has, then read back\n"
 			    "and verified.  A policy of that name that does not encrypt is\n"
@@ -83,85 +75,29 @@ ensure_args(int argc, char **argv, struct ensure *e)
 	return EXIT_OK;
 }
 
-/* Against SPBM: find, or create and verify.  The exit code. */
-static int
-ensure_run(struct vconn *c, const struct config *cfg, struct ensure *e)
-{
-	struct encpolicy ep;
-	char err[1024];
-	int rc = encpolicy_resolve(c, cfg, &ep, err, sizeof(err));
-
-	e->result = "failed";
-	snprintf(e->name, sizeof(e->name), "%s", cfg->policy_name ? cfg->policy_name :
-	    cfg->policy_id ? "" : DEFAULT_POLICY);
-	if (rc == 0) {
-		e->result = "unchanged";
-		snprintf(e->id, sizeof(e->id), "%s", ep.id);
-		snprintf(e->detail, sizeof(e->detail), "\"%s\" (%s) exists and is an "
-		    "encryption policy", ep.name, ep.id);
-		return EXIT_OK;
-	}
-	snprintf(e->detail, sizeof(e->detail), "%s", err);
-	if (rc == ENCPOLICY_NOT_ENCRYPTION) {
-		snprintf(e->id, sizeof(e->id), "%s", ep.id);
-		snprintf(e->fix, sizeof(e->fix), "the policy is left as it is: name an "
-		    "encryption policy in <encryption-policy> in %s, or rename that policy "
-		    "in vCenter and run policy ensure again", cfg->path);
-		return EXIT_FAIL;
-	}
-	if (rc != ENCPOLICY_NOT_FOUND)
-		return vim_exit_code(V_ERR_FAULT);
-	if (e->name[0] == '\0') {
-		snprintf(e->fix, sizeof(e->fix), "a policy is created by name, not id: give "
-		    "<encryption-policy name=\"...\"> in %s", cfg->path);
-		return EXIT_FAIL;
-	}
-	if (e->dry_run) {
-		e->result = "would-create";
-		snprintf(e->detail, sizeof(e->detail), "\"%s\" does not exist: would create "
-		    "it with the VM Encryption data-service rule", e->name);
-		return EXIT_OK;
-	}
-	if ((rc = pbm_create_encryption_policy(c, e->name, "Created by vmcrypt-agent: "
-	    "VM Encryption (as the default VM Encryption Policy)", e->id,
-	    sizeof(e->id))) != 0) {
-		snprintf(e->detail, sizeof(e->detail), "%s", vconn_error(c));
-		snprintf(e->fix, sizeof(e->fix), "the account needs StorageProfile.Update "
-		    "(Profile-driven storage update) on the vCenter root");
-		return vim_exit_code(rc);
-	}
-	/* Read back: it must now resolve, and be an encryption policy. */
-	if ((rc = encpolicy_resolve(c, cfg, &ep, err, sizeof(err))) != 0) {
-		snprintf(e->detail, sizeof(e->detail), "created %s, but reading it back: %.700s",
-		    e->id, err);
-		return EXIT_FAIL;
-	}
-	e->result = "created";
-	snprintf(e->detail, sizeof(e->detail), "created \"%s\" (%s): an encryption policy",
-	    ep.name, ep.id);
-	return EXIT_OK;
-}
+/* The step's result as policy ensure has always said it. */
+static const char *const result_words[] = {
+	"unchanged", "created", "would-create", "failed", "info"
+};
 
 static void
 ensure_print(const struct ensure *e)
 {
+	const struct step *st = &e->steps.list[0];
+	const char *word = result_words[st->result];
+
 	if (e->json) {
 		json_object *o = json_object_new_object();
-		json_object_object_add(o, "policy", json_object_new_string(e->name));
-		json_object_object_add(o, "id", json_object_new_string(e->id));
-		json_object_object_add(o, "result", json_object_new_string(e->result));
-		json_object_object_add(o, "detail", json_object_new_string(e->detail));
-		if (e->fix[0])
-			json_object_object_add(o, "fix", json_object_new_string(e->fix));
+		json_object_object_add(o, "policy", json_object_new_string(e->policy.name));
+		json_object_object_add(o, "id", json_object_new_string(e->policy.id));
+		step_json_add(o, st, word);
 		json_object_object_add(o, "dry_run", json_object_new_boolean(e->dry_run));
 		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 		    JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(o);
 		return;
 	}
-	printf("vmcrypt-agent policy ensure: %s: %s\n", e->result, e->detail);
-	if (e->fix[0])
-		printf("  fix: %s\n", e->fix);
+	step_print_line(st, "vmcrypt-agent policy ensure", word, stdout);
 }
 
 int
@@ -207,7 +143,7 @@ cmd_policy(int argc, char **argv)
 	} else {
 		struct vconn *c = vconn_new(s);
 		vconn_set_timeout(c, cfg->timeout);
-		rc = ensure_run(c, cfg, &e);
+		rc = policyensure_run(c, cfg, e.dry_run, &e.steps, &e.policy);
 		ensure_print(&e);
 		vconn_free(c);
 		vsession_close(s);
