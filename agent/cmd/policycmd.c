@@ -6,11 +6,11 @@
 #include "config.h"
 #include "encpolicy.h"
 #include "log.h"
+#include "opts.h"
 #include "policyensure.h"
 #include "steps.h"
 #include "vim.h"
 
-#include <getopt.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,56 +23,40 @@ struct ensure {
 	struct steps	 steps;		/* the one step, and the exit code */
 };
 
-static void
-usage(FILE *f)
-{
-	fprintf(f, "usage: vmcrypt-agent policy ensure [--config FILE] [--dry-run] [--json]\n"
-	    "                                   [--trace-soap DIR]\n");
-}
+static const char usage[] =
+    "usage: vmcrypt-agent policy ensure [--config FILE] [--dry-run] [--json]\n"
+    "                                   [--trace-soap DIR]\n";
 
+/* argv[0] is "ensure" (or "policy", for `policy --help`). */
 static int
 ensure_args(int argc, char **argv, struct ensure *e)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "trace-soap", required_argument, NULL, 'T' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
+	const struct opt opts[] = {
+		{ "config", 'c', OPT_STRING, "FILE", &e->config_path, .help = OPTS_HELP_CONFIG },
+		{ "dry-run", 0, OPT_FLAG, NULL, &e->dry_run,
+		  .help = "say whether it would be created, create nothing" },
+		{ "json", 0, OPT_FLAG, NULL, &e->json, .help = "the result as JSON" },
+		{ "trace-soap", 0, OPT_STRING, "DIR", &e->trace, .help = OPTS_HELP_TRACE },
+		{ NULL }
 	};
-	int ch;
+	const struct opts_cmd cmd = {
+		.usage = usage,
+		.about =
+		    "Makes sure the encryption storage policy of <encryption-policy>\n"
+		    "(default \"" POLICYENSURE_DEFAULT "\") exists in SPBM and is an encryption\n"
+		    "policy.  If it is missing it is created with the VM Encryption\n"
+		    "data-service rule that vCenter's default policy has, then read back\n"
+		    "and verified.  A policy of that name that does not encrypt is\n"
+		    "reported and left alone.  A second run changes nothing.\n",
+		.tail =
+		    "Exit codes: 0 the policy exists (or was created); 1 it cannot be\n"
+		    "(a policy of that name does not encrypt, or only an id is\n"
+		    "configured); 2 usage; 3 configuration; 4 vCenter unreachable;\n"
+		    "5 login failed.\n",
+		.opts = opts,
+	};
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'c': e->config_path = optarg; break;
-		case 'n': e->dry_run = 1; break;
-		case 'j': e->json = 1; break;
-		case 'T': e->trace = optarg; break;
-		case 'h':
-			usage(stdout);
-			printf("\nMakes sure the encryption storage policy of <encryption-policy>\n"
-			    "(default \"" POLICYENSURE_DEFAULT "\") exists in SPBM and is an encryption\n"
-			    "policy.  If it is missing it is created with the VM Encryption\n"
-			    "data-service rule that vCenter's default policy has, then read back\n"
-			    "and verified.  A policy of that name that does not encrypt is\n"
-			    "reported and left alone.  A second run changes nothing.\n\n"
-			    "Exit codes: 0 the policy exists (or was created); 1 it cannot be\n"
-			    "(a policy of that name does not encrypt, or only an id is\n"
-			    "configured); 2 usage; 3 configuration; 4 vCenter unreachable;\n"
-			    "5 login failed.\n");
-			return -1;
-		default:
-			usage(stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
-	return EXIT_OK;
+	return opts_parse(&cmd, argc, argv);
 }
 
 /* The step's result as policy ensure has always said it. */
@@ -110,16 +94,14 @@ cmd_policy(int argc, char **argv)
 	int rc;
 
 	memset(&e, 0, sizeof(e));
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+		return ensure_args(argc, argv, &e) == OPTS_HELP ? EXIT_OK : EXIT_USAGE;
 	if (argc < 2 || strcmp(argv[1], "ensure") != 0) {
-		if (argc >= 2 && strcmp(argv[1], "--help") == 0) {
-			usage(stdout);
-			return EXIT_OK;
-		}
-		usage(stderr);
+		fputs(usage, stderr);
 		return EXIT_USAGE;
 	}
 	if ((rc = ensure_args(argc - 1, argv + 1, &e)) != EXIT_OK)
-		return rc < 0 ? EXIT_OK : rc;
+		return rc == OPTS_HELP ? EXIT_OK : rc;
 	if ((rc = cli_load_config(e.config_path, &cfg)) != EXIT_OK)
 		return rc;
 	if ((rc = cli_trace_soap(cfg, e.trace)) != EXIT_OK) {
