@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "config.h"
 #include "log.h"
+#include "opts.h"
 #include "trace.h"
 #include "xmalloc.h"
 
@@ -17,7 +18,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
@@ -35,6 +35,8 @@
 #define BUNDLE_TRACES	200		/* newest exchanges taken */
 #define BUNDLE_FILE_MAX	(32L << 20)	/* per file read into the bundle */
 #define BUNDLE_LOG_LINES 2000
+#define STR(x)		#x
+#define XSTR(x)		STR(x)		/* a number above, in a help text */
 
 struct bundle {
 	gzFile		 gz;
@@ -312,68 +314,59 @@ add_config(struct bundle *b, const char *path, const char *load_err)
 
 /* ---------------------------------------------------------------- */
 
-static void
-usage(FILE *f)
-{
-	fprintf(f, "usage: vmcrypt-agent support-bundle [--config FILE] -o FILE.tar.gz\n"
-	    "                 [--trace-dir DIR] [--log FILE] [--unit NAME] [--no-check]\n");
-}
-
 struct bundle_opts {
 	const char	*config, *output, *trace, *log, *unit;
 	int		 nocheck;
 };
 
-/* EXIT_OK to go on, an exit code, or -1 (--help said). */
+/* EXIT_OK to go on, an exit code, or OPTS_HELP (--help said). */
 static int
 bundle_args(int argc, char **argv, struct bundle_opts *o)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "trace-dir", required_argument, NULL, 'T' },
-		{ "log", required_argument, NULL, 'l' },
-		{ "unit", required_argument, NULL, 'u' },
-		{ "no-check", no_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	const struct opt opts[] = {
+		{ "config", 'c', OPT_STRING, "FILE", &o->config, .help = OPTS_HELP_CONFIG },
+		{ "output", 'o', OPT_STRING, "FILE.tar.gz", &o->output,
+		  .help = "the bundle to write (required)" },
+		{ "trace-dir", 'T', OPT_STRING, "DIR", &o->trace,
+		  .help = "the SOAP traces to take (default: the\n"
+		  "configuration's <trace-soap dir>)" },
+		{ "log", 'l', OPT_STRING, "FILE", &o->log,
+		  .help = "the log to take (default: the journal)" },
+		{ "unit", 'u', OPT_STRING, "NAME", &o->unit,
+		  .help = "the unit whose journal is taken (vmcrypt-agent)" },
+		{ "no-check", 'n', OPT_FLAG, NULL, &o->nocheck, .help = "do not run check" },
+		{ NULL }
 	};
-	int ch;
+	const struct opts_cmd cmd = {
+		.usage = "usage: vmcrypt-agent support-bundle [--config FILE] -o FILE.tar.gz\n"
+		    "                 [--trace-dir DIR] [--log FILE] [--unit NAME] [--no-check]\n",
+		.about = "Writes one .tar.gz to attach to a bug report:\n"
+		    "  MANIFEST.txt      what each file is\n"
+		    "  version.txt       the agent's version, the platform, the libraries\n"
+		    "  check.json        `vmcrypt-agent check --json` run now "
+		    "(--no-check: skipped)\n"
+		    "  config.xml        the configuration, secrets removed\n"
+		    "  trace/            the newest " XSTR(BUNDLE_TRACES) " SOAP exchanges of the "
+		    "trace directory\n"
+		    "                    (--trace-dir, or the configuration's <trace-soap dir>)\n"
+		    "  log.txt           the last " XSTR(BUNDLE_LOG_LINES) " log lines: "
+		    "--log FILE, else the journal\n"
+		    "                    of --unit (default vmcrypt-agent)\n"
+		    "  metrics.txt, healthz.txt  the running agent's own answers\n"
+		    "Passwords, session cookies and keys, key material and OVHcloud\n"
+		    "credentials are removed from every file.  The archive is mode 0600.\n",
+		.tail = "exit status: 0 written; 1 it could not be written; 2 usage.\n",
+		.opts = opts,
+	};
+	int rc;
 
-	while ((ch = getopt_long(argc, argv, "c:o:T:l:u:nh", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'c': o->config = optarg; break;
-		case 'o': o->output = optarg; break;
-		case 'T': o->trace = optarg; break;
-		case 'l': o->log = optarg; break;
-		case 'u': o->unit = optarg; break;
-		case 'n': o->nocheck = 1; break;
-		case 'h':
-			usage(stdout);
-			printf("\nWrites one .tar.gz to attach to a bug report:\n"
-			    "  MANIFEST.txt      what each file is\n"
-			    "  version.txt       the agent's version, the platform, the libraries\n"
-			    "  check.json        `vmcrypt-agent check --json` run now (--no-check: skipped)\n"
-			    "  config.xml        the configuration, secrets removed\n"
-			    "  trace/            the newest %d SOAP exchanges of the trace directory\n"
-			    "                    (--trace-dir, or the configuration's <trace-soap dir>)\n"
-			    "  log.txt           the last %d log lines: --log FILE, else the journal\n"
-			    "                    of --unit (default vmcrypt-agent)\n"
-			    "  metrics.txt, healthz.txt  the running agent's own answers\n"
-			    "Passwords, session cookies and keys, key material and OVHcloud\n"
-			    "credentials are removed from every file.  The archive is mode 0600.\n\n"
-			    "exit status: 0 written; 1 it could not be written; 2 usage.\n",
-			    BUNDLE_TRACES, BUNDLE_LOG_LINES);
-			return -1;
-		default:
-			usage(stderr);
-			return EXIT_USAGE;
-		}
-	}
+	if ((rc = opts_parse(&cmd, argc, argv)) != EXIT_OK)
+		return rc;
 	if (o->config == NULL)
 		o->config = cli_default_config();
-	if (o->output == NULL || optind != argc) {
-		usage(stderr);
+	if (o->output == NULL) {
+		fprintf(stderr, "vmcrypt-agent: give the bundle to write: -o FILE.tar.gz\n");
+		fputs(cmd.usage, stderr);
 		return EXIT_USAGE;
 	}
 	return EXIT_OK;
@@ -475,7 +468,7 @@ cmd_support_bundle(int argc, char **argv)
 	int rc, fd;
 
 	if ((rc = bundle_args(argc, argv, &o)) != EXIT_OK)
-		return rc < 0 ? EXIT_OK : rc;
+		return rc == OPTS_HELP ? EXIT_OK : rc;
 	fd = open(o.output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0 || fchmod(fd, 0600) != 0 || (b.gz = gzdopen(fd, "wb9")) == NULL) {
 		fprintf(stderr, "vmcrypt-agent: cannot write %s: %s\n", o.output, strerror(errno));

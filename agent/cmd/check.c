@@ -12,10 +12,10 @@
 #include "kms.h"
 #include "kmsfacts.h"
 #include "log.h"
+#include "opts.h"
 #include "vim.h"
 #include "xmalloc.h"
 
-#include <getopt.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,15 +130,8 @@ report_unreachable(struct chk_report *r, int rc, const char *why)
 int
 cmd_check(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "trace-soap", required_argument, NULL, 'T' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *path = NULL, *trace = NULL;
-	int json = 0, ch, rc, vr;
+	int json = 0, rc, vr;
 	struct config *cfg = NULL;
 	struct vsession *s = NULL;
 	struct chk_report rep;
@@ -146,37 +139,34 @@ cmd_check(int argc, char **argv)
 	char err[1024];
 	char *password;
 
-	while ((ch = getopt_long(argc, argv, "c:jT:h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'c': path = optarg; break;
-		case 'j': json = 1; break;
-		case 'T': trace = optarg; break;
-		case 'h':
-			printf("usage: vmcrypt-agent check [--config FILE] [--json] [--trace-soap DIR]\n\n"
-			    "Checks that vCenter is ready for encryption by default, and says for\n"
-			    "each item what is wrong and how to fix it:\n"
-			    "  vCenter reachable, logged in, really a vCenter (not an ESXi host);\n"
-			    "  API version enough for the configuration (ft-encryption: 7.0.2);\n"
-			    "  key management present; key providers (KMS clusters) configured;\n"
-			    "  the expected provider (<kms cluster>) with its servers; a default\n"
-			    "  provider selected, and the expected one; its Connection Status\n"
-			    "  (status, trust both ways, certificate expiry); the encryption\n"
-			    "  storage policy exists and is an encryption policy; the account\n"
-			    "  holds the privileges the agent uses.  Changes nothing.\n\n"
-			    "  --trace-soap DIR  write every request and answer to DIR (secrets redacted)\n"
-			    "\n"
-			    "exit status: 0 every check passed (warnings allowed); 1 some failed;\n"
-			    "2 usage; 3 bad configuration; 4 vCenter unreachable or TLS refused;\n"
-			    "5 login failed.\n");
-			return EXIT_OK;
-		default:
-			return EXIT_USAGE;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "usage: vmcrypt-agent check [--config FILE] [--json]\n");
-		return EXIT_USAGE;
-	}
+	const struct opt opts[] = {
+		{ "config", 'c', OPT_STRING, "FILE", &path, .help = OPTS_HELP_CONFIG },
+		{ "json", 'j', OPT_FLAG, NULL, &json, .help = "the report as JSON" },
+		{ "trace-soap", 'T', OPT_STRING, "DIR", &trace, .help = OPTS_HELP_TRACE },
+		{ NULL }
+	};
+	const struct opts_cmd cmd = {
+		.usage = "usage: vmcrypt-agent check [--config FILE] [--json] [--trace-soap DIR]\n",
+		.about =
+		    "Checks that vCenter is ready for encryption by default, and says for\n"
+		    "each item what is wrong and how to fix it:\n"
+		    "  vCenter reachable, logged in, really a vCenter (not an ESXi host);\n"
+		    "  API version enough for the configuration (ft-encryption: 7.0.2);\n"
+		    "  key management present; key providers (KMS clusters) configured;\n"
+		    "  the expected provider (<kms cluster>) with its servers; a default\n"
+		    "  provider selected, and the expected one; its Connection Status\n"
+		    "  (status, trust both ways, certificate expiry); the encryption\n"
+		    "  storage policy exists and is an encryption policy; the account\n"
+		    "  holds the privileges the agent uses.  Changes nothing.\n",
+		.tail =
+		    "exit status: 0 every check passed (warnings allowed); 1 some failed;\n"
+		    "2 usage; 3 bad configuration; 4 vCenter unreachable or TLS refused;\n"
+		    "5 login failed.\n",
+		.opts = opts,
+	};
+
+	if ((rc = opts_parse(&cmd, argc, argv)) != EXIT_OK)
+		return rc == OPTS_HELP ? EXIT_OK : rc;
 	if ((rc = cli_load_config(path, &cfg)) != EXIT_OK)
 		return rc;
 	if ((rc = cli_trace_soap(cfg, trace)) != EXIT_OK) {

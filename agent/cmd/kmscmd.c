@@ -6,116 +6,90 @@
 #include "config.h"
 #include "kmssetup.h"
 #include "log.h"
+#include "opts.h"
 #include "vim.h"
 
-#include <errno.h>
-#include <getopt.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void
-usage(FILE *f)
-{
-	fprintf(f, "usage: vmcrypt-agent kms setup [--config FILE] [--thumbprint SHA1]...\n"
-	    "           [--kms-user NAME [--kms-password-file FILE]]\n"
-	    "           [--client-cert FILE --client-key FILE | --csr-out FILE |\n"
-	    "            --signed-cert FILE] [--client-cert-out FILE]\n"
-	    "           [--timeout SECONDS] [--dry-run] [--json] [--trace-soap DIR]\n");
-}
+static const char usage[] =
+    "usage: vmcrypt-agent kms setup [--config FILE] [--thumbprint SHA1]...\n"
+    "           [--kms-user NAME [--kms-password-file FILE]]\n"
+    "           [--client-cert FILE --client-key FILE | --csr-out FILE |\n"
+    "            --signed-cert FILE] [--client-cert-out FILE]\n"
+    "           [--timeout SECONDS] [--dry-run] [--json] [--trace-soap DIR]\n";
 
-static void
-help(void)
-{
-	usage(stdout);
-	printf("\nAdds the KMS of <kms cluster=\"NAME\"><server name address port/></kms>\n"
-	    "to vCenter as a standard key provider and makes it usable, as OVHcloud's\n"
-	    "VM Encryption guide does by hand; each step is read first, so a second\n"
-	    "run changes nothing and says so:\n"
-	    "  kms-certificate     read the KMS certificate from here; its SHA-1\n"
-	    "                      thumbprint must match --thumbprint (or be confirmed\n"
-	    "                      at a terminal) before anything changes\n"
-	    "  key-provider        RegisterKmipServer for each server vCenter lacks\n"
-	    "  vcenter-trusts-kms  UploadKmipServerCert (Make vCenter Trust KMS)\n"
-	    "  kms-trusts-vcenter  UploadClientCert with --client-cert/--client-key; or\n"
-	    "                      vCenter's certificate signing request written to\n"
-	    "                      --csr-out for the KMS to sign (OVHcloud's KMS signs\n"
-	    "                      one), then the signed certificate given back with\n"
-	    "                      --signed-cert (UpdateKmsSignedCsrClientCert); or\n"
-	    "                      the client certificate vCenter has or generates\n"
-	    "                      (self-signed), written to --client-cert-out (default\n"
-	    "                      STATE-DIR/vcenter-client-NAME.pem) for the KMS admin\n"
-	    "  default             MarkDefault: the default key provider\n"
-	    "  connection          RetrieveKmipServersStatus_Task until every server is\n"
-	    "                      green and trusted both ways (--timeout, default 60)\n\n"
-	    "The KMS user's password comes from --kms-password-file (mode 600) or\n"
-	    "VMCRYPT_KMS_PASSWORD, never the command line.\n\n"
-	    "Exit codes: 0 set up (or nothing to change); 1 a step failed (its fix is\n"
-	    "printed); 2 usage; 3 configuration; 4 vCenter unreachable; 5 login failed;\n"
-	    "6 KMS unreachable from here; 7 KMS TLS failed or thumbprint mismatch.\n");
-}
+static const char about[] =
+    "Adds the KMS of <kms cluster=\"NAME\"><server name address port/></kms>\n"
+    "to vCenter as a standard key provider and makes it usable, as OVHcloud's\n"
+    "VM Encryption guide does by hand; each step is read first, so a second\n"
+    "run changes nothing and says so:\n"
+    "  kms-certificate     read the KMS certificate from here; its SHA-1\n"
+    "                      thumbprint must match --thumbprint (or be confirmed\n"
+    "                      at a terminal) before anything changes\n"
+    "  key-provider        RegisterKmipServer for each server vCenter lacks\n"
+    "  vcenter-trusts-kms  UploadKmipServerCert (Make vCenter Trust KMS)\n"
+    "  kms-trusts-vcenter  UploadClientCert with --client-cert/--client-key; or\n"
+    "                      vCenter's certificate signing request written to\n"
+    "                      --csr-out for the KMS to sign (OVHcloud's KMS signs\n"
+    "                      one), then the signed certificate given back with\n"
+    "                      --signed-cert (UpdateKmsSignedCsrClientCert); or\n"
+    "                      the client certificate vCenter has or generates\n"
+    "                      (self-signed), written to --client-cert-out (default\n"
+    "                      STATE-DIR/vcenter-client-NAME.pem) for the KMS admin\n"
+    "  default             MarkDefault: the default key provider\n"
+    "  connection          RetrieveKmipServersStatus_Task until every server is\n"
+    "                      green and trusted both ways (--timeout, default 60)\n\n"
+    "The KMS user's password comes from --kms-password-file (mode 600) or\n"
+    "VMCRYPT_KMS_PASSWORD, never the command line.\n";
 
+static const char tail[] =
+    "Exit codes: 0 set up (or nothing to change); 1 a step failed (its fix is\n"
+    "printed); 2 usage; 3 configuration; 4 vCenter unreachable; 5 login failed;\n"
+    "6 KMS unreachable from here; 7 KMS TLS failed or thumbprint mismatch.\n";
+
+/* argv[0] is "setup" (or "kms", for `kms --help`). */
 static int
 setup_args(int argc, char **argv, struct setup *s)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "thumbprint", required_argument, NULL, 't' },
-		{ "kms-user", required_argument, NULL, 'u' },
-		{ "kms-password-file", required_argument, NULL, 'p' },
-		{ "client-cert", required_argument, NULL, 'C' },
-		{ "client-key", required_argument, NULL, 'K' },
-		{ "client-cert-out", required_argument, NULL, 'o' },
-		{ "csr-out", required_argument, NULL, 'r' },
-		{ "signed-cert", required_argument, NULL, 's' },
-		{ "timeout", required_argument, NULL, 'w' },
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "trace-soap", required_argument, NULL, 'T' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
+	const struct opt opts[] = {
+		{ "config", 'c', OPT_STRING, "FILE", &s->config_path, .help = OPTS_HELP_CONFIG },
+		{ "thumbprint", 0, OPT_LIST, "SHA1", s->thumbprints, &s->nthumbprints,
+		  .max = MAX_THUMBPRINTS, .help = "a KMS certificate to trust (once for each)" },
+		{ "kms-user", 0, OPT_STRING, "NAME", &s->kms_user,
+		  .help = "the user vCenter logs in to the KMS as" },
+		{ "kms-password-file", 0, OPT_STRING, "FILE", &s->kms_password_file,
+		  .help = "that user's password (mode 600)" },
+		{ "client-cert", 0, OPT_STRING, "FILE", &s->client_cert,
+		  .help = "the client certificate vCenter is to present, PEM" },
+		{ "client-key", 0, OPT_STRING, "FILE", &s->client_key,
+		  .help = "its private key, PEM (mode 600)" },
+		{ "csr-out", 0, OPT_STRING, "FILE", &s->csr_out,
+		  .help = "write vCenter's certificate signing request there" },
+		{ "signed-cert", 0, OPT_STRING, "FILE", &s->signed_cert,
+		  .help = "the certificate the KMS signed on that request" },
+		{ "client-cert-out", 0, OPT_STRING, "FILE", &s->cert_out,
+		  .help = "where vCenter's own client certificate is written" },
+		{ "timeout", 0, OPT_INT, "SECONDS", &s->timeout, .min = 1, .max = 3600,
+		  .unit = "seconds", .help = "how long to wait for the connection (60)" },
+		{ "dry-run", 0, OPT_FLAG, NULL, &s->dry_run,
+		  .help = "say what each step would do, change nothing" },
+		{ "json", 0, OPT_FLAG, NULL, &s->json, .help = "the steps as JSON" },
+		{ "trace-soap", 0, OPT_STRING, "DIR", &s->trace, .help = OPTS_HELP_TRACE },
+		{ NULL }
 	};
-	char *end;
-	int ch;
+	const struct opts_cmd cmd = { .usage = usage, .about = about, .tail = tail,
+		.opts = opts };
+	int rc;
 
 	s->timeout = 60;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'c': s->config_path = optarg; break;
-		case 't':
-			if (s->nthumbprints == MAX_THUMBPRINTS)
-				return EXIT_USAGE;
-			s->thumbprints[s->nthumbprints++] = optarg;
-			break;
-		case 'u': s->kms_user = optarg; break;
-		case 'p': s->kms_password_file = optarg; break;
-		case 'C': s->client_cert = optarg; break;
-		case 'K': s->client_key = optarg; break;
-		case 'o': s->cert_out = optarg; break;
-		case 'r': s->csr_out = optarg; break;
-		case 's': s->signed_cert = optarg; break;
-		case 'w':
-			errno = 0;
-			long v = strtol(optarg, &end, 10);
-			if (errno || *end || v < 1 || v > 3600) {
-				fprintf(stderr, "vmcrypt-agent: --timeout %s: 1..3600 seconds\n", optarg);
-				return EXIT_USAGE;
-			}
-			s->timeout = (int)v;
-			break;
-		case 'n': s->dry_run = 1; break;
-		case 'j': s->json = 1; break;
-		case 'T': s->trace = optarg; break;
-		case 'h': help(); return -1;
-		default: usage(stderr); return EXIT_USAGE;
-		}
-	}
-	if (optind != argc || (s->client_cert == NULL) != (s->client_key == NULL)) {
-		if (s->client_cert == NULL || s->client_key == NULL)
-			fprintf(stderr, "vmcrypt-agent: --client-cert and --client-key go together\n");
-		usage(stderr);
+	if ((rc = opts_parse(&cmd, argc, argv)) != EXIT_OK)
+		return rc;
+	if ((s->client_cert == NULL) != (s->client_key == NULL)) {
+		fprintf(stderr, "vmcrypt-agent: --client-cert and --client-key go together\n");
+		fputs(usage, stderr);
 		return EXIT_USAGE;
 	}
 	if ((s->client_cert != NULL) + (s->csr_out != NULL) + (s->signed_cert != NULL) > 1) {
@@ -138,29 +112,16 @@ setup_args(int argc, char **argv, struct setup *s)
 static void
 print_steps(const struct setup *s)
 {
-	static const char *const tag[] = { "OK   ", "DONE ", "WOULD", "FAIL ", "     " };
-	size_t changed = 0, failures = 0;
+	size_t changed = steps_changed(&s->steps);
 
 	if (s->json) {
-		json_object *o = json_object_new_object(), *a = json_object_new_array();
-		for (size_t i = 0; i < s->nsteps; i++) {
-			const struct step *st = &s->steps[i];
-			json_object *j = json_object_new_object();
-			json_object_object_add(j, "step", json_object_new_string(st->name));
-			json_object_object_add(j, "result",
-			    json_object_new_string(kset_result_name(st->result)));
-			json_object_object_add(j, "detail", json_object_new_string(st->detail));
-			if (st->fix[0])
-				json_object_object_add(j, "fix", json_object_new_string(st->fix));
-			json_object_array_add(a, j);
-			changed += st->result == ST_DONE || st->result == ST_WOULD;
-		}
+		json_object *o = json_object_new_object();
 		json_object_object_add(o, "key_provider",
 		    json_object_new_string(s->cfg->kms_cluster));
 		json_object_object_add(o, "dry_run", json_object_new_boolean(s->dry_run));
-		json_object_object_add(o, "ok", json_object_new_boolean(s->exit_code == 0));
+		json_object_object_add(o, "ok", json_object_new_boolean(s->steps.exit_code == 0));
 		json_object_object_add(o, "changes", json_object_new_int((int)changed));
-		json_object_object_add(o, "steps", a);
+		json_object_object_add(o, "steps", steps_json(&s->steps));
 		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 		    JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(o);
@@ -168,16 +129,8 @@ print_steps(const struct setup *s)
 	}
 	printf("vmcrypt-agent kms setup: key provider '%s'%s\n\n", s->cfg->kms_cluster,
 	    s->dry_run ? " (dry run: nothing is changed)" : "");
-	for (size_t i = 0; i < s->nsteps; i++) {
-		const struct step *st = &s->steps[i];
-		printf("  %s %-19s %s\n", tag[st->result], st->name, st->detail);
-		if (st->fix[0])
-			printf("        %-19s %s: %s\n", "", st->result == ST_FAILED ? "fix" :
-			    "next", st->fix);
-		changed += st->result == ST_DONE || st->result == ST_WOULD;
-		failures += st->result == ST_FAILED;
-	}
-	if (failures)
+	steps_print_table(&s->steps, stdout);
+	if (steps_failed(&s->steps, NULL) != NULL)
 		printf("\nstopped at the first failure; %zu change%s made before it\n",
 		    s->dry_run ? 0 : changed, changed == 1 ? "" : "s");
 	else if (changed == 0)
@@ -197,16 +150,14 @@ cmd_kms(int argc, char **argv)
 	int rc;
 
 	memset(&s, 0, sizeof(s));
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+		return setup_args(argc, argv, &s) == OPTS_HELP ? EXIT_OK : EXIT_USAGE;
 	if (argc < 2 || strcmp(argv[1], "setup") != 0) {
-		if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-			help();
-			return EXIT_OK;
-		}
-		usage(stderr);
+		fputs(usage, stderr);
 		return EXIT_USAGE;
 	}
 	if ((rc = setup_args(argc - 1, argv + 1, &s)) != EXIT_OK)
-		return rc < 0 ? EXIT_OK : rc;
+		return rc == OPTS_HELP ? EXIT_OK : rc;
 	if ((rc = cli_load_config(s.config_path, &s.cfg)) != EXIT_OK)
 		return rc;
 	if (s.cfg->kms_cluster == NULL || s.cfg->nkms_servers == 0) {
@@ -226,12 +177,12 @@ cmd_kms(int argc, char **argv)
 		if (password == NULL || (vs = vsession_new(s.cfg, err, sizeof(err))) == NULL) {
 			secret_free(password);
 			fprintf(stderr, "vmcrypt-agent: %s\n", err);
-			s.exit_code = EXIT_CONFIG;
+			s.steps.exit_code = EXIT_CONFIG;
 		} else if ((rc = vsession_open(vs, password, err, sizeof(err))) != 0) {
 			secret_free(password);
-			struct step *st = kset_step(&s, "vcenter", ST_FAILED, "%s", err);
-			kset_failed(&s, st, vim_exit_code(rc), "check <vcenter url>, the account and "
-			    "its password (vmcrypt-agent check says more)");
+			struct step *st = steps_add(&s.steps, "vcenter", STEP_FAILED, "%s", err);
+			steps_fail(&s.steps, st, vim_exit_code(rc), "check <vcenter url>, the account "
+			    "and its password (vmcrypt-agent check says more)");
 		} else {
 			secret_free(password);
 			struct vconn *c = vconn_new(vs);
@@ -241,11 +192,11 @@ cmd_kms(int argc, char **argv)
 			vsession_close(vs);
 		}
 	}
-	if (s.exit_code != EXIT_CONFIG || s.nsteps > 0)
+	if (s.steps.exit_code != EXIT_CONFIG || s.steps.n > 0)
 		print_steps(&s);
 	vsession_free(vs);
 	for (size_t i = 0; i < MAX_SERVERS; i++)
 		free(s.pem[i]);
 	config_free(s.cfg);
-	return s.exit_code;
+	return s.steps.exit_code;
 }

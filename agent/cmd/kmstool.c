@@ -6,10 +6,10 @@
 #include "cli.h"
 #include "kmip.h"
 #include "log.h"
+#include "opts.h"
 #include "tls.h"
 #include "xmalloc.h"
 
-#include <getopt.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +17,8 @@
 
 #define KMIP_PORT	"5696"
 #define WARN_DAYS	30
+#define STR(x)		#x
+#define XSTR(x)		STR(x)		/* a number above, in a help text */
 
 /* HOST, HOST:PORT, [V6]:PORT or a bare IPv6 address. */
 int
@@ -87,19 +89,6 @@ kms_fetch_certificate(const char *target, int timeout, struct tls_cert_info *ci,
 	return EXIT_OK;
 }
 
-static int
-parse_timeout(const char *s, int *out)
-{
-	char *end;
-	long v = strtol(s, &end, 10);
-	if (*s == '\0' || *end != '\0' || v < 1 || v > 300) {
-		fprintf(stderr, "vmcrypt-agent: --timeout must be 1..300 seconds\n");
-		return -1;
-	}
-	*out = (int)v;
-	return 0;
-}
-
 static void
 expiry_warning(const struct tls_cert_info *ci)
 {
@@ -117,45 +106,38 @@ expiry_warning(const struct tls_cert_info *ci)
 int
 cmd_kms_thumbprint(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct tls_client_opts o = { NULL, NULL, NULL, 0, 10 };
 	struct tls_cert_info ci;
+	const char *target = NULL;
 	char host[256], port[16];
-	int json = 0, ch, rc;
+	int json = 0, rc;
+	const struct opt opts[] = {
+		{ "json", 'j', OPT_FLAG, NULL, &json, .help = "the certificate as JSON" },
+		{ "timeout", 't', OPT_INT, "S", &o.timeout, .min = 1, .max = 300,
+		  .unit = "seconds", .help = "give up after S seconds (10)" },
+		{ NULL }
+	};
+	const struct opts_cmd cmd = {
+		.usage = "usage: vmcrypt-agent kms-thumbprint HOST[:PORT] [--json] [--timeout S]\n",
+		.about =
+		    "Connects to the KMS (port 5696 by default) and prints its TLS\n"
+		    "certificate's SHA-1 fingerprint exactly as `openssl x509 -fingerprint\n"
+		    "-sha1` prints it (upper-case hex pairs joined by colons: what OVHcloud's\n"
+		    "API and vCenter take), then SHA-256, subject, issuer and validity, each\n"
+		    "line as `openssl x509` prints it.  Warns on an expired certificate or one\n"
+		    "expiring within " XSTR(WARN_DAYS) " days.  The certificate is shown, not "
+		    "verified:\n"
+		    "compare it with the KMS's own before you register it.\n",
+		.tail =
+		    "exit status: 0 printed; 2 usage; 6 KMS unreachable (name, refused,\n"
+		    "timeout); 7 TLS failed before any certificate was received.\n",
+		.opts = opts,
+		.min_args = 1, .max_args = 1, .args_name = "HOST[:PORT]", .args = &target,
+	};
 
-	while ((ch = getopt_long(argc, argv, "jt:h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'j': json = 1; break;
-		case 't':
-			if (parse_timeout(optarg, &o.timeout) != 0)
-				return EXIT_USAGE;
-			break;
-		case 'h':
-			printf("usage: vmcrypt-agent kms-thumbprint HOST[:PORT] [--json] [--timeout S]\n\n"
-			    "Connects to the KMS (port 5696 by default) and prints its TLS\n"
-			    "certificate's SHA-1 fingerprint exactly as `openssl x509 -fingerprint\n"
-			    "-sha1` prints it (upper-case hex pairs joined by colons: what OVHcloud's\n"
-			    "API and vCenter take), then SHA-256, subject, issuer and validity, each\n"
-			    "line as `openssl x509` prints it.  Warns on an expired certificate or one\n"
-			    "expiring within %d days.  The certificate is shown, not verified:\n"
-			    "compare it with the KMS's own before you register it.\n\n"
-			    "exit status: 0 printed; 2 usage; 6 KMS unreachable (name, refused,\n"
-			    "timeout); 7 TLS failed before any certificate was received.\n", WARN_DAYS);
-			return EXIT_OK;
-		default:
-			return EXIT_USAGE;
-		}
-	}
-	if (optind + 1 != argc) {
-		fprintf(stderr, "usage: vmcrypt-agent kms-thumbprint HOST[:PORT] [--json]\n");
-		return EXIT_USAGE;
-	}
-	if ((rc = kms_fetch_certificate(argv[optind], o.timeout, &ci, host, sizeof(host), port,
+	if ((rc = opts_parse(&cmd, argc, argv)) != EXIT_OK)
+		return rc == OPTS_HELP ? EXIT_OK : rc;
+	if ((rc = kms_fetch_certificate(target, o.timeout, &ci, host, sizeof(host), port,
 	    sizeof(port))) != EXIT_OK)
 		return rc;
 
@@ -252,61 +234,60 @@ struct probe {
 	int			 has11;
 };
 
-/* EXIT_OK to go on, an exit code, or -1 (--help said). */
+/* EXIT_OK to go on, an exit code, or OPTS_HELP (--help said). */
 static int
 probe_args(int argc, char **argv, struct tls_client_opts *o, int *json, struct probe *p)
 {
-	static const struct option opts[] = {
-		{ "cert", required_argument, NULL, 'C' },
-		{ "key", required_argument, NULL, 'K' },
-		{ "ca", required_argument, NULL, 'A' },
-		{ "insecure", no_argument, NULL, 'I' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	const char *target = NULL;
+	int insecure = 0, rc;
+	const struct opt opts[] = {
+		{ "cert", 0, OPT_STRING, "FILE", &o->cert_file,
+		  .help = "the client certificate to present, PEM" },
+		{ "key", 0, OPT_STRING, "FILE", &o->key_file, .help = "its private key, PEM" },
+		{ "ca", 0, OPT_STRING, "FILE", &o->ca_file,
+		  .help = "verify the KMS against these CAs" },
+		{ "insecure", 0, OPT_FLAG, NULL, &insecure,
+		  .help = "do not verify the KMS certificate" },
+		{ "json", 'j', OPT_FLAG, NULL, json, .help = "the answers as JSON" },
+		{ "timeout", 't', OPT_INT, "S", &o->timeout, .min = 1, .max = 300,
+		  .unit = "seconds", .help = "give up after S seconds (10)" },
+		{ NULL }
 	};
-	int ch;
+	const struct opts_cmd cmd = {
+		.usage = "usage: vmcrypt-agent kms-probe HOST[:PORT] [--cert FILE --key FILE]\n"
+		    "                 [--ca FILE | --insecure] [--json] [--timeout S]\n",
+		.about =
+		    "Speaks KMIP over TLS to the KMS (port 5696 by default): Discover\n"
+		    "Versions, then Query.  Prints the KMIP versions and the operations and\n"
+		    "object types it offers, and whether KMIP 1.1 (what vCenter speaks) is\n"
+		    "among them.  A KMS usually wants a client certificate: give the one\n"
+		    "vCenter uses, or one it trusts, with --cert and --key.  The server is\n"
+		    "verified against --ca FILE, else the system CA store; --insecure skips\n"
+		    "that (and says so).\n",
+		.tail =
+		    "exit status: 0 KMIP 1.1 offered; 1 it is not; 2 usage or unreadable\n"
+		    "certificate/key/CA files; 6 KMS unreachable (name, refused, timeout);\n"
+		    "7 TLS failed (not TLS, certificate refused, client certificate\n"
+		    "required); 8 TLS works but the service does not answer KMIP.\n",
+		.opts = opts,
+		.min_args = 1, .max_args = 1, .args_name = "HOST[:PORT]", .args = &target,
+	};
 
-	while ((ch = getopt_long(argc, argv, "jt:h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'C': o->cert_file = optarg; break;
-		case 'K': o->key_file = optarg; break;
-		case 'A': o->ca_file = optarg; break;
-		case 'I': o->verify = 0; break;
-		case 'j': *json = 1; break;
-		case 't':
-			if (parse_timeout(optarg, &o->timeout) != 0)
-				return EXIT_USAGE;
-			break;
-		case 'h':
-			printf("usage: vmcrypt-agent kms-probe HOST[:PORT] [--cert FILE --key FILE]\n"
-			    "                 [--ca FILE | --insecure] [--json] [--timeout S]\n\n"
-			    "Speaks KMIP over TLS to the KMS (port 5696 by default): Discover\n"
-			    "Versions, then Query.  Prints the KMIP versions and the operations and\n"
-			    "object types it offers, and whether KMIP 1.1 (what vCenter speaks) is\n"
-			    "among them.  A KMS usually wants a client certificate: give the one\n"
-			    "vCenter uses, or one it trusts, with --cert and --key.  The server is\n"
-			    "verified against --ca FILE, else the system CA store; --insecure skips\n"
-			    "that (and says so).\n\n"
-			    "exit status: 0 KMIP 1.1 offered; 1 it is not; 2 usage or unreadable\n"
-			    "certificate/key/CA files; 6 KMS unreachable (name, refused, timeout);\n"
-			    "7 TLS failed (not TLS, certificate refused, client certificate\n"
-			    "required); 8 TLS works but the service does not answer KMIP.\n");
-			return -1;
-		default:
-			return EXIT_USAGE;
-		}
-	}
-	if (optind + 1 != argc || (o->key_file && !o->cert_file) || (o->ca_file && !o->verify)) {
-		fprintf(stderr, "usage: vmcrypt-agent kms-probe HOST[:PORT] [--cert FILE --key "
-		    "FILE] [--ca FILE | --insecure] [--json]\n");
+	if ((rc = opts_parse(&cmd, argc, argv)) != EXIT_OK)
+		return rc;
+	o->verify = !insecure;
+	if (o->key_file && !o->cert_file) {
+		fprintf(stderr, "vmcrypt-agent: --key goes with --cert\n");
 		return EXIT_USAGE;
 	}
-	if (cli_split_hostport(argv[optind], KMIP_PORT, p->host, sizeof(p->host), p->port,
+	if (o->ca_file && insecure) {
+		fprintf(stderr, "vmcrypt-agent: --ca and --insecure exclude each other\n");
+		return EXIT_USAGE;
+	}
+	if (cli_split_hostport(target, KMIP_PORT, p->host, sizeof(p->host), p->port,
 	    sizeof(p->port)) != 0) {
 		fprintf(stderr, "vmcrypt-agent: '%s' is not HOST[:PORT] (port 1..65535)\n",
-		    argv[optind]);
+		    target);
 		return EXIT_USAGE;
 	}
 	return EXIT_OK;
@@ -429,7 +410,7 @@ cmd_kms_probe(int argc, char **argv)
 	p->dv = xcalloc(1, sizeof(*p->dv));
 	p->q = xcalloc(1, sizeof(*p->q));
 	if ((rc = probe_args(argc, argv, &o, &json, p)) != EXIT_OK) {
-		rc = rc < 0 ? EXIT_OK : rc;
+		rc = rc == OPTS_HELP ? EXIT_OK : rc;
 		goto out;
 	}
 	if (!o.verify)

@@ -7,13 +7,13 @@
 #include "enforce.h"
 #include "inventory.h"
 #include "log.h"
+#include "opts.h"
 #include "vim.h"
 #include "xmalloc.h"
 
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
-#include <getopt.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -69,19 +69,22 @@ usage_main(FILE *f)
 static int
 cmd_check_config(int argc, char **argv)
 {
+	const char *path = NULL;
+	const struct opts_cmd cmd = {
+		.usage = "usage: vmcrypt-agent check-config FILE\n",
+		.about =
+		    "Validates FILE against the configuration schema and prints every\n"
+		    "problem as FILE:LINE: message.  Exit 0 if valid, 3 if not.\n",
+		.min_args = 1, .max_args = 1, .args_name = "FILE", .args = &path,
+	};
 	struct config *cfg;
 	int rc;
 
-	if (argc != 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		fprintf(argc == 2 ? stdout : stderr,
-		    "usage: vmcrypt-agent check-config FILE\n\n"
-		    "Validates FILE against the configuration schema and prints every\n"
-		    "problem as FILE:LINE: message.  Exit 0 if valid, 3 if not.\n");
-		return argc == 2 ? EXIT_OK : EXIT_USAGE;
-	}
-	if ((rc = cli_load_config(argv[1], &cfg)) != EXIT_OK)
+	if ((rc = opts_parse(&cmd, argc, argv)) != EXIT_OK)
+		return rc == OPTS_HELP ? EXIT_OK : rc;
+	if ((rc = cli_load_config(path, &cfg)) != EXIT_OK)
 		return rc;
-	printf("%s: valid (vCenter %s, user %s, TLS %s)\n", argv[1], cfg->vc_url,
+	printf("%s: valid (vCenter %s, user %s, TLS %s)\n", path, cfg->vc_url,
 	    cfg->vc_user, cfg->tls.mode == TLS_PINNED ? "pinned thumbprint" :
 	    cfg->tls.mode == TLS_CA_FILE ? "CA file" :
 	    cfg->tls.mode == TLS_INSECURE ? "NOT VERIFIED" : "system CA store");
@@ -93,53 +96,37 @@ cmd_check_config(int argc, char **argv)
 static int
 cmd_inventory(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "page-size", required_argument, NULL, 'p' },
-		{ "trace-soap", required_argument, NULL, 'T' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *path = NULL, *trace = NULL;
-	int json = 0, page = 500, ch, rc;
+	int json = 0, page = 500, rc;
 	struct config *cfg = NULL;
 	struct vsession *s = NULL;
 	struct vconn *c;
 	struct inventory inv;
 
-	while ((ch = getopt_long(argc, argv, "c:jp:T:h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'c': path = optarg; break;
-		case 'j': json = 1; break;
-		case 'T': trace = optarg; break;
-		case 'p':
-			page = atoi(optarg);
-			if (page < 1 || page > 10000) {
-				fprintf(stderr, "vmcrypt-agent: --page-size must be 1..10000\n");
-				return EXIT_USAGE;
-			}
-			break;
-		case 'h':
-			printf("usage: vmcrypt-agent inventory [--config FILE] [--json] [--page-size N]\n"
-			    "                                 [--trace-soap DIR]\n\n"
-			    "Lists every VM with its moref, folder, hardware version, power state,\n"
-			    "template flag, encryption (config.keyId and key provider), disks and\n"
-			    "their encryption, migrateEncryption, ftEncryptionMode, snapshots and\n"
-			    "the storage policies on VM home and disks, and the state the agent\n"
-			    "sees (compliant, pending, deferred, blocked, hw-too-old, excluded,\n"
-			    "template, inaccessible, wrong-provider) with the reason.  Objects are\n"
-			    "read N per round trip (default 500).  Changes nothing.\n\n"
-			    "  --trace-soap DIR  write every request and answer to DIR (secrets redacted)\n");
-			return EXIT_OK;
-		default:
-			return EXIT_USAGE;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "usage: vmcrypt-agent inventory [--config FILE] [--json]\n");
-		return EXIT_USAGE;
-	}
+	const struct opt opts[] = {
+		{ "config", 'c', OPT_STRING, "FILE", &path, .help = OPTS_HELP_CONFIG },
+		{ "json", 'j', OPT_FLAG, NULL, &json, .help = "the VMs as JSON" },
+		{ "page-size", 'p', OPT_INT, "N", &page, .min = 1, .max = 10000,
+		  .help = "objects read per round trip (default 500)" },
+		{ "trace-soap", 'T', OPT_STRING, "DIR", &trace, .help = OPTS_HELP_TRACE },
+		{ NULL }
+	};
+	const struct opts_cmd cmd = {
+		.usage = "usage: vmcrypt-agent inventory [--config FILE] [--json] [--page-size N]\n"
+		    "                                 [--trace-soap DIR]\n",
+		.about =
+		    "Lists every VM with its moref, folder, hardware version, power state,\n"
+		    "template flag, encryption (config.keyId and key provider), disks and\n"
+		    "their encryption, migrateEncryption, ftEncryptionMode, snapshots and\n"
+		    "the storage policies on VM home and disks, and the state the agent\n"
+		    "sees (compliant, pending, deferred, blocked, hw-too-old, excluded,\n"
+		    "template, inaccessible, wrong-provider) with the reason.  Objects are\n"
+		    "read N per round trip (default 500).  Changes nothing.\n",
+		.opts = opts,
+	};
+
+	if ((rc = opts_parse(&cmd, argc, argv)) != EXIT_OK)
+		return rc == OPTS_HELP ? EXIT_OK : rc;
 	if ((rc = cli_load_config(path, &cfg)) != EXIT_OK)
 		return rc;
 	if ((rc = cli_trace_soap(cfg, trace)) != EXIT_OK ||

@@ -5,13 +5,13 @@
  */
 #include "cli.h"
 #include "log.h"
+#include "opts.h"
 #include "ovh.h"
 #include "ovhapi.h"
 #include "ovhcalls.h"
 #include "tls.h"
 #include "xmalloc.h"
 
-#include <getopt.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,19 +19,6 @@
 #include <time.h>
 #include <unistd.h>
 
-
-static int
-parse_int(const char *name, const char *s, int lo, int hi, int *out)
-{
-	char *end;
-	long v = strtol(s, &end, 10);
-	if (*s == '\0' || *end != '\0' || v < lo || v > hi) {
-		fprintf(stderr, "vmcrypt-agent: %s must be %d..%d\n", name, lo, hi);
-		return -1;
-	}
-	*out = (int)v;
-	return 0;
-}
 
 /* ---------------------------------------------------------------- */
 /* commands                                                          */
@@ -386,124 +373,107 @@ cmd_consumer_key(const struct ovhc_opts *o)
 
 /* ---------------------------------------------------------------- */
 
-static void
-usage(FILE *f)
+static const char usage[] =
+    "usage: vmcrypt-agent ovh register-kms --service NAME --kms-ip IP\n"
+    "           [--thumbprint HEX | --fetch-thumbprint HOST[:PORT]] [--description TEXT]\n"
+    "           [--update] [--dry-run] [--json] [--wait S] [--poll-interval S]\n"
+    "       vmcrypt-agent ovh status [--service NAME] [--json]\n"
+    "       vmcrypt-agent ovh consumer-key [--redirect URL] [--json]\n"
+    "  common: [--endpoint ovh-eu|ovh-ca|ovh-us|URL] [--ca-file FILE] [--conf FILE]\n"
+    "          [--timeout S]\n";
+
+static const char about[] =
+    "The one-time registration of a KMS on OVHcloud's side (Hosted Private Cloud),\n"
+    "before it is added to vCenter.  The daemon never calls the OVHcloud API.\n"
+    "\n"
+    "register-kms  checks the service exists, shows its VM encryption state and the\n"
+    "              KMS entries; the same IP and thumbprint: nothing to do; the same\n"
+    "              IP with another thumbprint: explained, changed only with --update;\n"
+    "              else POST /dedicatedCloud/NAME/vmEncryption/kms, then follows the\n"
+    "              task to its end and prints the new entry.  The thumbprint is\n"
+    "              --thumbprint, or read from the KMS (--fetch-thumbprint, by default\n"
+    "              the KMS IP, port 5696).  --dry-run shows the request, sends no POST.\n"
+    "status        VM encryption state and KMS entries (the services, without --service).\n"
+    "consumer-key  asks for a consumer key granting only the calls above; prints it\n"
+    "              and the URL where it must be validated.\n"
+    "\n"
+    "Credentials as OVHcloud's own clients take them, never from the command line:\n"
+    "OVH_ENDPOINT, OVH_APPLICATION_KEY, OVH_APPLICATION_SECRET, OVH_CONSUMER_KEY, else\n"
+    "ovh.conf ([default] endpoint=..., then [ENDPOINT] application_key=...,\n"
+    "application_secret=..., consumer_key=...) from ./ovh.conf, ~/.ovh.conf,\n"
+    "/etc/ovh.conf (nearest first), or --conf FILE.  TLS is verified against the\n"
+    "system CA store (SSL_CERT_FILE / SSL_CERT_DIR honoured) or --ca-file.\n";
+
+static const char tail[] =
+    "exit status: 0 done or nothing to do; 1 failed (task error, thumbprint differs\n"
+    "without --update, still running after --wait); 2 usage; 3 credentials missing\n"
+    "or ovh.conf unreadable; 4 API unreachable, TLS refused, or not the API; 5\n"
+    "credentials refused; 6/7 KMS unreachable / TLS failed (fetching the\n"
+    "thumbprint); 9 call not granted to this consumer key; 10 no such service.\n";
+
+/* argv[0] is the subcommand (or "ovh", for `ovh --help`). */
+static int
+ovh_args(int argc, char **argv, struct ovhc_opts *o)
 {
-	fprintf(f,
-	    "usage: vmcrypt-agent ovh register-kms --service NAME --kms-ip IP\n"
-	    "           [--thumbprint HEX | --fetch-thumbprint HOST[:PORT]] [--description TEXT]\n"
-	    "           [--update] [--dry-run] [--json] [--wait S] [--poll-interval S]\n"
-	    "       vmcrypt-agent ovh status [--service NAME] [--json]\n"
-	    "       vmcrypt-agent ovh consumer-key [--redirect URL] [--json]\n"
-	    "  common: [--endpoint ovh-eu|ovh-ca|ovh-us|URL] [--ca-file FILE] [--conf FILE]\n"
-	    "          [--timeout S]\n"
-	    "\n"
-	    "The one-time registration of a KMS on OVHcloud's side (Hosted Private Cloud),\n"
-	    "before it is added to vCenter.  The daemon never calls the OVHcloud API.\n"
-	    "\n"
-	    "register-kms  checks the service exists, shows its VM encryption state and the\n"
-	    "              KMS entries; the same IP and thumbprint: nothing to do; the same\n"
-	    "              IP with another thumbprint: explained, changed only with --update;\n"
-	    "              else POST /dedicatedCloud/NAME/vmEncryption/kms, then follows the\n"
-	    "              task to its end and prints the new entry.  The thumbprint is\n"
-	    "              --thumbprint, or read from the KMS (--fetch-thumbprint, by default\n"
-	    "              the KMS IP, port 5696).  --dry-run shows the request, sends no POST.\n"
-	    "status        VM encryption state and KMS entries (the services, without --service).\n"
-	    "consumer-key  asks for a consumer key granting only the calls above; prints it\n"
-	    "              and the URL where it must be validated.\n"
-	    "\n"
-	    "Credentials as OVHcloud's own clients take them, never from the command line:\n"
-	    "OVH_ENDPOINT, OVH_APPLICATION_KEY, OVH_APPLICATION_SECRET, OVH_CONSUMER_KEY, else\n"
-	    "ovh.conf ([default] endpoint=..., then [ENDPOINT] application_key=...,\n"
-	    "application_secret=..., consumer_key=...) from ./ovh.conf, ~/.ovh.conf,\n"
-	    "/etc/ovh.conf (nearest first), or --conf FILE.  TLS is verified against the\n"
-	    "system CA store (SSL_CERT_FILE / SSL_CERT_DIR honoured) or --ca-file.\n"
-	    "\n"
-	    "exit status: 0 done or nothing to do; 1 failed (task error, thumbprint differs\n"
-	    "without --update, still running after --wait); 2 usage; 3 credentials missing\n"
-	    "or ovh.conf unreadable; 4 API unreachable, TLS refused, or not the API; 5\n"
-	    "credentials refused; 6/7 KMS unreachable / TLS failed (fetching the\n"
-	    "thumbprint); 9 call not granted to this consumer key; 10 no such service.\n");
+	const struct opt opts[] = {
+		{ "service", 0, OPT_STRING, "NAME", &o->service,
+		  .help = "the Hosted Private Cloud service (pcc-...)" },
+		{ "kms-ip", 0, OPT_STRING, "IP", &o->kms_ip, .help = "the KMS's IPv4 address" },
+		{ "thumbprint", 0, OPT_STRING, "HEX", &o->thumbprint,
+		  .help = "the KMS certificate's SHA-1 thumbprint" },
+		{ "fetch-thumbprint", 0, OPT_STRING, "HOST[:PORT]", &o->fetch,
+		  .help = "read it from the KMS there" },
+		{ "description", 0, OPT_STRING, "TEXT", &o->description,
+		  .help = "the entry's description (255 characters)" },
+		{ "update", 0, OPT_FLAG, NULL, &o->update,
+		  .help = "register a new thumbprint for a registered IP" },
+		{ "dry-run", 0, OPT_FLAG, NULL, &o->dry_run,
+		  .help = "show the request, send no POST" },
+		{ "json", 0, OPT_FLAG, NULL, &o->json, .help = "the result as JSON" },
+		{ "wait", 0, OPT_INT, "S", &o->wait, .min = 1, .max = 86400, .unit = "seconds",
+		  .help = "follow the task this long (1800)" },
+		{ "poll-interval", 0, OPT_INT, "S", &o->poll, .min = 1, .max = 300,
+		  .unit = "seconds", .help = "look at the task this often (5)" },
+		{ "redirect", 0, OPT_STRING, "URL", &o->redirect,
+		  .help = "where the validation page sends you after" },
+		{ "endpoint", 0, OPT_STRING, "NAME|URL", &o->endpoint,
+		  .help = "ovh-eu, ovh-ca, ovh-us or the API's URL" },
+		{ "ca-file", 0, OPT_STRING, "FILE", &o->ca_file,
+		  .help = "verify the API against these CAs" },
+		{ "conf", 0, OPT_STRING, "FILE", &o->conf, .help = "the ovh.conf to read" },
+		{ "timeout", 0, OPT_INT, "S", &o->timeout, .min = 1, .max = 300,
+		  .unit = "seconds", .help = "give up on a call after S seconds (30)" },
+		{ NULL }
+	};
+	const struct opts_cmd cmd = { .usage = usage, .about = about, .tail = tail,
+		.opts = opts };
+
+	return opts_parse(&cmd, argc, argv);
 }
 
 int
 cmd_ovh(int argc, char **argv)
 {
-	static const struct option lopts[] = {
-		{ "service", required_argument, NULL, 's' },
-		{ "kms-ip", required_argument, NULL, 'i' },
-		{ "thumbprint", required_argument, NULL, 'T' },
-		{ "fetch-thumbprint", required_argument, NULL, 'F' },
-		{ "description", required_argument, NULL, 'd' },
-		{ "endpoint", required_argument, NULL, 'e' },
-		{ "ca-file", required_argument, NULL, 'A' },
-		{ "conf", required_argument, NULL, 'c' },
-		{ "redirect", required_argument, NULL, 'r' },
-		{ "update", no_argument, NULL, 'u' },
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "poll-interval", required_argument, NULL, 'p' },
-		{ "wait", required_argument, NULL, 'w' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct ovhc_opts o = { .poll = 5, .wait = 1800, .timeout = 30 };
-	int ch;
+	int rc;
 
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "help") == 0) {
-		usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_USAGE : EXIT_OK;
+	if (argc < 2) {
+		fputs(usage, stderr);
+		return EXIT_USAGE;
 	}
 	const char *sub = argv[1];
+	if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
+		char *help[] = { argv[0], "--help", NULL };
+		return ovh_args(2, help, &o) == OPTS_HELP ? EXIT_OK : EXIT_USAGE;
+	}
 	if (strcmp(sub, "register-kms") != 0 && strcmp(sub, "status") != 0 &&
 	    strcmp(sub, "consumer-key") != 0) {
 		fprintf(stderr, "vmcrypt-agent: unknown ovh command '%s' (register-kms, status, "
 		    "consumer-key)\n", sub);
 		return EXIT_USAGE;
 	}
-	argc--;
-	argv++;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
-		switch (ch) {
-		case 's': o.service = optarg; break;
-		case 'i': o.kms_ip = optarg; break;
-		case 'T': o.thumbprint = optarg; break;
-		case 'F': o.fetch = optarg; break;
-		case 'd': o.description = optarg; break;
-		case 'e': o.endpoint = optarg; break;
-		case 'A': o.ca_file = optarg; break;
-		case 'c': o.conf = optarg; break;
-		case 'r': o.redirect = optarg; break;
-		case 'u': o.update = 1; break;
-		case 'n': o.dry_run = 1; break;
-		case 'j': o.json = 1; break;
-		case 'p':
-			if (parse_int("--poll-interval", optarg, 1, 300, &o.poll) != 0)
-				return EXIT_USAGE;
-			break;
-		case 'w':
-			if (parse_int("--wait", optarg, 1, 86400, &o.wait) != 0)
-				return EXIT_USAGE;
-			break;
-		case 't':
-			if (parse_int("--timeout", optarg, 1, 300, &o.timeout) != 0)
-				return EXIT_USAGE;
-			break;
-		case 'h':
-			usage(stdout);
-			return EXIT_OK;
-		default:
-			return EXIT_USAGE;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "vmcrypt-agent: unexpected argument '%s' (secrets are never "
-		    "taken from the command line)\n", argv[optind]);
-		return EXIT_USAGE;
-	}
+	if ((rc = ovh_args(argc - 1, argv + 1, &o)) != EXIT_OK)
+		return rc == OPTS_HELP ? EXIT_OK : rc;
 	if (o.thumbprint && o.fetch) {
 		fprintf(stderr, "vmcrypt-agent: --thumbprint and --fetch-thumbprint exclude "
 		    "each other\n");

@@ -20,7 +20,6 @@
 #include "xmalloc.h"
 #include "xnode.h"
 
-#include <getopt.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -9,11 +9,11 @@
 #include "config.h"
 #include "enforce.h"
 #include "inventory.h"
+#include "opts.h"
 #include "report.h"
 #include "vim.h"
 #include "xmalloc.h"
 
-#include <getopt.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,73 +40,48 @@ struct site {
 	char		 err[1024];
 };
 
-static void
-usage(FILE *f)
-{
-	fprintf(f,
-	    "usage: vmcrypt-agent report [--config FILE]... [--format json|csv|html]\n"
-	    "                            [--output FILE] [--since DAYS]\n\n"
-	    "Every VM with its state (compliant, pending, deferred, blocked,\n"
-	    "hw-too-old, excluded, template, inaccessible, wrong-provider,\n"
-	    "vsan-encrypted), the reason, and the agent's last action on it, read from\n"
-	    "vCenter's event history (the \"vmcrypt-agent: ...\" events of the last\n"
-	    "DAYS, default 30).  html (the default) is one self-contained file,\n"
-	    "readable offline: a summary chart and a table sortable by any column.\n"
-	    "Changes nothing.\n\n"
-	    "With --config given more than once (one per vCenter), one fleet report:\n"
-	    "a row per vCenter with its summary, and a row per VM naming its vCenter.\n"
-	    "A vCenter that cannot be read is reported as such, the others still are.\n\n"
-	    "exit status: 0 written; 2 usage; 3 bad configuration; 4 vCenter\n"
-	    "unreachable; 5 login failed; 1 anything else (e.g. cannot write).  In a\n"
-	    "fleet report, the status of the first vCenter that could not be read.\n");
-}
-
-/* EXIT_OK to go on, an exit code, or -1 (--help said). */
+/* EXIT_OK to go on, an exit code, or OPTS_HELP (--help said). */
 static int
 report_args(int argc, char **argv, struct report_opts *o)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "format", required_argument, NULL, 'f' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "since", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	const struct opt opts[] = {
+		{ "config", 'c', OPT_LIST, "FILE", o->configs, &o->nconfigs, .max = MAX_CONFIGS,
+		  .help = OPTS_HELP_CONFIG "\n(once for each vCenter: one fleet report)" },
+		{ "format", 'f', OPT_STRING, "FORMAT", &o->format,
+		  .help = "json, csv or html (the default)" },
+		{ "output", 'o', OPT_STRING, "FILE", &o->output,
+		  .help = "write the report there (default: stdout)" },
+		{ "since", 0, OPT_INT, "DAYS", &o->days, .min = 1, .max = 3650, .unit = "days",
+		  .help = "the agent's actions of the last DAYS (30)" },
+		{ NULL }
 	};
-	int ch;
-	char *end;
-	long v;
+	const struct opts_cmd cmd = {
+		.usage = "usage: vmcrypt-agent report [--config FILE]... [--format json|csv|html]\n"
+		    "                            [--output FILE] [--since DAYS]\n",
+		.about =
+		    "Every VM with its state (compliant, pending, deferred, blocked,\n"
+		    "hw-too-old, excluded, template, inaccessible, wrong-provider,\n"
+		    "vsan-encrypted), the reason, and the agent's last action on it, read from\n"
+		    "vCenter's event history (the \"vmcrypt-agent: ...\" events of the last\n"
+		    "DAYS, default 30).  html (the default) is one self-contained file,\n"
+		    "readable offline: a summary chart and a table sortable by any column.\n"
+		    "Changes nothing.\n\n"
+		    "With --config given more than once (one per vCenter), one fleet report:\n"
+		    "a row per vCenter with its summary, and a row per VM naming its vCenter.\n"
+		    "A vCenter that cannot be read is reported as such, the others still are.\n",
+		.tail =
+		    "exit status: 0 written; 2 usage; 3 bad configuration; 4 vCenter\n"
+		    "unreachable; 5 login failed; 1 anything else (e.g. cannot write).  In a\n"
+		    "fleet report, the status of the first vCenter that could not be read.\n",
+		.opts = opts,
+	};
+	int rc;
 
-	while ((ch = getopt_long(argc, argv, "c:f:o:h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'c':
-			if (o->nconfigs == MAX_CONFIGS) {
-				fprintf(stderr, "vmcrypt-agent: at most %d --config\n", MAX_CONFIGS);
-				return EXIT_USAGE;
-			}
-			o->configs[o->nconfigs++] = optarg;
-			break;
-		case 'f': o->format = optarg; break;
-		case 'o': o->output = optarg; break;
-		case 's':
-			v = strtol(optarg, &end, 10);
-			if (*optarg == '\0' || *end != '\0' || v < 1 || v > 3650) {
-				fprintf(stderr, "vmcrypt-agent: --since must be 1..3650 days\n");
-				return EXIT_USAGE;
-			}
-			o->days = (int)v;
-			break;
-		case 'h':
-			usage(stdout);
-			return -1;
-		default:
-			return EXIT_USAGE;
-		}
-	}
-	if (optind != argc || (strcmp(o->format, "json") != 0 &&
-	    strcmp(o->format, "csv") != 0 && strcmp(o->format, "html") != 0)) {
-		fprintf(stderr, "usage: vmcrypt-agent report [--config FILE]... [--format "
-		    "json|csv|html] [--output FILE]\n");
+	if ((rc = opts_parse(&cmd, argc, argv)) != EXIT_OK)
+		return rc;
+	if (strcmp(o->format, "json") != 0 && strcmp(o->format, "csv") != 0 &&
+	    strcmp(o->format, "html") != 0) {
+		fprintf(stderr, "vmcrypt-agent: --format %s: json, csv or html\n", o->format);
 		return EXIT_USAGE;
 	}
 	return EXIT_OK;
@@ -356,7 +331,7 @@ cmd_report(int argc, char **argv)
 	int rc;
 
 	if ((rc = report_args(argc, argv, &o)) != EXIT_OK)
-		return rc < 0 ? EXIT_OK : rc;
+		return rc == OPTS_HELP ? EXIT_OK : rc;
 	if (o.nconfigs == 0)
 		o.configs[o.nconfigs++] = NULL;		/* the default file */
 	sites = xcalloc(o.nconfigs, sizeof(*sites));

@@ -17,61 +17,24 @@
  * Secrets (the KMS password, the client key) come from files or the
  * environment, never argv; the SOAP trace redacts them.
  */
-#include "exitcode.h"
-#include "config.h"
-#include "kmsinfo.h"
 #include "kmssetup.h"
-#include "log.h"
+
+#include "config.h"
+#include "exitcode.h"
+#include "kms.h"
+#include "kmsinfo.h"
+#include "kmstrust.h"
+#include "smallfile.h"
 #include "tls.h"
 #include "vim.h"
 #include "xmalloc.h"
 
 #include <ctype.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-static const char *const result_words[] = { "unchanged", "done", "would", "failed", "info" };
-
-const char *
-kset_result_name(enum step_result r)
-{
-	return result_words[r];
-}
-
-struct step *
-kset_step(struct setup *s, const char *name, enum step_result r, const char *fmt, ...)
-{
-	static struct step overflow;
-	struct step *st = s->nsteps < MAX_STEPS ? &s->steps[s->nsteps++] : &overflow;
-	va_list ap;
-
-	memset(st, 0, sizeof(*st));
-	st->name = name;
-	st->result = r;
-	va_start(ap, fmt);
-	vsnprintf(st->detail, sizeof(st->detail), fmt, ap);
-	va_end(ap);
-	return st;
-}
-
-int
-kset_failed(struct setup *s, struct step *st, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	st->result = ST_FAILED;
-	va_start(ap, fmt);
-	vsnprintf(st->fix, sizeof(st->fix), fmt, ap);
-	va_end(ap);
-	s->exit_code = code;
-	return -1;
-}
 
 /* "sha1 Fingerprint=AB:CD..." or "abcd...": 40 hex digits, upper case. */
 void
@@ -84,36 +47,6 @@ kset_thumb_norm(const char *in, char *out, size_t len)
 		if (isxdigit((unsigned char)*p))
 			out[n++] = (char)toupper((unsigned char)*p);
 	out[n] = '\0';
-}
-
-char *
-kset_read_small(const char *path, int secret, char *err, size_t errlen)
-{
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > 65536) {
-		snprintf(err, errlen, "cannot read %s: %s", path,
-		    fd < 0 ? strerror(errno) : "not a regular file of at most 64 KB");
-		if (fd >= 0)
-			close(fd);
-		return NULL;
-	}
-	if (secret && (st.st_mode & (S_IRWXG | S_IRWXO))) {
-		snprintf(err, errlen, "%s is accessible by group or other (mode %03o); run: "
-		    "chmod 600 %s", path, (unsigned)(st.st_mode & 0777), path);
-		close(fd);
-		return NULL;
-	}
-	char *buf = xcalloc(1, (size_t)st.st_size + 1);
-	ssize_t n = read(fd, buf, (size_t)st.st_size);
-	close(fd);
-	if (n != st.st_size) {
-		snprintf(err, errlen, "cannot read %s: short read", path);
-		secret_free(buf);
-		return NULL;
-	}
-	return buf;
 }
 
 /* Each server's certificate, read over TLS from here, and its thumbprint
@@ -131,14 +64,14 @@ kset_certificates(struct setup *s)
 		char port[16], err[512], got[64], want[64];
 
 		snprintf(port, sizeof(port), "%d", e->port);
-		struct step *st = kset_step(s, "kms-certificate", ST_INFO, "%s (%s:%d): ", e->name,
-		    e->address, e->port);
+		struct step *st = steps_add(&s->steps, "kms-certificate", STEP_INFO, "%s (%s:%d): ",
+		    e->name, e->address, e->port);
 		int rc = tls_client_open(e->address, port, &o, &c, err, sizeof(err));
 		if (c == NULL || tls_client_peer(c, &ci) != 0 || ci.pem[0] == '\0') {
 			tls_client_free(c);
 			snprintf(st->detail + strlen(st->detail), sizeof(st->detail) -
 			    strlen(st->detail), "%s", err[0] ? err : "no certificate received");
-			return kset_failed(s, st, rc == TLS_E_CONNECT || rc == TLS_E_RESOLVE ?
+			return steps_fail(&s->steps, st, rc == TLS_E_CONNECT || rc == TLS_E_RESOLVE ?
 			    EXIT_KMS_UNREACHABLE : EXIT_KMS_TLS, "check that this host reaches "
 			    "the KMS at %s:%d and that it speaks TLS (vmcrypt-agent kms-probe "
 			    "%s:%d)", e->address, e->port, e->address, e->port);
@@ -158,7 +91,7 @@ kset_certificates(struct setup *s)
 		if (match)
 			continue;
 		if (s->nthumbprints > 0)
-			return kset_failed(s, st, EXIT_KMS_TLS, "the certificate is not the one "
+			return steps_fail(&s->steps, st, EXIT_KMS_TLS, "the certificate is not the one "
 			    "--thumbprint names: nothing was changed.  Ask the KMS administrator "
 			    "for the thumbprint (OVHcloud: the one registered with `vmcrypt-agent "
 			    "ovh register-kms`); if the KMS certificate was renewed, run again with "
@@ -169,10 +102,11 @@ kset_certificates(struct setup *s)
 			char line[16] = "";
 			printf("Trust this KMS certificate (%s)? [y/N] ", ci.sha1);
 			fflush(stdout);
-			if (fgets(line, sizeof(line), stdin) != NULL && (line[0] == 'y' || line[0] == 'Y'))
+			if (fgets(line, sizeof(line), stdin) != NULL &&
+			    (line[0] == 'y' || line[0] == 'Y'))
 				continue;
 		}
-		return kset_failed(s, st, EXIT_FAIL, "check the thumbprint with the KMS "
+		return steps_fail(&s->steps, st, EXIT_FAIL, "check the thumbprint with the KMS "
 		    "administrator, then run again with --thumbprint %s", got);
 	}
 	return 0;
@@ -187,15 +121,16 @@ register_server(struct setup *s, struct vconn *c, const struct kms_server_expect
 	char err[512], *password = NULL;
 
 	if (s->dry_run) {
-		kset_step(s, "key-provider", ST_WOULD, "%s: would register server %s (%s:%d)",
-		    cluster, e->name, e->address, e->port);
+		steps_add(&s->steps, "key-provider", STEP_WOULD,
+		    "%s: would register server %s (%s:%d)", cluster, e->name, e->address, e->port);
 		return 0;
 	}
 	if (s->kms_user != NULL && s->kms_password_file != NULL) {
-		if ((password = kset_read_small(s->kms_password_file, 1, err, sizeof(err))) == NULL) {
-			struct step *st = kset_step(s, "key-provider", ST_FAILED, "%s", err);
-			return kset_failed(s, st, EXIT_CONFIG, "give a KMS password file readable "
-			    "only by its owner, or VMCRYPT_KMS_PASSWORD");
+		password = smallfile_read(s->kms_password_file, 1, err, sizeof(err));
+		if (password == NULL) {
+			struct step *st = steps_add(&s->steps, "key-provider", STEP_FAILED, "%s", err);
+			return steps_fail(&s->steps, st, EXIT_CONFIG, "give a KMS password file "
+			    "readable only by its owner, or VMCRYPT_KMS_PASSWORD");
 		}
 		password[strcspn(password, "\r\n")] = '\0';
 	} else if (s->kms_user != NULL && getenv("VMCRYPT_KMS_PASSWORD") != NULL) {
@@ -205,18 +140,19 @@ register_server(struct setup *s, struct vconn *c, const struct kms_server_expect
 	    password);
 	secret_free(password);
 	if (rc != 0) {
-		struct step *st = kset_step(s, "key-provider", ST_FAILED, "%s", vconn_error(c));
+		struct step *st = steps_add(&s->steps, "key-provider", STEP_FAILED, "%s",
+		    vconn_error(c));
 		if (strcmp(vconn_fault_type(c), "NoPermission") == 0)
-			return kset_failed(s, st, EXIT_FAIL, "the account %s lacks "
+			return steps_fail(&s->steps, st, EXIT_FAIL, "the account %s lacks "
 			    "Cryptographer.ManageKeyServers (Manage key servers): grant it on "
 			    "the vCenter root, then run kms setup again", s->cfg->vc_user);
-		return kset_failed(s, st, vim_exit_code(rc), "check that the account has "
+		return steps_fail(&s->steps, st, vim_exit_code(rc), "check that the account has "
 		    "Cryptographer.ManageKeyServers and that no other server of '%s' is "
 		    "named %s", cluster, e->name);
 	}
 	s->provider_exists = 1;
-	kset_step(s, "key-provider", ST_DONE, "%s: registered server %s (%s:%d)", cluster,
-	    e->name, e->address, e->port);
+	steps_add(&s->steps, "key-provider", STEP_DONE, "%s: registered server %s (%s:%d)",
+	    cluster, e->name, e->address, e->port);
 	return 0;
 }
 
@@ -231,8 +167,9 @@ step_provider(struct setup *s, struct vconn *c)
 	int rc = 0, todo[MAX_SERVERS] = { 0 };
 
 	if ((rc = vim_kms_list(c, &cl, &n)) != 0) {
-		struct step *st = kset_step(s, "key-provider", ST_FAILED, "%s", vconn_error(c));
-		return kset_failed(s, st, vim_exit_code(rc), "grant the account "
+		struct step *st = steps_add(&s->steps, "key-provider", STEP_FAILED, "%s",
+		    vconn_error(c));
+		return steps_fail(&s->steps, st, vim_exit_code(rc), "grant the account "
 		    "Cryptographer.ManageKeyServers on the vCenter root");
 	}
 	for (size_t i = 0; i < n; i++)
@@ -240,10 +177,11 @@ step_provider(struct setup *s, struct vconn *c)
 			want = &cl[i];
 	s->provider_exists = want != NULL;
 	if (want != NULL && strcmp(want->mgmt, "vCenter") != 0 && want->mgmt[0] != '\0') {
-		struct step *st = kset_step(s, "key-provider", ST_FAILED, "key provider '%s' is "
-		    "not a standard key provider (managementType %s)", want->id, want->mgmt);
+		struct step *st = steps_add(&s->steps, "key-provider", STEP_FAILED, "key provider "
+		    "'%s' is not a standard key provider (managementType %s)", want->id,
+		    want->mgmt);
 		kms_clusters_free(cl, n);
-		return kset_failed(s, st, EXIT_FAIL, "name a standard key provider in <kms "
+		return steps_fail(&s->steps, st, EXIT_FAIL, "name a standard key provider in <kms "
 		    "cluster> in %s", cfg->path);
 	}
 	for (size_t i = 0; i < cfg->nkms_servers && i < MAX_SERVERS; i++) {
@@ -255,16 +193,17 @@ step_provider(struct setup *s, struct vconn *c)
 		if (have == NULL) {
 			todo[i] = 1;
 		} else if (strcasecmp(have->address, e->address) != 0 || have->port != e->port) {
-			struct step *st = kset_step(s, "key-provider", ST_FAILED, "server %s of '%s' "
-			    "is %s:%d in vCenter, %s:%d in the configuration", e->name,
+			struct step *st = steps_add(&s->steps, "key-provider", STEP_FAILED, "server %s "
+			    "of '%s' is %s:%d in vCenter, %s:%d in the configuration", e->name,
 			    cfg->kms_cluster, have->address, have->port, e->address, e->port);
 			kms_clusters_free(cl, n);
-			return kset_failed(s, st, EXIT_FAIL, "correct <server name=\"%s\"> in %s, or "
-			    "remove the server from key provider '%s' in vCenter first; nothing "
+			return steps_fail(&s->steps, st, EXIT_FAIL, "correct <server name=\"%s\"> in "
+			    "%s, or remove the server from key provider '%s' in vCenter first; nothing "
 			    "was changed", e->name, cfg->path, cfg->kms_cluster);
 		} else {
-			kset_step(s, "key-provider", ST_UNCHANGED, "%s: server %s (%s:%d) registered",
-			    cfg->kms_cluster, e->name, e->address, e->port);
+			steps_add(&s->steps, "key-provider", STEP_UNCHANGED,
+			    "%s: server %s (%s:%d) registered", cfg->kms_cluster, e->name,
+			    e->address, e->port);
 		}
 	}
 	kms_clusters_free(cl, n);
@@ -293,18 +232,6 @@ status_of(struct setup *s, struct vconn *c, struct kms_cluster_status **all, siz
 	return NULL;
 }
 
-int
-kset_all_trust(const struct kms_cluster_status *cs, int kms_trusts_vc)
-{
-	if (cs == NULL || cs->nservers == 0)
-		return 0;
-	for (size_t i = 0; i < cs->nservers; i++)
-		if ((kms_trusts_vc ? cs->servers[i].server_trust_client :
-		    cs->servers[i].client_trust_server) != 1)
-			return 0;
-	return 1;
-}
-
 /* Each <default-for> path: a compute cluster or a host folder, all of them
  * found before anything changes.  0, or -1 with the step failed. */
 static int
@@ -316,17 +243,18 @@ resolve_entities(struct setup *s, struct vconn *c, struct vmoref *ents)
 		const char *path = cfg->kms_default_for[i];
 		int rc = vim_find_by_path(c, path, &ents[i]);
 		if (rc != 0) {
-			struct step *st = kset_step(s, "default", ST_FAILED, "%s", vconn_error(c));
-			return kset_failed(s, st, vim_exit_code(rc), "the account needs System.View "
-			    "on the inventory");
+			struct step *st = steps_add(&s->steps, "default", STEP_FAILED, "%s",
+			    vconn_error(c));
+			return steps_fail(&s->steps, st, vim_exit_code(rc), "the account needs "
+			    "System.View on the inventory");
 		}
 		const char *why = ents[i].value[0] == '\0' ? "nothing is there" :
 		    strcmp(ents[i].type, "ClusterComputeResource") != 0 &&
 		    strcmp(ents[i].type, "Folder") != 0 ? ents[i].type : NULL;
 		if (why != NULL) {
-			struct step *st = kset_step(s, "default", ST_FAILED, "<default-for "
+			struct step *st = steps_add(&s->steps, "default", STEP_FAILED, "<default-for "
 			    "path=\"%s\">: %s", path, why);
-			return kset_failed(s, st, EXIT_CONFIG, "give the inventory path of a "
+			return steps_fail(&s->steps, st, EXIT_CONFIG, "give the inventory path of a "
 			    "compute cluster or a host folder (/Datacenter/host/Cluster) in %s",
 			    cfg->path);
 		}
@@ -346,8 +274,9 @@ step_entity_defaults(struct setup *s, struct vconn *c, const struct vmoref *ents
 	int rc;
 
 	if ((rc = vim_kms_list(c, &cl, &n)) != 0) {
-		struct step *st = kset_step(s, "default", ST_FAILED, "%s", vconn_error(c));
-		return kset_failed(s, st, vim_exit_code(rc), "grant the account "
+		struct step *st = steps_add(&s->steps, "default", STEP_FAILED, "%s",
+		    vconn_error(c));
+		return steps_fail(&s->steps, st, vim_exit_code(rc), "grant the account "
 		    "Cryptographer.ManageKeyServers on the vCenter root");
 	}
 	const struct kms_cluster *k = NULL;
@@ -370,13 +299,14 @@ step_entity_defaults(struct setup *s, struct vconn *c, const struct vmoref *ents
 	}
 	kms_clusters_free(cl, n);
 	if (rc != 0) {
-		struct step *st = kset_step(s, "default", ST_FAILED, "%s", vconn_error(c));
-		return kset_failed(s, st, vim_exit_code(rc), "in the vSphere Client: the cluster "
-		    "> Configure > Key Provider > Change; the account needs "
+		struct step *st = steps_add(&s->steps, "default", STEP_FAILED, "%s",
+		    vconn_error(c));
+		return steps_fail(&s->steps, st, vim_exit_code(rc), "in the vSphere Client: the "
+		    "cluster > Configure > Key Provider > Change; the account needs "
 		    "Cryptographer.ManageKeyServers");
 	}
-	kset_step(s, "default", changed == 0 ? ST_UNCHANGED : s->dry_run ? ST_WOULD : ST_DONE,
-	    "'%s': %s", cfg->kms_cluster, detail);
+	steps_add(&s->steps, "default", changed == 0 ? STEP_UNCHANGED :
+	    s->dry_run ? STEP_WOULD : STEP_DONE, "'%s': %s", cfg->kms_cluster, detail);
 	return 0;
 }
 
@@ -391,22 +321,23 @@ step_default(struct setup *s, struct vconn *c, const struct vmoref *ents)
 	int rc = vim_kms_default(c, def, sizeof(def));
 
 	if (rc == 0 && strcmp(def, cluster) == 0) {
-		kset_step(s, "default", ST_UNCHANGED, "'%s' is vCenter's default key provider",
-		    cluster);
+		steps_add(&s->steps, "default", STEP_UNCHANGED,
+		    "'%s' is vCenter's default key provider", cluster);
 		return 0;
 	}
 	if (s->dry_run) {
-		kset_step(s, "default", ST_WOULD, "would make '%s' the default (now: %s)", cluster,
-		    def[0] ? def : "none");
+		steps_add(&s->steps, "default", STEP_WOULD, "would make '%s' the default (now: %s)",
+		    cluster, def[0] ? def : "none");
 		return 0;
 	}
 	if ((rc = vim_kms_mark_default(c, cluster)) != 0) {
-		struct step *st = kset_step(s, "default", ST_FAILED, "%s", vconn_error(c));
-		return kset_failed(s, st, vim_exit_code(rc), "in the vSphere Client: Key Providers "
-		    "> %s > Set as Default", cluster);
+		struct step *st = steps_add(&s->steps, "default", STEP_FAILED, "%s",
+		    vconn_error(c));
+		return steps_fail(&s->steps, st, vim_exit_code(rc), "in the vSphere Client: Key "
+		    "Providers > %s > Set as Default", cluster);
 	}
-	kset_step(s, "default", ST_DONE, "made '%s' the default key provider (was: %s)",
-	    cluster, def[0] ? def : "none");
+	steps_add(&s->steps, "default", STEP_DONE,
+	    "made '%s' the default key provider (was: %s)", cluster, def[0] ? def : "none");
 	return 0;
 }
 
@@ -422,32 +353,36 @@ step_connection(struct setup *s, struct vconn *c)
 
 	for (;;) {
 		const struct kms_cluster_status *cs = status_of(s, c, &all, &n, &rc);
-		int ok = cs != NULL && kset_all_trust(cs, 0) && kset_all_trust(cs, 1);
+		int vc_side = kms_all_trust(cs, VC_TRUSTS_KMS);
+		int kms_side = kms_all_trust(cs, KMS_TRUSTS_VC);
+		int ok = vc_side && kms_side;
 		for (size_t i = 0; ok && i < cs->nservers; i++)
 			ok = strcmp(cs->servers[i].status, "green") == 0;
 		if (ok) {
-			kset_step(s, "connection", ST_UNCHANGED, "'%s': every server green, "
+			steps_add(&s->steps, "connection", STEP_UNCHANGED, "'%s': every server green, "
 			    "connected, trusted both ways", s->cfg->kms_cluster);
 			kms_status_free(all, n);
 			return 0;
 		}
 		if (rc != 0 || time(NULL) >= until || s->dry_run) {
-			struct step *st = kset_step(s, "connection", s->dry_run ? ST_INFO : ST_FAILED,
-			    "'%s': %s", s->cfg->kms_cluster, rc ? vconn_error(c) : cs == NULL ?
-			    "not in the status vCenter reports" : cs->nservers ?
-			    cs->servers[0].connection : "no servers");
-			int kms_side = cs != NULL && kset_all_trust(cs, 0) && !kset_all_trust(cs, 1);
+			struct step *st = steps_add(&s->steps, "connection",
+			    s->dry_run ? STEP_INFO : STEP_FAILED, "'%s': %s", s->cfg->kms_cluster,
+			    rc ? vconn_error(c) : cs == NULL ? "not in the status vCenter reports" :
+			    cs->nservers ? cs->servers[0].connection : "no servers");
+			/* Only the KMS's half of the trust is missing. */
+			int kms_lacks = vc_side && !kms_side;
 			kms_status_free(all, n);
 			if (s->dry_run)
 				return 0;
-			if (kms_side && s->awaiting_signature)
-				return kset_failed(s, st, EXIT_FAIL, "the KMS does not trust vCenter "
-				    "yet: have the KMS sign %.300s, then run vmcrypt-agent kms setup "
-				    "--signed-cert SIGNED.pem", s->csr_out);
-			return kset_failed(s, st, EXIT_FAIL, "%s", kms_side ? "the KMS does not trust "
-			    "vCenter yet: give it vCenter's client certificate (the file named "
-			    "above), then run kms setup again" : "check that vCenter reaches the "
-			    "KMS and that vCenter trusts its certificate, then run kms setup again");
+			if (kms_lacks && s->awaiting_signature)
+				return steps_fail(&s->steps, st, EXIT_FAIL, "the KMS does not trust "
+				    "vCenter yet: have the KMS sign %.300s, then run vmcrypt-agent kms "
+				    "setup --signed-cert SIGNED.pem", s->csr_out);
+			return steps_fail(&s->steps, st, EXIT_FAIL, "%s", kms_lacks ?
+			    "the KMS does not trust vCenter yet: give it vCenter's client "
+			    "certificate (the file named above), then run kms setup again" :
+			    "check that vCenter reaches the KMS and that vCenter trusts its "
+			    "certificate, then run kms setup again");
 		}
 		kms_status_free(all, n);
 		sleep(2);
@@ -469,10 +404,10 @@ kset_vcenter(struct setup *s, struct vconn *c)
 	const struct kms_cluster_status *cs = NULL;
 	if (s->provider_exists)		/* a dry run may not have made it */
 		cs = status_of(s, c, &all, &n, &rc);
-	int r = step_vc_trusts_kms(s, c, cs);
-	s->kms_trusts_vc = kset_all_trust(cs, 1);
+	int r = kmstrust_vc_trusts_kms(s, c, cs);
+	s->kms_trusts_vc = kms_all_trust(cs, KMS_TRUSTS_VC);
 	kms_status_free(all, n);
-	if (r != 0 || step_kms_trusts_vc(s, c) != 0 || step_default(s, c, ents) != 0)
+	if (r != 0 || kmstrust_kms_trusts_vc(s, c) != 0 || step_default(s, c, ents) != 0)
 		return;
 	if (s->dry_run && cs == NULL)
 		return;

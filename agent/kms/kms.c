@@ -558,3 +558,15 @@ kms_evaluate(const struct config *cfg, const struct kms_facts *f, struct chk_rep
 	eval_policy(f, r);
 	eval_privileges(f, r);
 }
+
+int
+kms_all_trust(const struct kms_cluster_status *cs, enum kms_trust way)
+{
+	if (cs == NULL || cs->nservers == 0)
+		return 0;
+	for (size_t i = 0; i < cs->nservers; i++)
+		if ((way == KMS_TRUSTS_VC ? cs->servers[i].server_trust_client :
+		    cs->servers[i].client_trust_server) != 1)
+			return 0;
+	return 1;
+}

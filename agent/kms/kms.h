@@ -109,4 +109,9 @@ struct kms_health {
 int	chk_ok(const struct chk_report *);
 const char *chk_result_name(enum chk_result);
 
+/* Which way a trust goes between vCenter and a key provider's servers. */
+enum kms_trust { VC_TRUSTS_KMS, KMS_TRUSTS_VC };
+/* 1 if every server of cs reports that trust (NULL or no servers: 0). */
+int	kms_all_trust(const struct kms_cluster_status *cs, enum kms_trust);
+
 #endif
