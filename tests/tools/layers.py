@@ -126,6 +126,29 @@ def loops(g):
     return out
 
 
+def shortest_cycle(g, comp):
+    """[a, ..., a]: the shortest loop through comp's first file (BFS)."""
+    inside = set(comp)
+    start = comp[0]
+    prev, frontier = {start: None}, [start]
+    while frontier:
+        nxt = []
+        for v in frontier:
+            for w in sorted(g.get(v, {})):
+                if w not in inside:
+                    continue
+                if w == start:
+                    path = [v]
+                    while prev[path[-1]] is not None:
+                        path.append(prev[path[-1]])
+                    return list(reversed(path)) + [start]
+                if w not in prev:
+                    prev[w] = v
+                    nxt.append(w)
+        frontier = nxt
+    return [start, start]
+
+
 def check(objdir, layers, only):
     ranks = read_layers(layers)
     objs = objects(objdir)
@@ -157,32 +180,35 @@ def check(objdir, layers, only):
                 findings.append(f"{src} uses {names} of {dst}: {b}/ is beside {a}/ "
                                 f"in {layers}, not below it")
     for comp in loops(g):
-        edges = [f"{s} -> {d} ({', '.join(g[s][d][:3])})"
-                 for s in comp for d in comp if d in g.get(s, {})]
-        findings.append("files that use each other: " + "; ".join(edges))
+        cycle = shortest_cycle(g, comp)
+        hops = [f"{a} -> {b} ({', '.join(g[a][b][:3])})" for a, b in zip(cycle, cycle[1:])]
+        more = f" (and {len(comp) - len(cycle) + 1} more files in the loop)" \
+            if len(comp) > len(cycle) - 1 else ""
+        findings.append("files that use each other: " + "; ".join(hops) + more)
     nfiles = len(objs)
     nedges = sum(len(v) for v in g.values())
     return findings, nfiles, nedges
 
 
 def self_test(objdir, layers, only, cflags, cc):
-    """Deliberate back-calls, compiled into a copy of the objects: both must
-    be found, named by their symbol."""
-    tmp = tempfile.mkdtemp(prefix="layers-")
-    try:
-        copy = os.path.join(tmp, "obj")
-        shutil.copytree(objdir, copy)
-        cases = [
-            # engine/vmtable.c is used by sched.c: a call back makes a loop.
-            ("engine", "vmtable", "uint64_t sched_run(void *);\n"
-             "unsigned long long layers_probe_a(void) { return sched_run(0); }\n",
-             "sched_run", "files that use each other"),
-            # base/ is the bottom: a call up into the engine is refused.
-            ("base", "log", "int vm_busy(const void *);\n"
-             "int layers_probe_b(void) { return vm_busy(0); }\n",
-             "vm_busy", "is above base/"),
-        ]
-        for folder, name, extra, sym, _ in cases:
+    """Deliberate back-calls, each compiled into its own copy of the
+    objects: each must be found, named by its symbol."""
+    cases = [
+        # engine/vmtable.c is used by sched.c: a call back makes a loop.
+        ("engine", "vmtable", "uint64_t sched_run(void *);\n"
+         "unsigned long long layers_probe(void) { return sched_run(0); }\n",
+         "sched_run", "files that use each other"),
+        # base/ is the bottom: a call up into the engine is refused.
+        ("base", "log", "int vm_busy(const void *);\n"
+         "int layers_probe(void) { return vm_busy(0); }\n",
+         "vm_busy", "is above base/"),
+    ]
+    ok = True
+    for folder, name, extra, sym, words in cases:
+        tmp = tempfile.mkdtemp(prefix="layers-")
+        try:
+            copy = os.path.join(tmp, "obj")
+            shutil.copytree(objdir, copy)
             src = os.path.abspath(f"agent/{folder}/{name}.c")
             wrap = os.path.join(tmp, f"{name}-backcall.c")
             with open(wrap, "w") as f:
@@ -194,21 +220,19 @@ def self_test(objdir, layers, only, cflags, cc):
             if r.returncode != 0:
                 sys.exit(f"layers --self-test: cannot compile the back-call in "
                          f"agent/{folder}/{name}.c:\n{r.stderr}")
-        findings, _, _ = check(copy, layers, only)
-        ok = True
-        for folder, name, _, sym, words in cases:
-            hit = [f for f in findings if sym in f and words in f and
-                   f"agent/{folder}/{name}.c" in f]
-            if hit:
-                print(f"layers --self-test: the back-call {sym} from agent/{folder}/{name}.c "
-                      f"is caught:\n  {hit[0]}")
-            else:
-                print(f"layers --self-test: the back-call {sym} from agent/{folder}/{name}.c "
-                      f"was NOT caught; findings: {findings}")
-                ok = False
-        return ok
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+            findings, _, _ = check(copy, layers, only)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        hit = [f for f in findings if sym in f and words in f and
+               f"agent/{folder}/{name}.c" in f]
+        if hit:
+            print(f"layers --self-test: a back-call to {sym} added to agent/{folder}/{name}.c "
+                  f"is caught:\n  {hit[0]}")
+        else:
+            print(f"layers --self-test: a back-call to {sym} added to agent/{folder}/{name}.c "
+                  f"was NOT caught; findings: {findings}")
+            ok = False
+    return ok
 
 
 def main():
