@@ -76,6 +76,12 @@ setup_args(int argc, char **argv, struct setup_opts *o)
 
 	if ((rc = opts_parse(&cmd, argc, argv)) != EXIT_OK)
 		return rc;
+	/* kms setup's own rules, checked before the first step changes
+	 * anything (the OVHcloud registration comes before it). */
+	if ((o->client_cert == NULL) != (o->client_key == NULL)) {
+		fprintf(stderr, "vmcrypt-agent: --client-cert and --client-key go together\n");
+		return EXIT_USAGE;
+	}
 	if ((o->client_cert != NULL) + (o->csr_out != NULL) + (o->signed_cert != NULL) > 1) {
 		fprintf(stderr, "vmcrypt-agent: one way for the KMS to trust vCenter: "
 		    "--client-cert/--client-key, --csr-out, or --signed-cert\n");

@@ -416,3 +416,24 @@ def test_setup_stops_at_the_first_failure(bare, workdir):
     assert "setup stopped at step 3" in r.stdout
     assert "== 4." not in r.stdout
     assert providers(v)[0] == {}
+
+
+def test_setup_refuses_half_a_client_certificate_before_any_step(bare, workdir):
+    """--client-cert without --client-key is kms setup's usage error; setup
+    says so before its first step, so nothing is registered anywhere."""
+    v = bare
+    port = kms_endpoint(v, "kms-1")
+    cfg = kms_cfg(v, port)
+    d = os.path.join(workdir, "client")
+    os.makedirs(d)
+    crt, _, _ = make_cert(d, cn="client", days=30)
+    before = Harness(v).stats()
+    r = subprocess.run([os.environ["VMCRYPT_BIN"], "setup", "--config", cfg,
+                        "--thumbprint", "AB" * 20, "--client-cert", crt],
+                       capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                       env={**os.environ, "VMCRYPT_VC_PASSWORD": PASSWORD})
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "--client-cert and --client-key go together" in r.stderr
+    assert "== 1." not in r.stdout
+    assert Harness(v).stats() == before      # not even a login
+    assert providers(v)[0] == {}
