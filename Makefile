@@ -240,7 +240,7 @@ build-fuzz/libvmcrypt.a: $(FUZZ_LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c build-fuzz/libvmcrypt.a
-	clang $(FUZZ_CFLAGS) -o $@ $< build-fuzz/libvmcrypt.a $(PKG_LIBS) -lpthread
+	clang $(FUZZ_CFLAGS) -o $@ $< build-fuzz/libvmcrypt.a -Wl,--as-needed $(PKG_LIBS) -lpthread
 fuzz-deps:
 	@tests/setup-deps.sh fuzz
 
