@@ -354,10 +354,43 @@ struct vim__DeviceChangeRef {
 	void *deviceChange;
 };
 
+/* VirtualMachineFileInfo: where a new VM's files go ("[datastore]"). */
+struct vim__VirtualMachineFileInfo {
+	char *vmPathName 0;
+};
+
+/* OptionValue (extraConfig): a key and a value sent as xsd:string. */
+struct vim__OptionValueValueRef {
+	int __type;
+	void *value;
+};
+
+struct vim__OptionValue {
+	char *key;
+	struct vim__OptionValueValueRef *__value 0;
+};
+
+/* Polymorphic OptionValue slots (spec.extraConfig). */
+struct vim__ExtraConfigRef {
+	int __type;
+	void *extraConfig;
+};
+
+/* Members in XSD order; those of a new VM (CreateVM_Task: name, version,
+ * guestId, files, numCPUs, memoryMB, extraConfig) are left out of a
+ * reconfigure. */
 struct vim__VirtualMachineConfigSpec {
 	char *changeVersion 0;
+	char *name 0;
+	char *version 0;
+	char *guestId 0;
+	struct vim__VirtualMachineFileInfo *files 0;
+	int *numCPUs 0;
+	LONG64 *memoryMB 0;
 	int __sizedeviceChange_;
 	struct vim__DeviceChangeRef *__deviceChange 0;
+	int __sizeextraConfig_;
+	struct vim__ExtraConfigRef *__extraConfig 0;
 	int __sizevmProfile_;
 	struct vim__VmProfileRef *__vmProfile 0;
 	struct vim__CryptoSpecRef *__crypto 0;
@@ -556,6 +589,12 @@ struct vim__FindByInventoryPathResponse { struct vim__ManagedObjectReference *re
 struct vim__RetrieveClientCsrResponse { char *returnval 0; };
 struct vim__UpdateKmsSignedCsrClientCertResponse { char *__dummy 0; };
 struct vim__GenerateKeyResponse { struct vim__CryptoKeyResult *returnval; };
+struct vim__CreateVM_USCORETaskResponse { struct vim__ManagedObjectReference *returnval; };
+struct vim__Destroy_USCORETaskResponse { struct vim__ManagedObjectReference *returnval; };
+struct vim__PowerOnVM_USCORETaskResponse { struct vim__ManagedObjectReference *returnval; };
+struct vim__PowerOffVM_USCORETaskResponse { struct vim__ManagedObjectReference *returnval; };
+/* CryptoManagerKmipCryptoKeyStatus[], read as DOM trees (9.0 added keyInfo). */
+struct vim__QueryCryptoKeyStatusResponse { int __sizereturnval; xsd__anyType *returnval 0; };
 struct vim__AddCustomFieldDefResponse { struct vim__CustomFieldDef *returnval; };
 struct vim__HasPrivilegeOnEntityResponse { int __sizereturnval; enum xsd__boolean *returnval 0; };
 
@@ -687,6 +726,21 @@ int vim__UpdateKmsSignedCsrClientCert(struct vim__ManagedObjectReference *_USCOR
 
 //gsoap vim service method-action: GenerateKey urn:vim25/6.5
 int vim__GenerateKey(struct vim__ManagedObjectReference *_USCOREthis, struct vim__KeyProviderId *keyProvider 0, struct vim__GenerateKeyResponse *out);
+
+//gsoap vim service method-action: CreateVM_Task urn:vim25/6.5
+int vim__CreateVM_USCORETask(struct vim__ManagedObjectReference *_USCOREthis, struct vim__VirtualMachineConfigSpec *config, struct vim__ManagedObjectReference *pool, struct vim__ManagedObjectReference *host 0, struct vim__CreateVM_USCORETaskResponse *out);
+
+//gsoap vim service method-action: Destroy_Task urn:vim25/6.5
+int vim__Destroy_USCORETask(struct vim__ManagedObjectReference *_USCOREthis, struct vim__Destroy_USCORETaskResponse *out);
+
+//gsoap vim service method-action: PowerOnVM_Task urn:vim25/6.5
+int vim__PowerOnVM_USCORETask(struct vim__ManagedObjectReference *_USCOREthis, struct vim__ManagedObjectReference *host 0, struct vim__PowerOnVM_USCORETaskResponse *out);
+
+//gsoap vim service method-action: PowerOffVM_Task urn:vim25/6.5
+int vim__PowerOffVM_USCORETask(struct vim__ManagedObjectReference *_USCOREthis, struct vim__PowerOffVM_USCORETaskResponse *out);
+
+//gsoap vim service method-action: QueryCryptoKeyStatus urn:vim25/6.7.2
+int vim__QueryCryptoKeyStatus(struct vim__ManagedObjectReference *_USCOREthis, int __sizekeyIds, struct vim__CryptoKeyId *keyIds 0, int checkKeyBitMap, struct vim__QueryCryptoKeyStatusResponse *out);
 
 //gsoap vim service method-action: HasPrivilegeOnEntity urn:vim25/6.5
 int vim__HasPrivilegeOnEntity(struct vim__ManagedObjectReference *_USCOREthis, struct vim__ManagedObjectReference *entity, char *sessionId, int __sizeprivId, char **privId 0, struct vim__HasPrivilegeOnEntityResponse *out);

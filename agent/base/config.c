@@ -362,6 +362,7 @@ config_from(xmlDocPtr doc, const char *path, struct where *w)
 	c->ha_enabled = 1;
 	c->lease_seconds = 15;
 	c->heartbeat_seconds = 5;
+	c->canary_timeout = 600;
 	for (xmlNode *n = xmlDocGetRootElement(doc)->children; n != NULL; n = n->next) {
 		if (is(n, "vcenter")) {
 			read_vcenter(c, n, w);
@@ -386,6 +387,11 @@ config_from(xmlDocPtr doc, const char *path, struct where *w)
 			c->ha_enabled = attr_bool(n, "enabled", 1);
 			c->lease_seconds = attr_int(n, "lease-seconds", 15);
 			c->heartbeat_seconds = attr_int(n, "heartbeat-seconds", 5);
+		} else if (is(n, "canary")) {
+			c->canary_folder = attr(n, "folder");
+			c->canary_pool = attr(n, "pool");
+			c->canary_datastore = attr(n, "datastore");
+			c->canary_timeout = attr_int(n, "timeout", 600);
 		} else if (is(n, "trace-soap")) {
 			c->trace_dir = attr(n, "dir");
 			c->trace_keep = attr_int(n, "keep", 2000);
@@ -465,6 +471,9 @@ config_free(struct config *c)
 		free(c->exclusions[i].value);
 	}
 	free(c->exclusions);
+	free(c->canary_folder);
+	free(c->canary_pool);
+	free(c->canary_datastore);
 	free(c->state_dir);
 	free(c->trace_dir);
 	free(c->log_level);

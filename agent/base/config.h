@@ -70,6 +70,11 @@ struct config {
 	int			 ha_enabled, lease_seconds, heartbeat_seconds;	/* <ha> */
 	char			*metrics_listen;	/* "host:port", "" = off */
 
+	/* <canary>: where check --canary creates its VM (NULL: a default). */
+	char			*canary_folder, *canary_pool;	/* inventory paths */
+	char			*canary_datastore;		/* a name */
+	int			 canary_timeout;		/* seconds per task */
+
 	char			*trace_dir;	/* SOAP trace (trace.h); NULL: off */
 	int			 trace_keep;	/* exchanges kept */
 };

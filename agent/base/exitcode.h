@@ -16,5 +16,10 @@
 /* ovh: 3 credentials missing, 4 API unreachable, 5 credentials refused, and */
 #define EXIT_OVH_DENIED		9	/* the consumer key may not make this call */
 #define EXIT_OVH_NO_SERVICE	10	/* no such dedicatedCloud service */
+/* check --canary */
+#define EXIT_CANARY_HOST_KEY	11	/* a host could not get the key from the KMS */
+#define EXIT_CANARY_PRIVILEGE	12	/* the account lacks a privilege the canary needs */
+#define EXIT_CANARY_NO_PROVIDER	13	/* no usable default key provider */
+#define EXIT_CANARY_LEFT	14	/* the canary VM could not be deleted */
 
 #endif

@@ -6,6 +6,9 @@
  */
 #include "check.h"
 
+#include "canary.h"
+#include "checkcanary.h"
+
 #include "cli.h"
 #include "config.h"
 #include "enforce.h"
@@ -78,7 +81,8 @@ print_text(const struct config *cfg, const struct chk_report *r, FILE *out)
 }
 
 static void
-print_json(const struct config *cfg, const struct chk_report *r, FILE *out)
+print_json(const struct config *cfg, const struct chk_report *r, json_object *canary,
+    FILE *out)
 {
 	json_object *root = json_object_new_object();
 	json_object *arr = json_object_new_array();
@@ -101,6 +105,8 @@ print_json(const struct config *cfg, const struct chk_report *r, FILE *out)
 		json_object_array_add(arr, o);
 	}
 	json_object_object_add(root, "checks", arr);
+	if (canary != NULL)
+		json_object_object_add(root, "canary", canary);
 	fprintf(out, "%s\n", json_object_to_json_string_ext(root,
 	    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(root);
@@ -127,26 +133,90 @@ report_unreachable(struct chk_report *r, int rc, const char *why)
 	snprintf(r->kms_reason, sizeof(r->kms_reason), "%s", why);
 }
 
+/* Logged in on s: the facts, the verdict, and the canary if asked for and
+ * nothing failed.  The exit code. */
+static int
+check_vcenter(struct config *cfg, struct vsession *s, struct chk_report *rep,
+    struct canary *k)
+{
+	struct vconn *c = vconn_new(s);
+	struct kms_facts f;
+	int rc, vr;
+
+	vconn_set_timeout(c, cfg->timeout);
+	if ((vr = check_gather(c, cfg, &f)) != 0) {
+		report_unreachable(rep, vr, vconn_error(c));
+		rc = vim_exit_code(vr);
+	} else {
+		kms_evaluate(cfg, &f, rep);
+		rc = chk_ok(rep) ? EXIT_OK : EXIT_FAIL;
+	}
+	kms_facts_free(&f);
+	vconn_reset(c);
+	if (k != NULL && rc == EXIT_OK) {
+		k->cfg = cfg;
+		k->s = s;
+		k->c = c;
+		rc = canary_check(k);
+	}
+	vconn_free(c);
+	vsession_close(s);
+	return rc;
+}
+
+/* Logs in (or says why not in rep) and checks; the exit code. */
+static int
+check_login(struct config *cfg, struct chk_report *rep, struct canary *k)
+{
+	struct vsession *s;
+	char err[1024];
+	char *password;
+	int vr, rc;
+
+	if ((password = config_read_password(cfg, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "vmcrypt-agent: %s\n", err);
+		return -EXIT_CONFIG;
+	}
+	if ((s = vsession_new(cfg, err, sizeof(err))) == NULL) {
+		secret_free(password);
+		fprintf(stderr, "vmcrypt-agent: %s\n", err);
+		return -EXIT_CONFIG;
+	}
+	vr = vsession_open(s, password, err, sizeof(err));
+	secret_free(password);
+	if (vr != 0) {
+		report_unreachable(rep, vr, err);
+		rc = vim_exit_code(vr);
+	} else {
+		rc = check_vcenter(cfg, s, rep, k);
+	}
+	vsession_free(s);
+	return rc;
+}
+
 int
 cmd_check(int argc, char **argv)
 {
 	const char *path = NULL, *trace = NULL;
-	int json = 0, rc, vr;
+	int json = 0, canary = 0, power = 0, rc;
 	struct config *cfg = NULL;
-	struct vsession *s = NULL;
 	struct chk_report rep;
-	struct kms_facts f;
-	char err[1024];
-	char *password;
+	struct canary *k = NULL;
+	char tdir[4096] = "";
 
 	const struct opt opts[] = {
 		{ "config", 'c', OPT_STRING, "FILE", &path, .help = OPTS_HELP_CONFIG },
 		{ "json", 'j', OPT_FLAG, NULL, &json, .help = "the report as JSON" },
+		{ "canary", 0, OPT_FLAG, NULL, &canary, .help = "then prove the whole path on a "
+		    "throwaway VM\n(created, encrypted, read back, deleted)" },
+		{ "power", 0, OPT_FLAG, NULL, &power, .help = "with --canary: power the canary on "
+		    "and off\nonce (its host got the key)" },
 		{ "trace-soap", 'T', OPT_STRING, "DIR", &trace, .help = OPTS_HELP_TRACE },
 		{ NULL }
 	};
 	const struct opts_cmd cmd = {
-		.usage = "usage: vmcrypt-agent check [--config FILE] [--json] [--trace-soap DIR]\n",
+		.usage = "usage: vmcrypt-agent check [--config FILE] [--json] [--canary [--power]]\n"
+		    "                           [--trace-soap DIR]\n",
 		.about =
 		    "Checks that vCenter is ready for encryption by default, and says for\n"
 		    "each item what is wrong and how to fix it:\n"
@@ -157,60 +227,62 @@ cmd_check(int argc, char **argv)
 		    "  provider selected, and the expected one; its Connection Status\n"
 		    "  (status, trust both ways, certificate expiry); the encryption\n"
 		    "  storage policy exists and is an encryption policy; the account\n"
-		    "  holds the privileges the agent uses.  Changes nothing.\n",
+		    "  holds the privileges the agent uses.  Changes nothing.\n\n"
+		    "--canary then proves the whole path once, on a VM that does not\n"
+		    "matter: a previous run's canary is deleted; the placement (<canary\n"
+		    "folder pool datastore> or the first datacenter's) and the privileges\n"
+		    "the canary needs there are checked before anything is created; a VM\n"
+		    "named vmcrypt-canary-HOST-TIME (hardware 13, one 1 MB thin disk,\n"
+		    "powered off) is created, encrypted by the very code `run` uses, read\n"
+		    "back on its own (keys, policy on home and disk, Encrypted vMotion, key\n"
+		    "provider, key status), powered on and off with --power, and deleted,\n"
+		    "also on failure and on SIGINT or SIGTERM.  Each step is timed; the\n"
+		    "SOAP trace is kept in STATE-DIR/canary-TIME (or --trace-soap DIR).\n",
 		.tail =
-		    "exit status: 0 every check passed (warnings allowed); 1 some failed;\n"
-		    "2 usage; 3 bad configuration; 4 vCenter unreachable or TLS refused;\n"
-		    "5 login failed.\n",
+		    "exit status: 0 every check passed (warnings allowed) and the canary, if\n"
+		    "asked for, too; 1 some failed; 2 usage; 3 bad configuration; 4 vCenter\n"
+		    "unreachable or TLS refused; 5 login failed; with --canary: 11 a host\n"
+		    "could not get the key from the KMS; 12 a privilege is missing; 13 no\n"
+		    "usable default key provider; 14 the canary VM could not be deleted;\n"
+		    "130 / 143 stopped by SIGINT / SIGTERM (after its clean-up).\n",
 		.opts = opts,
 	};
 
 	if ((rc = opts_parse(&cmd, argc, argv)) != EXIT_OK)
 		return rc == OPTS_HELP ? EXIT_OK : rc;
+	if (power && !canary) {
+		fprintf(stderr, "vmcrypt-agent: --power goes with --canary\n");
+		return EXIT_USAGE;
+	}
 	if ((rc = cli_load_config(path, &cfg)) != EXIT_OK)
 		return rc;
-	if ((rc = cli_trace_soap(cfg, trace)) != EXIT_OK) {
+	rc = canary ? canary_trace(cfg, trace, tdir, sizeof(tdir)) : cli_trace_soap(cfg, trace);
+	if (rc != EXIT_OK) {
 		config_free(cfg);
 		return rc;
 	}
 	if (getenv("VMCRYPT_DEBUG") == NULL)
 		log_setlevel(LOG_LVL_WARN);	/* the report says it all */
-	if ((password = config_read_password(cfg, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "vmcrypt-agent: %s\n", err);
-		config_free(cfg);
-		return EXIT_CONFIG;
+	if (canary) {
+		k = xcalloc(1, sizeof(*k));
+		k->power = power;
 	}
-	if ((s = vsession_new(cfg, err, sizeof(err))) == NULL) {
-		secret_free(password);
-		fprintf(stderr, "vmcrypt-agent: %s\n", err);
+	if ((rc = check_login(cfg, &rep, k)) < 0) {
+		free(k);
 		config_free(cfg);
-		return EXIT_CONFIG;
+		return -rc;
 	}
-	vr = vsession_open(s, password, err, sizeof(err));
-	secret_free(password);
-	if (vr != 0) {
-		report_unreachable(&rep, vr, err);
-		rc = vim_exit_code(vr);
+	int ran = k != NULL && k->steps.n > 0;
+	if (json) {
+		print_json(cfg, &rep, ran ? canary_json(k, tdir) : NULL, stdout);
 	} else {
-		struct vconn *c = vconn_new(s);
-		vconn_set_timeout(c, cfg->timeout);
-		vr = check_gather(c, cfg, &f);
-		if (vr != 0) {
-			report_unreachable(&rep, vr, vconn_error(c));
-			rc = vim_exit_code(vr);
-		} else {
-			kms_evaluate(cfg, &f, &rep);
-			rc = chk_ok(&rep) ? EXIT_OK : EXIT_FAIL;
-		}
-		kms_facts_free(&f);
-		vconn_free(c);
-		vsession_close(s);
-	}
-	if (json)
-		print_json(cfg, &rep, stdout);
-	else
 		print_text(cfg, &rep, stdout);
-	vsession_free(s);
+		if (ran)
+			canary_print_text(k, tdir, stdout);
+		else if (k != NULL)
+			printf("\ncanary: not run: fix what failed above first\n");
+	}
+	free(k);
 	config_free(cfg);
 	return rc;
 }

@@ -315,6 +315,8 @@ static int
 enforce_key(struct vconn *c, const char *provider, struct vkey *key, struct outcome *o)
 {
 	int rc = vim_generate_key(c, provider, key);
+	if (rc == 0)
+		o->key = *key;
 	if (rc != 0) {
 		o->err = rc;
 		o->kms = rc == V_ERR_REFUSED || rc == V_ERR_FAULT ||

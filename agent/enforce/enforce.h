@@ -34,6 +34,7 @@ struct outcome {
 	int		 fenced;	/* not the leader any more: nothing done */
 	int		 held;		/* it needs a key, and keys were held back
 					   (the KMS breaker): the reason says so */
+	struct vkey	 key;		/* the key GenerateKey gave; key_id "" none */
 	char		 msg[768];
 };
 

@@ -28,6 +28,7 @@ struct vconn;
 #define V_ERR_CANCELED	-5	/* RequestCanceled (CancelWaitForUpdates) */
 #define V_ERR_PROTO	-6	/* response we cannot use */
 #define V_ERR_REFUSED	-7	/* answered, but said no (GenerateKey success=false) */
+#define V_ERR_TIMEOUT	-8	/* a task did not end in the time given */
 
 struct vmoref {
 	char	type[64];
@@ -79,6 +80,8 @@ void		 vconn_set_timeout(struct vconn *, int seconds);
 const char	*vconn_error(const struct vconn *);
 /* xsi:type of the last SOAP fault ("" if none). */
 const char	*vconn_fault_type(const struct vconn *);
+/* A NoPermission fault's privilegeId (the call's, or a failed task's); "" none. */
+const char	*vconn_fault_privilege(const struct vconn *);
 /* Frees everything the last calls returned (xnodes included). */
 void		 vconn_reset(struct vconn *);
 
@@ -287,6 +290,42 @@ int	vim_versions_text(const char *text, char *best, size_t len);
  * pbm_requirement_profiles hands them).  0 or V_ERR_PROTO with err. */
 int	pbm_decode_profiles(const char *text, void (*cb)(void *, const xnode *),
 	    void *arg, char *err, size_t errlen);
+
+/*
+ * A VM's life (vimlife.c).  Each returns 0 or a V_ERR_* code with the
+ * message in vconn_error.
+ */
+/* Follows task until it ends (at most timeout seconds; then
+ * V_ERR_TIMEOUT): 0 on success with *result its info.result (valid until
+ * vconn_reset; may be NULL), V_ERR_FAULT when it failed (vconn_error
+ * names what, the task, the fault type and vCenter's message;
+ * vconn_fault_type, vconn_fault_privilege). */
+int	vim_wait_task(struct vconn *, const struct vmoref *task, const char *what,
+	    int timeout, const xnode **result);
+/* A small VM of our own: one CPU, memory_mb, a paravirtual SCSI
+ * controller and one thin disk of disk_kb on datastore; optionally one
+ * extraConfig key. */
+struct vnewvm {
+	const char	*name;
+	const char	*version;		/* "vmx-13" */
+	const char	*guest_id;		/* "otherGuest64" */
+	struct vmoref	 folder, pool, datastore, host;	/* host: "" any */
+	const char	*datastore_name;
+	int		 memory_mb, disk_kb;
+	const char	*extra_key, *extra_value;
+};
+/* Folder.CreateVM_Task; *task to follow (its result is the VM). */
+int	vim_create_vm(struct vconn *, const struct vnewvm *, struct vmoref *task);
+/* PowerOnVM_Task (on) or PowerOffVM_Task. */
+int	vim_power(struct vconn *, const struct vmoref *vm, int on, struct vmoref *task);
+/* ManagedEntity.Destroy_Task. */
+int	vim_destroy(struct vconn *, const struct vmoref *obj, struct vmoref *task);
+/* CryptoManagerKmip.QueryCryptoKeyStatus (API 6.7.2+) of n keys with
+ * checkKeyBitMap bitmap: cb(arg, i, status) for each answer, i the key's
+ * index (a CryptoManagerKmipCryptoKeyStatus tree: keyAvailable, reason,
+ * encryptedVMs, ...). */
+int	vim_key_status(struct vconn *, const struct vkey *keys, size_t n, int bitmap,
+	    void (*cb)(void *arg, size_t i, const xnode *status), void *arg);
 
 /* The exit code (exitcode.h) a command ends with after a V_ERR_* failure. */
 int	vim_exit_code(int verr);

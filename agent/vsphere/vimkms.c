@@ -95,36 +95,11 @@ vim_kms_default(struct vconn *c, char *id, size_t idlen)
 	return rc;
 }
 
-struct taskread {
-	const char	*state;
-	const xnode	*error;
-	const xnode	*result;
-};
-
-static int
-task_cb(void *arg, const struct vmoref *obj, size_t n, const char *const *names,
-    const xnode *const *vals)
-{
-	struct taskread *t = arg;
-	(void)obj;
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(names[i], "info.state") == 0)
-			t->state = xnode_text(vals[i]);
-		else if (strcmp(names[i], "info.error") == 0)
-			t->error = vals[i];
-		else if (strcmp(names[i], "info.result") == 0)
-			t->result = vals[i];
-	}
-	return 0;
-}
-
 int
 vim_kms_status(struct vconn *c, int timeout, const xnode **result)
 {
-	static const char *const paths[] = { "info.state", "info.error", "info.result" };
 	struct vim__RetrieveKmipServersStatus_USCORETaskResponse r = { 0 };
 	struct vmoref task;
-	struct timespec start, now;
 	int rc;
 
 	*result = NULL;
@@ -140,36 +115,10 @@ vim_kms_status(struct vconn *c, int timeout, const xnode **result)
 		return V_ERR_PROTO;
 	}
 	vmoref_set(&task, r.returnval);
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	/* The task asks every KMS; a short poll is cheaper than a collector. */
-	for (unsigned delay_ms = 50;; delay_ms = delay_ms < 1000 ? delay_ms * 2 : 1000) {
-		struct taskread t = { NULL, NULL, NULL };
-		rc = vim_retrieve_objects(c, &task, 1, "Task", paths, 3, task_cb, &t);
-		if (rc != 0)
-			return rc;
-		if (t.state && strcmp(t.state, "success") == 0) {
-			*result = t.result;
-			return 0;
-		}
-		if (t.state && strcmp(t.state, "error") == 0) {
-			const char *msg = t.error ? xnode_path_text(t.error, "localizedMessage") : NULL;
-			const char *ft = t.error ? xnode_type(xnode_child(t.error, "fault")) : "";
-			snprintf(c->err, sizeof(c->err), "RetrieveKmipServersStatus_Task %s: %s%s%s",
-			    task.value, ft && *ft ? ft : "error", msg && *msg ? ": " : "",
-			    msg ? msg : "");
-			copystr(c->fault_type, sizeof(c->fault_type), ft);
-			return V_ERR_FAULT;
-		}
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec - start.tv_sec >= timeout) {
-			snprintf(c->err, sizeof(c->err), "RetrieveKmipServersStatus_Task %s: "
-			    "still %s after %d s", task.value, t.state ? t.state : "unknown",
-			    timeout);
-			return V_ERR_TRANSPORT;
-		}
-		struct timespec ts = { delay_ms / 1000, (long)(delay_ms % 1000) * 1000000L };
-		nanosleep(&ts, NULL);
-	}
+	/* The task asks every KMS; one that never answers is vCenter's
+	 * trouble to report, ours to wait for no longer than timeout. */
+	rc = vim_wait_task(c, &task, "RetrieveKmipServersStatus_Task", timeout, result);
+	return rc == V_ERR_TIMEOUT ? V_ERR_TRANSPORT : rc;
 }
 
 int

@@ -243,6 +243,12 @@ vconn_fault_type(const struct vconn *c)
 	return c->fault_type;
 }
 
+const char *
+vconn_fault_privilege(const struct vconn *c)
+{
+	return c->fault_privilege;
+}
+
 void
 vconn_reset(struct vconn *c)
 {
@@ -262,6 +268,7 @@ vconn_prepare(struct vconn *c, int pbm)
 	c->pbm_call = pbm;
 	c->err[0] = '\0';
 	c->fault_type[0] = '\0';
+	c->fault_privilege[0] = '\0';
 	tls_clear_verify_error();
 	pthread_mutex_lock(&c->s->mtx);
 	if (c->s->cookie[0] != '\0')
@@ -327,10 +334,17 @@ vconn_finish(struct vconn *c, int soaprc, const char *op, int attempt)
 		return V_ERR_PROTO;
 	}
 
+	const xnode *detail = NULL;
 	if (soap->fault != NULL && soap->fault->detail != NULL)
-		detail_type = xnode_type(&soap->fault->detail->__any);
-	if (soap->fault != NULL && soap->fault->SOAP_ENV__Detail != NULL && !*detail_type)
-		detail_type = xnode_type(&soap->fault->SOAP_ENV__Detail->__any);
+		detail = &soap->fault->detail->__any;
+	if (soap->fault != NULL && soap->fault->SOAP_ENV__Detail != NULL &&
+	    (detail == NULL || !*xnode_type(detail)))
+		detail = &soap->fault->SOAP_ENV__Detail->__any;
+	if (detail != NULL) {
+		const char *priv = xnode_path_text(detail, "privilegeId");
+		detail_type = xnode_type(detail);
+		copystr(c->fault_privilege, sizeof(c->fault_privilege), priv ? priv : "");
+	}
 	copystr(c->fault_type, sizeof(c->fault_type), detail_type);
 
 	if (soaprc == SOAP_FAULT || (soaprc >= 400 && soaprc < 600 && soap->fault &&

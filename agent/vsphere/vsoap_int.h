@@ -47,6 +47,7 @@ struct vconn {
 	char		 hdr[600];
 	char		 err[768];
 	char		 fault_type[64];
+	char		 fault_privilege[128];	/* NoPermission.privilegeId */
 	double		 started;	/* CLOCK_MONOTONIC s, of the call under way */
 	int		 pbm_call;	/* the call under way goes to SPBM */
 	struct tbuf	 tx, rx;	/* traced: request and answer bytes */
