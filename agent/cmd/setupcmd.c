@@ -26,6 +26,7 @@ struct setup_opts {
 	const char	*config, *thumbprint, *ovh_service, *trace;
 	const char	*client_cert, *client_key, *csr_out, *signed_cert;	/* kms setup's */
 	int		 dry_run;
+	int		 canary, power;	/* the last step: check --canary [--power] */
 };
 
 static int
@@ -49,13 +50,18 @@ setup_args(int argc, char **argv, struct setup_opts *o)
 		  .help = "passed to kms setup" },
 		{ "signed-cert", 0, OPT_STRING, "FILE", &o->signed_cert,
 		  .help = "passed to kms setup" },
+		{ "canary", 0, OPT_FLAG, NULL, &o->canary,
+		  .help = "the last step is check --canary: the whole path\n"
+		  "proven on a throwaway VM (see check --help)" },
+		{ "power", 0, OPT_FLAG, NULL, &o->power,
+		  .help = "with --canary: power the canary on and off" },
 		{ NULL }
 	};
 	const struct opts_cmd cmd = {
 		.usage = "usage: vmcrypt-agent setup [--config FILE] [--thumbprint SHA1]\n"
 		    "           [--ovh-service NAME] [--dry-run] [--trace-soap DIR]\n"
 		    "           [--client-cert FILE --client-key FILE | --csr-out FILE |\n"
-		    "            --signed-cert FILE]\n",
+		    "            --signed-cert FILE] [--canary [--power]]\n",
 		.about =
 		    "OVHcloud's VM Encryption guide in one command, from the configuration's\n"
 		    "<vcenter>, <kms cluster><server .../></kms> and <encryption-policy>:\n"
@@ -66,7 +72,8 @@ setup_args(int argc, char **argv, struct setup_opts *o)
 		    "                      (--client-cert/--client-key, --csr-out, --signed-cert\n"
 		    "                      go to it: see `vmcrypt-agent kms setup --help`)\n"
 		    "  4. policy ensure    the encryption storage policy\n"
-		    "  5. check            vCenter is ready for the agent\n"
+		    "  5. check            vCenter is ready for the agent (with --canary, and\n"
+		    "                      the whole path proven on a throwaway VM)\n"
 		    "Each step is idempotent; setup stops at the first that fails, prints its\n"
 		    "fix and exits with its code (see each command's --help).  --dry-run\n"
 		    "shows every step and changes nothing.\n",
@@ -76,6 +83,10 @@ setup_args(int argc, char **argv, struct setup_opts *o)
 
 	if ((rc = opts_parse(&cmd, argc, argv)) != EXIT_OK)
 		return rc;
+	if (o->power && !o->canary) {
+		fprintf(stderr, "vmcrypt-agent: --power goes with --canary\n");
+		return EXIT_USAGE;
+	}
 	/* kms setup's own rules, checked before the first step changes
 	 * anything (the OVHcloud registration comes before it). */
 	if ((o->client_cert == NULL) != (o->client_key == NULL)) {
@@ -242,6 +253,10 @@ setup_steps(const struct setup_opts *o, const struct config *cfg, struct steps *
 	}
 	a[0] = "check";
 	n = 1;
+	if (o->canary)
+		a[n++] = "--canary";
+	if (o->power)
+		a[n++] = "--power";
 	common(o, a, &n, 0, 1);
 	if (run_step(steps, "is vCenter ready", cmd_check, a) != EXIT_OK)
 		return;

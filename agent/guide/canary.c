@@ -178,13 +178,13 @@ step_create(struct canary *k)
 
 /* Through the very code `run` uses: read, decide, key, plan, reconfigure. */
 static int
-step_encrypt(struct canary *k, struct enforcer *e)
+step_encrypt(struct canary *k)
 {
 	struct step *st = canary_step(k, "encrypt", STEP_DONE, "%s", k->name);
 	struct outcome o;
 	char acts[128];
 
-	enforce_vm(e, k->cfg, k->c, k->vm.value, ENF_CRYPTO | ENF_REKEY, 0, 0, &o);
+	enforce_vm(k->enf, k->cfg, k->c, k->vm.value, ENF_CRYPTO | ENF_REKEY, 0, 0, &o);
 	if (o.key.key_id[0]) {
 		k->keys++;
 		snprintf(k->key_id, sizeof(k->key_id), "%s", o.key.key_id);
@@ -345,13 +345,51 @@ stopped(struct canary *k)
 	return 1;
 }
 
+/* The encryption storage policy, resolved as `run` resolves it. */
+static int
+step_policy(struct canary *k)
+{
+	struct step *st = canary_step(k, "policy", STEP_DONE, "%s",
+	    k->cfg->policy_name ? k->cfg->policy_name : k->cfg->policy_id);
+	char err[512];
+
+	if (enforcer_configure(k->enf, k->cfg, k->c, err, sizeof(err)) != 0) {
+		snprintf(st->detail, sizeof(st->detail), "%s", err);
+		vconn_reset(k->c);
+		return steps_fail(&k->steps, st, EXIT_FAIL, "vmcrypt-agent policy ensure creates "
+		    "it");
+	}
+	vconn_reset(k->c);
+	snprintf(st->detail, sizeof(st->detail), "%.300s (%s), an encryption policy",
+	    enforcer_policy_name(k->enf), enforcer_policy_id(k->enf));
+	return 0;
+}
+
+static int
+step_verify(struct canary *k)
+{
+	return canary_verify(k, enforcer_policy_id(k->enf));
+}
+
+static int
+step_power_if(struct canary *k)
+{
+	return k->power ? step_power(k) : 0;
+}
+
+/* The steps in order; each either succeeds or fails its step. */
+static int (*const run_steps[])(struct canary *) = {
+	canary_leftovers, canary_place, canary_privileges, step_policy, step_create,
+	step_encrypt, step_verify, step_power_if,
+};
+
 int
 canary_run(struct canary *k)
 {
-	struct enforcer *e = enforcer_new();
-	char host[64] = "localhost", ts[32], err[512];
+	char host[64] = "localhost", ts[32];
 	time_t now = time(NULL);
 
+	k->enf = enforcer_new();
 	k->field_key = -1;
 	k->t_mark = now_s();
 	gethostname(host, sizeof(host) - 1);
@@ -361,31 +399,17 @@ canary_run(struct canary *k)
 	if (vim_current_time(k->c, k->stamp, sizeof(k->stamp)) != 0)
 		strftime(k->stamp, sizeof(k->stamp), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
 	vconn_reset(k->c);
-	if (canary_leftovers(k) == 0 && !stopped(k) &&
-	    canary_place(k) == 0 && !stopped(k)) {
-		struct step *st = canary_step(k, "policy", STEP_DONE, "%s",
-		    k->cfg->policy_name ? k->cfg->policy_name : k->cfg->policy_id);
-		if (enforcer_configure(e, k->cfg, k->c, err, sizeof(err)) != 0) {
-			snprintf(st->detail, sizeof(st->detail), "%s", err);
-			steps_fail(&k->steps, st, EXIT_FAIL, "vmcrypt-agent policy ensure creates it");
-		} else {
-			snprintf(st->detail, sizeof(st->detail), "%s (%s), an encryption policy",
-			    enforcer_policy_name(e), enforcer_policy_id(e));
-		}
-		vconn_reset(k->c);
-		if (k->steps.exit_code == 0 && !stopped(k) && step_create(k) == 0 &&
-		    !stopped(k) && step_encrypt(k, e) == 0 &&
-		    !stopped(k) &&
-		    canary_verify(k, enforcer_policy_id(e)) == 0 &&
-		    !stopped(k) && k->power)
-			step_power(k);
-	}
+	/* A signal is looked at between two steps: the call under way ends
+	 * first (a task is followed to its end), so what it made is known. */
+	for (size_t i = 0; i < sizeof(run_steps) / sizeof(run_steps[0]); i++)
+		if (run_steps[i](k) != 0 || stopped(k))
+			break;
 	/* Whatever happened, nothing is left behind; a second signal does
 	 * not stop this. */
-	if (k->vm.value[0] || k->field_made || k->maybe_made) {
+	if (k->vm.value[0] || k->field_made || k->maybe_made)
 		step_delete(k);
-	}
 	step_ended(k);
-	enforcer_free(e);
+	enforcer_free(k->enf);
+	k->enf = NULL;
 	return k->steps.exit_code;
 }

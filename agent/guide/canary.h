@@ -34,6 +34,7 @@
 #include "vim.h"
 
 struct config;
+struct enforcer;
 struct vsession;
 
 #define CANARY_PREFIX	"vmcrypt-canary-"
@@ -52,6 +53,7 @@ struct canary {
 	const struct config *cfg;
 	struct vsession	*s;
 	struct vconn	*c;
+	struct enforcer	*enf;		/* `run`'s code, for this VM */
 	int		 power;		/* --power */
 	volatile sig_atomic_t *stop;	/* a signal arrived: clean up, stop */
 	/* out */
@@ -91,8 +93,10 @@ enum canary_kind canary_kind(const char *fault_type, const char *msg, const char
 /* The exit code of a kind. */
 int	canary_exit(enum canary_kind);
 
-/* canaryplace.c: the placement step (0, or -1 with the step failed). */
+/* canaryplace.c: the placement step, then the privileges step (0, or -1
+ * with the step failed). */
 int	canary_place(struct canary *k);
+int	canary_privileges(struct canary *k);
 /* canaryplace.c: a previous run's canaries deleted; those of a run that
  * may still be going (younger than four task timeouts) left alone. */
 int	canary_leftovers(struct canary *k);

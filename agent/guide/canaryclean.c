@@ -2,8 +2,9 @@
  * Nothing left behind (canary.h): the canary deleted (powered off first
  * when it is on), and what a killed run left: a VM named CANARY_PREFIX...
  * that carries the marker (extraConfig vmcrypt.canary, or the custom
- * attribute of that name) and is older than a run can last; the custom
- * attribute's definition once no VM carries it.  A VM with the prefix but
+ * attribute of that name) and is older than a run can last, or was made
+ * on this host by a process that is gone; the custom attribute's
+ * definition once no VM carries it.  A VM with the prefix but
  * no marker is never touched: it may be somebody's.
  */
 #include "canary.h"
@@ -12,10 +13,13 @@
 #include "kmsinfo.h"
 #include "xmalloc.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MAXFOUND	32
 
@@ -152,6 +156,25 @@ canary_find(struct canary *k, const char *name, struct vmoref *vm)
 	return rc;
 }
 
+/* The run that made it has ended for sure: it ran on this host and its
+ * process is gone (a run killed with SIGKILL). */
+static int
+maker_gone(const char *mark)
+{
+	char t[64], who[192], host[128] = "localhost";
+	const char *colon;
+
+	if (sscanf(mark, "vmcrypt-agent canary %63s %191s", t, who) != 2 ||
+	    (colon = strrchr(who, ':')) == NULL)
+		return 0;
+	gethostname(host, sizeof(host) - 1);
+	host[sizeof(host) - 1] = '\0';
+	if ((size_t)(colon - who) != strlen(host) || strncmp(who, host, strlen(host)) != 0)
+		return 0;
+	pid_t pid = (pid_t)atol(colon + 1);
+	return pid > 0 && pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH;
+}
+
 /* The marker's vCenter time; age in seconds against k->stamp (-1 unknown). */
 static long long
 mark_age(const struct canary *k, const char *mark)
@@ -200,7 +223,7 @@ leftover(struct canary *k, int key, const struct vmoref *vm, const char *name,
 		return 0;
 	}
 	long long age = mark_age(k, mark);
-	if (age >= 0 && age < 4LL * k->cfg->canary_timeout) {
+	if (age >= 0 && age < 4LL * k->cfg->canary_timeout && !maker_gone(mark)) {
 		snprintf(note + strlen(note), len - strlen(note), "; %s was made %lld s ago "
 		    "(a run still going?): left alone", name, age);
 		(*carried)++;

@@ -67,6 +67,7 @@ type front struct {
 	// /harness/hold: the agent's next call of a method waits here until
 	// /harness/release (a test makes a change land in between).
 	holdMethod string
+	holdSkip   int           // calls of it let through first
 	held       chan struct{} // closed when a call is held
 	release    chan struct{} // closed to let it go
 
@@ -267,6 +268,11 @@ func (f *front) holdIfArmed(method string, r *http.Request) {
 	}
 	f.mu.Lock()
 	if f.holdMethod == "" || f.holdMethod != method {
+		f.mu.Unlock()
+		return
+	}
+	if f.holdSkip > 0 {
+		f.holdSkip--
 		f.mu.Unlock()
 		return
 	}
@@ -801,10 +807,12 @@ func (f *front) control(w http.ResponseWriter, r *http.Request) {
 	case "/harness/hold":
 		// The agent's next call of method waits, before the simulator
 		// sees it, until /harness/release; GET says whether one is held.
+		// skip=N lets the next N calls of it through first.
 		f.mu.Lock()
 		switch r.Method {
 		case http.MethodPost:
 			f.holdMethod = q.Get("method")
+			f.holdSkip, _ = strconv.Atoi(q.Get("skip"))
 			f.held = make(chan struct{})
 			f.release = make(chan struct{})
 			w.WriteHeader(http.StatusNoContent)
