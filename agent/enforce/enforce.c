@@ -365,6 +365,7 @@ enforce_vm(struct enforcer *e, const struct config *cfg, struct vconn *c,
 	memset(&key, 0, sizeof(key));
 	make_policy(e, cfg, &p);
 	p.rekey = p.rekey && (allow & ENF_REKEY);
+	p.canary_own = (allow & ENF_CANARY) != 0;
 	snprintf(obj.type, sizeof(obj.type), "VirtualMachine");
 	snprintf(obj.value, sizeof(obj.value), "%s", moref);
 	int frc = ensure_facts(e, c);

@@ -65,6 +65,7 @@ const char	*enforcer_policy_name(struct enforcer *);
  */
 #define ENF_CRYPTO	0x1
 #define ENF_REKEY	0x2
+#define ENF_CANARY	0x4	/* check --canary's own VM: in scope */
 int		 enforce_vm(struct enforcer *, const struct config *, struct vconn *,
 		    const char *moref, unsigned allow, int dry_run, int check_running,
 		    struct outcome *);

@@ -89,6 +89,11 @@ in_folder(const char *path, const char *folder)
 static int
 excluded(const struct policy *p, const struct vm_info *vm, struct decision *d)
 {
+	if (!p->canary_own && vm->name && strncmp(vm->name, POLICY_CANARY_PREFIX,
+	    strlen(POLICY_CANARY_PREFIX)) == 0) {
+		why(d, "a canary of vmcrypt-agent check --canary, which encrypts and deletes it");
+		return 1;
+	}
 	for (size_t i = 0; i < p->nexcl; i++) {
 		const struct exclusion *e = &p->excl[i];
 		switch (e->kind) {

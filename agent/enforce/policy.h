@@ -40,7 +40,12 @@ struct policy {
 	int			 vsan_skip;	/* vsan-encrypted="skip" */
 	const struct exclusion	*excl;
 	size_t			 nexcl;
+	int			 canary_own;	/* check --canary's own look at its VM */
 };
+
+/* The canary's VMs (check --canary) are its own to encrypt and delete:
+ * out of scope for everything else the agent does. */
+#define POLICY_CANARY_PREFIX	"vmcrypt-canary-"
 
 struct decision {
 	enum vm_state	 state;

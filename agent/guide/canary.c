@@ -184,7 +184,7 @@ step_encrypt(struct canary *k)
 	struct outcome o;
 	char acts[128];
 
-	enforce_vm(k->enf, k->cfg, k->c, k->vm.value, ENF_CRYPTO | ENF_REKEY, 0, 0, &o);
+	enforce_vm(k->enf, k->cfg, k->c, k->vm.value, ENF_CRYPTO | ENF_REKEY | ENF_CANARY, 0, 0, &o);
 	if (o.key.key_id[0]) {
 		k->keys++;
 		snprintf(k->key_id, sizeof(k->key_id), "%s", o.key.key_id);

@@ -30,6 +30,7 @@
 #include <signal.h>
 #include <stddef.h>
 
+#include "policy.h"
 #include "steps.h"
 #include "vim.h"
 
@@ -37,7 +38,7 @@ struct config;
 struct enforcer;
 struct vsession;
 
-#define CANARY_PREFIX	"vmcrypt-canary-"
+#define CANARY_PREFIX	POLICY_CANARY_PREFIX
 #define CANARY_MARK	"vmcrypt.canary"	/* extraConfig key, custom attribute */
 
 /* What went wrong, and so the exit code and the fix (canary_kind). */

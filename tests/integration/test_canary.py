@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import PASSWORD, Harness, Vcsim, create, wait_until, with_kms
+from conftest import PASSWORD, Agent, Harness, Vcsim, create, wait_until, with_kms
 
 STEPS = ["leftovers", "placement", "privileges", "policy", "create", "encrypt",
          "verify", "power", "delete"]
@@ -222,4 +222,20 @@ def test_a_canary_left_by_sigkill_is_removed_by_the_next_run(bed):
     first = doc["canary"]["steps"][0]
     assert first["step"] == "leftovers" and first["result"] == "done"
     assert "deleted a previous run's canary: " + left[0].rsplit("/", 1)[1] in first["detail"]
+    nothing_left(v)
+
+
+def test_the_running_agent_leaves_the_canary_to_the_canary(bed, workdir):
+    """The daemon sees the canary's VmCreatedEvent like any other, and
+    leaves the VM to check --canary: one reconfigure of it, the canary's."""
+    v = bed
+    a = Agent(v.config(), workdir)
+    rc, out, err, doc = canary(v.config(), "--json")
+    assert rc == 0, out + err
+    vm = next(s for s in doc["canary"]["steps"] if s["step"] == "create")["detail"]
+    moref = vm.split("(", 1)[1].split(")", 1)[0]
+    a.wait_log(f"({moref})")
+    assert Harness(v).stats()["reconfigs"].get(moref, 0) == 1
+    assert "a canary of vmcrypt-agent check --canary" in a.text()
+    a.stop()
     nothing_left(v)

@@ -412,6 +412,30 @@ test_exclusions(void **st)
 	assert_int_equal(d.state, VS_EXCLUDED);
 }
 
+/* The canary's VM (check --canary) is its own: out of scope for the agent,
+ * in scope for the canary's own look; a name merely containing the prefix
+ * is not one. */
+static void
+test_canary_vm(void **st)
+{
+	(void)st;
+	struct policy p = pol();
+	struct vm_info vm = fresh();
+	vm.name = "vmcrypt-canary-host1-20261207T120000";
+	struct decision d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_EXCLUDED);
+	assert_int_equal(d.actions, 0);
+	assert_non_null(strstr(d.reason, "check --canary"));
+	p.canary_own = 1;
+	d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_PENDING);
+	assert_int_equal(d.actions, ACT_ENCRYPT | ACT_MIGRATE);
+	p.canary_own = 0;
+	vm.name = "app-vmcrypt-canary-1";
+	d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_PENDING);
+}
+
 static void
 test_templates(void **st)
 {
@@ -556,6 +580,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_new_vm_powered_off),
+		cmocka_unit_test(test_canary_vm),
 		cmocka_unit_test(test_powered_on_gets_vmotion_now_encryption_later),
 		cmocka_unit_test(test_snapshots_block_encryption_only),
 		cmocka_unit_test(test_hardware_too_old_never_touched),
