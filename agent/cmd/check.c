@@ -274,7 +274,15 @@ cmd_check(int argc, char **argv)
 	}
 	int ran = k != NULL && k->steps.n > 0;
 	if (json) {
-		print_json(cfg, &rep, ran ? canary_json(k, tdir) : NULL, stdout);
+		json_object *cj = ran ? canary_json(k, tdir) : NULL;
+		if (k != NULL && !ran) {
+			cj = json_object_new_object();
+			json_object_object_add(cj, "ran", json_object_new_boolean(0));
+			json_object_object_add(cj, "ok", json_object_new_boolean(0));
+			json_object_object_add(cj, "why", json_object_new_string("a check failed: "
+			    "the canary runs only on a vCenter that passes them"));
+		}
+		print_json(cfg, &rep, cj, stdout);
 	} else {
 		print_text(cfg, &rep, stdout);
 		if (ran)

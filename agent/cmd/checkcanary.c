@@ -118,6 +118,7 @@ canary_json(const struct canary *k, const char *trace)
 	for (size_t i = 0; i < k->steps.n; i++)
 		json_object_object_add(json_object_array_get_idx(arr, i), "seconds",
 		    json_object_new_double(k->secs[i]));
+	json_object_object_add(o, "ran", json_object_new_boolean(1));
 	json_object_object_add(o, "ok", json_object_new_boolean(k->steps.exit_code == 0));
 	json_object_object_add(o, "vm", json_object_new_string(k->name));
 	json_object_object_add(o, "folder", json_object_new_string(k->folder_path));

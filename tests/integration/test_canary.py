@@ -45,10 +45,11 @@ def nothing_left(v):
     assert canary_field(v) == [], "the vmcrypt.canary attribute is left"
 
 
-def trace_clean(path):
-    """The trace exists, holds the canary's calls, and no secret."""
+def trace_clean(path, call="CreateVM_Task"):
+    """The trace exists, holds the canary's calls (call among them), and no
+    secret."""
     files = os.listdir(path)
-    assert any("CreateVM_Task" in f for f in files), files
+    assert any(call in f for f in files), files
     for f in files:
         text = open(os.path.join(path, f), errors="replace").read()
         assert PASSWORD not in text, f
@@ -113,6 +114,7 @@ def test_canary_missing_privilege_creates_nothing(bed):
     assert "svc-vmcrypt" in priv["fix"] and "nothing was created" in priv["fix"]
     assert Harness(v).stats()["calls"].get("CreateVM_Task", 0) == before.get("CreateVM_Task", 0)
     nothing_left(v)
+    trace_clean(doc["canary"]["trace"], "HasPrivilegeOnEntity")
 
 
 def test_canary_refused_by_vcenter_names_the_privilege(bed):
@@ -139,6 +141,7 @@ def test_canary_without_a_default_provider_says_kms_setup(bed):
     enc = next(s for s in doc["canary"]["steps"] if s["step"] == "encrypt")
     assert enc["result"] == "failed" and "kms setup" in enc["fix"]
     nothing_left(v)
+    trace_clean(doc["canary"]["trace"])
 
 
 def test_a_vm_named_like_a_canary_without_the_marker_is_left_alone(bed):
@@ -200,7 +203,8 @@ def test_sigterm_in_each_step_leaves_nothing(bed, step, method, skip):
         assert "interrupted" in names and doc["canary"]["interrupted"] == "SIGTERM"
         assert names.index("interrupted") == names.index(step) + 1, names
     nothing_left(v)
-    trace_clean(doc["canary"]["trace"]) if "create" in names else None
+    trace_clean(doc["canary"]["trace"], "CreateVM_Task" if "create" in names else
+                "RetrieveServiceContent")
 
 
 def test_a_canary_left_by_sigkill_is_removed_by_the_next_run(bed):
@@ -239,3 +243,20 @@ def test_the_running_agent_leaves_the_canary_to_the_canary(bed, workdir):
     assert "a canary of vmcrypt-agent check --canary" in a.text()
     a.stop()
     nothing_left(v)
+
+
+def test_no_canary_on_a_vcenter_that_fails_the_checks(workdir):
+    """No key provider at all: check fails, and the canary is not run, said
+    (nothing is created on a vCenter that cannot encrypt)."""
+    v = Vcsim(vms=1, dirpath=workdir)
+    try:
+        before = Harness(v).stats()["calls"]
+        rc, out, err, doc = canary(v.config(), "--json")
+        assert rc == 1, out + err
+        assert doc["canary"] == {"ran": False, "ok": False, "why": doc["canary"]["why"]}
+        assert Harness(v).stats()["calls"].get("CreateVM_Task", 0) == \
+            before.get("CreateVM_Task", 0)
+        rc, out, err, _ = canary(v.config())
+        assert rc == 1 and "canary: not run: fix what failed above first" in out
+    finally:
+        v.stop()
