@@ -260,3 +260,64 @@ def test_no_canary_on_a_vcenter_that_fails_the_checks(workdir):
         assert rc == 1 and "canary: not run: fix what failed above first" in out
     finally:
         v.stop()
+
+
+def test_a_host_that_cannot_get_the_key(bed):
+    """The failure the canary exists for: vCenter is configured and green,
+    but the host cannot get the key (on OVHcloud, the KMS not let through
+    the firewall).  The encrypt task fails on that host: exit 11, the fix
+    in words, nothing left."""
+    v = bed
+    Harness(v)._req("POST", "/harness/host-keys?host=DC0_H0&available=false")
+    cfg = v.config(tail='  <canary pool="/DC0/host/DC0_H0/Resources"/>\n')
+    rc, out, err, doc = canary(cfg, "--json")
+    assert rc == 11, out + err
+    enc = next(s for s in doc["canary"]["steps"] if s["step"] == "encrypt")
+    assert enc["result"] == "failed" and "required key was not found" in enc["detail"]
+    assert "DC0_H0 could not get the key" in enc["fix"]
+    assert "ovh register-kms" in enc["fix"] and "Connection Status" in enc["fix"]
+    nothing_left(v)
+    trace_clean(doc["canary"]["trace"])
+
+
+def test_power_on_proves_the_host_got_the_key(bed):
+    """The host loses the key between the encrypt and the power-on: the
+    power-on fails, the VM is locked, and it is still deleted."""
+    v = bed
+    h = Harness(v)
+    cfg = v.config(tail='  <canary pool="/DC0/host/DC0_H0/Resources"/>\n')
+    h._req("POST", "/harness/hold?method=PowerOnVM_Task")
+    p = start(cfg, "--power", "--json")
+    try:
+        held(h, p, "PowerOnVM_Task")
+        h._req("POST", "/harness/host-keys?host=DC0_H0&available=false")
+    finally:
+        h._req("POST", "/harness/release")
+    out, err = p.communicate(timeout=300)
+    assert p.returncode == 11, out + err
+    doc = json.loads(out)
+    power = next(s for s in doc["canary"]["steps"] if s["step"] == "power")
+    assert power["result"] == "failed" and "encrypted and a required key was not found" \
+        in power["detail"]
+    assert doc["canary"]["steps"][-1]["step"] == "delete"
+    assert doc["canary"]["steps"][-1]["result"] == "done"
+    nothing_left(v)
+
+
+def test_a_canary_that_cannot_be_deleted_is_named_then_removed_next_time(bed):
+    v = bed
+    h = Harness(v)
+    h.fault("Destroy_Task", "The operation is not allowed in the current state.",
+            fault="InvalidState")
+    rc, out, err, doc = canary(v.config(), "--json")
+    assert rc == 14, out + err
+    c = doc["canary"]
+    delete = c["steps"][-1]
+    assert delete["step"] == "delete" and delete["result"] == "failed"
+    assert c["vm"] in delete["detail"] and "/DC0/vm" in delete["detail"]
+    assert c["left_behind"] is True and len(canaries(v)) == 1
+    h.clear_faults()
+    rc, out, err, doc = canary(v.config(), "--json")
+    assert rc == 0, out + err
+    assert "deleted a previous run's canary: " + c["vm"] in doc["canary"]["steps"][0]["detail"]
+    nothing_left(v)
