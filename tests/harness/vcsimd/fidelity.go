@@ -35,6 +35,14 @@ func (f *front) newCtx() *simulator.Context {
 	return &simulator.Context{Context: context.Background(), Map: f.model.Service.Context.Map}
 }
 
+// sessionCtx is a context like newCtx's, with the simulator's own session:
+// what the EventManager needs to post an event.
+func (f *front) sessionCtx() *simulator.Context {
+	ctx := f.newCtx()
+	ctx.Session = f.model.Service.Context.Session
+	return ctx
+}
+
 // failTask answers a task method with a simulator task that fails with
 // fault, as vCenter reports a refused reconfigure: the call returns a task
 // and the task's info.error says why (msg, as its localizedMessage).
@@ -118,6 +126,14 @@ func (f *front) reconfigRefusal(vmRef types.ManagedObjectReference, spec *types.
 			// vcsim would encrypt with an empty key; vCenter refuses.
 			return &types.InvalidState{}, "No default key provider: set one (Key Providers > Set as Default)"
 		}
+	}
+	// A host that cannot get keys cannot take a new one (hostkeys.go).
+	if keys, needs := newKeysNeeded(spec); needs && f.hostKeysDown(host) {
+		name := host.Value
+		if h, ok := ctx.Map.Get(*host).(*simulator.HostSystem); ok {
+			name = h.Name
+		}
+		return keyMissingOnHost(name, keys)
 	}
 	return nil, ""
 }

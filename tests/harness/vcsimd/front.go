@@ -15,6 +15,8 @@ package main
 //   - Privileges (vcsim grants every privilege to everyone): privileges
 //     denied on /harness/deny-privilege come back false from
 //     HasPrivilegeOnEntity; the others true, as vcsim answers.
+//   - A host that cannot get keys (/harness/host-keys, hostkeys.go): the
+//     failure `check --canary` reveals.
 //   - A control API on /harness/ (loopback only): fault rules through the
 //     simulator's FaultInjector, per-method call counts, reconfigure counts
 //     per VM, the recorded associations, and EventEx events posted through
@@ -91,6 +93,7 @@ type front struct {
 	hostile      map[string]string      // method -> huge|chunked|trickle
 	trust        map[string]*trustState // key provider -> trust (trust.go)
 	vsanEnc      map[string]bool        // cluster moref -> vSAN data-at-rest encryption (vsan.go)
+	noKeys       map[string]bool        // host moref -> cannot get keys (hostkeys.go)
 }
 
 // kmsOverride is what /harness/kms-status says a key provider reports.
@@ -120,6 +123,7 @@ func newFront(model *simulator.Model, backend *url.URL, api string, strict bool)
 		kmsStatus:    map[string]kmsOverride{},
 		denied:       map[string]bool{},
 		hostile:      map[string]string{},
+		noKeys:       map[string]bool{},
 	}
 	if strict {
 		f.strict = newChecker(func() []string { return versionsList(api) })
@@ -230,6 +234,10 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		copyResponse(w, rec)
 		return
+	case "PowerOnVM_Task":
+		if f.powerOn(w, r, body) {
+			return
+		}
 	case "HasPrivilegeOnEntity":
 		f.hasPrivilege(w, body)
 		return
@@ -313,6 +321,18 @@ func soapOK(w http.ResponseWriter, inner string) {
 		`<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" `+
 		`xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">`+
 		`<soapenv:Body>%s</soapenv:Body></soapenv:Envelope>`, inner)
+}
+
+// taskAnswer answers a *_Task method with the task it started.
+func taskAnswer(w http.ResponseWriter, method string, task types.ManagedObjectReference) {
+	soapOK(w, fmt.Sprintf(`<%sResponse xmlns="urn:vim25"><returnval type="Task">%s</returnval></%sResponse>`,
+		method, task.Value, method))
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	data, _ := json.Marshal(v)
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(data)
 }
 
 type moref struct {
@@ -846,6 +866,9 @@ func (f *front) control(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
+	case "/harness/host-keys":
+		// A host that cannot get keys, or can again (hostkeys.go).
+		f.hostKeysControl(w, r, q)
 	case "/harness/assoc":
 		data, _ := json.Marshal(map[string]string{"profile": f.profileOf(q.Get("key"))})
 		w.Header().Set("Content-Type", "application/json")
@@ -866,6 +889,8 @@ type harnessState struct {
 	Datastores map[string]string     `json:"datastores"` // name -> directory
 	Home       string                `json:"home"`       // the old vcsim.home
 	Trust      map[string]savedTrust `json:"trust"`      // key provider -> trust
+	// Hosts that cannot get keys (a firewall outlives a vCenter restart).
+	NoKeys []string `json:"noKeys,omitempty"`
 }
 
 func (f *front) saveState(dir string) error {
@@ -875,6 +900,9 @@ func (f *front) saveState(dir string) error {
 		st.Assocs[k] = a.profile
 	}
 	st.Trust = f.saveTrust()
+	for h := range f.noKeys {
+		st.NoKeys = append(st.NoKeys, h)
+	}
 	f.mu.Unlock()
 	ctx := f.model.Service.Context
 	for _, obj := range ctx.Map.All("Datastore") {
@@ -915,6 +943,9 @@ func (f *front) loadState(dir string) error {
 		f.assocs[k] = assoc{p, ""}
 	}
 	f.loadTrust(st.Trust)
+	for _, h := range st.NoKeys {
+		f.noKeys[h] = true
+	}
 	// The killed process's datastore directories become the new ones.
 	ctx := f.model.Service.Context
 	for _, obj := range ctx.Map.All("Datastore") {
