@@ -16,7 +16,8 @@ package main
 //     denied on /harness/deny-privilege come back false from
 //     HasPrivilegeOnEntity; the others true, as vcsim answers.
 //   - A host that cannot get keys (/harness/host-keys, hostkeys.go): the
-//     failure `check --canary` reveals.
+//     failure `check --canary` reveals; and the other calls of the canary
+//     where vcsim differs (methods.go): QueryCryptoKeyStatus.
 //   - A control API on /harness/ (loopback only): fault rules through the
 //     simulator's FaultInjector, per-method call counts, reconfigure counts
 //     per VM, the recorded associations, and EventEx events posted through
@@ -47,6 +48,7 @@ import (
 
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25"
+	"github.com/vmware/govmomi/vim25/methods"
 	"github.com/vmware/govmomi/vim25/types"
 )
 
@@ -94,6 +96,7 @@ type front struct {
 	trust        map[string]*trustState // key provider -> trust (trust.go)
 	vsanEnc      map[string]bool        // cluster moref -> vSAN data-at-rest encryption (vsan.go)
 	noKeys       map[string]bool        // host moref -> cannot get keys (hostkeys.go)
+	loadedKeys   map[string]string      // key -> provider, from the run before -load (methods.go)
 }
 
 // kmsOverride is what /harness/kms-status says a key provider reports.
@@ -124,6 +127,7 @@ func newFront(model *simulator.Model, backend *url.URL, api string, strict bool)
 		denied:       map[string]bool{},
 		hostile:      map[string]string{},
 		noKeys:       map[string]bool{},
+		loadedKeys:   map[string]string{},
 	}
 	if strict {
 		f.strict = newChecker(func() []string { return versionsList(api) })
@@ -238,6 +242,9 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if f.powerOn(w, r, body) {
 			return
 		}
+	case "QueryCryptoKeyStatus":
+		f.queryKeyStatus(w, r, body)
+		return
 	case "HasPrivilegeOnEntity":
 		f.hasPrivilege(w, body)
 		return
@@ -321,6 +328,15 @@ func soapOK(w http.ResponseWriter, inner string) {
 		`<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" `+
 		`xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">`+
 		`<soapenv:Body>%s</soapenv:Body></soapenv:Envelope>`, inner)
+}
+
+// proxied is the simulator's answer to the request, not yet sent.
+func (f *front) proxied(r *http.Request, body []byte) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.ContentLength = int64(len(body))
+	f.proxy.ServeHTTP(rec, r)
+	return rec
 }
 
 // taskAnswer answers a *_Task method with the task it started.
@@ -889,8 +905,10 @@ type harnessState struct {
 	Datastores map[string]string     `json:"datastores"` // name -> directory
 	Home       string                `json:"home"`       // the old vcsim.home
 	Trust      map[string]savedTrust `json:"trust"`      // key provider -> trust
-	// Hosts that cannot get keys (a firewall outlives a vCenter restart).
-	NoKeys []string `json:"noKeys,omitempty"`
+	// Hosts that cannot get keys (a firewall outlives a vCenter restart),
+	// and the keys the KMS holds (key -> provider).
+	NoKeys []string          `json:"noKeys,omitempty"`
+	Keys   map[string]string `json:"keys,omitempty"`
 }
 
 func (f *front) saveState(dir string) error {
@@ -903,8 +921,23 @@ func (f *front) saveState(dir string) error {
 	for h := range f.noKeys {
 		st.NoKeys = append(st.NoKeys, h)
 	}
+	st.Keys = map[string]string{}
+	for k, p := range f.loadedKeys {
+		st.Keys[k] = p
+	}
 	f.mu.Unlock()
 	ctx := f.model.Service.Context
+	if m := ctx.Map.CryptoManager(); m != nil {
+		ctx.WithLock(m, func() {
+			if r, ok := m.ListKeys(ctx, &types.ListKeys{}).(*methods.ListKeysBody); ok && r.Res != nil {
+				for _, k := range r.Res.Returnval {
+					if k.ProviderId != nil {
+						st.Keys[k.KeyId] = k.ProviderId.Id
+					}
+				}
+			}
+		})
+	}
 	for _, obj := range ctx.Map.All("Datastore") {
 		ds := obj.(*simulator.Datastore)
 		ctx.WithLock(ds, func() { st.Datastores[ds.Name] = ds.Info.GetDatastoreInfo().Url })
@@ -928,6 +961,21 @@ func (f *front) saveState(dir string) error {
 // loadState restores the associations; their tasks belong to the previous
 // run, so they are served as settled (no task to wait for).
 func (f *front) loadState(dir string) error {
+	// The keys the loaded VMs use were in the KMS before the restart, and
+	// still are.
+	ctx := f.model.Service.Context
+	for _, e := range ctx.Map.All("VirtualMachine") {
+		if vm, ok := e.(*simulator.VirtualMachine); ok {
+			ctx.WithLock(vm, func() {
+				keys, _ := vmKeys(vm)
+				for _, k := range keys {
+					if k.ProviderId != nil {
+						f.loadedKeys[k.KeyId] = k.ProviderId.Id
+					}
+				}
+			})
+		}
+	}
 	data, err := os.ReadFile(filepath.Join(dir, stateFile))
 	if os.IsNotExist(err) {
 		return nil
@@ -946,8 +994,10 @@ func (f *front) loadState(dir string) error {
 	for _, h := range st.NoKeys {
 		f.noKeys[h] = true
 	}
+	for k, p := range st.Keys {
+		f.loadedKeys[k] = p
+	}
 	// The killed process's datastore directories become the new ones.
-	ctx := f.model.Service.Context
 	for _, obj := range ctx.Map.All("Datastore") {
 		ds := obj.(*simulator.Datastore)
 		old, ok := st.Datastores[ds.Name]
