@@ -17,7 +17,8 @@ package main
 //     HasPrivilegeOnEntity; the others true, as vcsim answers.
 //   - A host that cannot get keys (/harness/host-keys, hostkeys.go): the
 //     failure `check --canary` reveals; and the other calls of the canary
-//     where vcsim differs (methods.go): QueryCryptoKeyStatus.
+//     where vcsim differs (methods.go): QueryCryptoKeyStatus, custom fields
+//     seen by collectors and their keys after -load.
 //   - A control API on /harness/ (loopback only): fault rules through the
 //     simulator's FaultInjector, per-method call counts, reconfigure counts
 //     per VM, the recorded associations, and EventEx events posted through
@@ -244,6 +245,9 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	case "QueryCryptoKeyStatus":
 		f.queryKeyStatus(w, r, body)
+		return
+	case "SetField", "RemoveCustomFieldDef":
+		f.customField(w, r, body)
 		return
 	case "HasPrivilegeOnEntity":
 		f.hasPrivilege(w, body)

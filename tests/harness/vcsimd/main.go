@@ -86,6 +86,7 @@ func main() {
 	defer model.Remove()
 	if *load != "" {
 		dropLoadedTasks(model)
+		alignFieldKeys(model.Service.Context)
 	}
 	setAbout(model, *apiVersion)
 

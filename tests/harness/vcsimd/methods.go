@@ -2,19 +2,23 @@ package main
 
 // The calls of `vmcrypt-agent check --canary` where vcsim differs from
 // vCenter (besides the host without keys, hostkeys.go):
-// CryptoManagerKmip.QueryCryptoKeyStatus.  As elsewhere in the front, a
-// request is read with the simulator's own UnmarshalBody (decodeRequest,
-// strict.go), and what vCenter answers differently is the simulator's own
-// answer, mended.  Each change is listed in tests/harness/README.md §2.
+// CryptoManagerKmip.QueryCryptoKeyStatus, and CustomFieldsManager.SetField /
+// RemoveCustomFieldDef / the keys of AddCustomFieldDef after -load.  As
+// elsewhere in the front, a request is read with the simulator's own
+// UnmarshalBody (decodeRequest, strict.go), and what vCenter answers
+// differently is the simulator's own answer, mended.  Each change is listed
+// in tests/harness/README.md §2.
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 
 	"github.com/vmware/govmomi/crypto"
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25"
 	"github.com/vmware/govmomi/vim25/methods"
+	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
 	vimxml "github.com/vmware/govmomi/vim25/xml"
@@ -137,4 +141,132 @@ func keyUsers(ctx *simulator.Context) map[string][]types.ManagedObjectReference 
 		})
 	}
 	return out
+}
+
+// ---------------------------------------------------------------------
+// CustomFieldsManager
+
+// customField runs the simulator's SetField or RemoveCustomFieldDef, then
+// publishes the entities' customValue and value through the registry's
+// Update, as every simulator method that changes a property does.  vcsim
+// changes the fields in place, so a collector waiting on customValue
+// (WaitForUpdatesEx) never hears of it; on vCenter customValue is a
+// property like any other (vSphere API reference,
+// ExtensibleManagedObject.customValue).  SetField on an object that does
+// not exist is ManagedObjectNotFound (vcsim's SetField panics on it, with
+// the manager's lock held: every later call on the manager would hang).
+func (f *front) customField(w http.ResponseWriter, r *http.Request, body []byte) {
+	m, err := decodeRequest(r.URL.Path, body)
+	if err != nil {
+		copyResponse(w, f.proxied(r, body))
+		return
+	}
+	ctx := f.newCtx()
+	var holders []mo.Entity
+	switch req := m.Body.(type) {
+	case *types.SetField:
+		e, ok := ctx.Map.Get(req.Entity).(mo.Entity)
+		if !ok {
+			soapFault(w, "ManagedObjectNotFound", "The object has already been deleted or has not been completely created",
+				`<obj type="`+xmlText(req.Entity.Type)+`">`+xmlText(req.Entity.Value)+`</obj>`)
+			return
+		}
+		holders = []mo.Entity{e}
+	case *types.RemoveCustomFieldDef:
+		holders = fieldHolders(ctx, req.Key)
+	}
+	rec := f.proxied(r, body)
+	if rec.Code == http.StatusOK {
+		for _, e := range holders {
+			ctx.WithLock(e, func() {
+				me := e.Entity()
+				ctx.Map.Update(ctx, e, []types.PropertyChange{
+					{Name: "customValue", Val: me.CustomValue},
+					{Name: "value", Val: me.Value},
+				})
+			})
+		}
+	}
+	copyResponse(w, rec)
+}
+
+// fieldHolders are the entities that hold a value of the field key.
+func fieldHolders(ctx *simulator.Context, key int32) []mo.Entity {
+	cfm := customFieldsManager(ctx)
+	if cfm == nil {
+		return nil
+	}
+	kind, found := "", false
+	ctx.WithLock(cfm, func() {
+		for _, d := range cfm.Field {
+			if d.Key == key {
+				kind, found = d.ManagedObjectType, true
+				return
+			}
+		}
+	})
+	if !found {
+		return nil
+	}
+	var out []mo.Entity
+	for _, e := range ctx.Map.All(kind) {
+		ctx.WithLock(e, func() {
+			for _, v := range e.Entity().CustomValue {
+				if v.GetCustomFieldValue().Key == key {
+					out = append(out, e)
+					return
+				}
+			}
+		})
+	}
+	return out
+}
+
+func customFieldsManager(ctx *simulator.Context) *simulator.CustomFieldsManager {
+	if ctx.Map.IsESX() {
+		return nil
+	}
+	si, ok := ctx.Map.Get(vim25.ServiceInstance).(*simulator.ServiceInstance)
+	if !ok || si.Content.CustomFieldsManager == nil {
+		return nil
+	}
+	cfm, _ := ctx.Map.Get(*si.Content.CustomFieldsManager).(*simulator.CustomFieldsManager)
+	return cfm
+}
+
+// alignFieldKeys: after -load, the simulator's next custom field key starts
+// again at 0 (an unexported counter that object.save does not write), so a
+// new field gets the key of an old one, and RemoveCustomFieldDef of the new
+// one removes the old one and its values (the first with that key).  On
+// vCenter a key names one field ("A unique ID used to reference this
+// custom field in assignments", vSphere API reference, CustomFieldDef.key).
+// The counter is moved past the loaded keys with the simulator's own
+// AddCustomFieldDef, for a type no object has, and those definitions are
+// dropped again: as the registry's AlignCounter does for morefs.
+func alignFieldKeys(ctx *simulator.Context) {
+	cfm := customFieldsManager(ctx)
+	if cfm == nil {
+		return
+	}
+	ctx.WithLock(cfm, func() {
+		max := int32(-1)
+		for _, d := range cfm.Field {
+			if d.Key > max {
+				max = d.Key
+			}
+		}
+		if max < 0 {
+			return
+		}
+		kept := append([]types.CustomFieldDef(nil), cfm.Field...)
+		for i := 0; ; i++ {
+			r, ok := cfm.AddCustomFieldDef(ctx, &types.AddCustomFieldDef{
+				This: cfm.Self, Name: fmt.Sprintf("vcsimd.align.%d", i), MoType: "VcsimdKeyAlign",
+			}).(*methods.AddCustomFieldDefBody)
+			if !ok || r.Res == nil || r.Res.Returnval.Key >= max {
+				break
+			}
+		}
+		cfm.Field = kept
+	})
 }
