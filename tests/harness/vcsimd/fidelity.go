@@ -285,7 +285,22 @@ func (h *handler) UpdateObject(ctx *simulator.Context, obj mo.Reference, changes
 	}
 }
 
-func (h *handler) RemoveObject(*simulator.Context, types.ManagedObjectReference) {}
+// RemoveObject: a destroyed VM's SPBM associations go with it (vcsim's
+// SPBM has none to drop; the front's record would answer for a VM that no
+// longer exists).
+func (h *handler) RemoveObject(_ *simulator.Context, ref types.ManagedObjectReference) {
+	if ref.Type != "VirtualMachine" {
+		return
+	}
+	h.f.mu.Lock()
+	delete(h.f.assocs, ref.Value)
+	for k := range h.f.assocs {
+		if strings.HasPrefix(k, ref.Value+":") {
+			delete(h.f.assocs, k)
+		}
+	}
+	h.f.mu.Unlock()
+}
 
 // taskMethodName is TaskInfo.name as vCenter sets it, the WSDL name of the
 // method that made the task ("ReconfigVM_Task"); vcsim writes a short form
@@ -296,6 +311,7 @@ func taskMethodName(name string) string {
 		"RelocateVm": "RelocateVM_Task", "UpgradeVm": "UpgradeVM_Task",
 		"CustomizeVm": "CustomizeVM_Task", "PowerOn": "PowerOnVM_Task",
 		"PowerOff": "PowerOffVM_Task", "Suspend": "SuspendVM_Task", "Reset": "ResetVM_Task",
+		"CreateVm": "CreateVM_Task", "RegisterVm": "RegisterVM_Task",
 		"RetrieveKmipServerStatus": "RetrieveKmipServersStatus_Task",
 	}
 	if n, ok := known[name]; ok {

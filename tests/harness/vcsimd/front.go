@@ -17,8 +17,9 @@ package main
 //     HasPrivilegeOnEntity; the others true, as vcsim answers.
 //   - A host that cannot get keys (/harness/host-keys, hostkeys.go): the
 //     failure `check --canary` reveals; and the other calls of the canary
-//     where vcsim differs (methods.go): QueryCryptoKeyStatus, custom fields
-//     seen by collectors and their keys after -load.
+//     where vcsim differs (methods.go): CreateVM_Task of a name the folder
+//     holds, QueryCryptoKeyStatus, custom fields seen by collectors and
+//     their keys after -load.
 //   - A control API on /harness/ (loopback only): fault rules through the
 //     simulator's FaultInjector, per-method call counts, reconfigure counts
 //     per VM, the recorded associations, and EventEx events posted through
@@ -241,6 +242,10 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case "PowerOnVM_Task":
 		if f.powerOn(w, r, body) {
+			return
+		}
+	case "CreateVM_Task":
+		if f.createVM(w, r, body) {
 			return
 		}
 	case "QueryCryptoKeyStatus":

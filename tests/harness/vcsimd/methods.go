@@ -1,11 +1,12 @@
 package main
 
 // The calls of `vmcrypt-agent check --canary` where vcsim differs from
-// vCenter (besides the host without keys, hostkeys.go):
-// CryptoManagerKmip.QueryCryptoKeyStatus, and CustomFieldsManager.SetField /
-// RemoveCustomFieldDef / the keys of AddCustomFieldDef after -load.  As
-// elsewhere in the front, a request is read with the simulator's own
-// UnmarshalBody (decodeRequest, strict.go), and what vCenter answers
+// vCenter (besides the host without keys, hostkeys.go): Folder.CreateVM_Task
+// with a name the folder holds, CryptoManagerKmip.QueryCryptoKeyStatus, and
+// CustomFieldsManager.SetField / RemoveCustomFieldDef / the keys of
+// AddCustomFieldDef after -load.  As elsewhere in the front, a request is
+// read with the simulator's own UnmarshalBody (decodeRequest, strict.go);
+// what vCenter refuses fails as a simulator Task, and what vCenter answers
 // differently is the simulator's own answer, mended.  Each change is listed
 // in tests/harness/README.md §2.
 
@@ -13,6 +14,8 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/vmware/govmomi/crypto"
 	"github.com/vmware/govmomi/simulator"
@@ -23,6 +26,45 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 	vimxml "github.com/vmware/govmomi/vim25/xml"
 )
+
+// ---------------------------------------------------------------------
+// Folder.CreateVM_Task: a name already used in the folder
+
+// createVM refuses a VM name that the folder already holds, as vCenter
+// does (DuplicateName is thrown by CreateVM_Task, vSphere API reference,
+// vim.fault.DuplicateName: "a name already exists in the same name
+// space"); vcsim creates a second VM of that name (it refuses it for
+// CloneVM_Task only: govmomi issue #2983).  It reports whether it answered.
+func (f *front) createVM(w http.ResponseWriter, r *http.Request, body []byte) bool {
+	m, err := decodeRequest(r.URL.Path, body)
+	if err != nil {
+		return false
+	}
+	req, ok := m.Body.(*types.CreateVM_Task)
+	if !ok {
+		return false
+	}
+	ctx := f.newCtx()
+	folder, ok := ctx.Map.Get(req.This).(*simulator.Folder)
+	if !ok {
+		return false
+	}
+	// Named as the simulator names it (escapeSpecialCharacters, folder.go).
+	name := req.Config.Name
+	for _, c := range []string{`%`, `/`, `\`} {
+		name = strings.ReplaceAll(name, c, strings.ToLower(url.QueryEscape(c)))
+	}
+	var obj mo.Entity
+	ctx.WithLock(folder, func() { obj = ctx.Map.FindByName(name, folder.ChildEntity) })
+	if obj == nil {
+		return false
+	}
+	// vCenter's text for the fault is UNCONFIRMED.
+	task := f.failTask(req.This, "createVm", &types.DuplicateName{Name: name, Object: obj.Reference()},
+		fmt.Sprintf("The name '%s' already exists.", name))
+	taskAnswer(w, "CreateVM_Task", task)
+	return true
+}
 
 // ---------------------------------------------------------------------
 // CryptoManagerKmip.QueryCryptoKeyStatus
