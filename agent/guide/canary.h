@@ -11,8 +11,9 @@
  * killed run left (its name prefix and its marker) is deleted by the next
  * run.  Each step is timed.
  *
- * The steps, in order (canary.c; placement and leftovers in
- * canaryplace.c, the read-back in canaryread.c):
+ * The steps, in order (canary.c; placement and privileges in
+ * canaryplace.c, leftovers and deletion in canaryclean.c, the read-back in
+ * canaryread.c, the report's timing and failures in canarystep.c):
  *   leftovers   a previous run's canary found and deleted
  *   placement   folder, resource pool, host and datastore, named
  *   privileges  what creating, encrypting, (powering) and deleting needs,
@@ -84,11 +85,14 @@ struct canary {
  */
 int	canary_run(struct canary *k);
 
-/* A step begins (steps_add), and the one before it ends: its time. */
+/* canarystep.c: a step begins (steps_add), and the one before it ends:
+ * its time.  canary_clock starts the first; canary_step_end ends the last. */
 struct step *canary_step(struct canary *k, const char *name, enum step_result r,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void	canary_clock(struct canary *k);
+void	canary_step_end(struct canary *k);
 
-/* A failure's kind from what vCenter said: the fault's type, its message
+/* canarystep.c: a failure's kind from what vCenter said: the fault's type, its message
  * and a NoPermission's privilege (pure). */
 enum canary_kind canary_kind(const char *fault_type, const char *msg, const char *privilege);
 /* The exit code of a kind. */
@@ -98,16 +102,16 @@ int	canary_exit(enum canary_kind);
  * with the step failed). */
 int	canary_place(struct canary *k);
 int	canary_privileges(struct canary *k);
-/* canaryplace.c: a previous run's canaries deleted; those of a run that
+/* canaryclean.c: a previous run's canaries deleted; those of a run that
  * may still be going (younger than four task timeouts) left alone. */
 int	canary_leftovers(struct canary *k);
-/* canaryplace.c: k->vm powered off if on, then destroyed (-1: still there). */
+/* canaryclean.c: k->vm powered off if on, then destroyed (-1: still there). */
 int	canary_destroy(struct canary *k, struct vmoref *vm);
 /* canaryread.c: the read-back: 0, or -1 with the step failed. */
 int	canary_verify(struct canary *k, const char *policy_id);
-/* canaryplace.c: the VM named name (""-valued vm if none). */
+/* canaryclean.c: the VM named name (""-valued vm if none). */
 int	canary_find(struct canary *k, const char *name, struct vmoref *vm);
-/* canary.c: the step failed (rc, a V_ERR_* code) with vCenter's error on
+/* canarystep.c: the step failed (rc, a V_ERR_* code) with vCenter's error on
  * k->c, classified: the fix and the exit code of its kind.  -1. */
 int	canary_fail_vc(struct canary *k, struct step *st, const char *doing, int rc);
 
