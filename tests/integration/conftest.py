@@ -101,6 +101,10 @@ class Vcsim:
         # What the strict request checker found in this vCenter's lifetime
         # (across restarts); stop() fails the test if anything was found.
         self.violations = []
+        self.reported = 0             # how many of them already failed a test
+        # A test that sends malformed requests on purpose (test_strict.py)
+        # reads and clears them itself.
+        self.expect_violations = False
         self.kms_procs, self.kms_certs = [], {}
         args = tuple(args)
         if "-api-version" not in args:
@@ -127,6 +131,8 @@ class Vcsim:
         deadline = time.time() + start_timeout
         while not os.path.exists(self.url_file):
             if self.proc.poll() is not None or time.time() > deadline:
+                self.proc.kill()
+                self.proc.wait()
                 raise RuntimeError("vcsimd did not start: " + open(self.log.name).read())
             time.sleep(0.05)
         self.url = open(self.url_file).read().strip()
@@ -202,6 +208,17 @@ class Vcsim:
                     f'{extra}  <state-dir>{state or self.dir}</state-dir>\n{tail}</vmcrypt-agent>\n')
         return path
 
+    def check_violations(self):
+        """Every request the agent sent is read as a strict vCenter reads
+        it (vcsimd -strict); anything it would refuse fails the test (each
+        finding once, for a test bed that serves several tests)."""
+        self.collect_violations()
+        new = self.violations[self.reported:]
+        self.reported = len(self.violations)
+        if new and not self.expect_violations:
+            raise AssertionError("requests a strict vCenter would refuse:\n" +
+                                 "\n".join(json.dumps(v) for v in new))
+
     def stop(self):
         for p in self.kms_procs:
             p.kill()
@@ -213,11 +230,9 @@ class Vcsim:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+                self.proc.wait()
         self.log.close()
-        # Every request the agent sent is read as a strict vCenter reads
-        # it (vcsimd -strict); anything it would refuse fails the test.
-        assert not self.violations, "requests a strict vCenter would refuse:\n" + \
-            "\n".join(json.dumps(v) for v in self.violations)
+        self.check_violations()
 
 
 @pytest.fixture
@@ -244,11 +259,86 @@ def _no_agent_left():
             p.wait()
 
 
+class Testbeds:
+    """What the testbed fixtures give a test: testbed(vms=1, args=(),
+    kms=True) starts a vCenter (Vcsim, vcsimd with -strict) with vms VMs
+    on each host and cluster, with a live default key provider when kms
+    (with_kms), and returns it.  The first one lives in the test's own
+    directory (the agent's state directory by default), each further one
+    in a directory of its own (name, or bed-N).  All are stopped when the
+    test ends, whatever happened; what a strict vCenter would have refused
+    fails the test (checked when the test body returns, as Vcsim.stop()
+    does, and at the stop)."""
+
+    def __init__(self, root):
+        self.root, self.beds = root, []
+
+    def __call__(self, vms=1, args=(), kms=True, name=None, **kw):
+        d = self.root
+        if name is not None or self.beds:
+            d = os.path.join(self.root, name or f"bed-{len(self.beds) + 1}")
+            os.makedirs(d)
+        v = Vcsim(vms=vms, dirpath=d, args=args, **kw)
+        self.beds.append(v)         # stopped at the end even if with_kms fails
+        if kms:
+            with_kms(v)
+        return v
+
+    def check(self):
+        for v in self.beds:
+            v.check_violations()
+
+    def stop(self):
+        """Stops every agent the test left running, then every test bed;
+        raises the first failure once all are stopped."""
+        while _AGENTS:
+            p = _AGENTS.pop()
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        failed = []
+        for v in self.beds:
+            try:
+                v.stop()
+            except Exception as e:          # noqa: BLE001 (the others still stop)
+                failed.append(e)
+        self.beds = []
+        if failed:
+            raise failed[0]
+
+
 @pytest.fixture
-def vcsim(workdir):
-    v = Vcsim(vms=2, dirpath=workdir)
-    yield v
-    v.stop()
+def testbed(workdir):
+    """A factory of test beds for one test (see Testbeds)."""
+    beds = Testbeds(workdir)
+    yield beds
+    beds.stop()
+
+
+@pytest.fixture(scope="module")
+def testbed_module(tmp_path_factory, request):
+    """A factory of test beds shared by the tests of one module, stopped
+    after the last of them.  Each test that uses one fails on what a
+    strict vCenter refused while it ran."""
+    beds = Testbeds(str(tmp_path_factory.mktemp(request.module.__name__)))
+    yield beds
+    beds.stop()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """When the test body returns: what its test beds saw that a strict
+    vCenter refuses fails the test, as Vcsim.stop() at its end did."""
+    res = yield
+    for beds in item.funcargs.values():
+        if isinstance(beds, Testbeds):
+            beds.check()
+    return res
+
+
+@pytest.fixture
+def vcsim(testbed):
+    return testbed(vms=2, kms=False)
 
 
 def agent(*args, password=PASSWORD, timeout=600, env=None):

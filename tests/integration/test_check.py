@@ -9,16 +9,14 @@ import time
 
 import pytest
 
-from conftest import (PASSWORD, Agent, Harness, Vcsim, agent, create, kms_endpoint, kms_trust,
+from conftest import (PASSWORD, Agent, Harness, agent, create, kms_endpoint, kms_trust,
                       vm_state, wait_until, with_kms)
 
 @pytest.fixture
-def vc8(workdir):
+def vc8(testbed):
     """A vCenter of API 7.0 or newer: the API version under test (8.0.3.0,
     and 7.0.3.0 and 9.0.0.0 in make check's API runs)."""
-    v = Vcsim(vms=1, dirpath=workdir)
-    yield v
-    v.stop()
+    return testbed(kms=False)
 
 
 def check(v, extra="", tls=None):
@@ -77,18 +75,15 @@ def test_no_default_then_default_then_passes(vc8):
     assert "green" in c["kms-health"]["detail"]
 
 
-def test_old_api_uses_use_as_default_and_ft_needs_702(workdir):
-    v = with_kms(Vcsim(vms=1, dirpath=workdir, args=("-api-version", "6.5")))
-    try:
-        rc, rep, c = check(v)
-        assert rc == 0, rep
-        assert "useAsDefault" in c["kms-default"]["detail"]
-        rc, rep, c = check(v, extra='  <enforce ft-encryption="required"/>\n')
-        assert rc == 1
-        assert c["api-version"]["result"] == "fail"
-        assert "7.0.2" in c["api-version"]["detail"]
-    finally:
-        v.stop()
+def test_old_api_uses_use_as_default_and_ft_needs_702(testbed):
+    v = testbed(args=("-api-version", "6.5"))
+    rc, rep, c = check(v)
+    assert rc == 0, rep
+    assert "useAsDefault" in c["kms-default"]["detail"]
+    rc, rep, c = check(v, extra='  <enforce ft-encryption="required"/>\n')
+    assert rc == 1
+    assert c["api-version"]["result"] == "fail"
+    assert "7.0.2" in c["api-version"]["detail"]
 
 
 @pytest.mark.api
@@ -183,17 +178,14 @@ def test_missing_privileges_named(vc8):
     assert rep["kms_usable"] is True
 
 
-def test_standalone_esxi_reported(workdir):
-    v = Vcsim(vms=1, dirpath=workdir, args=("-esx",))
-    try:
-        rc, rep, c = check(v)
-        assert rc == 1
-        assert c["vcenter-type"]["result"] == "fail"
-        assert "standalone ESXi host" in c["vcenter-type"]["detail"]
-        assert "HostAgent" in c["vcenter-type"]["detail"]
-        assert "kms-providers" not in c
-    finally:
-        v.stop()
+def test_standalone_esxi_reported(testbed):
+    v = testbed(args=("-esx",), kms=False)
+    rc, rep, c = check(v)
+    assert rc == 1
+    assert c["vcenter-type"]["result"] == "fail"
+    assert "standalone ESXi host" in c["vcenter-type"]["detail"]
+    assert "HostAgent" in c["vcenter-type"]["detail"]
+    assert "kms-providers" not in c
 
 
 def test_unreachable_and_bad_login(vc8):

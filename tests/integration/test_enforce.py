@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from conftest import (TASK_DELAY_S, BIN, PASSWORD, POLICY, SLOW, Agent, Harness, Vcsim, agent, compliant,
+from conftest import (TASK_DELAY_S, TOOLS, PASSWORD, POLICY, SLOW, Agent, Harness, agent, compliant,
                       create, moref, vm_state, wait_until, with_kms)
 
 
@@ -395,54 +395,51 @@ def test_vm_on_vsan_that_encrypts_at_rest_is_not_encrypted_again(kvc, workdir):
     assert compliant(kvc, h, "on-vsan")
 
 
-def test_sigkill_during_200_creations(workdir):
-    v = with_kms(Vcsim(vms=1, dirpath=workdir))
+def test_sigkill_during_200_creations(testbed, workdir):
+    v = testbed()
     h = Harness(v)
+    cfg = v.config()
+    a = Agent(cfg, workdir)
+    names = [f"burst-{i:03d}" for i in range(200)]
+    creator = subprocess.Popen(
+        ["sh", "-c", " ; ".join(
+            f'"{os.path.join(TOOLS, "govc")}" vm.create -on=false '
+            f'-host DC0_H0 -net "VM Network" {n}' for n in names)],
+        env=v.govc_env(), stdout=subprocess.DEVNULL,
+        stderr=open(os.path.join(workdir, "creator.err"), "w"))
+    # Kill it while VMs are still being created.
     try:
-        cfg = v.config()
-        a = Agent(cfg, workdir)
-        names = [f"burst-{i:03d}" for i in range(200)]
-        creator = subprocess.Popen(
-            ["sh", "-c", " ; ".join(
-                f'"{os.path.join(os.path.dirname(BIN), "tools", "govc")}" vm.create -on=false '
-                f'-host DC0_H0 -net "VM Network" {n}' for n in names)],
-            env=v.govc_env(), stdout=subprocess.DEVNULL,
-            stderr=open(os.path.join(workdir, "creator.err"), "w"))
-        # Kill it while VMs are still being created.
-        try:
-            wait_until(lambda: len(h.stats()["reconfigs"]) >= 60, 120, "60 VMs reconfigured")
-        except AssertionError:
-            print(a.text()[-3000:], h.stats())
-            raise
-        a.kill()
-        killed_at = len(h.stats()["reconfigs"])
-        time.sleep(1.0)                      # creations continue without the agent
-        cp = open(os.path.join(workdir, "checkpoint")).read()
-        assert cp.startswith("vmcrypt-agent checkpoint 1\nkey ")
-        a2 = Agent(cfg, workdir, name="agent2.log")
-        assert creator.wait(600) == 0, open(os.path.join(workdir, "creator.err")).read()
-        try:
-            wait_until(lambda: all(h.stats()["reconfigs"].get(moref_cache(v, n)) for n in names),
-                       120, "all 200 reconfigured", step=0.5)
-        except AssertionError:
-            missing = [n for n in names if not h.stats()["reconfigs"].get(moref_cache(v, n))]
-            print("not reconfigured:", missing, "\n", a2.text()[-4000:])
-            raise
-        finally:
-            a2.stop()
-        assert "checkpoint: resuming events from" in a2.text()
-        rc = h.stats()["reconfigs"]
-        twice = {k: n for k, n in rc.items() if n > 1}
-        assert not twice, f"reconfigured more than once: {twice}"
-        # Every one compliant, as govc sees it.
-        r = agent("reconcile", "--config", cfg, "--json")
-        assert r.returncode == 0, r.stderr
-        vms = {vm["name"]: vm for vm in json.loads(r.stdout)["vms"]}
-        for n in names:
-            assert vms[n]["encrypted"] and vms[n]["migrateEncryption"] == "required", vms[n]
-        print(f"killed after {killed_at} reconfigurations; {len(rc)} VMs, none twice")
+        wait_until(lambda: len(h.stats()["reconfigs"]) >= 60, 120, "60 VMs reconfigured")
+    except AssertionError:
+        print(a.text()[-3000:], h.stats())
+        raise
+    a.kill()
+    killed_at = len(h.stats()["reconfigs"])
+    time.sleep(1.0)                      # creations continue without the agent
+    cp = open(os.path.join(workdir, "checkpoint")).read()
+    assert cp.startswith("vmcrypt-agent checkpoint 1\nkey ")
+    a2 = Agent(cfg, workdir, name="agent2.log")
+    assert creator.wait(600) == 0, open(os.path.join(workdir, "creator.err")).read()
+    try:
+        wait_until(lambda: all(h.stats()["reconfigs"].get(moref_cache(v, n)) for n in names),
+                   120, "all 200 reconfigured", step=0.5)
+    except AssertionError:
+        missing = [n for n in names if not h.stats()["reconfigs"].get(moref_cache(v, n))]
+        print("not reconfigured:", missing, "\n", a2.text()[-4000:])
+        raise
     finally:
-        v.stop()
+        a2.stop()
+    assert "checkpoint: resuming events from" in a2.text()
+    rc = h.stats()["reconfigs"]
+    twice = {k: n for k, n in rc.items() if n > 1}
+    assert not twice, f"reconfigured more than once: {twice}"
+    # Every one compliant, as govc sees it.
+    r = agent("reconcile", "--config", cfg, "--json")
+    assert r.returncode == 0, r.stderr
+    vms = {vm["name"]: vm for vm in json.loads(r.stdout)["vms"]}
+    for n in names:
+        assert vms[n]["encrypted"] and vms[n]["migrateEncryption"] == "required", vms[n]
+    print(f"killed after {killed_at} reconfigurations; {len(rc)} VMs, none twice")
 
 
 _morefs = {}
@@ -457,24 +454,21 @@ def moref_cache(v, name):
     return _morefs[name]
 
 
-def test_dry_run_100_vms_changes_nothing(workdir):
-    v = with_kms(Vcsim(vms=50, dirpath=workdir))
+def test_dry_run_100_vms_changes_nothing(testbed):
+    v = testbed(vms=50)
     h = Harness(v)
-    try:
-        before = h.stats()["calls"]
-        r = agent("reconcile", "--config", v.config(), "--dry-run", "--json")
-        assert r.returncode == 1, r.stderr
-        vms = json.loads(r.stdout)["vms"]
-        assert len(vms) == 100
-        assert all(vm["state"] == "pending" and not vm["encrypted"] for vm in vms)
-        assert r.stderr.count("dry-run: VM ") == 100
-        after = h.stats()["calls"]
-        for m in ("ReconfigVM_Task", "LogUserEvent", "GenerateKey"):
-            assert after.get(m, 0) == before.get(m, 0), m
-        # Nothing changed, as govc sees it.
-        assert not vm_state(v, "DC0_H0_VM0").get("key")
-    finally:
-        v.stop()
+    before = h.stats()["calls"]
+    r = agent("reconcile", "--config", v.config(), "--dry-run", "--json")
+    assert r.returncode == 1, r.stderr
+    vms = json.loads(r.stdout)["vms"]
+    assert len(vms) == 100
+    assert all(vm["state"] == "pending" and not vm["encrypted"] for vm in vms)
+    assert r.stderr.count("dry-run: VM ") == 100
+    after = h.stats()["calls"]
+    for m in ("ReconfigVM_Task", "LogUserEvent", "GenerateKey"):
+        assert after.get(m, 0) == before.get(m, 0), m
+    # Nothing changed, as govc sees it.
+    assert not vm_state(v, "DC0_H0_VM0").get("key")
 
 
 @pytest.mark.api

@@ -17,8 +17,8 @@ from pyVmomi import vim
 
 import xml.etree.ElementTree as ET
 
-from conftest import (API, PASSWORD, POLICY, USER, Agent, Harness, Vcsim, agent, compliant,
-                      create, moref, negotiated, vm_state, vtuple, wait_until, with_kms)
+from conftest import (API, PASSWORD, POLICY, USER, Agent, Harness, agent, compliant,
+                      create, moref, negotiated, vm_state, vtuple, wait_until)
 
 pytestmark = pytest.mark.api
 
@@ -50,12 +50,11 @@ def task_error(task):
 
 
 @pytest.fixture
-def pyv(workdir):
-    v = with_kms(Vcsim(vms=1, dirpath=workdir))
+def pyv(testbed):
+    v = testbed()
     v.si = connect(v)
     yield v
     Disconnect(v.si)
-    v.stop()
 
 
 def test_stale_change_version_fails_with_concurrent_access(pyv):
@@ -117,16 +116,13 @@ def test_crypto_state_follows_encryption(pyv, workdir):
         "runtime.cryptoState": "unlocked", "summary.runtime.cryptoState": "unlocked"}
 
 
-def test_first_key_provider_is_the_default(workdir):
-    v = Vcsim(vms=1, dirpath=workdir)
-    try:
-        v.govc("kms.add", "-n", "kms-1", "-a", "127.0.0.1", "-p", "1", "first")
-        v.govc("kms.add", "-n", "kms-2", "-a", "127.0.0.1", "-p", "1", "second")
-        ls = {c["clusterId"]["id"]: c for c in json.loads(v.govc("kms.ls", "-json"))["info"]}
-        assert ls["first"]["useAsDefault"] is True
-        assert not ls["second"].get("useAsDefault")
-    finally:
-        v.stop()
+def test_first_key_provider_is_the_default(testbed):
+    v = testbed(kms=False)
+    v.govc("kms.add", "-n", "kms-1", "-a", "127.0.0.1", "-p", "1", "first")
+    v.govc("kms.add", "-n", "kms-2", "-a", "127.0.0.1", "-p", "1", "second")
+    ls = {c["clusterId"]["id"]: c for c in json.loads(v.govc("kms.ls", "-json"))["info"]}
+    assert ls["first"]["useAsDefault"] is True
+    assert not ls["second"].get("useAsDefault")
 
 
 def test_kms_status_is_what_the_kms_presents(pyv):
@@ -198,26 +194,23 @@ def running_tasks(v, name):
     return states
 
 
-def test_slow_tasks_leave_the_vm_readable(workdir):
-    v = with_kms(Vcsim(vms=0, dirpath=workdir, args=("-task-delay", "ReconfigVm=10000")))
+def test_slow_tasks_leave_the_vm_readable(testbed, workdir):
+    v = testbed(vms=0, args=("-task-delay", "ReconfigVm=10000"))
+    h = Harness(v)
+    a = Agent(v.config(), workdir)
     try:
-        h = Harness(v)
-        a = Agent(v.config(), workdir)
-        try:
-            create(v, "slow-1", "-version", "vmx-13")
-            ref = moref(v, "slow-1")
-            wait_until(lambda: h.stats()["reconfigs"].get(ref), 30, "the agent's reconfigure")
-            # Read while the task runs (it still runs after the read): the
-            # VM answers, not yet encrypted; vcsim would hold its lock.
-            s = vm_state(v, "slow-1")
-            assert "running" in running_tasks(v, "slow-1")
-            assert not s.get("key") and s["power"] == "poweredOff"
-            assert ref not in h.stats()["reconfig_done"]
-            wait_until(lambda: compliant(v, h, "slow-1"), 40, "slow-1 compliant")
-        finally:
-            a.stop()
+        create(v, "slow-1", "-version", "vmx-13")
+        ref = moref(v, "slow-1")
+        wait_until(lambda: h.stats()["reconfigs"].get(ref), 30, "the agent's reconfigure")
+        # Read while the task runs (it still runs after the read): the
+        # VM answers, not yet encrypted; vcsim would hold its lock.
+        s = vm_state(v, "slow-1")
+        assert "running" in running_tasks(v, "slow-1")
+        assert not s.get("key") and s["power"] == "poweredOff"
+        assert ref not in h.stats()["reconfig_done"]
+        wait_until(lambda: compliant(v, h, "slow-1"), 40, "slow-1 compliant")
     finally:
-        v.stop()
+        a.stop()
 
 
 def test_the_api_version_this_vcenter_presents(pyv):
@@ -247,37 +240,34 @@ def test_the_api_version_this_vcenter_presents(pyv):
         assert "defaultKeyType" not in info[0]
 
 
-def test_a_restart_forgets_the_previous_runs_tasks(workdir):
+def test_a_restart_forgets_the_previous_runs_tasks(testbed, workdir):
     """vCenter's Task objects belong to the server that runs them: after a
     restart, a task of the previous run is not found and recentTask lists
     none of them.  `vcsim -load` would restore a task saved mid-run as
     running forever.  Checked with pyvmomi."""
     from pyVmomi import vmodl
-    v = with_kms(Vcsim(vms=0, dirpath=workdir, args=("-task-delay", "ReconfigVm=60000")))
+    v = testbed(vms=0, args=("-task-delay", "ReconfigVm=60000"))
+    create(v, "rt-1", "-version", "vmx-13")
+    si = connect(v)
+    vm = find_vm(si, "rt-1")
+    task = vm.ReconfigVM_Task(vim.vm.ConfigSpec(annotation="before the restart"))
+    assert task.info.state == "running"
+    tid = task._moId
+    saved = os.path.join(workdir, "inventory")
+    v.save(saved)
+    Disconnect(si)
+    v.kill()
+    v.restart(saved)
+    si = connect(v)
     try:
-        create(v, "rt-1", "-version", "vmx-13")
-        si = connect(v)
-        vm = find_vm(si, "rt-1")
-        task = vm.ReconfigVM_Task(vim.vm.ConfigSpec(annotation="before the restart"))
-        assert task.info.state == "running"
-        tid = task._moId
-        saved = os.path.join(workdir, "inventory")
-        v.save(saved)
-        Disconnect(si)
-        v.kill()
-        v.restart(saved)
-        si = connect(v)
-        try:
-            old = vim.Task(tid, stub=si._stub)
-            with pytest.raises(vmodl.fault.ManagedObjectNotFound):
-                old.info.state
-            assert tid not in [t._moId for t in find_vm(si, "rt-1").recentTask]
-            assert tid not in [t._moId for t in si.content.taskManager.recentTask]
-            # A new task runs and ends as before.
-            fresh = find_vm(si, "rt-1").PowerOnVM_Task()
-            WaitForTask(fresh)
-            assert fresh._moId != tid
-        finally:
-            Disconnect(si)
+        old = vim.Task(tid, stub=si._stub)
+        with pytest.raises(vmodl.fault.ManagedObjectNotFound):
+            old.info.state
+        assert tid not in [t._moId for t in find_vm(si, "rt-1").recentTask]
+        assert tid not in [t._moId for t in si.content.taskManager.recentTask]
+        # A new task runs and ends as before.
+        fresh = find_vm(si, "rt-1").PowerOnVM_Task()
+        WaitForTask(fresh)
+        assert fresh._moId != tid
     finally:
-        v.stop()
+        Disconnect(si)

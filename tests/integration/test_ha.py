@@ -12,8 +12,8 @@ import threading
 import time
 import urllib.request
 
-from conftest import (BIN, PASSWORD, Agent, Harness, Vcsim, compliance_all, create,
-                      free_port, moref, wait_until, with_kms)
+from conftest import (BIN, PASSWORD, Agent, Harness, compliance_all, create,
+                      free_port, moref, wait_until)
 
 LEASE, BEAT = 4, 1
 
@@ -106,8 +106,8 @@ def lease_fields(v):
             if "vmcrypt-agent.lease." in l]
 
 
-def test_two_agents_one_acts_through_a_200_vm_burst(workdir):
-    v = with_kms(Vcsim(vms=0, dirpath=workdir))
+def test_two_agents_one_acts_through_a_200_vm_burst(testbed, workdir):
+    v = testbed(vms=0)
     h = Harness(v)
     agents = []
     try:
@@ -145,11 +145,10 @@ def test_two_agents_one_acts_through_a_200_vm_burst(workdir):
     finally:
         for x in agents:
             x.kill()
-        v.stop()
 
 
-def test_leader_killed_mid_burst_one_of_two_standbys_takes_over(workdir):
-    v = with_kms(Vcsim(vms=0, dirpath=workdir))
+def test_leader_killed_mid_burst_one_of_two_standbys_takes_over(testbed, workdir):
+    v = testbed(vms=0)
     h = Harness(v)
     agents = []
     try:
@@ -179,11 +178,10 @@ def test_leader_killed_mid_burst_one_of_two_standbys_takes_over(workdir):
     finally:
         for x in agents:
             x.kill()
-        v.stop()
 
 
-def test_leader_paused_past_its_lease_acts_on_nothing_after(workdir):
-    v = with_kms(Vcsim(vms=0, dirpath=workdir))
+def test_leader_paused_past_its_lease_acts_on_nothing_after(testbed, workdir):
+    v = testbed(vms=0)
     h = Harness(v)
     agents = []
     try:
@@ -216,11 +214,10 @@ def test_leader_paused_past_its_lease_acts_on_nothing_after(workdir):
             if x.p.poll() is None:
                 x.p.send_signal(signal.SIGCONT)
             x.kill()
-        v.stop()
 
 
-def test_vcenter_restarted_under_a_pair_one_leader_after(workdir):
-    v = with_kms(Vcsim(vms=0, dirpath=workdir))
+def test_vcenter_restarted_under_a_pair_one_leader_after(testbed, workdir):
+    v = testbed(vms=0)
     h = Harness(v)
     agents = []
     try:
@@ -251,11 +248,10 @@ def test_vcenter_restarted_under_a_pair_one_leader_after(workdir):
     finally:
         for x in agents:
             x.kill()
-        v.stop()
 
 
-def test_reconcile_beside_a_leader_refuses_and_acts_once_it_is_gone(workdir):
-    v = with_kms(Vcsim(vms=0, dirpath=workdir))
+def test_reconcile_beside_a_leader_refuses_and_acts_once_it_is_gone(testbed, workdir):
+    v = testbed(vms=0)
     h = Harness(v)
     a = None
     try:
@@ -283,15 +279,14 @@ def test_reconcile_beside_a_leader_refuses_and_acts_once_it_is_gone(workdir):
     finally:
         if a:
             a.kill()
-        v.stop()
 
 
-def test_without_the_custom_field_privilege_it_says_so_and_acts_on_nothing(workdir):
+def test_without_the_custom_field_privilege_it_says_so_and_acts_on_nothing(testbed, workdir):
     """An account without Global.ManageCustomFields (an upgrade without the
     new privilege): vCenter answers AddCustomFieldDef with NoPermission.  The
     agent names the privilege and the way out, and changes nothing;
     <ha enabled="false"/> runs it as a single agent without a lease."""
-    v = with_kms(Vcsim(vms=0, dirpath=workdir))
+    v = testbed(vms=0)
     h = Harness(v)
     a = b = None
     try:
@@ -318,4 +313,3 @@ def test_without_the_custom_field_privilege_it_says_so_and_acts_on_nothing(workd
         for x in (a, b):
             if x:
                 x.kill()
-        v.stop()

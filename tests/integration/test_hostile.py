@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from conftest import (BIN, PASSWORD, SANITIZED, VALGRIND, Agent, Harness, Vcsim,
-                      compliant, create, wait_until, with_kms)
+from conftest import (BIN, PASSWORD, SANITIZED, VALGRIND, Agent, Harness,
+                      compliant, create, wait_until)
 
 # Memory bounds hold for the real build; under ASan (shadow memory, a
 # 256 MB quarantine of freed blocks) only a loose bound is meaningful.
@@ -26,10 +26,8 @@ MODES = {
 
 
 @pytest.fixture(scope="module")
-def vc(tmp_path_factory):
-    v = with_kms(Vcsim(vms=1, dirpath=str(tmp_path_factory.mktemp("hostile"))))
-    yield v
-    v.stop()
+def vc(testbed_module):
+    return testbed_module()
 
 
 def short_timeout_config(v):

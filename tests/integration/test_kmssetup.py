@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import (PASSWORD, Harness, Vcsim, agent, kms_endpoint, make_cert, with_kms)
+from conftest import (PASSWORD, Harness, agent, kms_endpoint, make_cert, with_kms)
 
 
 def sha1(crt):
@@ -55,10 +55,8 @@ def ca_kms(v, workdir, name):
 
 
 @pytest.fixture
-def bare(workdir):
-    v = Vcsim(vms=1, dirpath=workdir)
-    yield v
-    v.stop()
+def bare(testbed):
+    return testbed(kms=False)
 
 
 @pytest.mark.api

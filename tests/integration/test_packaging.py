@@ -19,8 +19,7 @@ import urllib.request
 
 import pytest
 
-from conftest import PASSWORD, Harness, Vcsim, compliant, create, free_port, wait_until, \
-    with_kms
+from conftest import PASSWORD, Harness, compliant, create, free_port, wait_until
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DEBS = glob.glob(os.path.join(ROOT, "build", "pkg", "vmcrypt-agent_*.deb"))
@@ -100,7 +99,7 @@ def test_deb_lintian_clean():
     assert not [l for l in r.stdout.splitlines() if l[:2] in ("E:", "W:")]
 
 
-def test_deb_install_run_as_the_unit_remove(deb, workdir):
+def test_deb_install_run_as_the_unit_remove(deb, testbed, workdir):
     sh("dpkg", "-i", deb)
     for f in ("/usr/bin/vmcrypt-agent", UNIT, "/etc/vmcrypt-agent/vmcrypt-agent.xml",
               "/usr/lib/sysusers.d/vmcrypt-agent.conf",
@@ -118,62 +117,59 @@ def test_deb_install_run_as_the_unit_remove(deb, workdir):
     assert "make VM encryption the default in VMware vCenter" in man
 
     # Point the installed configuration at vcsim, as an admin would.
-    v = with_kms(Vcsim(vms=1, dirpath=workdir))
-    try:
-        shutil.copy(v.crt, "/etc/vmcrypt-agent/vcenter-ca.pem")
-        os.chmod("/etc/vmcrypt-agent/vcenter-ca.pem", 0o644)
-        port = free_port()
-        conf = open("/etc/vmcrypt-agent/vmcrypt-agent.xml").read()
-        conf = conf.replace("https://vcenter.example.com/sdk", v.url)
-        conf = conf.replace("svc-vmcrypt@vsphere.local", "svc-vmcrypt")
-        conf = conf.replace("    <!-- Trust: the system CA store by default.",
-                            '    <tls ca-file="/etc/vmcrypt-agent/vcenter-ca.pem"/>\n'
-                            "    <!-- Trust: the system CA store by default.")
-        conf = conf.replace("127.0.0.1:9480", f"127.0.0.1:{port}")
-        with open("/etc/vmcrypt-agent/vmcrypt-agent.xml", "w") as f:
-            f.write(conf)
-        with open("/etc/vmcrypt-agent/vcenter.password", "w") as f:
-            f.write(PASSWORD + "\n")
-        os.chmod("/etc/vmcrypt-agent/vcenter.password", 0o600)
+    v = testbed()
+    shutil.copy(v.crt, "/etc/vmcrypt-agent/vcenter-ca.pem")
+    os.chmod("/etc/vmcrypt-agent/vcenter-ca.pem", 0o644)
+    port = free_port()
+    conf = open("/etc/vmcrypt-agent/vmcrypt-agent.xml").read()
+    conf = conf.replace("https://vcenter.example.com/sdk", v.url)
+    conf = conf.replace("svc-vmcrypt@vsphere.local", "svc-vmcrypt")
+    conf = conf.replace("    <!-- Trust: the system CA store by default.",
+                        '    <tls ca-file="/etc/vmcrypt-agent/vcenter-ca.pem"/>\n'
+                        "    <!-- Trust: the system CA store by default.")
+    conf = conf.replace("127.0.0.1:9480", f"127.0.0.1:{port}")
+    with open("/etc/vmcrypt-agent/vmcrypt-agent.xml", "w") as f:
+        f.write(conf)
+    with open("/etc/vmcrypt-agent/vcenter.password", "w") as f:
+        f.write(PASSWORD + "\n")
+    os.chmod("/etc/vmcrypt-agent/vcenter.password", 0o600)
 
-        os.makedirs(CRED, exist_ok=True)
-        shutil.copy("/etc/vmcrypt-agent/vcenter.password", f"{CRED}/vcenter.password")
-        state_dir(u, "/var/lib/vmcrypt-agent")
-        wd = int(unit_values("WatchdogSec")[0].rstrip("s")) * 1000000
-        prefix, ns, nsock = as_unit(u, CRED, "notify", f"WATCHDOG_USEC={wd}")
-        for pre in unit_values("ExecStartPre"):
-            sh(*prefix, *pre.split())
-        (start,) = unit_values("ExecStart")
-        log = open(os.path.join(workdir, "unit.log"), "w")
-        p = subprocess.Popen([*prefix, *start.split()], stdout=log, stderr=log, umask=0o077)
-        try:
-            msgs = []
-            while not any("READY=1" in m for m in msgs):
-                msgs.append(ns.recv(4096).decode())
-            h = Harness(v)
-            create(v, "pkg-vm")
-            wait_until(lambda: compliant(v, h, "pkg-vm"), 30, "pkg-vm compliant")
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
-                assert r.status == 200
-            # It runs as the service user, and the checkpoint is its own.
-            st = os.stat("/var/lib/vmcrypt-agent/checkpoint")
-            assert st.st_uid == u.pw_uid and (st.st_mode & 0o077) == 0
-            # setpriv execs the agent: the same pid, now the service user.
-            uid = [l for l in open(f"/proc/{p.pid}/status") if l.startswith("Uid:")][0]
-            assert uid.split()[1:] == [str(u.pw_uid)] * 4, uid
-            caps = [l for l in open(f"/proc/{p.pid}/status") if l.startswith("CapEff:")][0]
-            assert int(caps.split()[1], 16) == 0
-            p.send_signal(signal.SIGTERM)
-            assert p.wait(30) == 0, open(log.name).read()
-        finally:
-            if p.poll() is None:
-                p.kill()
-            ns.close()
-            os.unlink(nsock)
-        text = open(log.name).read()
-        assert PASSWORD not in text
+    os.makedirs(CRED, exist_ok=True)
+    shutil.copy("/etc/vmcrypt-agent/vcenter.password", f"{CRED}/vcenter.password")
+    state_dir(u, "/var/lib/vmcrypt-agent")
+    wd = int(unit_values("WatchdogSec")[0].rstrip("s")) * 1000000
+    prefix, ns, nsock = as_unit(u, CRED, "notify", f"WATCHDOG_USEC={wd}")
+    for pre in unit_values("ExecStartPre"):
+        sh(*prefix, *pre.split())
+    (start,) = unit_values("ExecStart")
+    log = open(os.path.join(workdir, "unit.log"), "w")
+    p = subprocess.Popen([*prefix, *start.split()], stdout=log, stderr=log, umask=0o077)
+    try:
+        msgs = []
+        while not any("READY=1" in m for m in msgs):
+            msgs.append(ns.recv(4096).decode())
+        h = Harness(v)
+        create(v, "pkg-vm")
+        wait_until(lambda: compliant(v, h, "pkg-vm"), 30, "pkg-vm compliant")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+            assert r.status == 200
+        # It runs as the service user, and the checkpoint is its own.
+        st = os.stat("/var/lib/vmcrypt-agent/checkpoint")
+        assert st.st_uid == u.pw_uid and (st.st_mode & 0o077) == 0
+        # setpriv execs the agent: the same pid, now the service user.
+        uid = [l for l in open(f"/proc/{p.pid}/status") if l.startswith("Uid:")][0]
+        assert uid.split()[1:] == [str(u.pw_uid)] * 4, uid
+        caps = [l for l in open(f"/proc/{p.pid}/status") if l.startswith("CapEff:")][0]
+        assert int(caps.split()[1], 16) == 0
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(30) == 0, open(log.name).read()
     finally:
-        v.stop()
+        if p.poll() is None:
+            p.kill()
+        ns.close()
+        os.unlink(nsock)
+    text = open(log.name).read()
+    assert PASSWORD not in text
 
     # Remove: the program and the unit go, the edited conffile stays.
     sh("dpkg", "--remove", "vmcrypt-agent")
@@ -233,7 +229,7 @@ def start_instance(name, v, u, workdir):
     return p, port, ns
 
 
-def test_deb_two_instances_side_by_side(deb, workdir):
+def test_deb_two_instances_side_by_side(deb, testbed, workdir):
     """Issue #17 point 2: the .deb's template unit passes systemd-analyze
     verify, and two instances, vmcrypt-agent@paris and @lyon, run side by
     side against two test vCenters: each its own configuration,
@@ -246,9 +242,7 @@ def test_deb_two_instances_side_by_side(deb, workdir):
     vcs, procs = [], []
     try:
         for name in ("paris", "lyon"):
-            d = os.path.join(workdir, name)
-            os.makedirs(d)
-            v = with_kms(Vcsim(vms=0, dirpath=d))
+            v = testbed(vms=0, name=name)
             vcs.append(v)
             p, port, ns = start_instance(name, v, u, workdir)
             procs.append((p, port, ns))
@@ -281,8 +275,6 @@ def test_deb_two_instances_side_by_side(deb, workdir):
                 p.kill()
             ns.close()
             os.unlink(p.nsock)
-        for v in vcs:
-            v.stop()
         for name in ("paris", "lyon"):
             for f in (f"{name}.xml", f"{name}.password", f"{name}-ca.pem"):
                 if os.path.exists(f"/etc/vmcrypt-agent/{f}"):

@@ -9,15 +9,13 @@ import time
 
 import pytest
 
-from conftest import (PASSWORD, SANITIZED, VALGRIND, Agent, Harness, Vcsim, agent,
-                      compliance_all, compliant, create, wait_until, with_kms)
+from conftest import (PASSWORD, SANITIZED, VALGRIND, Agent, Harness, agent,
+                      compliance_all, compliant, create, wait_until)
 
 
 @pytest.fixture
-def vc(workdir):
-    v = with_kms(Vcsim(vms=1, dirpath=workdir))
-    yield v
-    v.stop()
+def vc(testbed):
+    return testbed()
 
 
 def agent_sessions(v):
@@ -175,7 +173,7 @@ def test_no_core_dump_carries_secrets(vc, workdir):
     assert cores(run) == [], cores(run)
 
 
-def test_vcenter_hangs_then_recovers(workdir):
+def test_vcenter_hangs_then_recovers(testbed, workdir):
     """vCenter stops answering (SIGSTOP) for 60 s: calls time out, the loop
     stays responsive (/metrics answers at once throughout), /healthz says
     unhealthy; after SIGCONT it recovers by itself and a VM created then
@@ -190,7 +188,7 @@ def test_vcenter_hangs_then_recovers(workdir):
             with e:
                 return e.code
 
-    v = with_kms(Vcsim(vms=1, dirpath=workdir))
+    v = testbed()
     h = Harness(v)
     cfg = v.config()
     text = open(cfg).read().replace('pbm-path="/pbm"', 'pbm-path="/pbm" timeout="10"')
@@ -230,7 +228,6 @@ def test_vcenter_hangs_then_recovers(workdir):
         except ProcessLookupError:
             pass
         a.kill()
-        v.stop()
 
 
 def test_kms_fails_30_percent_of_the_time(vc, workdir):
@@ -281,7 +278,7 @@ def metric(port, name):
     return None
 
 
-def test_vcenter_killed_and_restarted_during_burst(workdir):
+def test_vcenter_killed_and_restarted_during_burst(testbed, workdir):
     """Issue #8 point 1. 300 VMs are created by 4 concurrent govc clients.
     Part-way through, the agent falls behind (SIGSTOP), vCenter's inventory
     is saved with govc object.save, and vcsimd is SIGKILLed; it comes back
@@ -291,7 +288,7 @@ def test_vcenter_killed_and_restarted_during_burst(workdir):
     and every one of the 300 ends compliant, checked with govc."""
     import threading
     from conftest import compliance_all
-    v = with_kms(Vcsim(vms=1, dirpath=workdir))
+    v = testbed()
     h = Harness(v)
     a = None
     names = [f"burst-{i:03d}" for i in range(300)]
@@ -380,17 +377,16 @@ def test_vcenter_killed_and_restarted_during_burst(workdir):
             if a.p.poll() is None:
                 a.p.send_signal(signal.SIGCONT)
             a.kill()
-        v.stop()
     assert PASSWORD not in a.text()
 
 
-def test_restarted_agent_follows_the_task_it_left_running(workdir):
+def test_restarted_agent_follows_the_task_it_left_running(testbed, workdir):
     """The agent is SIGKILLed right after it started a (3 s) ReconfigVM_Task.
     The next run finds the task in the VM's recentTask, follows it instead
     of reconfiguring again, and the VM ends compliant with exactly one
     reconfigure."""
     from conftest import moref
-    v = with_kms(Vcsim(vms=0, dirpath=workdir, args=("-task-delay", "ReconfigVm=3000")))
+    v = testbed(vms=0, args=("-task-delay", "ReconfigVm=3000"))
     h = Harness(v)
     a = b = None
     try:
@@ -410,17 +406,16 @@ def test_restarted_agent_follows_the_task_it_left_running(workdir):
         for x in (a, b):
             if x:
                 x.kill()
-        v.stop()
 
 
-def test_task_lost_in_a_vcenter_restart_is_done_again(workdir):
+def test_task_lost_in_a_vcenter_restart_is_done_again(testbed, workdir):
     """vCenter restarts while the agent's ReconfigVM_Task runs.  The task
     does not survive the restart (the test bed, like vCenter, knows no task
     of the previous run), so the agent must not wait for it forever: the
     task counts as vanished, the VM is read again and reconfigured, and it
     ends compliant (checked with govc)."""
     from conftest import moref
-    v = with_kms(Vcsim(vms=0, dirpath=workdir, args=("-task-delay", "ReconfigVm=8000")))
+    v = testbed(vms=0, args=("-task-delay", "ReconfigVm=8000"))
     h = Harness(v)
     a = None
     try:
@@ -439,13 +434,12 @@ def test_task_lost_in_a_vcenter_restart_is_done_again(workdir):
     finally:
         if a:
             a.kill()
-        v.stop()
 
 
 CHECKPOINT_RE = r"\Avmcrypt-agent checkpoint 1\nkey (\d+)\ntime (\d{4}-\d\d-\d\dT[0-9:.]+(Z|[+-]\d\d:\d\d))\n\Z"
 
 
-def test_sigkill_20_times_during_a_500_vm_burst(workdir):
+def test_sigkill_20_times_during_a_500_vm_burst(testbed, workdir):
     """Issue #8 point 5. 500 VMs are created by 4 concurrent govc clients
     while the agent is SIGKILLed at 20 random moments and started again at
     once (reconfigure tasks take 300 ms, so kills land with tasks in
@@ -455,7 +449,7 @@ def test_sigkill_20_times_during_a_500_vm_burst(workdir):
     import re
     import threading
     from conftest import compliance_all
-    v = with_kms(Vcsim(vms=0, dirpath=workdir, args=("-task-delay", "ReconfigVm=300")))
+    v = testbed(vms=0, args=("-task-delay", "ReconfigVm=300"))
     h = Harness(v)
     names = [f"k-{i:03d}" for i in range(500)]
     done, errors = [], []
@@ -512,7 +506,6 @@ def test_sigkill_20_times_during_a_500_vm_burst(workdir):
     finally:
         for a in agents:
             a.kill()
-        v.stop()
 
 
 def test_reload_while_enforcing(vc, workdir):

@@ -14,8 +14,7 @@ import zlib
 
 import pytest
 
-from conftest import PASSWORD, Agent, Harness, Vcsim, agent, compliant, create, \
-    wait_until, with_kms
+from conftest import PASSWORD, Agent, Harness, agent, compliant, create, wait_until
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROME_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -24,10 +23,10 @@ CHROME_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
 
 
 @pytest.fixture
-def scene(workdir):
+def scene(testbed, workdir):
     """vcsim with: VMs brought to policy by the agent, one vmx-11, one
     excluded, one whose name a spreadsheet would run as a formula."""
-    v = with_kms(Vcsim(vms=1, dirpath=workdir))
+    v = testbed()
     create(v, "old-vm", "-version", "vmx-11")
     create(v, "skip-me")
     cfg = v.config(extra="  <exclusions><name-pattern>skip-*</name-pattern></exclusions>\n")
@@ -39,8 +38,7 @@ def scene(workdir):
                30, "new VMs compliant")
     time.sleep(1.5)     # the audit events of the completed tasks
     a.stop()
-    yield v, cfg
-    v.stop()
+    return v, cfg
 
 
 def report(cfg, fmt, out):
@@ -180,21 +178,18 @@ def test_html_offline_chart_and_table(scene, workdir):
         shutil.copy(shot, os.path.join(os.environ["VMCRYPT_ARTIFACTS"], "report.png"))
 
 
-def test_bad_options(workdir):
-    v = Vcsim(vms=1, dirpath=workdir)
-    try:
-        cfg = v.config()
-        for args in (["--since", "5x"], ["--since", "0"], ["--format", "pdf"], ["extra"]):
-            r = agent("report", "--config", cfg, *args)
-            assert r.returncode == 2, (args, r.stderr)
-            assert r.stderr.strip() and r.stdout == ""
-        r = agent("report", "--config", cfg, "--output", "/nonexistent/dir/r.html")
-        assert r.returncode == 1 and "cannot write /nonexistent/dir/r.html" in r.stderr
-    finally:
-        v.stop()
+def test_bad_options(testbed):
+    v = testbed(kms=False)
+    cfg = v.config()
+    for args in (["--since", "5x"], ["--since", "0"], ["--format", "pdf"], ["extra"]):
+        r = agent("report", "--config", cfg, *args)
+        assert r.returncode == 2, (args, r.stderr)
+        assert r.stderr.strip() and r.stdout == ""
+    r = agent("report", "--config", cfg, "--output", "/nonexistent/dir/r.html")
+    assert r.returncode == 1 and "cannot write /nonexistent/dir/r.html" in r.stderr
 
 
-def test_fleet_report_one_file_for_several_vcenters(workdir):
+def test_fleet_report_one_file_for_several_vcenters(testbed, workdir):
     """Issue #17 point 2: `report --config A --config B` writes one fleet
     report (JSON, CSV, HTML): a row per vCenter with its summary and a row
     per VM naming its vCenter, each checked against govc on that vCenter.
@@ -202,76 +197,71 @@ def test_fleet_report_one_file_for_several_vcenters(workdir):
     status saying so; a bad configuration stops everything before any
     vCenter is contacted."""
     sites = []
-    try:
-        for name, n in (("paris", 2), ("lyon", 3)):
-            d = os.path.join(workdir, name)
-            os.makedirs(d)
-            v = with_kms(Vcsim(vms=0, dirpath=d))
-            for i in range(n):
-                create(v, f"{name}-{i}")
-            create(v, f"{name}-old", "-version", "vmx-11")
-            pw = os.path.join(d, "vcenter.password")
-            with open(pw, "w") as f:
-                f.write(PASSWORD + "\n")
-            os.chmod(pw, 0o600)
-            cfg = v.config()
-            text = open(cfg).read().replace("<vcenter ", f'<vcenter password-file="{pw}" ', 1)
-            with open(cfg, "w") as f:
-                f.write(text)
-            sites.append((name, v, cfg))
-        # Without password files: the one environment variable cannot serve
-        # two vCenters; said before anything is contacted.
-        r = agent("report", "--config", sites[0][1].config(), "--config",
-                  sites[1][1].config(), "--format", "json")
-        assert r.returncode == 3 and "give each vCenter's configuration its " \
-            "password-file" in r.stderr, r.stderr
-        cfgs = [a for _, _, c in sites for a in ("--config", c)]
-        out = os.path.join(workdir, "fleet.json")
-        r = agent("report", *cfgs, "--format", "json", "--output", out)
-        assert r.returncode == 0, r.stderr
-        doc = json.load(open(out))
-        assert [x["vcenter"] for x in doc["vcenters"]] == [v.url for _, v, _ in sites]
-        for (name, v, _), x in zip(sites, doc["vcenters"]):
-            names = set(v.govc("find", "/", "-type", "m", "-name", "*").split())
-            got = {f"/{r['folder']}/{r['name']}".replace("//", "/") for r in doc["vms"]
-                   if r["vcenter"] == v.url}
-            mine = {r["name"] for r in doc["vms"] if r["vcenter"] == v.url}
-            assert mine == {n.rsplit("/", 1)[1] for n in names}, (mine, names)
-            assert x["error"] is None and x["vms"] == len(mine)
-            assert x["summary"]["hw-too-old"] == 1 and x["summary"]["pending"] == len(mine) - 1
-        assert doc["summary"]["hw-too-old"] == 2 and doc["in_scope"] == 5
-        assert len(doc["vms"]) == 7
+    for name, n in (("paris", 2), ("lyon", 3)):
+        v = testbed(vms=0, name=name)
+        d = v.dir
+        for i in range(n):
+            create(v, f"{name}-{i}")
+        create(v, f"{name}-old", "-version", "vmx-11")
+        pw = os.path.join(d, "vcenter.password")
+        with open(pw, "w") as f:
+            f.write(PASSWORD + "\n")
+        os.chmod(pw, 0o600)
+        cfg = v.config()
+        text = open(cfg).read().replace("<vcenter ", f'<vcenter password-file="{pw}" ', 1)
+        with open(cfg, "w") as f:
+            f.write(text)
+        sites.append((name, v, cfg))
+    # Without password files: the one environment variable cannot serve
+    # two vCenters; said before anything is contacted.
+    r = agent("report", "--config", sites[0][1].config(), "--config",
+              sites[1][1].config(), "--format", "json")
+    assert r.returncode == 3 and "give each vCenter's configuration its " \
+        "password-file" in r.stderr, r.stderr
+    cfgs = [a for _, _, c in sites for a in ("--config", c)]
+    out = os.path.join(workdir, "fleet.json")
+    r = agent("report", *cfgs, "--format", "json", "--output", out)
+    assert r.returncode == 0, r.stderr
+    doc = json.load(open(out))
+    assert [x["vcenter"] for x in doc["vcenters"]] == [v.url for _, v, _ in sites]
+    for (name, v, _), x in zip(sites, doc["vcenters"]):
+        names = set(v.govc("find", "/", "-type", "m", "-name", "*").split())
+        got = {f"/{r['folder']}/{r['name']}".replace("//", "/") for r in doc["vms"]
+               if r["vcenter"] == v.url}
+        mine = {r["name"] for r in doc["vms"] if r["vcenter"] == v.url}
+        assert mine == {n.rsplit("/", 1)[1] for n in names}, (mine, names)
+        assert x["error"] is None and x["vms"] == len(mine)
+        assert x["summary"]["hw-too-old"] == 1 and x["summary"]["pending"] == len(mine) - 1
+    assert doc["summary"]["hw-too-old"] == 2 and doc["in_scope"] == 5
+    assert len(doc["vms"]) == 7
 
-        out = os.path.join(workdir, "fleet.csv")
-        assert agent("report", *cfgs, "--format", "csv", "--output", out).returncode == 0
-        rows = list(csv.DictReader(open(out, newline="")))
-        assert len(rows) == 7 and {r["vcenter"] for r in rows} == {v.url for _, v, _ in sites}
-        assert sorted(r["name"] for r in rows if r["vcenter"] == sites[1][1].url) == \
-            ["lyon-0", "lyon-1", "lyon-2", "lyon-old"]
+    out = os.path.join(workdir, "fleet.csv")
+    assert agent("report", *cfgs, "--format", "csv", "--output", out).returncode == 0
+    rows = list(csv.DictReader(open(out, newline="")))
+    assert len(rows) == 7 and {r["vcenter"] for r in rows} == {v.url for _, v, _ in sites}
+    assert sorted(r["name"] for r in rows if r["vcenter"] == sites[1][1].url) == \
+        ["lyon-0", "lyon-1", "lyon-2", "lyon-old"]
 
-        out = os.path.join(workdir, "fleet.html")
-        assert agent("report", *cfgs, "--format", "html", "--output", out).returncode == 0
-        html = open(out).read()
-        assert "2 vCenters" in html and html.count("<tr class=\"s-") == 7
-        assert all(v.url in html for _, v, _ in sites)
+    out = os.path.join(workdir, "fleet.html")
+    assert agent("report", *cfgs, "--format", "html", "--output", out).returncode == 0
+    html = open(out).read()
+    assert "2 vCenters" in html and html.count("<tr class=\"s-") == 7
+    assert all(v.url in html for _, v, _ in sites)
 
-        # Lyon goes away: the report is still written, Lyon's row says
-        # why, the exit status is 4 (vCenter unreachable).
-        sites[1][1].kill()
-        out = os.path.join(workdir, "fleet2.json")
-        r = agent("report", *cfgs, "--format", "json", "--output", out)
-        assert r.returncode == 4, r.stderr
-        doc = json.load(open(out))
-        assert doc["vcenters"][0]["error"] is None and doc["vcenters"][1]["error"]
-        assert {x["vcenter"] for x in doc["vms"]} == {sites[0][1].url}
-        assert sites[1][1].url.rsplit("/", 1)[0] + ": Connection refused" in r.stderr, r.stderr
+    # Lyon goes away: the report is still written, Lyon's row says
+    # why, the exit status is 4 (vCenter unreachable).
+    sites[1][1].kill()
+    out = os.path.join(workdir, "fleet2.json")
+    r = agent("report", *cfgs, "--format", "json", "--output", out)
+    assert r.returncode == 4, r.stderr
+    doc = json.load(open(out))
+    assert doc["vcenters"][0]["error"] is None and doc["vcenters"][1]["error"]
+    assert {x["vcenter"] for x in doc["vms"]} == {sites[0][1].url}
+    assert sites[1][1].url.rsplit("/", 1)[0] + ": Connection refused" in r.stderr, r.stderr
 
-        # A bad configuration among them: nothing written, exit 3.
-        bad = os.path.join(workdir, "bad.xml")
-        open(bad, "w").write("<vmcrypt-agent version='1'><nope/></vmcrypt-agent>")
-        out3 = os.path.join(workdir, "fleet3.json")
-        r = agent("report", "--config", sites[0][2], "--config", bad, "--output", out3)
-        assert r.returncode == 3 and not os.path.exists(out3), r.stderr
-    finally:
-        for _, v, _ in sites:
-            v.stop()
+    # A bad configuration among them: nothing written, exit 3.
+    bad = os.path.join(workdir, "bad.xml")
+    open(bad, "w").write("<vmcrypt-agent version='1'><nope/></vmcrypt-agent>")
+    out3 = os.path.join(workdir, "fleet3.json")
+    r = agent("report", "--config", sites[0][2], "--config", bad, "--output", out3)
+    assert r.returncode == 3 and not os.path.exists(out3), r.stderr

@@ -12,14 +12,12 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import (Agent, Harness, Vcsim, compliant, create, wait_until, with_kms)
+from conftest import (Agent, Harness, compliant, create, wait_until)
 
 
 @pytest.fixture
-def vc(workdir):
-    v = with_kms(Vcsim(vms=3, dirpath=workdir))
-    yield v
-    v.stop()
+def vc(testbed):
+    return testbed(vms=3)
 
 
 class NotifySocket:

@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from conftest import Harness, Vcsim, negotiated
+from conftest import Harness, negotiated
 
 ENV = ('<?xml version="1.0" encoding="UTF-8"?>'
        '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
@@ -31,13 +31,11 @@ GOOD = ('<RetrievePropertiesEx xmlns="urn:vim25">' + PC +
 
 
 @pytest.fixture
-def strict(workdir):
-    v = Vcsim(vms=1, dirpath=workdir)
+def strict(testbed):
+    v = testbed(kms=False)
     v.h = Harness(v)
-    yield v
-    v.h._req("DELETE", "/harness/violations")   # the bad requests were on purpose
-    v.violations = []
-    v.stop()
+    v.expect_violations = True                  # the bad requests are on purpose
+    return v
 
 
 def post(v, body, action=None, path="/sdk", agent="gSOAP/2.8"):
