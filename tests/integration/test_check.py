@@ -232,6 +232,8 @@ def test_unhealthy_kms_pauses_encryption_until_it_recovers(vc8, workdir):
         # Encrypted vMotion is still set; no key is asked for, nothing encrypted.
         wait_until(lambda: vm_state(vc8, "paused-1").get("migrate") == "required", 10,
                    "required vMotion on paused-1")
+        # Time passes on purpose: for 1 s no key is asked for, nothing is
+        # encrypted (no event to wait for: the point is that none comes).
         time.sleep(1)
         assert not vm_state(vc8, "paused-1").get("key")
         assert h.stats()["calls"].get("GenerateKey", 0) == before

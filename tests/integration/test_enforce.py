@@ -483,7 +483,10 @@ def test_kms_failure_backoff_breaker_and_recovery(kvc, workdir):
         # Required vMotion is still set while encryption waits for the KMS.
         wait_until(lambda: all(vm_state(kvc, n).get("migrate") == "required" for n in names),
                    10, "required vMotion on all 5")
-        time.sleep(6)
+        # The breaker at work: open 2 s after the first failure, its probe
+        # fails, open 4 s, the next probe fails too: open 8 s.
+        a.wait_log("KMS still unusable: ", timeout=20)
+        a.wait_log("; next try in 8 s", timeout=20)
         text = a.text()
         assert text.count("KMS unusable: ") == 1, text
         assert "retry 2 in" in text

@@ -191,7 +191,7 @@ def test_leader_paused_past_its_lease_acts_on_nothing_after(testbed, workdir):
         wait_until(lambda: issued(a) >= 30, 300, "30 reconfigures by the leader", step=0.2)
         a.p.send_signal(signal.SIGSTOP)
         b.wait_log("taken over from", timeout=LEASE + 4 * BEAT + 10)
-        time.sleep(BEAT)
+        time.sleep(BEAT)            # on purpose: still paused a beat after the takeover
         a.p.send_signal(signal.SIGCONT)
         a.wait_log("standby: ", timeout=3 * BEAT + 5)
         # What the old leader logs from now on: nothing issued.
@@ -225,7 +225,7 @@ def test_vcenter_restarted_under_a_pair_one_leader_after(testbed, workdir):
         saved = os.path.join(workdir, "inventory")
         v.save(saved)
         v.kill()
-        time.sleep(2)
+        time.sleep(2)               # on purpose: vCenter stays away for 2 s
         v.restart(saved)
         for x in agents:
             x.wait_log("event stream back; catching up on every VM", timeout=90)
@@ -296,7 +296,7 @@ def test_without_the_custom_field_privilege_it_says_so_and_acts_on_nothing(testb
         a = agent(v, workdir, 1)
         a.wait_log("lacks Global.ManageCustomFields", timeout=3 * BEAT + 10)
         assert 'run a single agent with <ha enabled="false"/>' in a.text()
-        time.sleep(2 * BEAT)
+        time.sleep(2 * BEAT)        # on purpose: two heartbeats pass, nothing is done
         assert "ReconfigVM_Task" not in a.text()
         assert h.stats()["reconfigs"] == {}
         assert "; standby (lease held by nobody yet)" in healthz(a)

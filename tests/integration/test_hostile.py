@@ -99,7 +99,7 @@ def test_running_agent_rides_out_a_hostile_answer(vc):
         h._req("POST", "/harness/hostile?method=RetrievePropertiesEx&mode=chunked")
         create(vc, "hostile-1")
         a.wait_log("larger than 32 MB: refused", timeout=30)
-        time.sleep(2)
+        time.sleep(2)           # on purpose: 2 s of refused answers change nothing
         assert not compliant(vc, h, "hostile-1")
         hwm = int([l for l in open(f"/proc/{a.p.pid}/status")
                    if l.startswith("VmHWM:")][0].split()[1])

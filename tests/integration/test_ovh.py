@@ -11,7 +11,7 @@ import ssl
 
 import pytest
 
-from conftest import BIN, free_port, make_cert
+from conftest import BIN, free_port, make_cert, wait_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FAKE = os.path.join(HERE, "..", "ovhfake", "ovhfake.py")
@@ -277,7 +277,7 @@ def test_fetch_thumbprint_from_the_kms(fake, workdir):
                           "-cert", crt, "-key", key], stdin=subprocess.PIPE,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        time.sleep(0.5)
+        wait_port(port, s, what="openssl s_server")
         r = register(fake, workdir, "--fetch-thumbprint", f"127.0.0.1:{port}")
         assert r.returncode == 0, r.stderr
     finally:
@@ -372,7 +372,7 @@ def test_not_the_api(workdir):
                          stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL)
     try:
-        time.sleep(0.5)
+        wait_port(port, s, what="openssl s_server")
         e = {k: v for k, v in os.environ.items() if not k.startswith("OVH_")}
         e.update(HOME=workdir, OVH_ENDPOINT=f"https://127.0.0.1:{port}/1.0",
                  OVH_APPLICATION_KEY=AK, OVH_APPLICATION_SECRET=AS, OVH_CONSUMER_KEY=CK)

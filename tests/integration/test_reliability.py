@@ -145,7 +145,8 @@ def test_no_core_dump_carries_secrets(vc, workdir):
     ctl = os.path.join(workdir, "control")
     os.mkdir(ctl)
     p = subprocess.Popen(["sleep", "60"], cwd=ctl, preexec_fn=allow_cores)
-    time.sleep(0.2)
+    # Popen returns once the child has exec'd: it is `sleep`, cores allowed.
+    assert open(f"/proc/{p.pid}/cmdline", "rb").read() == b"sleep\x0060\x00"
     p.send_signal(signal.SIGSEGV)
     p.wait()
     if not cores(ctl):

@@ -36,9 +36,20 @@ def scene(testbed, workdir):
     create(v, "=HYPERLINK(1)")
     wait_until(lambda: compliant(v, h, "new-vm") and compliant(v, h, "=HYPERLINK(1)"),
                30, "new VMs compliant")
-    time.sleep(1.5)     # the audit events of the completed tasks
+    # The audit events of the completed tasks are in vCenter before the
+    # agent stops (the JSON test compares the last one with the report).
+    wait_until(lambda: audited(v, "new-vm") and audited(v, "=HYPERLINK(1)"), 15,
+               "the audit events of the completed tasks")
     a.stop()
     return v, cfg
+
+
+def audited(v, name):
+    """The VM's latest vmcrypt-agent event in vCenter (govc events) says
+    its remediation completed."""
+    mine = [l for l in v.govc("events", "-n", "100", "vm/" + name).splitlines()
+            if "vmcrypt-agent: " in l]
+    return bool(mine) and "completed" in mine[-1]
 
 
 def report(cfg, fmt, out):

@@ -75,7 +75,7 @@ def test_systemd_notify_protocol(vc, workdir):
         # One ping every 200 ms: about 10 in 2 s (the reads after add up to
         # a few hundred ms).
         n = len(ns.poll())
-        time.sleep(2.0)
+        time.sleep(2.0)             # on purpose: the pings of 2 s are counted
         pings = [m for m in ns.poll()[n:] if m == "WATCHDOG=1"]
         assert 8 <= len(pings) <= 14, len(pings)
         # SIGHUP: RELOADING=1 with MONOTONIC_USEC, then READY=1 again.
@@ -226,7 +226,7 @@ def test_a_peer_that_closes_early_never_kills_the_agent(vc, workdir):
             s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             s.close()                       # RST: the answer meets a closed socket
         os.kill(a.p.pid, signal.SIGPIPE)
-        time.sleep(0.5)
+        time.sleep(0.5)             # on purpose: time to die of it, if it would
         assert a.p.poll() is None, "agent died: " + a.text()
         assert http(port, "/healthz")[0] == 200
         h = Harness(vc)
