@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 APT_PKGS="gcc make pkg-config gsoap libgsoap-dev libuv1-dev libxml2-dev zlib1g-dev
 libxml2-utils libssl-dev libjson-c-dev libinih-dev libcmocka-dev openssl python3
 python3-pytest python3-pip golang-go chromium
-dpkg-dev lintian rpm rpm2cpio cpio systemd man-db"
+dpkg-dev lintian rpm rpm2cpio cpio systemd man-db time"
 # `tests/setup-deps.sh fuzz` adds clang and its libFuzzer runtime.
 [ "${1:-}" = fuzz ] && APT_PKGS="$APT_PKGS clang libclang-rt-14-dev"
 
