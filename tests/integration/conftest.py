@@ -116,6 +116,22 @@ def wait_port(port, proc=None, timeout=30, what="server"):
             time.sleep(0.02)
 
 
+def wait_port(port, proc=None, timeout=30, what="server"):
+    """Returns once something accepts connections on 127.0.0.1:port; fails
+    if proc (the server) exits first or after timeout seconds."""
+    deadline = time.time() + timeout * SLOW
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return port
+        except OSError:
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError(f"{what} exited before it listened on port {port}")
+            if time.time() > deadline:
+                raise RuntimeError(f"{what}: nothing listens on port {port}")
+            time.sleep(0.02)
+
+
 def make_cert(d, cn="127.0.0.1", days=2):
     crt, key = os.path.join(d, "vc.crt"), os.path.join(d, "vc.key")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",

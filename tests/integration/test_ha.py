@@ -16,6 +16,8 @@ from conftest import (BIN, PASSWORD, Agent, Harness, compliance_all, create,
                       free_port, moref, wait_until)
 
 LEASE, BEAT = 4, 1
+# <enforce max-in-flight>'s default: the jobs an agent runs at once.
+IN_FLIGHT = 8
 
 
 def agent(v, workdir, i, wait="reconcile: "):
@@ -80,9 +82,13 @@ def issued(a):
     return a.text().count("; ReconfigVM_Task task-")
 
 
-def check_exactly_once(v, h, names, agents):
+def check_exactly_once(v, h, names, agents, cut_short=0):
     """Every VM compliant (govc), reconfigured exactly once, one key each,
-    and no error or warning about a VM in any agent's log."""
+    and no error or warning about a VM in any agent's log.  cut_short: the
+    leader was stopped (SIGKILL, SIGSTOP) in the middle of its jobs; each
+    of them (IN_FLIGHT at most) may have asked for its key already, and
+    vCenter answers a call it was sent whether or not the caller lives to
+    use the key.  Nobody else asks for a key twice."""
     def all_ok():
         c = compliance_all(v, h)
         return all(c.get(n) for n in names)
@@ -94,7 +100,8 @@ def check_exactly_once(v, h, names, agents):
     counts = sorted(st["reconfigs"].values())
     assert counts and counts[-1] == 1, counts[-10:]
     assert len(st["reconfigs"]) == len(names), (len(st["reconfigs"]), len(names))
-    assert st["calls"].get("GenerateKey") == len(names), st["calls"].get("GenerateKey")
+    gk = st["calls"].get("GenerateKey")
+    assert len(names) <= gk <= len(names) + cut_short, (gk, len(names), cut_short)
     for a in agents:
         bad = [l for l in a.text().splitlines()
                if (" error: " in l or "InvalidState" in l or "ConcurrentAccess" in l)]
@@ -164,7 +171,7 @@ def test_leader_killed_mid_burst_one_of_two_standbys_takes_over(testbed, workdir
         for t in ts:
             t.join(600)
         assert not errors, errors[:3]
-        check_exactly_once(v, h, names, agents[1:])
+        check_exactly_once(v, h, names, agents[1:], cut_short=IN_FLIGHT)
         new = [x for x in agents[1:] if "taken over from" in x.text()]
         assert len(new) == 1, [x.log for x in new]
         other = [x for x in agents[1:] if x is not new[0]][0]
@@ -202,7 +209,7 @@ def test_leader_paused_past_its_lease_acts_on_nothing_after(testbed, workdir):
         for t in ts:
             t.join(600)
         assert not errors and not more, (errors + more)[:3]
-        check_exactly_once(v, h, names, agents)
+        check_exactly_once(v, h, names, agents, cut_short=IN_FLIGHT)
         after = a.text()[mark:]
         assert "ReconfigVM_Task task-" not in after, after
         assert metrics(a)["vmcrypt_leader"] == 0
