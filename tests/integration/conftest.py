@@ -54,25 +54,62 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "api: the agent's behaviour depends on the vSphere API version; "
         "make check runs these again at 7.0.3.0 and 9.0.0.0")
+    config.addinivalue_line(
+        "markers", "scale: one of the long tests (hundreds of VMs, or a minute of "
+        "waiting by design); run first, so that the workers finish together")
+    config.addinivalue_line(
+        "markers", "asan_skip: reaches no line of agent/ that the rest of the suite "
+        "does not (gcov); .ci/run's ASan + UBSan run leaves it out")
+
+
+def pytest_collection_modifyitems(config, items):
+    """The long tests first (stable: the others keep their order), so that
+    pytest-xdist's workers start on them and none is left with one at the
+    end while the others idle."""
+    items.sort(key=lambda item: item.get_closest_marker("scale") is None)
 TASK_DELAY_S = max([int(x.split("=", 1)[1]) for x in TASK_DELAY.split(",") if "=" in x]
                    or [0]) / 1000.0
 PATHS = ["config.keyId", "config.migrateEncryption", "config.hardware.device",
          "runtime.powerState", "name"]
 
 
-def free_port():
-    """A port for a server a test starts (vcsimd, s_server, PyKMIP, the OVH
-    fake), free now.  Taken below the kernel's ephemeral range: a port from
-    that range can be taken, between this check and the server's bind, as
-    the source port of any outgoing connection on the machine (CI saw
-    "bind: address already in use" so)."""
-    import random
+def _port_range():
+    """The ports this process hands out: 10000 up to the kernel's ephemeral
+    range, split evenly between pytest-xdist's workers (gw0, gw1, ... of
+    PYTEST_XDIST_WORKER_COUNT), so two workers never pick the same port."""
     try:
         low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
     except (OSError, ValueError, IndexError):
         low = 32768
-    for _ in range(200):
-        port = random.randrange(10000, max(low, 10001))
+    low = max(low, 10001)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1)
+    i = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+    size = max((low - 10000) // max(count, 1), 1)
+    first = 10000 + (i % max(count, 1)) * size
+    return first, min(first + size, low)
+
+
+_PORTS = {}
+
+
+def free_port():
+    """A port for a server a test starts (vcsimd, s_server, PyKMIP, the OVH
+    fake, the agent's metrics), free now.  Taken below the kernel's
+    ephemeral range: a port from that range can be taken, between this
+    check and the server's bind, as the source port of any outgoing
+    connection on the machine (CI saw "bind: address already in use" so).
+    Each xdist worker has its own share of that range (_port_range), and
+    walks it from a random start, so a port it handed out is not handed
+    out again before the whole share has been used."""
+    import random
+    if not _PORTS:
+        first, end = _port_range()
+        _PORTS.update(first=first, end=end, next=random.randrange(first, end))
+    first, end = _PORTS["first"], _PORTS["end"]
+    for _ in range(min(end - first, 2000)):
+        port = _PORTS["next"]
+        _PORTS["next"] = first + (port + 1 - first) % (end - first)
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
@@ -82,38 +119,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_port(port, proc=None, timeout=30, what="server"):
-    """Returns once something accepts connections on 127.0.0.1:port; fails
-    if proc (the server) exits first or after timeout seconds."""
-    deadline = time.time() + timeout * SLOW
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return port
-        except OSError:
-            if proc is not None and proc.poll() is not None:
-                raise RuntimeError(f"{what} exited before it listened on port {port}")
-            if time.time() > deadline:
-                raise RuntimeError(f"{what}: nothing listens on port {port}")
-            time.sleep(0.02)
-
-
-def wait_port(port, proc=None, timeout=30, what="server"):
-    """Returns once something accepts connections on 127.0.0.1:port; fails
-    if proc (the server) exits first or after timeout seconds."""
-    deadline = time.time() + timeout * SLOW
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return port
-        except OSError:
-            if proc is not None and proc.poll() is not None:
-                raise RuntimeError(f"{what} exited before it listened on port {port}")
-            if time.time() > deadline:
-                raise RuntimeError(f"{what}: nothing listens on port {port}")
-            time.sleep(0.02)
 
 
 def wait_port(port, proc=None, timeout=30, what="server"):
@@ -284,6 +289,17 @@ class Vcsim:
 
 
 @pytest.fixture
+def machine_lock():
+    """For a test that changes the machine itself or reads what it may
+    change (the package installed, /etc/vmcrypt-agent): one such test at a
+    time, across pytest-xdist's workers and any other run on this machine."""
+    import fcntl
+    with open(os.path.join(tempfile.gettempdir(), "vmcrypt-agent-tests.lock"), "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+
+@pytest.fixture
 def workdir():
     if os.environ.get("VMCRYPT_KEEP"):          # debugging: keep logs and state
         yield tempfile.mkdtemp(prefix="vmcrypt-it-")
@@ -366,8 +382,9 @@ def testbed(workdir):
 @pytest.fixture(scope="module")
 def testbed_module(tmp_path_factory, request):
     """A factory of test beds shared by the tests of one module, stopped
-    after the last of them.  Each test that uses one fails on what a
-    strict vCenter refused while it ran."""
+    after the last of them (under pytest-xdist: of them on that worker;
+    each worker that runs some of them has its own).  Each test that uses
+    one fails on what a strict vCenter refused while it ran."""
     beds = Testbeds(str(tmp_path_factory.mktemp(request.module.__name__)))
     yield beds
     beds.stop()

@@ -395,6 +395,8 @@ def test_vm_on_vsan_that_encrypts_at_rest_is_not_encrypted_again(kvc, workdir):
     assert compliant(kvc, h, "on-vsan")
 
 
+@pytest.mark.scale
+@pytest.mark.asan_skip
 def test_sigkill_during_200_creations(testbed, workdir):
     v = testbed()
     h = Harness(v)

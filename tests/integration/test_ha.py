@@ -12,6 +12,8 @@ import threading
 import time
 import urllib.request
 
+import pytest
+
 from conftest import (BIN, PASSWORD, Agent, Harness, compliance_all, create,
                       free_port, moref, wait_until)
 
@@ -113,6 +115,8 @@ def lease_fields(v):
             if "vmcrypt-agent.lease." in l]
 
 
+@pytest.mark.scale
+@pytest.mark.asan_skip
 def test_two_agents_one_acts_through_a_200_vm_burst(testbed, workdir):
     v = testbed(vms=0)
     h = Harness(v)
@@ -154,6 +158,7 @@ def test_two_agents_one_acts_through_a_200_vm_burst(testbed, workdir):
             x.kill()
 
 
+@pytest.mark.scale
 def test_leader_killed_mid_burst_one_of_two_standbys_takes_over(testbed, workdir):
     v = testbed(vms=0)
     h = Harness(v)
@@ -187,6 +192,7 @@ def test_leader_killed_mid_burst_one_of_two_standbys_takes_over(testbed, workdir
             x.kill()
 
 
+@pytest.mark.scale
 def test_leader_paused_past_its_lease_acts_on_nothing_after(testbed, workdir):
     v = testbed(vms=0)
     h = Harness(v)

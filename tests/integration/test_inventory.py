@@ -100,6 +100,7 @@ def test_inventory_home_policy_equals_govc(vcsim):
         assert vm["homePolicy"] == want, vm["name"]
 
 
+@pytest.mark.scale
 def test_inventory_2000_vms_paged(testbed):
     v = testbed(vms=1000, kms=False)      # 1 host + 1 cluster pool = 2,000 VMs
     mine, doc = agent_view(v, ("--page-size", "300"))

@@ -50,7 +50,7 @@ def purge():
 
 
 @pytest.fixture
-def deb():
+def deb(machine_lock):
     assert DEBS, "build/pkg/*.deb missing: `make check` builds it (make deb)"
     purge()
     yield DEBS[0]

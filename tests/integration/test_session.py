@@ -122,7 +122,7 @@ def test_help_everywhere():
 DEFAULT = "/etc/vmcrypt-agent/vmcrypt-agent.xml"
 
 
-def test_commands_use_the_default_configuration(vcsim, workdir):
+def test_commands_use_the_default_configuration(vcsim, workdir, machine_lock):
     missing = os.path.join(workdir, "nope.xml")
     for cmd in ("run", "reconcile", "inventory", "check", "report"):
         r = agent(cmd, env={"VMCRYPT_AGENT_CONFIG": missing})
@@ -133,7 +133,8 @@ def test_commands_use_the_default_configuration(vcsim, workdir):
     r = agent("inventory", "--json", env={"VMCRYPT_AGENT_CONFIG": vcsim.config()})
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["vms"]
-    # Without the variable: the path the packages install and the unit reads.
+    # Without the variable: the path the packages install and the unit reads
+    # (test_packaging.py installs it: machine_lock keeps it out meanwhile).
     if not os.path.exists(DEFAULT):
         env = {k: v for k, v in os.environ.items() if k != "VMCRYPT_AGENT_CONFIG"}
         r = subprocess.run([BIN, "inventory"], env=env, capture_output=True, text=True)
