@@ -169,7 +169,13 @@ $(BUILD)/tests/vimtool: tests/tools/vimtool.c $(HEADERS) $(LIB)
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
-TOOLS := $(BUILD)/tools
+.PHONY: test-build integration-tsan
+# Everything the unit and integration suites run, built (make -jN test-build).
+test-build: $(BIN) $(BUILD)/tests/vimtool $(UNIT_BINS) tools
+
+# The test bed's Go programs (vcsimd, govc): never sanitized, so one copy
+# in build/tools serves every build (SANITIZE=1 and thread too).
+TOOLS := build/tools
 # setup-deps.sh installs Go 1.23 here on Debian 12 when the system Go is older.
 export PATH := /usr/lib/go-1.23/bin:$(PATH)
 tools: $(TOOLS)/govc $(TOOLS)/vcsimd $(TOOLS)/benchtool
@@ -187,13 +193,40 @@ TASK_DELAY ?= ReconfigVm=2000
 PYTEST_ENV = VMCRYPT_BIN=$(abspath $(BIN)) VMCRYPT_TOOLS=$(abspath $(TOOLS)) \
 	  VMCRYPT_SANITIZED=$(SANITIZE) VMCRYPT_VIMTOOL=$(abspath $(BUILD)/tests/vimtool) \
 	  VMCRYPT_TASK_DELAY=$(TASK_DELAY) PYTHONPATH=$(abspath .deps/python)
-integration: $(BIN) $(BUILD)/tests/vimtool tools packages
-	$(PYTEST_ENV) VMCRYPT_API=$(API) python3 -m pytest -q -rs -p no:cacheprovider tests/integration
+# JOBS: pytest-xdist workers for every integration target (JOBS=1: one
+# process, no xdist).  Each test owns its test bed, and each worker its
+# own share of the ports (tests/integration/conftest.py).  The tests wait
+# on vcsim and the task delay more than they compute, so more workers than
+# cores pay.  `make integration` on the 2-core machine, shared with other
+# builds (load 3 to 8): serial 1032 s; JOBS=3 345 s; JOBS=4 292 s (168
+# tests), 336 s (186); JOBS=6 254 s (186), every test passing.  The
+# sanitizer runs are CPU-bound: .ci/run gives them JOBS=4.
+JOBS    ?= 6
+# --dist loadgroup with no group marked: xdist's scope scheduler with one
+# test a scope, so each worker holds two tests at most and takes the next
+# as it ends one, the long ones (marked scale, collected first) first.
+# --dist load hands each worker a run of consecutive tests at the start,
+# and so every long test to one worker: 573 s at JOBS=4, 577 s at JOBS=2.
+# Tests that change the machine itself (the package) take a lock
+# (machine_lock), not a worker.
+XDIST    = $(if $(filter 1,$(JOBS)),-p no:xdist,-n $(JOBS) --dist loadgroup)
+PYTEST   = python3 -m pytest -q -rs -p no:cacheprovider $(XDIST)
+# IT_MARK: a pytest -m expression that narrows `make integration`
+# (.ci/run: IT_MARK="not asan_skip" under ASan).  A SANITIZE build leaves out
+# test_packaging.py: it runs the packaged release build (make deb), not
+# this one, and the plain stage ran it.
+IT_MARK ?=
+# The packages the plain run installs (make check builds them first and
+# passes IT_PACKAGES= to build them once).
+IT_PACKAGES ?= packages
+IT_SELECT = $(if $(SANITIZE),--ignore=tests/integration/test_packaging.py) \
+	  $(if $(IT_MARK),-m "$(IT_MARK)")
+integration: $(BIN) $(BUILD)/tests/vimtool tools $(if $(SANITIZE),,$(IT_PACKAGES))
+	$(PYTEST_ENV) VMCRYPT_API=$(API) $(PYTEST) --durations=10 $(IT_SELECT) tests/integration
 
 integration-api: $(BIN) $(BUILD)/tests/vimtool tools
 	@set -e; for v in $(API_MATRIX); do echo "== API $$v"; \
-	  $(PYTEST_ENV) VMCRYPT_API=$$v python3 -m pytest -q -rs -p no:cacheprovider -m api \
-	    tests/integration; done
+	  $(PYTEST_ENV) VMCRYPT_API=$$v $(PYTEST) --durations=5 -m api tests/integration; done
 
 # The suites that drive `run` (and so its threads), under ThreadSanitizer:
 # make SANITIZE=thread integration-tsan.  Timeouts are stretched (VMCRYPT_SLOW).
@@ -205,7 +238,7 @@ integration-tsan: $(BIN) $(BUILD)/tests/vimtool tools
 	@rm -f $(abspath $(BUILD))/tsan.*
 	TSAN_OPTIONS="log_path=$(abspath $(BUILD))/tsan second_deadlock_stack=1 \
 	  suppressions=$(abspath tests/tsan.supp)" VMCRYPT_SLOW=4 \
-	  $(PYTEST_ENV) VMCRYPT_API=$(API) python3 -m pytest -q -rs -p no:cacheprovider \
+	  $(PYTEST_ENV) VMCRYPT_API=$(API) $(PYTEST) --durations=10 \
 	  $(addprefix tests/integration/,$(TSAN_SUITES))
 	@bad=$$(grep -lE "(WARNING|ERROR): ThreadSanitizer" $(abspath $(BUILD))/tsan.* 2>/dev/null | \
 	  while read f; do grep -qvE "ThreadSanitizer: SEGV|^ *#|^==|^SUMMARY|^$$|can not provide" \
@@ -244,16 +277,20 @@ build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c build-fuzz/libvmcrypt.a
 fuzz-deps:
 	@tests/setup-deps.sh fuzz
 
-fuzz: $(addprefix build-fuzz/fuzz_,$(FUZZ_TARGETS))
-	@set -e; for t in $(FUZZ_TARGETS); do \
+# FUZZ_JOBS targets at a time (.ci/run: 2, one a core); each prints its
+# stats when it ends.  fuzz-build: the targets, built only.
+FUZZ_JOBS ?= 1
+.PHONY: fuzz-build
+fuzz-build: $(addprefix build-fuzz/fuzz_,$(FUZZ_TARGETS))
+fuzz: fuzz-build
+	@printf '%s\n' $(FUZZ_TARGETS) | xargs -P $(FUZZ_JOBS) -n 1 sh -c 't=$$1; \
 	  mkdir -p build-fuzz/corpus-$$t; \
-	  echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
 	  build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=1024 \
 	    -print_final_stats=1 -artifact_prefix=build-fuzz/ build-fuzz/corpus-$$t tests/fuzz/corpus/$$t \
 	    2>build-fuzz/fuzz_$$t.log \
-	    || { tail -40 build-fuzz/fuzz_$$t.log; exit 1; }; \
-	  grep -E "stat::number_of_executed_units|stat::peak_rss_mb" build-fuzz/fuzz_$$t.log; \
-	done
+	    || { echo "== fuzz_$$t FAILED"; tail -40 build-fuzz/fuzz_$$t.log; exit 1; }; \
+	  echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
+	  grep -E "stat::number_of_executed_units|stat::peak_rss_mb" build-fuzz/fuzz_$$t.log' sh
 
 # ---- benchmarks (not part of check) ------------------------------------------
 # make bench: full sizes (300 sequential, 1,000 burst, 10,000 catch-up, 10 min
@@ -321,11 +358,25 @@ packages: deb rpm
 deps:
 	@tests/setup-deps.sh
 
-check: deps
-	$(MAKE) all
-	$(MAKE) unit
-	$(MAKE) integration
-	$(MAKE) integration-api
+# make check: each stage prints its wall time, and the last lines add them
+# up (build/check-stages.txt keeps them: "SECONDS NAME" a line; .ci/run
+# prints them with its own).
+NPROC := $(shell nproc 2>/dev/null || echo 2)
+STAGES := $(abspath build/check-stages.txt)
+# $(call stage,NAME,COMMAND): runs COMMAND, prints and records its time.
+stage = s=$$(date +%s); rc=0; $(2) || rc=$$?; t=$$(( $$(date +%s) - s )); \
+	echo "$$t $(1)" >> $(STAGES); echo "==== $(1): $$t s"; \
+	[ $$rc -eq 0 ] || { echo "==== $(1) FAILED"; exit $$rc; }
+check:
+	@mkdir -p build && : > $(STAGES)
+	@$(call stage,deps,tests/setup-deps.sh)
+	@$(call stage,build,$(MAKE) -j$(NPROC) test-build packages)
+	@$(call stage,unit,$(MAKE) unit)
+	@$(call stage,layers,$(MAKE) layers)
+	@$(call stage,integration,$(MAKE) integration IT_PACKAGES=)
+	@$(call stage,API matrix,$(MAKE) integration-api)
+	@awk '{ t += $$1; printf "  %6d s  %s\n", $$1, substr($$0, length($$1) + 2) } \
+	  END { printf "make check: %d s (%d min %d s)\n", t, t / 60, t % 60 }' $(STAGES)
 
 demo: deps
 	$(MAKE) all tools
