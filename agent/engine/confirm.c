@@ -197,5 +197,5 @@ confirm_init(struct confirm *cf, const struct core *c, struct sched *s)
 	cf->tail = &cf->head;
 	uv_timer_init(c->loop, &cf->timer);
 	cf->timer.data = cf;
-	vmtable_on_enter(c->vms, VM_CONFIRM, enter_confirm, cf);
+	vm_table_on_enter(c->vms, VM_CONFIRM, enter_confirm, cf);
 }

@@ -467,7 +467,7 @@ loop_init(struct engine *e)
 	notes_init(&e->notes, &e->wake);
 	pool_init(&e->pool, &e->loop, e->s, engine_cfg(e)->timeout);
 	tasks_init(&e->tasks, &e->loop, &e->pool, &e->notes);
-	vmtable_init(&e->vms);
+	vm_table_init(&e->vms);
 	/* The parts that register on-enter actions in the VM table. */
 	sched_init(&e->sched, &e->core, &e->health, jobs_submit_enforce, &e->jobs);
 	jobs_init(&e->jobs, &e->core, &e->sched, &e->health);
@@ -598,7 +598,7 @@ engine_run(struct engine *e)
 	if ((rc = uv_loop_close(&e->loop)) != 0)
 		log_warnx("event loop closed with handles still open: %s", uv_strerror(rc));
 	tasks_free(&e->tasks);
-	vmtable_clear(&e->vms);
+	vm_table_clear(&e->vms);
 	notes_destroy(&e->notes);
 	if (e->exit_code == EXIT_OK)
 		e->exit_code = e->rec.exit_code;

@@ -360,5 +360,5 @@ jobs_init(struct jobs *js, const struct core *c, struct sched *s, struct health 
 	js->c = c;
 	js->sched = s;
 	js->health = h;
-	vmtable_on_enter(c->vms, VM_TASK, enter_task, js);
+	vm_table_on_enter(c->vms, VM_TASK, enter_task, js);
 }

@@ -196,6 +196,6 @@ sched_init(struct sched *s, const struct core *c, struct health *h, sched_submit
 	s->health = h;
 	s->submit = submit;
 	s->submit_arg = submit_arg;
-	vmtable_on_enter(c->vms, VM_BACKOFF, enter_backoff, s);
-	vmtable_on_enter(c->vms, VM_FAILED, enter_failed, s);
+	vm_table_on_enter(c->vms, VM_BACKOFF, enter_backoff, s);
+	vm_table_on_enter(c->vms, VM_FAILED, enter_failed, s);
 }

@@ -35,15 +35,15 @@ vm_sched_name(enum vm_sched s)
 static void append(void *, struct vmrec *, const char *);
 
 void
-vmtable_init(struct vmtable *t)
+vm_table_init(struct vmtable *t)
 {
 	memset(t, 0, sizeof(*t));
 	t->qtail = &t->qhead;
-	vmtable_on_enter(t, VM_QUEUED, append, t);
+	vm_table_on_enter(t, VM_QUEUED, append, t);
 }
 
 void
-vmtable_on_enter(struct vmtable *t, enum vm_sched s, vm_enter_fn fn, void *arg)
+vm_table_on_enter(struct vmtable *t, enum vm_sched s, vm_enter_fn fn, void *arg)
 {
 	t->enter[s].fn = fn;
 	t->enter[s].arg = arg;
@@ -58,7 +58,7 @@ rec_free(struct vmrec *r)
 }
 
 void
-vmtable_clear(struct vmtable *t)
+vm_table_clear(struct vmtable *t)
 {
 	for (size_t b = 0; b < VMTABLE_BUCKETS; b++)
 		while (t->buckets[b]) {
@@ -66,7 +66,7 @@ vmtable_clear(struct vmtable *t)
 			t->buckets[b] = r->hnext;
 			rec_free(r);
 		}
-	vmtable_init(t);
+	vm_table_init(t);
 }
 
 static unsigned

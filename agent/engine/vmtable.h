@@ -109,13 +109,13 @@ struct vmtable {
 	}		 enter[VM_SCHED_COUNT];
 };
 
-void		 vmtable_init(struct vmtable *);
+void		 vm_table_init(struct vmtable *);
 /* fn(arg, r, why) runs each time a VM enters state s, right after the
  * change (one action per state; QUEUED's is the table's own). */
-void		 vmtable_on_enter(struct vmtable *, enum vm_sched s, vm_enter_fn fn,
+void		 vm_table_on_enter(struct vmtable *, enum vm_sched s, vm_enter_fn fn,
 		    void *arg);
 /* Frees every record. */
-void		 vmtable_clear(struct vmtable *);
+void		 vm_table_clear(struct vmtable *);
 /* The record of moref; created (VM_IDLE) if create and not there. */
 struct vmrec	*vm_find(struct vmtable *, const char *moref, int create);
 void		 vm_remove(struct vmtable *, struct vmrec *);

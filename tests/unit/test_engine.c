@@ -75,7 +75,7 @@ test_every_transition(void **st)
 	for (int from = 0; from < VM_SCHED_COUNT; from++)
 		for (int to = 0; to < VM_SCHED_COUNT; to++) {
 			struct vmtable t;
-			vmtable_init(&t);
+			vm_table_init(&t);
 			struct vmrec *r = vm_find(&t, "vm-1", 1);
 			walk_to(&t, r, from);
 			int rc = vm_set_sched(&t, r, to, "test");
@@ -93,7 +93,7 @@ test_every_transition(void **st)
 				assert_int_equal(t.count[from], 1);
 				assert_int_equal(t.count[to], 0);
 			}
-			vmtable_clear(&t);
+			vm_table_clear(&t);
 		}
 }
 
@@ -102,7 +102,7 @@ test_event_while_busy(void **st)
 {
 	struct vmtable t;
 	(void)st;
-	vmtable_init(&t);
+	vm_table_init(&t);
 	struct vmrec *r = vm_find(&t, "vm-7", 1);
 	vm_enqueue(&t, r, "event");
 	assert_ptr_equal(vm_dequeue(&t), r);
@@ -120,7 +120,7 @@ test_event_while_busy(void **st)
 	assert_ptr_equal(vm_dequeue(&t), r);
 	vm_done(&t, r, "decided");
 	assert_int_equal(r->sched, VM_IDLE);
-	vmtable_clear(&t);
+	vm_table_clear(&t);
 }
 
 static void
@@ -129,7 +129,7 @@ test_queue_order_and_remove(void **st)
 	struct vmtable t;
 	char m[16];
 	(void)st;
-	vmtable_init(&t);
+	vm_table_init(&t);
 	for (int i = 0; i < 5; i++) {
 		snprintf(m, sizeof(m), "vm-%d", i);
 		vm_enqueue(&t, vm_find(&t, m, 1), "test");
@@ -146,7 +146,7 @@ test_queue_order_and_remove(void **st)
 	assert_null(vm_dequeue(&t));
 	assert_int_equal(t.n, 4);
 	assert_int_equal(t.count[VM_WORKING], 4);
-	vmtable_clear(&t);
+	vm_table_clear(&t);
 }
 
 /* ---------------------------------------------------------------- */
@@ -311,7 +311,7 @@ fake_new(int max_in_flight, int nvms)
 	f->core = (struct core){ .vms = &f->vms, .tasks = &f->tasks, .lease = &f->lease,
 	    .met = &f->met, .cfg = cfgref_new(c), .accepting = 1, .now = fake_now,
 	    .clock_arg = f };
-	vmtable_init(&f->vms);
+	vm_table_init(&f->vms);
 	health_init(&f->health, &f->core);
 	sched_init(&f->sched, &f->core, &f->health, fake_submit, f);
 	f->clock = 1000;
@@ -325,7 +325,7 @@ fake_new(int max_in_flight, int nvms)
 static void
 fake_free(struct fake *f)
 {
-	vmtable_clear(&f->vms);
+	vm_table_clear(&f->vms);
 	cfgref_drop(f->core.cfg);
 	free(f);
 }
@@ -528,10 +528,10 @@ test_on_enter(void **st)
 {
 	struct vmtable t;
 	(void)st;
-	vmtable_init(&t);
+	vm_table_init(&t);
 	memset(entered, 0, sizeof(entered));
-	vmtable_on_enter(&t, VM_TASK, count_entry, entered);
-	vmtable_on_enter(&t, VM_CONFIRM, count_entry, entered);
+	vm_table_on_enter(&t, VM_TASK, count_entry, entered);
+	vm_table_on_enter(&t, VM_CONFIRM, count_entry, entered);
 	struct vmrec *r = vm_find(&t, "vm-1", 1);
 	walk_to(&t, r, VM_CONFIRM);
 	assert_int_equal(entered[VM_TASK], 1);
@@ -545,7 +545,7 @@ test_on_enter(void **st)
 	assert_int_equal(vm_set_sched(&t, r, VM_WORKING, "test"), 0);
 	assert_int_equal(vm_set_sched(&t, r, VM_QUEUED, "test"), 0);
 	assert_ptr_equal(t.qhead, r);
-	vmtable_clear(&t);
+	vm_table_clear(&t);
 }
 
 /* The scheduler's own actions: entering BACKOFF sets the retry time from
