@@ -398,6 +398,12 @@ def test_setup_chains_the_guide_and_a_second_run_changes_nothing(bare, workdir):
         assert "nothing to change" in r.stdout
         assert [q for q in fake.requests() if q["method"] == "POST"] == posts
         assert AS not in r.stdout + r.stderr and PASSWORD not in r.stdout + r.stderr
+
+        # The last step can prove the whole path: check --canary.
+        r = run("--canary", "--power")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "== 5. " in r.stdout and "canary passed" in r.stdout
+        assert v.govc("find", "/", "-type", "m", "-name", "vmcrypt-canary-*").strip() == ""
     finally:
         fake.stop()
 
