@@ -45,11 +45,12 @@ cat >"$DIR/agent.xml" <<XML
 XML
 export VMCRYPT_VC_PASSWORD=demo-password
 # The guide, by the agent (`setup`): thumbprint, key provider, trust both
-# ways, default, Connection Status, encryption policy, readiness check.  The thumbprint is the one the KMS admin
+# ways, default, Connection Status, encryption policy, readiness check, and
+# the canary (a throwaway VM encrypted and deleted).  The thumbprint is the one the KMS admin
 # gives (here: read from its certificate with openssl).
 THUMB=$(openssl x509 -in "$DIR/kms.crt" -noout -fingerprint -sha1 | cut -d= -f2)
-echo "== vmcrypt-agent setup --thumbprint $THUMB"
-"$BIN" setup --config "$DIR/agent.xml" --thumbprint "$THUMB"
+echo "== vmcrypt-agent setup --thumbprint $THUMB --canary"
+"$BIN" setup --config "$DIR/agent.xml" --thumbprint "$THUMB" --canary
 echo "== vcsim at $URL; key providers as vCenter lists them (govc kms.ls):"
 "$TOOLS/govc" kms.ls
 echo "== vmcrypt-agent inventory (before): every VM pending"
