@@ -213,12 +213,7 @@ vim_create_vm(struct vconn *c, const struct vnewvm *n, struct vmoref *task)
 	    soap_call_vim__CreateVM_USCORETask(c->soap, c->s->url, c->s->action,
 	    vmoref_soap(c->soap, &n->folder), &spec, vmoref_soap(c->soap, &n->pool),
 	    n->host.value[0] ? vmoref_soap(c->soap, &n->host) : NULL, &r));
-	if (rc == 0) {
-		if (r.returnval == NULL)
-			rc = V_ERR_PROTO;
-		else
-			vmoref_set(task, r.returnval);
-	}
+	rc = vmoref_answer(rc, r.returnval, task);
 out:
 	soap_destroy(tmp);
 	soap_end(tmp);
@@ -248,12 +243,7 @@ vim_power(struct vconn *c, const struct vmoref *vm, int on, struct vmoref *task)
 		    vmoref_soap(c->soap, vm), &roff));
 		t = roff.returnval;
 	}
-	if (rc == 0) {
-		if (t == NULL)
-			rc = V_ERR_PROTO;
-		else
-			vmoref_set(task, t);
-	}
+	rc = vmoref_answer(rc, t, task);
 	return rc;
 }
 
@@ -266,12 +256,7 @@ vim_destroy(struct vconn *c, const struct vmoref *obj, struct vmoref *task)
 	VCALL(c, 0, "Destroy_Task", rc,
 	    soap_call_vim__Destroy_USCORETask(c->soap, c->s->url, c->s->action,
 	    vmoref_soap(c->soap, obj), &r));
-	if (rc == 0) {
-		if (r.returnval == NULL)
-			rc = V_ERR_PROTO;
-		else
-			vmoref_set(task, r.returnval);
-	}
+	rc = vmoref_answer(rc, r.returnval, task);
 	return rc;
 }
 

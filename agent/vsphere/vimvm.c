@@ -38,12 +38,7 @@ vim_create_event_collector(struct vconn *c, const char *begin_time,
 	VCALL(c, 0, "CreateCollectorForEvents", rc,
 	    soap_call_vim__CreateCollectorForEvents(c->soap, c->s->url, c->s->action,
 	    vmoref_soap(c->soap, &c->s->mo[VMO_EVENT_MANAGER]), &f, &r));
-	if (rc == 0) {
-		if (r.returnval == NULL)
-			rc = V_ERR_PROTO;
-		else
-			vmoref_set(out, r.returnval);
-	}
+	rc = vmoref_answer(rc, r.returnval, out);
 	vconn_reset(c);
 	return rc;
 }
@@ -231,12 +226,7 @@ vim_reconfigure(struct vconn *c, const struct vmoref *vm, const struct vreconfig
 	VCALL(c, 0, "ReconfigVM_Task", rc,
 	    soap_call_vim__ReconfigVM_USCORETask(c->soap, c->s->url, c->s->action,
 	    vmoref_soap(c->soap, vm), &spec, &r));
-	if (rc == 0) {
-		if (r.returnval == NULL)
-			rc = V_ERR_PROTO;
-		else
-			vmoref_set(task, r.returnval);
-	}
+	rc = vmoref_answer(rc, r.returnval, task);
 	return rc;
 }
 

@@ -444,12 +444,7 @@ vim_create_object_filter(struct vconn *c, const struct vmoref *pc,
 	    soap_call_vim__CreateFilter(c->soap, c->s->url, c->s->action,
 	    vmoref_soap(c->soap, pc), objects_spec(c->soap, obj, 1, type, paths, npaths),
 	    false_, &r));
-	if (rc == 0) {
-		if (r.returnval == NULL)
-			rc = V_ERR_PROTO;
-		else
-			vmoref_set(filter, r.returnval);
-	}
+	rc = vmoref_answer(rc, r.returnval, filter);
 	vconn_reset(c);
 	return rc;
 }

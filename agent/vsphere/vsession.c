@@ -48,6 +48,17 @@ vmoref_set(struct vmoref *m, const struct vim__ManagedObjectReference *r)
 	copystr(m->value, sizeof(m->value), r ? r->__item : NULL);
 }
 
+int
+vmoref_answer(int rc, const struct vim__ManagedObjectReference *r, struct vmoref *out)
+{
+	if (rc != 0)
+		return rc;
+	if (r == NULL)
+		return V_ERR_PROTO;
+	vmoref_set(out, r);
+	return 0;
+}
+
 struct vim__ManagedObjectReference *
 vmoref_soap(struct soap *soap, const struct vmoref *m)
 {

@@ -111,5 +111,8 @@ err_restore(struct vconn *c, const struct saved_err *e)
 	copystr(c->fault_type, sizeof(c->fault_type), e->fault_type);
 }
 struct vim__ManagedObjectReference *vmoref_soap(struct soap *, const struct vmoref *);
+/* A call that answers with a moref (a task, a view): rc, or
+ * V_ERR_PROTO when it came back without one; *out set on success. */
+int	vmoref_answer(int rc, const struct vim__ManagedObjectReference *r, struct vmoref *out);
 
 #endif
