@@ -1,5 +1,5 @@
 /* SPBM (storage policies) over the vim25 session: the policy on each VM's
- * home, and profile names.  Shares vim.c's session and call wrapper. */
+ * home, and profile names.  Shares vsession.c's session and call wrapper. */
 #ifndef VMCRYPT_PBM_H
 #define VMCRYPT_PBM_H
 

@@ -1,6 +1,6 @@
 /*
  * vim25 calls about key management and the account's privileges: part of
- * the SOAP module (it shares vim.c's session and call wrapper).  Results
+ * the SOAP module (it shares vsession.c's session and call wrapper).  Results
  * are handed out as the plain types of kms.h.
  */
 #include "vsoap_int.h"

@@ -71,7 +71,7 @@ int	vconn_finish(struct vconn *, int soaprc, const char *op, int attempt);
 
 /* A gSOAP context with the limits every answer is read under. */
 struct soap *vsoap_new(void);
-/* Hand a decoded answer to the callbacks (vim.c). */
+/* Hand a decoded answer to the callbacks (vprop.c). */
 int	vim_deliver_objects(struct vconn *, const struct vim__RetrieveResult *,
 	    vobject_cb, void *);
 int	vim_deliver_updates(const struct vim__UpdateSet *, vupdate_cb, void *);

@@ -37,7 +37,7 @@ API = os.environ.get("VMCRYPT_API", "8.0.3.0")
 # seconds to minutes): vcsimd -task-delay, e.g. "ReconfigVm=1500".  The
 # delay also makes every wait for a reconfigure longer by that much.
 TASK_DELAY = os.environ.get("VMCRYPT_TASK_DELAY", "")
-AGENT_MAX_API = "8.0.3.0"     # the newest vim25 version the agent knows (agent/vim.c)
+AGENT_MAX_API = "8.0.3.0"     # the newest vim25 version the agent knows (VIM_MAX_VERSION, agent/vsphere/vsession.c)
 
 
 def vtuple(v):

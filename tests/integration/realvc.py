@@ -184,7 +184,7 @@ def _prop(obj, name, val_el=None, text=None, xsi=None):
 
 def path_answer(props):
     """A RetrievePropertiesExResponse that answers the agent's property paths
-    (agent/inventory.c inventory_vm_paths) for every VM recorded whole in
+    (agent/enforce/inventory.c inventory_vm_paths) for every VM recorded whole in
     props.  Each of our paths gets the sub-element of the recorded value it
     names, typed as vCenter types a path's value (ManageIQ's recording of
     vpxd shows the shapes: "config.hardware.device" is an ArrayOfVirtualDevice
