@@ -92,6 +92,7 @@ excluded(const struct policy *p, const struct vm_info *vm, struct decision *d)
 	if (!p->canary_own && vm->name && strncmp(vm->name, POLICY_CANARY_PREFIX,
 	    strlen(POLICY_CANARY_PREFIX)) == 0) {
 		why(d, "a canary of vmcrypt-agent check --canary, which encrypts and deletes it");
+		d->code = "canary";
 		return 1;
 	}
 	for (size_t i = 0; i < p->nexcl; i++) {
@@ -100,12 +101,14 @@ excluded(const struct policy *p, const struct vm_info *vm, struct decision *d)
 		case EXCL_NAME_PATTERN:
 			if (vm->name && fnmatch(e->pattern, vm->name, 0) == 0) {
 				why(d, "name matches exclusion \"%s\"", e->pattern);
+				d->code = "excluded-name";
 				return 1;
 			}
 			break;
 		case EXCL_FOLDER:
 			if (vm->folder && in_folder(vm->folder, e->pattern)) {
 				why(d, "in excluded folder %s", e->pattern);
+				d->code = "excluded-folder";
 				return 1;
 			}
 			break;
@@ -115,6 +118,7 @@ excluded(const struct policy *p, const struct vm_info *vm, struct decision *d)
 				if (a->name && strcmp(a->name, e->pattern) == 0 &&
 				    strcmp(a->value, e->value ? e->value : "true") == 0) {
 					why(d, "custom attribute %s=%s", a->name, a->value);
+					d->code = "excluded-attribute";
 					return 1;
 				}
 			}
@@ -241,8 +245,47 @@ wants_plain(const struct policy *p, struct decision *d)
 	return ACT_ENCRYPT;
 }
 
+/* The main cause of the state decided, for machines (the evidence log). */
+static const char *
+code_of(const struct vm_info *vm, const struct decision *d, unsigned want)
+{
+	switch (d->state) {
+	case VS_INACCESSIBLE:	return "no-config";
+	case VS_TEMPLATE:	return "template";
+	case VS_HW_TOO_OLD:	return vm->hw_number == 0 ? "hw-unknown" : "hw-too-old";
+	case VS_VSAN_ENCRYPTED:	return "vsan-encrypted";
+	case VS_WRONG_PROVIDER:	return "wrong-provider";
+	case VS_COMPLIANT:	return "compliant";
+	case VS_BLOCKED:	return vm->template ? "template-plain" : "snapshots";
+	case VS_DEFERRED:	return vm->power_state ? "powered-on" : "power-unknown";
+	default:		break;
+	}
+	if (want & ACT_ENCRYPT)
+		return "not-encrypted";
+	if (want & ACT_ENCRYPT_DISKS)
+		return "plain-disks";
+	if (want & ACT_POLICY)
+		return "policy-missing";
+	if (want & ACT_MIGRATE)
+		return vm->encrypted ? "migrate-drift" : "migrate-opportunistic";
+	if (want & ACT_FT)
+		return "ft-not-required";
+	return "pending";
+}
+
+static void decide(const struct policy *, const struct vm_info *, struct decision *);
+
 void
 policy_decide(const struct policy *p, const struct vm_info *vm, struct decision *d)
+{
+	decide(p, vm, d);
+	if (d->code == NULL)
+		d->code = code_of(vm, d, d->actions | (d->state == VS_BLOCKED ||
+		    d->state == VS_DEFERRED ? ACT_CRYPTO : 0));
+}
+
+static void
+decide(const struct policy *p, const struct vm_info *vm, struct decision *d)
 {
 	memset(d, 0, sizeof(*d));
 	if (out_of_scope(p, vm, d))

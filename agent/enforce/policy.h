@@ -50,7 +50,10 @@ struct policy {
 struct decision {
 	enum vm_state	 state;
 	unsigned	 actions;
-	char		 reason[320];
+	char		 reason[320];	/* for people: every cause, "; " between */
+	const char	*code;		/* for machines: the state's main cause
+					   ("not-encrypted", "powered-on", "snapshots",
+					   "excluded-name", "compliant", ...), static */
 };
 
 void		 policy_decide(const struct policy *, const struct vm_info *,

@@ -412,6 +412,37 @@ test_exclusions(void **st)
 	assert_int_equal(d.state, VS_EXCLUDED);
 }
 
+/* Each state's machine code: the main cause, whatever else the reason
+ * text lists. */
+static void
+test_codes(void **st)
+{
+	(void)st;
+	struct policy p = pol();
+	struct vm_info vm = fresh();
+	assert_string_equal(decide(&p, &vm).code, "not-encrypted");
+	vm.power_state = "poweredOn";
+	assert_string_equal(decide(&p, &vm).code, "powered-on");
+	vm = fresh();
+	vm.snapshot = 1;
+	assert_string_equal(decide(&p, &vm).code, "snapshots");
+	vm = fresh();
+	vm.hw_number = 11;
+	assert_string_equal(decide(&p, &vm).code, "hw-too-old");
+	vm = encrypted();
+	assert_string_equal(decide(&p, &vm).code, "compliant");
+	vm.migrate_encryption = "opportunistic";
+	assert_string_equal(decide(&p, &vm).code, "migrate-drift");
+	vm = fresh();
+	vm.has_config = 0;
+	assert_string_equal(decide(&p, &vm).code, "no-config");
+	struct exclusion ex = { .kind = EXCL_NAME_PATTERN, .pattern = "app-*" };
+	p.excl = &ex;
+	p.nexcl = 1;
+	vm = fresh();
+	assert_string_equal(decide(&p, &vm).code, "excluded-name");
+}
+
 /* The canary's VM (check --canary) is its own: out of scope for the agent,
  * in scope for the canary's own look; a name merely containing the prefix
  * is not one. */
@@ -581,6 +612,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_new_vm_powered_off),
 		cmocka_unit_test(test_canary_vm),
+		cmocka_unit_test(test_codes),
 		cmocka_unit_test(test_powered_on_gets_vmotion_now_encryption_later),
 		cmocka_unit_test(test_snapshots_block_encryption_only),
 		cmocka_unit_test(test_hardware_too_old_never_touched),
