@@ -120,6 +120,25 @@ enforce_work(struct vconn *c, void *arg)
 	}
 }
 
+/*
+ * A failure of the KMS is the KMS's, not the VM's: once it has tripped
+ * the breaker, the VM waits in PAUSED for the breaker's probe and is
+ * re-queued when the breaker closes, like every VM that needs a key.
+ * Backing it off on its own clock instead doubled its wait with every
+ * failure of a flaky KMS that fell on its turn (5, 10, 20 ... 320 s)
+ * while the KMS itself had long worked again.  Anything else backs off.
+ */
+static void
+failed_on(struct jobs *js, struct vmrec *r, int kms, const char *why)
+{
+	if (kms && health_paused(js->health)) {
+		log_info("VM %s (%s): waits for the KMS (%s)", vm_name(r), r->moref, why);
+		vm_set_sched(js->c->vms, r, VM_PAUSED, why);
+		return;
+	}
+	sched_backoff(js->sched, r, why);
+}
+
 /* The job failed before any task: said, then backed off (or paused). */
 static void
 enforce_failed(struct jobs *js, struct vmrec *r, const struct enforce_job *j)
@@ -132,7 +151,7 @@ enforce_failed(struct jobs *js, struct vmrec *r, const struct enforce_job *j)
 	log_warnx("VM %s (%s): %s", vm_name(r), r->moref, o->msg);
 	if (o->kms)
 		health_tripped(js->health, o->msg, j->gate == CRYPTO_PROBE);
-	sched_backoff(js->sched, r, o->kms ? "KMS failure" : "failed");
+	failed_on(js, r, o->kms, o->kms ? "KMS failure" : "failed");
 	vm_set_pend(js->c->vms, r, -1, NULL);
 }
 
@@ -294,7 +313,7 @@ task_failed(struct jobs *js, struct vmrec *r, const struct note *n, const char *
 	int kms = enforce_is_kms_error(n->fault, n->msg) && (r->task_actions & ACT_KMS);
 	if (kms)
 		health_tripped(js->health, n->msg, r->probe);
-	sched_backoff(js->sched, r, kms ? "its task failed: KMS" : "its task failed");
+	failed_on(js, r, kms, kms ? "its task failed: KMS" : "its task failed");
 }
 
 void

@@ -11,9 +11,10 @@
  *   WORKING  --task issued, or one adopted-->           TASK
  *            --decided, nothing to do-->                IDLE
  *            --failed-->                                BACKOFF | FAILED
- *            --needs a key, KMS unusable-->             PAUSED
+ *            --needs a key, KMS unusable or failed-->   PAUSED
  *   TASK     --succeeded-->                             CONFIRM
  *            --failed-->                                BACKOFF | FAILED
+ *            --failed on the KMS-->                     PAUSED
  *            --ConcurrentAccess, adopted task ended-->  QUEUED
  *   CONFIRM  --the batched read is sent-->              WORKING
  *   BACKOFF  --retry due, event-->                      QUEUED
