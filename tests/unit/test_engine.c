@@ -40,7 +40,7 @@ documented(enum vm_sched from, enum vm_sched to)
 	case VM_WORKING: return to == VM_TASK || to == VM_IDLE || to == VM_QUEUED ||
 			     to == VM_BACKOFF || to == VM_PAUSED || to == VM_FAILED;
 	case VM_TASK:    return to == VM_CONFIRM || to == VM_QUEUED || to == VM_BACKOFF ||
-			     to == VM_FAILED;
+			     to == VM_PAUSED || to == VM_FAILED;
 	case VM_CONFIRM: return to == VM_WORKING || to == VM_IDLE;
 	case VM_BACKOFF: return to == VM_QUEUED;
 	case VM_PAUSED:  return to == VM_QUEUED;
