@@ -363,6 +363,8 @@ config_from(xmlDocPtr doc, const char *path, struct where *w)
 	c->lease_seconds = 15;
 	c->heartbeat_seconds = 5;
 	c->canary_timeout = 600;
+	c->exposure_slo = 60;
+	c->evidence_max_bytes = 64L * 1024 * 1024;
 	for (xmlNode *n = xmlDocGetRootElement(doc)->children; n != NULL; n = n->next) {
 		if (is(n, "vcenter")) {
 			read_vcenter(c, n, w);
@@ -387,6 +389,9 @@ config_from(xmlDocPtr doc, const char *path, struct where *w)
 			c->ha_enabled = attr_bool(n, "enabled", 1);
 			c->lease_seconds = attr_int(n, "lease-seconds", 15);
 			c->heartbeat_seconds = attr_int(n, "heartbeat-seconds", 5);
+		} else if (is(n, "evidence")) {
+			c->exposure_slo = attr_int(n, "exposure-slo-seconds", 60);
+			c->evidence_max_bytes = (long)attr_int(n, "max-file-mb", 64) * 1024 * 1024;
 		} else if (is(n, "canary")) {
 			c->canary_folder = attr(n, "folder");
 			c->canary_pool = attr(n, "pool");

@@ -70,6 +70,10 @@ struct config {
 	int			 ha_enabled, lease_seconds, heartbeat_seconds;	/* <ha> */
 	char			*metrics_listen;	/* "host:port", "" = off */
 
+	/* <evidence> */
+	int			 exposure_slo;		/* seconds */
+	long			 evidence_max_bytes;
+
 	/* <canary>: where check --canary creates its VM (NULL: a default). */
 	char			*canary_folder, *canary_pool;	/* inventory paths */
 	char			*canary_datastore;		/* a name */

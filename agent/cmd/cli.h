@@ -36,6 +36,7 @@ int	cmd_kms_thumbprint(int argc, char **argv);
 int	cmd_kms_probe(int argc, char **argv);
 int	cmd_ovh(int argc, char **argv);
 int	cmd_report(int argc, char **argv);
+int	cmd_evidence(int argc, char **argv);
 int	cmd_support_bundle(int argc, char **argv);
 int	cmd_kms(int argc, char **argv);		/* kms setup (kmssetup.c) */
 int	cmd_policy(int argc, char **argv);	/* policy ensure (policycmd.c) */

@@ -3,6 +3,7 @@
  * Command dispatch; each command lives in its own function.
  */
 #include "cli.h"
+#include "exposure.h"
 #include "config.h"
 #include "enforce.h"
 #include "inventory.h"
@@ -16,6 +17,7 @@
 
 #include <malloc.h>
 #include <signal.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +53,8 @@ usage_main(FILE *f)
 	    "  ovh register-kms|status|consumer-key\n"
 	    "                                register the KMS on OVHcloud's side (once)\n"
 	    "  report [--config FILE]        compliance report: json, csv or html\n"
+	    "  evidence verify [--config FILE] [--evidence DIR]...\n"
+	    "                                check the evidence log's hash chain\n"
 	    "  support-bundle [--config FILE] -o FILE.tar.gz\n"
 	    "                                what to attach to a bug report (secrets removed)\n"
 	    "  check-config FILE             validate a configuration file\n"
@@ -92,6 +96,36 @@ cmd_check_config(int argc, char **argv)
 	return EXIT_OK;
 }
 
+
+/* Each VM's exposure window, from the evidence log, in its JSON object. */
+static void
+add_exposure(void *arg, const struct vm_info *vm, json_object *o)
+{
+	const struct exposure *x = exposures_find(arg, vm->moref);
+
+	json_object_object_add(o, "exposure", json_object_new_string(
+	    exposure_kind_name(x ? x->kind : EXP_UNKNOWN)));
+	json_object_object_add(o, "exposure_seconds", x && x->kind == EXP_MEASURED ?
+	    json_object_new_double(x->seconds) : NULL);
+}
+
+/* inventory --json: the VMs, with what the evidence log says of each. */
+static int
+inventory_json(const struct config *cfg, const struct inventory *inv)
+{
+	struct exposures x;
+	char dir[4096], err[1024];
+
+	snprintf(dir, sizeof(dir), "%s/evidence", cfg->state_dir);
+	if (exposures_read(dir, &x, err, sizeof(err)) != 0) {
+		fprintf(stderr, "vmcrypt-agent: the evidence log in %s: %s; exposure not "
+		    "given (vmcrypt-agent evidence verify says more)\n", dir, err);
+		memset(&x, 0, sizeof(x));
+	}
+	int rc = inventory_print_json(inv, stdout, add_exposure, &x) == 0 ? EXIT_OK : EXIT_FAIL;
+	exposures_free(&x);
+	return rc;
+}
 
 static int
 cmd_inventory(int argc, char **argv)
@@ -152,7 +186,7 @@ cmd_inventory(int argc, char **argv)
 		rc = vim_exit_code(vr);
 	} else {
 		if (json)
-			rc = inventory_print_json(&inv, stdout) == 0 ? EXIT_OK : EXIT_FAIL;
+			rc = inventory_json(cfg, &inv);
 		else
 			inventory_print_table(&inv, stdout);
 		inventory_free(&inv);
@@ -235,6 +269,8 @@ main(int argc, char **argv)
 		return cmd_kms_probe(argc - 1, argv + 1);
 	if (strcmp(cmd, "report") == 0)
 		return cmd_report(argc - 1, argv + 1);
+	if (strcmp(cmd, "evidence") == 0)
+		return cmd_evidence(argc - 1, argv + 1);
 	if (strcmp(cmd, "support-bundle") == 0)
 		return cmd_support_bundle(argc - 1, argv + 1);
 	if (strcmp(cmd, "ovh") == 0)

@@ -263,6 +263,8 @@ enforce_read(struct enforcer *e, const struct config *cfg, struct vconn *c,
 		return -1;
 	}
 	snprintf(o->name, sizeof(o->name), "%s", r->vm.name ? r->vm.name : obj->value);
+	snprintf(o->uuid, sizeof(o->uuid), "%s", r->vm.uuid);
+	snprintf(o->created, sizeof(o->created), "%s", r->vm.created);
 	/* Storage policies matter only to an encrypted VM: for a plain one
 	 * policy_decide() never reads them (the encrypt action attaches the
 	 * policy to home and every disk anyway), so a new VM costs no SPBM
@@ -282,6 +284,7 @@ enforce_decide(const struct policy *p, const struct vm_info *vm, int allow_crypt
 {
 	policy_decide(p, vm, d);
 	o->state = d->state;
+	o->code = d->code;
 	snprintf(o->reason, sizeof(o->reason), "%s", d->reason);
 	o->held = 0;
 	if (!allow_crypto && (d->actions & (ACT_CRYPTO | ACT_REKEY))) {
@@ -499,6 +502,9 @@ enforce_look(struct enforcer *e, const struct config *cfg, struct vconn *c,
 		p.provider = vm_facts(e, cfg, &r->vm, prov, sizeof(prov));
 		policy_decide(&p, &r->vm, &d);
 		o->state = d.state;
+		o->code = d.code;
+		snprintf(o->uuid, sizeof(o->uuid), "%s", r->vm.uuid);
+		snprintf(o->created, sizeof(o->created), "%s", r->vm.created);
 		snprintf(o->reason, sizeof(o->reason), "%s", d.reason);
 		o->actions = d.actions;
 	}
@@ -538,6 +544,7 @@ enforce_scan(struct enforcer *e, const struct config *cfg, struct vconn *c, int 
 		policy_decide(&p, vm, &d);
 		vm->decided = 1;
 		vm->state = d.state;
+		vm->code = d.code;
 		vm->reason = xstrdup(d.reason);
 		(*acts)[i] = d.actions;
 	}

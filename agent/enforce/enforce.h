@@ -20,7 +20,10 @@ struct inventory;
 
 struct outcome {
 	char		 name[256];
+	char		 uuid[40];	/* config.instanceUuid */
+	char		 created[40];	/* config.createDate, "" unknown */
 	enum vm_state	 state;
+	const char	*code;		/* the state's main cause (policy.h) */
 	unsigned	 actions;	/* taken (or, in dry-run, that would be) */
 	char		 reason[320];
 	int		 issued;	/* a ReconfigVM_Task was started */

@@ -14,7 +14,7 @@ const char *const inventory_vm_paths[] = {
 	"config.migrateEncryption", "config.ftEncryptionMode",
 	"runtime.powerState", "snapshot", "config.hardware.device",
 	"config.changeVersion", "runtime.connectionState", "customValue", "runtime.host",
-	"datastore",
+	"datastore", "config.createDate", "config.instanceUuid",
 };
 const size_t inventory_nvm_paths =
     sizeof(inventory_vm_paths) / sizeof(inventory_vm_paths[0]);
@@ -129,6 +129,10 @@ vm_info_set_prop(struct vm_info *vm, const char *name, const xnode *val)
 		}
 	} else if (strcmp(name, "runtime.host") == 0) {
 		snprintf(vm->host, sizeof(vm->host), "%s", xnode_text(val));
+	} else if (strcmp(name, "config.createDate") == 0) {
+		snprintf(vm->created, sizeof(vm->created), "%s", xnode_text(val));
+	} else if (strcmp(name, "config.instanceUuid") == 0) {
+		snprintf(vm->uuid, sizeof(vm->uuid), "%s", xnode_text(val));
 	} else if (strcmp(name, "runtime.connectionState") == 0) {
 		set_str(&vm->connection_state, xnode_text(val));
 	} else if (strcmp(name, "customValue") == 0) {
@@ -576,7 +580,7 @@ jstr(const char *s)
 }
 
 int
-inventory_print_json(const struct inventory *inv, FILE *f)
+inventory_print_json(const struct inventory *inv, FILE *f, inventory_json_fn extra, void *arg)
 {
 	json_object *root = json_object_new_object();
 	json_object *arr = json_object_new_array();
@@ -589,6 +593,8 @@ inventory_print_json(const struct inventory *inv, FILE *f)
 		json_object *o = json_object_new_object(), *disks = json_object_new_array();
 		json_object_object_add(o, "name", jstr(vm->name));
 		json_object_object_add(o, "moref", jstr(vm->moref));
+		json_object_object_add(o, "instanceUuid", jstr(vm->uuid[0] ? vm->uuid : NULL));
+		json_object_object_add(o, "created", jstr(vm->created[0] ? vm->created : NULL));
 		json_object_object_add(o, "folder", jstr(vm->folder));
 		json_object_object_add(o, "hardwareVersion", jstr(vm->hw_version));
 		json_object_object_add(o, "powerState", jstr(vm->power_state));
@@ -625,6 +631,8 @@ inventory_print_json(const struct inventory *inv, FILE *f)
 		json_object_object_add(o, "homePolicy", pol);
 		json_object_object_add(o, "state", jstr(vm_info_state(vm)));
 		json_object_object_add(o, "reason", jstr(vm->reason));
+		if (extra != NULL)
+			extra(arg, vm, o);
 		json_object_array_add(arr, o);
 	}
 	json_object_object_add(root, "vms", arr);

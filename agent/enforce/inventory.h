@@ -37,6 +37,8 @@ struct vm_info {
 	char		*name;
 	char		 parent[96];
 	char		 host[96];		/* runtime.host: where it runs */
+	char		 uuid[40];		/* config.instanceUuid */
+	char		 created[40];		/* config.createDate (API 6.7+), "" unknown */
 	char		(*datastores)[96];	/* datastore: the ones it uses */
 	size_t		 ndatastores;
 	int		 vsan_encrypted;	/* all of them vSAN, encrypted at rest */
@@ -63,6 +65,7 @@ struct vm_info {
 	/* Filled by the enforcement engine, reported by inventory/reconcile. */
 	int		 decided;		/* state and reason are set */
 	enum vm_state	 state;
+	const char	*code;			/* the state's main cause (policy.h) */
 	char		*reason;
 };
 
@@ -115,7 +118,10 @@ void	inventory_free(struct inventory *);
 
 void	inventory_print_table(const struct inventory *, FILE *);
 /* JSON via json-c; returns 0 or -1. */
-int	inventory_print_json(const struct inventory *, FILE *);
+struct json_object;
+/* Adds what the caller knows of vm to its JSON object (exposure, ...). */
+typedef void (*inventory_json_fn)(void *arg, const struct vm_info *vm, struct json_object *o);
+int	inventory_print_json(const struct inventory *, FILE *, inventory_json_fn extra, void *arg);
 
 /* The decided state's name, or NULL before a decision. */
 const char	*vm_info_state(const struct vm_info *);

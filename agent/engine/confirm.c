@@ -47,7 +47,7 @@ confirmed(struct confirm *cf, struct vmrec *r, const struct outcome *o)
 	int changed = !r->known || r->state != o->state || r->reason == NULL ||
 	    strcmp(r->reason, o->reason) != 0;
 
-	vm_set_decision(r, o->name, o->state, o->reason);
+	vm_decide(cf->c->vms, r, o);
 	if (o->actions) {
 		char acts[128];
 		policy_actions_str(o->actions, acts, sizeof(acts));

@@ -19,6 +19,7 @@
  *   sched.c      queued VM -> a slot; backoff; an event's VM part
  *   health.c     the KMS: health checks and the breaker
  *   progress.c   the state directory: lock, identity, checkpoint
+ *   record.c     the evidence log: what this agent saw and did
  *   below:       watch.c tasks.c lease.c pool.c notes.c vmtable.c
  *                metrics.c checkpoint.c breaker.c backoff.c
  */

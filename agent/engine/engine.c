@@ -164,7 +164,7 @@ static void
 maybe_close(struct engine *e)
 {
 	if (watch_out(&e->watch) && e->sched.jobs == 0 && !e->rec.scanning &&
-	    !progress_busy(&e->progress) && !e->core.closing) {
+	    !progress_busy(&e->progress) && !record_busy(&e->record) && !e->core.closing) {
 		watch_join(&e->watch);
 		lease_stop(&e->lease);		/* before the loop's wake-up closes */
 		progress_final(&e->progress);
@@ -376,6 +376,7 @@ on_turn(uv_prepare_t *h)
 
 	if (!e->core.closing) {
 		progress_maybe(&e->progress);
+		record_maybe_flush(&e->record);
 		uint64_t next = sched_run(&e->sched), now = now_loop(&e->core);
 		if (next == UINT64_MAX)
 			uv_timer_stop(&e->retry_t);
@@ -467,10 +468,12 @@ loop_init(struct engine *e)
 	notes_init(&e->notes, &e->wake);
 	pool_init(&e->pool, &e->loop, e->s, engine_cfg(e)->timeout);
 	tasks_init(&e->tasks, &e->loop, &e->pool, &e->notes);
+	e->tasks.ev = e->record.ev;
 	vm_table_init(&e->vms);
+	record_attach(&e->record);
 	/* The parts that register on-enter actions in the VM table. */
 	sched_init(&e->sched, &e->core, &e->health, jobs_submit_enforce, &e->jobs);
-	jobs_init(&e->jobs, &e->core, &e->sched, &e->health);
+	jobs_init(&e->jobs, &e->core, &e->sched, &e->health, &e->record);
 	confirm_init(&e->confirm, &e->core, &e->sched);
 	reconcile_init(&e->rec, &e->core, &e->sched, &e->health, &e->jobs);
 	e->event_lag = -1;
@@ -591,6 +594,9 @@ engine_run(struct engine *e)
 		goto out_enforcer;
 	if ((rc = leader_setup(&e->core, e->s, e->progress.identity)) != EXIT_OK)
 		goto out_enforcer;
+	rc = EXIT_CONFIG;
+	if (record_open(&e->record, &e->core, e->s, e->progress.identity) != 0)
+		goto out_enforcer;
 	loop_init(e);
 	leader_begin(&e->core);
 	int ran = engine_loop(e, &kms_first) == 0;
@@ -598,6 +604,7 @@ engine_run(struct engine *e)
 	if ((rc = uv_loop_close(&e->loop)) != 0)
 		log_warnx("event loop closed with handles still open: %s", uv_strerror(rc));
 	tasks_free(&e->tasks);
+	record_close(&e->record);
 	vm_table_clear(&e->vms);
 	notes_destroy(&e->notes);
 	if (e->exit_code == EXIT_OK)

@@ -20,6 +20,7 @@
 #include "pool.h"
 #include "progress.h"
 #include "reconcile.h"
+#include "record.h"
 #include "sched.h"
 #include "tasks.h"
 #include "vmtable.h"
@@ -48,6 +49,7 @@ struct engine {
 	struct metrics	 met;
 	struct lease	 lease;
 	struct progress	 progress;
+	struct record	 record;
 	struct health	 health;
 	struct sched	 sched;
 	struct confirm	 confirm;

@@ -7,6 +7,8 @@
 #include "core.h"
 #include "enforce.h"
 #include "health.h"
+#include "kmsinfo.h"
+#include "record.h"
 #include "lease.h"
 #include "log.h"
 #include "metrics.h"
@@ -145,7 +147,7 @@ enforce_failed(struct jobs *js, struct vmrec *r, const struct enforce_job *j)
 {
 	const struct outcome *o = &j->out;
 
-	vm_set_decision(r, o->name, o->state, o->reason);
+	vm_decide(js->c->vms, r, o);
 	if (o->actions)
 		metrics_count(js->c->met, M_REFUSED);
 	log_warnx("VM %s (%s): %s", vm_name(r), r->moref, o->msg);
@@ -162,7 +164,7 @@ enforce_issued(struct jobs *js, struct vmrec *r, const struct enforce_job *j)
 	const struct outcome *o = &j->out;
 	char acts[128];
 
-	vm_set_decision(r, o->name, o->state, o->reason);	/* what the task fixes */
+	vm_decide(js->c->vms, r, o);	/* what the task fixes */
 	policy_actions_str(o->actions, acts, sizeof(acts));
 	r->probe = j->gate == CRYPTO_PROBE && !o->adopted && (o->actions & ACT_KMS);
 	r->task_actions = o->actions;
@@ -170,6 +172,8 @@ enforce_issued(struct jobs *js, struct vmrec *r, const struct enforce_job *j)
 	    TASK_ADOPTED_OTHER;
 	snprintf(r->task, sizeof(r->task), "%s", o->task.value);
 	vm_set_sched(js->c->vms, r, VM_TASK, o->adopted ? "a task already runs" : "task issued");
+	if (js->record != NULL)
+		record_issued(js->record, r, o, acts);
 	if (!o->adopted) {
 		r->reconfigs++;
 		js->reconfigs++;
@@ -192,7 +196,7 @@ enforce_decided(struct jobs *js, struct vmrec *r, const struct enforce_job *j)
 	int changed = !r->known || r->state != o->state || r->reason == NULL ||
 	    strcmp(r->reason, o->reason) != 0;
 
-	vm_set_decision(r, o->name, o->state, o->reason);
+	vm_decide(js->c->vms, r, o);
 	vm_set_pend(js->c->vms, r, -1, NULL);
 	sched_settled(js->sched, r);
 	policy_actions_str(o->actions, acts, sizeof(acts));
@@ -340,6 +344,9 @@ jobs_task_done(struct jobs *js, const struct note *n)
 	}
 	metrics_count(js->c->met, M_REMEDIATION_OK);
 	r->attempts = 0;
+	r->done_at = kms_parse_time(n->time);
+	if (r->done_at == (time_t)-1)
+		r->done_at = 0;
 	log_info("VM %s (%s): %s done (%s)", vm_name(r), r->moref, acts, n->task);
 	if (r->task_actions & ACT_KMS)
 		health_worked(js->health);
@@ -373,11 +380,13 @@ jobs_scanned(struct jobs *js)
 }
 
 void
-jobs_init(struct jobs *js, const struct core *c, struct sched *s, struct health *h)
+jobs_init(struct jobs *js, const struct core *c, struct sched *s, struct health *h,
+    struct record *rec)
 {
 	memset(js, 0, sizeof(*js));
 	js->c = c;
 	js->sched = s;
 	js->health = h;
+	js->record = rec;
 	vm_table_on_enter(c->vms, VM_TASK, enter_task, js);
 }

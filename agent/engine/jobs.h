@@ -15,6 +15,7 @@ struct confirm;
 struct core;
 struct health;
 struct note;
+struct record;
 struct sched;
 struct vmrec;
 
@@ -22,13 +23,15 @@ struct jobs {
 	const struct core *c;
 	struct sched	*sched;
 	struct health	*health;
+	struct record	*record;	/* the evidence log (NULL: none) */
 	int		 scanned;	/* the first reconcile scan is done: every
 					   task met from now on is this run's */
 	unsigned long	 reconfigs;	/* ReconfigVM_Task issued */
 };
 
 /* Registers VM_TASK's on-enter action. */
-void	jobs_init(struct jobs *, const struct core *, struct sched *, struct health *);
+void	jobs_init(struct jobs *, const struct core *, struct sched *, struct health *,
+	    struct record *);
 /* The scheduler's submitter (sched_submit_fn): arg is the struct jobs. */
 int	jobs_submit_enforce(void *arg, struct vmrec *, enum crypto_gate);
 /* A followed task ended (an N_TASK note). */

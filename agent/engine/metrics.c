@@ -27,6 +27,25 @@ metrics_observe_latency(struct metrics *m, double s)
 	m->lat_inf++;
 }
 
+const double metrics_exposure_buckets[METRICS_NEXPOSURE] = {
+	1, 5, 10, 30, 60, 120, 300, 900, 3600, 14400, 86400, 604800,
+};
+
+void
+metrics_observe_exposure(struct metrics *m, double s)
+{
+	if (s < 0)
+		s = 0;
+	m->exp_n++;
+	m->exp_sum += s;
+	for (int i = 0; i < METRICS_NEXPOSURE; i++)
+		if (s <= metrics_exposure_buckets[i]) {
+			m->exp_count[i]++;
+			return;
+		}
+	m->exp_inf++;
+}
+
 void
 metrics_count(struct metrics *m, enum metrics_counter which)
 {
@@ -118,6 +137,23 @@ head(struct out *o, const char *name, const char *type, const char *help)
 	put(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A Prometheus histogram from non-cumulative bucket counts. */
+static void
+histogram(struct out *o, const char *name, const char *help, const double *le,
+    const unsigned long *counts, int n, double sum, unsigned long total)
+{
+	unsigned long cum = 0;
+
+	head(o, name, "histogram", help);
+	for (int i = 0; i < n; i++) {
+		cum += counts[i];
+		put(o, "%s_bucket{le=\"%g\"} %lu\n", name, le[i], cum);
+	}
+	put(o, "%s_bucket{le=\"+Inf\"} %lu\n", name, total);
+	put(o, "%s_sum %.6f\n", name, sum);
+	put(o, "%s_count %lu\n", name, total);
+}
+
 char *
 metrics_render(const struct metrics *m, const struct gauges *g, size_t *len)
 {
@@ -156,18 +192,14 @@ metrics_render(const struct metrics *m, const struct gauges *g, size_t *len)
 		put(&o, "vmcrypt_task_failures_total{fault=\"%s\"} %lu\n", l, m->faults[i].n);
 	}
 
-	head(&o, "vmcrypt_event_to_compliant_seconds", "histogram",
+	histogram(&o, "vmcrypt_event_to_compliant_seconds",
 	    "From the vCenter event that made a VM non-compliant being received to the "
-	    "VM confirmed compliant.");
-	unsigned long cum = 0;
-	for (int i = 0; i < METRICS_NBUCKETS; i++) {
-		cum += m->lat_count[i];
-		put(&o, "vmcrypt_event_to_compliant_seconds_bucket{le=\"%g\"} %lu\n",
-		    metrics_buckets[i], cum);
-	}
-	put(&o, "vmcrypt_event_to_compliant_seconds_bucket{le=\"+Inf\"} %lu\n", m->lat_n);
-	put(&o, "vmcrypt_event_to_compliant_seconds_sum %.6f\n", m->lat_sum);
-	put(&o, "vmcrypt_event_to_compliant_seconds_count %lu\n", m->lat_n);
+	    "VM confirmed compliant.", metrics_buckets, m->lat_count, METRICS_NBUCKETS,
+	    m->lat_sum, m->lat_n);
+	histogram(&o, "vmcrypt_exposure_seconds",
+	    "How long a VM ran unencrypted: from its creation (config.createDate) to the "
+	    "completion of the reconfigure that made it compliant.",
+	    metrics_exposure_buckets, m->exp_count, METRICS_NEXPOSURE, m->exp_sum, m->exp_n);
 
 	head(&o, "vmcrypt_events_total", "counter", "vCenter events received.");
 	put(&o, "vmcrypt_events_total %lu\n", m->events);

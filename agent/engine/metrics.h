@@ -14,6 +14,10 @@
 #define METRICS_NBUCKETS	12
 extern const double metrics_buckets[METRICS_NBUCKETS];
 
+/* Exposure window buckets, in seconds (le=). */
+#define METRICS_NEXPOSURE	12
+extern const double metrics_exposure_buckets[METRICS_NEXPOSURE];
+
 #define METRICS_MAX_FAULTS	32	/* distinct fault names kept; then "other" */
 
 struct metrics {
@@ -26,6 +30,9 @@ struct metrics {
 	unsigned long	 lat_inf;
 	unsigned long	 lat_n;
 	double		 lat_sum;
+	unsigned long	 exp_count[METRICS_NEXPOSURE];	/* non-cumulative */
+	unsigned long	 exp_inf, exp_n;
+	double		 exp_sum;
 	struct { char name[64]; unsigned long n; } faults[METRICS_MAX_FAULTS + 1];
 	size_t		 nfaults;
 };
@@ -59,6 +66,9 @@ enum metrics_counter {
 };
 void	metrics_count(struct metrics *, enum metrics_counter);
 void	metrics_observe_latency(struct metrics *, double seconds);
+/* A VM's exposure window: from its creation to the completion of the
+ * reconfigure that made it compliant. */
+void	metrics_observe_exposure(struct metrics *, double seconds);
 /* A failed task, by fault type ("" is counted as "unknown"). */
 void	metrics_task_failed(struct metrics *, const char *fault);
 /* The page; *len its length.  malloc'd. */

@@ -73,8 +73,11 @@ scan_result(struct reconcile *rec, struct scan_job *j)
 		struct vmrec *r = vm_find(vms, vm->moref, 1);
 		enum vm_state st = vm->state;
 		counts[st]++;
-		if (!vm_busy(r))
-			vm_set_decision(r, vm->name, st, vm->reason);
+		if (!vm_busy(r)) {
+			const struct verdict v = { vm->name, st, vm->code, vm->reason, vm->uuid,
+			    vm->created };
+			vm_set_decision(vms, r, &v);
+		}
 		if (!j->acts[i])
 			continue;
 		acting++;
@@ -108,7 +111,7 @@ report_once(struct reconcile *rec, struct inventory *inv)
 		open += vm_state_open(vm->state);
 	}
 	if (rec->c->json)
-		inventory_print_json(inv, stdout);
+		inventory_print_json(inv, stdout, NULL, NULL);
 	else
 		inventory_print_table(inv, stdout);
 	fflush(stdout);

@@ -1,5 +1,6 @@
 #include "tasks.h"
 #include "log.h"
+#include "evidence.h"
 #include "notes.h"
 #include "pool.h"
 #include "xmalloc.h"
@@ -31,7 +32,18 @@ struct poll {
 	struct tasks	*t;
 	int		 posted;
 	int		 hinted;	/* hinted tasks still running */
+	struct note	*ended, **tail;	/* finished tasks, posted after their
+					   evidence is on disk */
 };
+
+/* A finished task's note: kept until its evidence is on disk. */
+static void
+ended(struct poll *p, struct note *no)
+{
+	no->next = NULL;
+	*p->tail = no;
+	p->tail = &no->next;
+}
 
 static void vanished(struct poll *, const struct vmoref *);
 
@@ -56,12 +68,14 @@ task_read_cb(void *arg, const struct vmoref *obj, size_t n, const char *const *n
     const xnode *const *vals)
 {
 	struct poll *p = arg;
-	const char *state = NULL, *entity = NULL;
+	const char *state = NULL, *entity = NULL, *done = "";
 	const xnode *err = NULL;
 
 	for (size_t i = 0; i < n; i++) {
 		if (strcmp(names[i], "info.state") == 0)
 			state = xnode_text(vals[i]);
+		else if (strcmp(names[i], "info.completeTime") == 0)
+			done = xnode_text(vals[i]);
 		else if (strcmp(names[i], "info.error") == 0)
 			err = vals[i];
 		else if (strcmp(names[i], "info.entity") == 0)
@@ -82,6 +96,7 @@ task_read_cb(void *arg, const struct vmoref *obj, size_t n, const char *const *n
 	snprintf(no->vm, sizeof(no->vm), "%s", f->vm);
 	snprintf(no->task, sizeof(no->task), "%s", obj->value);
 	no->ok = strcmp(state, "success") == 0;
+	snprintf(no->time, sizeof(no->time), "%s", done);
 	if (err != NULL) {
 		const char *m = xnode_path_text(err, "localizedMessage");
 		const xnode *fault = xnode_child(err, "fault");
@@ -91,8 +106,7 @@ task_read_cb(void *arg, const struct vmoref *obj, size_t n, const char *const *n
 		if (fm && (!m || !*m))
 			snprintf(no->msg, sizeof(no->msg), "%s: %s", no->fault, fm);
 	}
-	notes_post(p->t->notes, no, 0);
-	p->posted++;
+	ended(p, no);
 	free(f);
 	return 0;
 }
@@ -110,16 +124,48 @@ vanished(struct poll *p, const struct vmoref *task)
 	snprintf(no->vm, sizeof(no->vm), "%s", f->vm);
 	snprintf(no->task, sizeof(no->task), "%s", f->task.value);
 	snprintf(no->msg, sizeof(no->msg), "task vanished before it finished");
-	notes_post(p->t->notes, no, 0);
-	p->posted++;
+	ended(p, no);
 	free(f);
+}
+
+/* The finished tasks' evidence on disk first (a task's end is counted by
+ * the loop only once its record is), then their notes. */
+static void
+post_ended(struct poll *p)
+{
+	struct tasks *t = p->t;
+	char err[512];
+
+	if (p->ended == NULL)
+		return;
+	if (t->ev != NULL) {
+		for (struct note *no = p->ended; no; no = no->next) {
+			const struct evrec rec = { .kind = "action", .vc_time = no->time,
+			    .vm = no->vm, .task = no->task,
+			    .result = no->ok ? "done" : no->fault[0] ? "failed" : "vanished",
+			    .fault = no->fault };
+			evidence_append(t->ev, &rec);
+		}
+		/* A record that cannot be written is said; the task's end is
+		 * still handled (the next flush retries the record). */
+		if (evidence_flush(t->ev, err, sizeof(err)) != 0)
+			log_warnx("evidence: %s", err);
+	}
+	while (p->ended != NULL) {
+		struct note *no = p->ended;
+		p->ended = no->next;
+		notes_post(t->notes, no, 0);
+		p->posted++;
+	}
+	p->tail = &p->ended;
 }
 
 /* Pool thread: every followed task in one read. */
 static void
 poll_work(struct vconn *c, void *arg)
 {
-	static const char *const tpaths[] = { "info.state", "info.error", "info.entity" };
+	static const char *const tpaths[] = { "info.state", "info.error", "info.entity",
+	    "info.completeTime" };
 	struct poll *p = arg;
 	struct tasks *t = p->t;
 	struct vmoref *list;
@@ -132,11 +178,12 @@ poll_work(struct vconn *c, void *arg)
 	for (struct follow *f = t->list; f && n < cap; f = f->next)
 		list[n++] = f->task;
 	pthread_mutex_unlock(&t->mtx);
-	if (n > 0 && vim_retrieve_objects(c, list, n, "Task", tpaths, 3, task_read_cb, p) != 0) {
+	p->tail = &p->ended;
+	if (n > 0 && vim_retrieve_objects(c, list, n, "Task", tpaths, 4, task_read_cb, p) != 0) {
 		/* One task gone fails the whole call: read them one by one. */
 		vconn_reset(c);
 		for (size_t i = 0; i < n; i++) {
-			int rc = vim_retrieve_objects(c, &list[i], 1, "Task", tpaths, 3,
+			int rc = vim_retrieve_objects(c, &list[i], 1, "Task", tpaths, 4,
 			    task_read_cb, p);
 			int gone = rc != 0 &&
 			    strcmp(vconn_fault_type(c), "ManagedObjectNotFound") == 0;
@@ -148,6 +195,7 @@ poll_work(struct vconn *c, void *arg)
 		}
 	}
 	free(list);
+	post_ended(p);
 	if (p->posted)
 		notes_wake(t->notes);
 	/* Hinted tasks still running: the event may precede the task's own

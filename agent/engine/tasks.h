@@ -7,7 +7,9 @@
  * task is posted to the loop as an N_TASK note.  (A filter per task on the
  * watcher's collector was slower: a server re-collects every filter for
  * every update it processes, and a filter made during a wait may miss a
- * task that has already finished.)
+ * task that has already finished.)  A finished task's evidence record
+ * (result, vCenter's completeTime, fault) is on disk before its note is
+ * posted: the loop counts a task done only after that.
  */
 #ifndef VMCRYPT_TASKS_H
 #define VMCRYPT_TASKS_H
@@ -18,6 +20,7 @@
 
 #include "vim.h"
 
+struct evidence;
 struct notes;
 struct pool;
 
@@ -37,6 +40,8 @@ struct tasks {
 	struct follow	*list;
 	struct notes	*notes;
 	struct pool	*pool;
+	struct evidence	*ev;		/* NULL: no evidence log (set before the
+					   first task is followed) */
 	uv_timer_t	 poll_t, hint_t;
 	int		 running;	/* followed, not yet ended (loop thread) */
 	int		 polling;	/* a poll is out */

@@ -1,4 +1,5 @@
 #include "vmtable.h"
+#include "enforce.h"
 #include "log.h"
 #include "xmalloc.h"
 
@@ -251,16 +252,34 @@ vm_set_pend(struct vmtable *t, struct vmrec *r, long long key, const char *time)
 }
 
 void
-vm_set_decision(struct vmrec *r, const char *name, enum vm_state st, const char *reason)
+vm_set_decision(struct vmtable *t, struct vmrec *r, const struct verdict *v)
 {
-	if (name && *name && (r->name == NULL || strcmp(r->name, name) != 0)) {
+	int old = r->known ? (int)r->state : -1;
+
+	if (v->name && *v->name && (r->name == NULL || strcmp(r->name, v->name) != 0)) {
 		free(r->name);
-		r->name = xstrdup(name);
+		r->name = xstrdup(v->name);
 	}
-	r->state = st;
+	r->state = v->state;
 	r->known = 1;
 	free(r->reason);
-	r->reason = xstrdup(reason ? reason : "");
+	r->reason = xstrdup(v->reason ? v->reason : "");
+	if (old != (int)v->state && t->decided != NULL)
+		t->decided(t->decided_arg, r, old, v);
+}
+
+void
+vm_decide(struct vmtable *t, struct vmrec *r, const struct outcome *o)
+{
+	const struct verdict v = { o->name, o->state, o->code, o->reason, o->uuid, o->created };
+	vm_set_decision(t, r, &v);
+}
+
+void
+vm_table_on_decided(struct vmtable *t, vm_decided_fn fn, void *arg)
+{
+	t->decided = fn;
+	t->decided_arg = arg;
 }
 
 void

@@ -36,6 +36,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "policy.h"
 
@@ -89,6 +90,8 @@ struct vmrec {
 	char		 pend_time[64];
 	uint64_t	 ev_ms;		/* loop time of the event that found it open */
 	uint64_t	 ok_ms;		/* ... and of its reconfigure's success */
+	time_t		 done_at;	/* vCenter's completeTime of our last
+					   successful reconfigure, 0 none */
 	int		 reconfigs;	/* tasks issued */
 	int		 rekeyed;	/* a shallow rekey succeeded this run */
 };
@@ -96,6 +99,19 @@ struct vmrec {
 #define VMTABLE_BUCKETS	65536
 
 typedef void (*vm_enter_fn)(void *arg, struct vmrec *r, const char *why);
+
+/* What a look at a VM decided (a scan, a job, a confirmation). */
+struct verdict {
+	const char	*name;
+	enum vm_state	 state;
+	const char	*code;		/* the main cause (policy.h), static */
+	const char	*reason;
+	const char	*uuid;		/* config.instanceUuid, "" unknown */
+	const char	*created;	/* config.createDate, "" unknown */
+};
+/* A VM's decided state changed: old is the state before, or -1 when it
+ * had none. */
+typedef void (*vm_decided_fn)(void *arg, struct vmrec *r, int old, const struct verdict *v);
 
 struct vmtable {
 	struct vmrec	*buckets[VMTABLE_BUCKETS];
@@ -108,6 +124,8 @@ struct vmtable {
 		vm_enter_fn	 fn;
 		void		*arg;
 	}		 enter[VM_SCHED_COUNT];
+	vm_decided_fn	 decided;	/* NULL: nobody listens */
+	void		*decided_arg;
 };
 
 void		 vm_table_init(struct vmtable *);
@@ -151,8 +169,14 @@ void		 vm_queue_clear(struct vmtable *);
 
 /* The earliest unhandled event on r (key -1: none). */
 void		 vm_set_pend(struct vmtable *, struct vmrec *, long long key, const char *time);
-void		 vm_set_decision(struct vmrec *, const char *name, enum vm_state,
-		    const char *reason);
+/* Sets r's decision (name, state, reason); a change of state (or the
+ * first one) goes to the decided hook. */
+void		 vm_set_decision(struct vmtable *, struct vmrec *, const struct verdict *);
+struct outcome;
+/* The same, from what a job or a confirmation found (enforce.h). */
+void		 vm_decide(struct vmtable *, struct vmrec *, const struct outcome *);
+/* fn(arg, r, old, v) runs after each change of a VM's decided state. */
+void		 vm_table_on_decided(struct vmtable *, vm_decided_fn fn, void *arg);
 
 /* Calls fn for every record in state s (counted: free when none), or
  * every record for VM_SCHED_COUNT.  fn must not remove records. */

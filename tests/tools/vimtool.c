@@ -210,7 +210,7 @@ cmd_vms(const char *file, int reconfig)
 		char *buf = NULL;
 		size_t len = 0;
 		FILE *m = open_memstream(&buf, &len);
-		inventory_print_json(&v.inv, m);
+		inventory_print_json(&v.inv, m, NULL, NULL);
 		fclose(m);
 		json_object_object_add(o, "inventory", json_tokener_parse(buf));
 		free(buf);

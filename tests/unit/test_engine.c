@@ -496,7 +496,7 @@ test_pool_refuses(void **st)
 	pool_init(&pool, &loop, NULL, 10);
 	f->core.pool = &pool;
 	f->core.loop = &loop;
-	jobs_init(&js, &f->core, &f->sched, &f->health);
+	jobs_init(&js, &f->core, &f->sched, &f->health, NULL);
 	f->sched.submit = jobs_submit_enforce;
 	f->sched.submit_arg = &js;
 	pool.fail_next = 1;

@@ -1,0 +1,204 @@
+/*
+ * Exposure windows from the evidence log (exposure.h).
+ *
+ * Per VM, in chain order: "created" from any of its records; an action
+ * record with result "done" gives the completion of a reconfigure (its
+ * vc_time, vCenter's completeTime); the first "state" record that makes
+ * it compliant closes the window at the last such completion.  Its first
+ * state record naming no old state and compliant as the new one: it was
+ * compliant before the agent saw it.
+ */
+#include "exposure.h"
+
+#include "evidence.h"
+#include "kmsinfo.h"
+#include "xmalloc.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NBUCKETS	(1u << 16)
+
+struct walk {
+	struct exposures *x;
+	size_t		  cap;
+	long		 *bucket;	/* index + 1 of the first entry, 0 none */
+	long		 *chain;	/* per entry: the next in its bucket */
+	double		 *done;		/* per entry: last completion seen */
+	int		 *seen;		/* per entry: a state record was seen */
+};
+
+static unsigned
+hash(const char *s)
+{
+	unsigned h = 2166136261u;
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return h & (NBUCKETS - 1);
+}
+
+static const char *
+str(json_object *rec, const char *key)
+{
+	json_object *v;
+	return json_object_object_get_ex(rec, key, &v) && json_object_is_type(v, json_type_string) ?
+	    json_object_get_string(v) : NULL;
+}
+
+/* The entry of vm, made if new. */
+static size_t
+entry(struct walk *w, const char *vm)
+{
+	unsigned h = hash(vm);
+	for (long i = w->bucket[h]; i > 0; i = w->chain[i - 1])
+		if (strcmp(w->x->e[i - 1].vm, vm) == 0)
+			return (size_t)(i - 1);
+	if (w->x->n == w->cap) {
+		w->cap = w->cap ? w->cap * 2 : 256;
+		w->x->e = xreallocarray(w->x->e, w->cap, sizeof(*w->x->e));
+		w->chain = xreallocarray(w->chain, w->cap, sizeof(*w->chain));
+		w->done = xreallocarray(w->done, w->cap, sizeof(*w->done));
+		w->seen = xreallocarray(w->seen, w->cap, sizeof(*w->seen));
+	}
+	size_t i = w->x->n++;
+	memset(&w->x->e[i], 0, sizeof(w->x->e[i]));
+	snprintf(w->x->e[i].vm, sizeof(w->x->e[i].vm), "%s", vm);
+	w->x->e[i].seconds = -1;
+	w->chain[i] = w->bucket[h];
+	w->done[i] = 0;
+	w->seen[i] = 0;
+	w->bucket[h] = (long)i + 1;
+	return i;
+}
+
+/* An xsd:dateTime as unix time, its fraction kept (0: none or not one). */
+static double
+when(const char *t)
+{
+	time_t v = t ? kms_parse_time(t) : (time_t)-1;
+	const char *dot;
+
+	if (v == (time_t)-1)
+		return 0;
+	dot = strchr(t, '.');
+	return (double)v + (dot && dot[1] >= '0' && dot[1] <= '9' ? strtod(dot, NULL) : 0);
+}
+
+/* A state record: the first compliant one closes the window. */
+static void
+on_state(struct walk *w, size_t i, json_object *rec)
+{
+	struct exposure *e = &w->x->e[i];
+	const char *old = str(rec, "old"), *new_ = str(rec, "new");
+	int first = !w->seen[i];
+
+	w->seen[i] = 1;
+	if (new_ == NULL || e->kind == EXP_MEASURED || e->kind == EXP_BEFORE_SEEN ||
+	    e->kind == EXP_NO_CREATE_DATE)
+		return;
+	if (strcmp(new_, "compliant") != 0) {
+		e->kind = EXP_OPEN;
+		return;
+	}
+	if (first && old == NULL && w->done[i] == 0) {
+		e->kind = EXP_BEFORE_SEEN;
+		return;
+	}
+	e->compliant = w->done[i];
+	if (e->compliant == 0 || e->created == 0) {
+		e->kind = e->compliant == 0 ? EXP_BEFORE_SEEN : EXP_NO_CREATE_DATE;
+		return;
+	}
+	e->kind = EXP_MEASURED;
+	e->seconds = e->compliant - e->created;
+}
+
+static int
+on_record(void *arg, json_object *rec, const char *file, long line)
+{
+	struct walk *w = arg;
+	const char *kind = str(rec, "kind"), *vm = str(rec, "vm");
+
+	(void)file;
+	(void)line;
+	if (kind == NULL || vm == NULL || vm[0] == '\0')
+		return 0;
+	size_t i = entry(w, vm);
+	struct exposure *e = &w->x->e[i];
+	const char *name = str(rec, "name"), *created = str(rec, "created");
+	if (name && *name)
+		snprintf(e->name, sizeof(e->name), "%s", name);
+	if (created && *created && e->created == 0)
+		e->created = when(created);
+	if (strcmp(kind, "action") == 0) {
+		const char *result = str(rec, "result");
+		if (result && strcmp(result, "done") == 0)
+			w->done[i] = when(str(rec, "vc_time"));
+	} else if (strcmp(kind, "state") == 0) {
+		on_state(w, i, rec);
+	}
+	return 0;
+}
+
+static int
+by_vm(const void *a, const void *b)
+{
+	return strcmp(((const struct exposure *)a)->vm, ((const struct exposure *)b)->vm);
+}
+
+int
+exposures_read(const char *dir, struct exposures *x, char *err, size_t errlen)
+{
+	struct walk w = { .x = x };
+	char bad_file[256];
+	long bad_line = 0;
+	int rc;
+
+	memset(x, 0, sizeof(*x));
+	if (access(dir, F_OK) != 0)
+		return 0;		/* no log yet: nothing measured */
+	w.bucket = xcalloc(NBUCKETS, sizeof(*w.bucket));
+	rc = evidence_verify(dir, on_record, &w, bad_file, sizeof(bad_file), &bad_line, NULL,
+	    NULL, err, errlen);
+	free(w.bucket);
+	free(w.chain);
+	free(w.done);
+	free(w.seen);
+	if (rc != 0) {
+		exposures_free(x);
+		return -1;
+	}
+	if (x->n > 1)
+		qsort(x->e, x->n, sizeof(*x->e), by_vm);
+	return 0;
+}
+
+const struct exposure *
+exposures_find(const struct exposures *x, const char *vm)
+{
+	struct exposure key;
+
+	if (x == NULL || x->n == 0)
+		return NULL;
+	snprintf(key.vm, sizeof(key.vm), "%s", vm);
+	return bsearch(&key, x->e, x->n, sizeof(*x->e), by_vm);
+}
+
+void
+exposures_free(struct exposures *x)
+{
+	free(x->e);
+	memset(x, 0, sizeof(*x));
+}
+
+const char *
+exposure_kind_name(enum exposure_kind k)
+{
+	static const char *const names[] = {
+		"unknown", "measured", "compliant-before-seen", "open", "no-create-date",
+	};
+	return (unsigned)k < sizeof(names) / sizeof(names[0]) ? names[k] : "unknown";
+}

@@ -1,0 +1,48 @@
+/*
+ * Each VM's exposure window, from the evidence log (base/evidence.h): how
+ * long it ran unencrypted, from its creation (config.createDate) to the
+ * moment vCenter completed the reconfigure that made it compliant (the
+ * task's completeTime, recorded when the agent saw the task end).  A VM
+ * created while the agent was down has the downtime in its window: the
+ * window runs from its creation, not from when the agent saw it.  A VM
+ * that was compliant when the agent first saw it has no window (said so,
+ * never a made-up one).
+ */
+#ifndef VMCRYPT_EXPOSURE_H
+#define VMCRYPT_EXPOSURE_H
+
+#include <stddef.h>
+#include <time.h>
+
+enum exposure_kind {
+	EXP_UNKNOWN,		/* the log says nothing of it */
+	EXP_MEASURED,		/* created, then made compliant by the agent */
+	EXP_BEFORE_SEEN,	/* compliant when the agent first saw it */
+	EXP_OPEN,		/* not compliant yet: exposed since created */
+	EXP_NO_CREATE_DATE,	/* made compliant, but vCenter gave no createDate */
+};
+
+struct exposure {
+	char			 vm[96];
+	char			 name[256];
+	enum exposure_kind	 kind;
+	double			 created;	/* unix time, 0 unknown */
+	double			 compliant;	/* the reconfigure's completeTime, 0 none */
+	double			 seconds;	/* MEASURED: compliant - created; else -1 */
+};
+
+struct exposures {
+	struct exposure	*e;		/* sorted by vm */
+	size_t		 n;
+};
+
+/* Reads the log in dir (its chain checked).  0, or -1 with err (a broken
+ * chain: file, line, why; a missing log is no error: none measured). */
+int	exposures_read(const char *dir, struct exposures *, char *err, size_t errlen);
+/* The VM's, or NULL. */
+const struct exposure *exposures_find(const struct exposures *, const char *vm);
+void	exposures_free(struct exposures *);
+/* "measured", "compliant-before-seen", "open", "no-create-date", "unknown". */
+const char *exposure_kind_name(enum exposure_kind);
+
+#endif
