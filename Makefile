@@ -143,7 +143,7 @@ layers: $(AGENT_OBJS)
 	  --cc "$(CC)" --cflags "$(CFLAGS) $(ALL_INC)"
 
 # ---- tests ------------------------------------------------------------------
-UNIT_TESTS := test_config test_decode test_xnode test_tls test_inventory test_policy test_checkpoint test_enforce test_kms test_kmip test_ovh test_httpd test_trace test_plan test_engine test_lease test_opts test_canary
+UNIT_TESTS := test_config test_decode test_xnode test_tls test_inventory test_policy test_checkpoint test_enforce test_kms test_kmip test_ovh test_httpd test_trace test_plan test_engine test_lease test_opts test_canary test_evidence
 UNIT_BINS  := $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 
 $(BUILD)/tests/%.o: tests/unit/%.c $(HEADERS) $(BUILD)/stubs/soapH.h
@@ -249,7 +249,7 @@ integration-tsan: $(BIN) $(BUILD)/tests/vimtool tools
 # Each target runs FUZZ_SECONDS from the committed seeds in tests/fuzz/corpus/
 # (new finds stay in build-fuzz/); a crash or leak fails the run.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := ttlv ovh http soap config trace
+FUZZ_TARGETS := ttlv ovh http soap config trace evidence
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined $(PKG_CFLAGS) $(ALL_INC) -DVMCRYPT_VERSION=\"$(VERSION)\"
 # Every target links the agent's own objects, built instrumented here into

@@ -10,6 +10,7 @@ import ssl
 import subprocess
 import tempfile
 import time
+import uuid
 import urllib.parse
 import urllib.request
 
@@ -166,6 +167,8 @@ class Vcsim:
             args += ("-task-delay", TASK_DELAY)
         if strict:
             args += ("-strict",)
+        if "-instance-uuid" not in args:      # each vCenter its own, across restarts
+            args += ("-instance-uuid", str(uuid.uuid4()))
         self.args = args
         self.crt, self.key, self.thumbprint = make_cert(dirpath)
         self.url_file = os.path.join(dirpath, "url")

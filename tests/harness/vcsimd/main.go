@@ -43,6 +43,7 @@ func main() {
 	strict := flag.Bool("strict", false, "check every SOAP request against govmomi's WSDL model; violations at /harness/violations")
 	esx := flag.Bool("esx", false, "simulate a standalone ESXi host instead of vCenter")
 	load := flag.String("load", "", "restart from this inventory (govc object.save -d DIR, plus /harness/save?dir=DIR for the front's state)")
+	instanceUUID := flag.String("instance-uuid", "", "about.instanceUuid (default vcsim's, derived from the host's node id: the same for every vcsim on a machine; each vCenter has its own)")
 	taskDelay := flag.String("task-delay", "", "run these tasks this long, e.g. ReconfigVm=1500 (the task name, ms, comma-separated); objects stay readable meanwhile, as on vCenter")
 	flag.Parse()
 
@@ -88,7 +89,7 @@ func main() {
 		dropLoadedTasks(model)
 		alignFieldKeys(model.Service.Context)
 	}
-	setAbout(model, *apiVersion)
+	setAbout(model, *apiVersion, *instanceUUID)
 
 	// The simulator listens on an internal loopback port (plain HTTP); the
 	// front (front.go) serves the public TLS port and proxies to it.

@@ -83,9 +83,12 @@ func versionCmp(a, b string) int {
 }
 
 // setAbout makes ServiceContent.about read like the vCenter of that API.
-func setAbout(model *simulator.Model, api string) {
+func setAbout(model *simulator.Model, api, instanceUUID string) {
 	si := model.Service.Context.Map.Get(vim25.ServiceInstance).(*simulator.ServiceInstance)
 	ab := &si.Content.About
+	if instanceUUID != "" {
+		ab.InstanceUuid = instanceUUID
+	}
 	ab.ApiVersion = api
 	ab.Version = api
 	if a, ok := aboutFor[api]; ok && ab.ApiType == "VirtualCenter" {
