@@ -43,7 +43,8 @@ struct control {
 	enum ctl_result (*judge)(const struct ctl_facts *, char *why, size_t len);
 };
 
-/* The table, in the order every report lists it. */
+/* The table, in the order every report lists it; at most CONTROLS_MAX. */
+#define CONTROLS_MAX	8
 extern const struct control controls[];
 extern const size_t ncontrols;
 
