@@ -22,15 +22,24 @@
 
 struct head {
 	const char	*dir, *vcenter, *hash;
+	char		*real;		/* dir's realpath, NULL if it is gone */
+	int		 anywhere;	/* no log walked is dir: look in each */
 	long long	 seq;
 	int		 found;		/* 1 the same record, -1 another hash there */
 };
 
-/* One log walked for the heads of its vCenter. */
+/* One log walked for the heads that name it. */
 struct walk {
 	struct head	*h;
 	size_t		 n;
+	const char	*real;
 };
+
+static int
+walk_has(const struct walk *w, const struct head *h)
+{
+	return h->anywhere || (h->real && w->real && strcmp(h->real, w->real) == 0);
+}
 
 static const char *
 str(json_object *o, const char *key)
@@ -53,7 +62,8 @@ on_record(void *arg, json_object *rec, const char *file, long line)
 	(void)file;
 	(void)line;
 	for (size_t i = 0; i < w->n; i++)
-		if (w->h[i].found == 0 && w->h[i].seq + 1 == seq && prev != NULL)
+		if (w->h[i].found <= 0 && walk_has(w, &w->h[i]) && w->h[i].seq + 1 == seq &&
+		    prev != NULL)
 			w->h[i].found = strcmp(prev, w->h[i].hash) == 0 ? 1 : -1;
 	return 0;
 }
@@ -109,11 +119,14 @@ heads_of(json_object *doc, const char *sigfile, struct head *h, char *err, size_
 		h[i].dir = str(e, "dir");
 		h[i].vcenter = str(e, "instance_uuid");
 		h[i].hash = str(e, "hash");
+		h[i].real = h[i].dir ? realpath(h[i].dir, NULL) : NULL;
 		if (h[i].dir == NULL || h[i].hash == NULL || strlen(h[i].hash) != 64 ||
 		    !json_object_object_get_ex(e, "seq", &seq) ||
 		    (h[i].seq = json_object_get_int64(seq)) < 1) {
 			snprintf(err, errlen, "%s: evidence head %zu is not {dir, seq, hash}",
 			    sigfile, i + 1);
+			for (size_t k = 0; k <= i; k++)
+				free(h[k].real);
 			return -1;
 		}
 	}
@@ -168,16 +181,26 @@ check_heads(struct head *h, size_t nh, const char *buf, size_t len,
 			    "signed report", sigfile, h[i].dir, h[i].seq, h[i].hash);
 			return -1;
 		}
-	for (size_t d = 0; d < (nd ? nd : nh); d++) {
+	size_t nw = nd ? nd : nh;
+	char **real = xcalloc(nw ? nw : 1, sizeof(*real));
+	int rc = -1;
+	for (size_t d = 0; d < nw; d++)
+		real[d] = realpath(nd ? dirs[d] : h[d].dir, NULL);
+	for (size_t i = 0; i < nh; i++) {
+		h[i].anywhere = 1;
+		for (size_t d = 0; d < nw && h[i].anywhere; d++)
+			h[i].anywhere = !(h[i].real && real[d] && strcmp(h[i].real, real[d]) == 0);
+	}
+	for (size_t d = 0; d < nw; d++) {
 		const char *dir = nd ? dirs[d] : h[d].dir;
-		struct walk w = { .h = h, .n = nh };
+		struct walk w = { .h = h, .n = nh, .real = real[d] };
 		if (evidence_verify(dir, on_record, &w, bad_file, sizeof(bad_file), &bad_line,
 		    &head, hash, why, sizeof(why)) != 0) {
 			snprintf(err, errlen, "%s", why);
-			return -1;
+			goto out;
 		}
 		for (size_t i = 0; i < nh; i++)
-			if (h[i].found == 0 && h[i].seq == head)
+			if (h[i].found <= 0 && walk_has(&w, &h[i]) && h[i].seq == head)
 				h[i].found = strcmp(hash, h[i].hash) == 0 ? 1 : -1;
 	}
 	for (size_t i = 0; i < nh; i++) {
@@ -187,9 +210,14 @@ check_heads(struct head *h, size_t nh, const char *buf, size_t len,
 		    sigfile, h[i].dir, h[i].seq, h[i].hash, h[i].found < 0 ?
 		    "is another record in the log now: that record was changed" :
 		    "is not in the log now: the log was cut before it");
-		return -1;
+		goto out;
 	}
-	return 0;
+	rc = 0;
+out:
+	for (size_t d = 0; d < nw; d++)
+		free(real[d]);
+	free(real);
+	return rc;
 }
 
 int
@@ -220,6 +248,8 @@ evidsig_verify(const char *pubkey, const char *sigfile, const char *report,
 		goto out;
 	ok = 1;
 out:
+	for (long i = 0; i < nh; i++)
+		free(h[i].real);
 	if (json != NULL) {
 		json_object *o = json_object_new_object();
 		json_object_object_add(o, "report", json_object_new_string(report));
