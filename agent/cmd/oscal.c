@@ -19,6 +19,7 @@
  * in the project's namespace; empty values are left out (OSCAL wants none).
  */
 #include "controls.h"
+#include "exposure.h"
 #include "inventory.h"
 #include "policy.h"
 #include "report.h"
@@ -175,6 +176,9 @@ vm_observation(struct doc *d, const struct report_site *st, const struct report_
 	prop(props, "power-state", vm->power_state);
 	prop(props, "last-action", v->action);
 	prop(props, "last-action-time", v->action_time);
+	prop(props, "exposure", exposure_kind_name(v->exp ? v->exp->kind : EXP_UNKNOWN));
+	report_exposure_text(v->exp, disks, sizeof(disks));
+	prop(props, "exposure-seconds", disks);
 	add_props(o, props);
 	json_object_object_add(subj, "subject-uuid", jstr(json_object_get_string(iu)));
 	json_object_object_add(subj, "type", jstr("inventory-item"));
