@@ -38,6 +38,7 @@ test_table(void **st)
 {
 	(void)st;
 	assert_int_equal(ncontrols, 5);
+	assert_true(ncontrols <= CONTROLS_MAX);
 	for (size_t i = 0; i < ncontrols; i++) {
 		const struct control *c = &controls[i];
 		assert_non_null(c->id);
