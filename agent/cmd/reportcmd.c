@@ -89,18 +89,19 @@ report_args(int argc, char **argv, struct report_opts *o)
 		  .help = "write the report there (default: stdout)" },
 		{ "evidence", 'e', OPT_LIST, "DIR", o->evidence, &o->nevidence,
 		  .max = MAX_EVIDENCE,
-		  .help = "an evidence log's directory (default: each configuration's\n"
-		    "STATE-DIR/evidence); may be repeated: the logs of several agents\n"
-		    "(an HA pair's) merged" },
+		  .help = "an evidence log's directory (default: each\n"
+		    "configuration's STATE-DIR/evidence); may be repeated:\n"
+		    "the logs of several agents (an HA pair's) merged" },
 		{ "since", 0, OPT_STRING, "DAYS|DATE", &o->since_arg,
-		  .help = "the period: from DAYS days ago, or from DATE (YYYY-MM-DD,\n"
-		    "UTC); adds the history: each VM's states, compliance per day" },
+		  .help = "the period: from DAYS days ago, or from DATE\n"
+		    "(YYYY-MM-DD, UTC); adds the history: each VM's\n"
+		    "states, compliance per day" },
 		{ "until", 0, OPT_STRING, "DATE", &o->until_arg,
 		  .help = "the period's end, DATE included (default: now); adds\n"
 		    "the history" },
 		{ "sign", 0, OPT_STRING, "KEYFILE", &o->sign,
-		  .help = "sign the report with this Ed25519 private key (PEM, mode\n"
-		    "0600): OUTPUT.sig; needs --output" },
+		  .help = "sign the report with this Ed25519 private key\n"
+		    "(PEM, mode 0600): OUTPUT.sig; needs --output" },
 		{ NULL }
 	};
 	const struct opts_cmd cmd = {
