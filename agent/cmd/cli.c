@@ -52,24 +52,31 @@ int
 cli_open_session(const struct config *cfg, struct vsession **out)
 {
 	char err[1024];
+	int rc = cli_open_session_err(cfg, out, err, sizeof(err));
+
+	if (rc != EXIT_OK)
+		fprintf(stderr, "vmcrypt-agent: %s\n", err);
+	return rc;
+}
+
+int
+cli_open_session_err(const struct config *cfg, struct vsession **out, char *err,
+    size_t errlen)
+{
 	char *password;
 	struct vsession *s;
 	int rc;
 
 	*out = NULL;
-	if ((password = config_read_password(cfg, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "vmcrypt-agent: %s\n", err);
+	if ((password = config_read_password(cfg, err, errlen)) == NULL)
 		return EXIT_CONFIG;
-	}
-	if ((s = vsession_new(cfg, err, sizeof(err))) == NULL) {
+	if ((s = vsession_new(cfg, err, errlen)) == NULL) {
 		secret_free(password);
-		fprintf(stderr, "vmcrypt-agent: %s\n", err);
 		return EXIT_CONNECT;
 	}
-	rc = vsession_open(s, password, err, sizeof(err));
+	rc = vsession_open(s, password, err, errlen);
 	secret_free(password);
 	if (rc != 0) {
-		fprintf(stderr, "vmcrypt-agent: %s\n", err);
 		vsession_free(s);
 		return vim_exit_code(rc);
 	}

@@ -28,6 +28,10 @@ struct vsession;
 /* Opens a logged-in session for a one-shot command, or prints why and
  * returns the exit code. */
 int	cli_open_session(const struct config *, struct vsession **);
+/* The same, the reason in err instead of on stderr (a fleet report puts
+ * it in the unread vCenter's row). */
+int	cli_open_session_err(const struct config *, struct vsession **, char *err,
+	    size_t errlen);
 
 int	cmd_run(int argc, char **argv);
 int	cmd_reconcile(int argc, char **argv);

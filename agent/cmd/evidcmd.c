@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "config.h"
 #include "evidence.h"
+#include "evidsig.h"
 #include "exitcode.h"
 #include "opts.h"
 
@@ -115,6 +116,7 @@ static int
 cmd_verify(int argc, char **argv)
 {
 	const char *path = NULL, *dirs[MAX_LOGS];
+	const char *pubkey = NULL, *sigfile = NULL, *report = NULL;
 	size_t ndirs = 0;
 	int json = 0, rc, bad = 0;
 	char own[4096];
@@ -124,18 +126,31 @@ cmd_verify(int argc, char **argv)
 		  "\n(its state directory's evidence log, without --evidence)" },
 		{ "evidence", 'e', OPT_LIST, "DIR", dirs, &ndirs, .max = MAX_LOGS,
 		  .help = "an evidence log's directory (STATE-DIR/evidence);\nmay be repeated" },
+		{ "pubkey", 0, OPT_STRING, "FILE", &pubkey,
+		  .help = "with --signature and --report: the Ed25519 public key\n"
+		    "(PEM) the report was signed with" },
+		{ "signature", 0, OPT_STRING, "FILE", &sigfile,
+		  .help = "a signed report's signature (REPORT.sig, of report --sign)" },
+		{ "report", 0, OPT_STRING, "FILE", &report,
+		  .help = "the signed report" },
 		{ "json", 'j', OPT_FLAG, NULL, &json, .help = "the result as JSON" },
 		{ NULL }
 	};
 	const struct opts_cmd cmd = {
-		.usage = "usage: vmcrypt-agent evidence verify [--config FILE] [--evidence DIR]... "
-		    "[--json]\n",
+		.usage = "usage: vmcrypt-agent evidence verify [--config FILE] [--evidence DIR]...\n"
+		    "           [--pubkey FILE --signature FILE --report FILE] [--json]\n",
 		.about =
 		    "Checks each evidence log from its first record to its last: every line\n"
 		    "a record, each one's seq following the one before and its \"prev\" the\n"
 		    "SHA-256 of the line before (across files), one vCenter throughout.  The\n"
 		    "first record that breaks the chain is named by file and line: a record\n"
-		    "changed, deleted, moved, or a file cut short.  Reads only.\n",
+		    "changed, deleted, moved, or a file cut short.  Reads only.\n\n"
+		    "With --pubkey, --signature and --report: also that the signature (of\n"
+		    "report --sign) is the key's over the report's bytes, and that each\n"
+		    "evidence chain head it names is still a record of the log, with the\n"
+		    "same hash: a log cut after the report was signed, or its last record\n"
+		    "changed, fails here even though its chain holds.  The logs are those\n"
+		    "of --evidence, or else those the signature names.\n",
 		.tail =
 		    "exit status: 0 every chain holds, 1 one is broken or missing, 2 usage,\n"
 		    "3 bad configuration.\n",
@@ -144,6 +159,24 @@ cmd_verify(int argc, char **argv)
 
 	if ((rc = opts_parse(&cmd, argc, argv)) != EXIT_OK)
 		return rc == OPTS_HELP ? EXIT_OK : rc;
+	int sig = (pubkey != NULL) + (sigfile != NULL) + (report != NULL);
+	if (sig != 0 && sig != 3) {
+		fprintf(stderr, "vmcrypt-agent: evidence verify: --pubkey, --signature and "
+		    "--report go together\n");
+		return EXIT_USAGE;
+	}
+	if (sig == 3) {
+		/* The logs the signature names, unless given. */
+		json_object *top = json ? json_object_new_object() : NULL;
+		int ok = evidsig_verify(pubkey, sigfile, report, dirs, ndirs, top);
+		if (top != NULL) {
+			json_object_object_add(top, "ok", json_object_new_boolean(ok));
+			printf("%s\n", json_object_to_json_string_ext(top, JSON_C_TO_STRING_PRETTY |
+			    JSON_C_TO_STRING_NOSLASHESCAPE));
+			json_object_put(top);
+		}
+		return ok ? EXIT_OK : EXIT_FAIL;
+	}
 	if (ndirs == 0) {
 		struct config *cfg = NULL;
 		if ((rc = cli_load_config(path, &cfg)) != EXIT_OK)
@@ -170,7 +203,8 @@ int
 cmd_evidence(int argc, char **argv)
 {
 	static const char usage[] =
-	    "usage: vmcrypt-agent evidence verify [--config FILE] [--evidence DIR]... [--json]\n";
+	    "usage: vmcrypt-agent evidence verify [--config FILE] [--evidence DIR]...\n"
+	    "           [--pubkey FILE --signature FILE --report FILE] [--json]\n";
 
 	if (argc < 2) {
 		fputs(usage, stderr);

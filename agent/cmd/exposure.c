@@ -22,8 +22,8 @@
 
 #define NBUCKETS	(1u << 16)
 
-struct walk {
-	struct exposures *x;
+struct exposure_walk {
+	struct exposures  x[1];
 	size_t		  cap;
 	long		 *bucket;	/* index + 1 of the first entry, 0 none */
 	long		 *chain;	/* per entry: the next in its bucket */
@@ -50,7 +50,7 @@ str(json_object *rec, const char *key)
 
 /* The entry of vm, made if new. */
 static size_t
-entry(struct walk *w, const char *vm)
+entry(struct exposure_walk *w, const char *vm)
 {
 	unsigned h = hash(vm);
 	for (long i = w->bucket[h]; i > 0; i = w->chain[i - 1])
@@ -89,7 +89,7 @@ when(const char *t)
 
 /* A state record: the first compliant one closes the window. */
 static void
-on_state(struct walk *w, size_t i, json_object *rec)
+on_state(struct exposure_walk *w, size_t i, json_object *rec)
 {
 	struct exposure *e = &w->x->e[i];
 	const char *old = str(rec, "old"), *new_ = str(rec, "new");
@@ -116,23 +116,25 @@ on_state(struct walk *w, size_t i, json_object *rec)
 	e->seconds = e->compliant - e->created;
 }
 
-static int
-on_record(void *arg, json_object *rec, const char *file, long line)
+void
+exposure_walk_add(struct exposure_walk *w, json_object *rec)
 {
-	struct walk *w = arg;
 	const char *kind = str(rec, "kind"), *vm = str(rec, "vm");
 
-	(void)file;
-	(void)line;
 	if (kind == NULL || vm == NULL || vm[0] == '\0')
-		return 0;
+		return;
 	size_t i = entry(w, vm);
 	struct exposure *e = &w->x->e[i];
 	const char *name = str(rec, "name"), *created = str(rec, "created");
 	if (name && *name)
 		snprintf(e->name, sizeof(e->name), "%s", name);
-	if (created && *created && e->created == 0)
-		e->created = when(created);
+	if (created && *created) {
+		/* The earliest creation any log gives (a VM re-registered keeps
+		 * the first). */
+		double c = when(created);
+		if (c > 0 && (e->created == 0 || c < e->created))
+			e->created = c;
+	}
 	if (strcmp(kind, "action") == 0) {
 		const char *result = str(rec, "result");
 		if (result && strcmp(result, "done") == 0)
@@ -140,6 +142,14 @@ on_record(void *arg, json_object *rec, const char *file, long line)
 	} else if (strcmp(kind, "state") == 0) {
 		on_state(w, i, rec);
 	}
+}
+
+static int
+on_record(void *arg, json_object *rec, const char *file, long line)
+{
+	(void)file;
+	(void)line;
+	exposure_walk_add(arg, rec);
 	return 0;
 }
 
@@ -149,10 +159,37 @@ by_vm(const void *a, const void *b)
 	return strcmp(((const struct exposure *)a)->vm, ((const struct exposure *)b)->vm);
 }
 
+struct exposure_walk *
+exposure_walk_new(void)
+{
+	struct exposure_walk *w = xcalloc(1, sizeof(*w));
+	w->bucket = xcalloc(NBUCKETS, sizeof(*w->bucket));
+	return w;
+}
+
+static void
+walk_free(struct exposure_walk *w)
+{
+	free(w->bucket);
+	free(w->chain);
+	free(w->done);
+	free(w->seen);
+	free(w);
+}
+
+void
+exposure_walk_end(struct exposure_walk *w, struct exposures *x)
+{
+	*x = w->x[0];
+	if (x->n > 1)
+		qsort(x->e, x->n, sizeof(*x->e), by_vm);
+	walk_free(w);
+}
+
 int
 exposures_read(const char *dir, struct exposures *x, char *err, size_t errlen)
 {
-	struct walk w = { .x = x };
+	struct exposure_walk *w;
 	char bad_file[256];
 	long bad_line = 0;
 	int rc;
@@ -160,19 +197,15 @@ exposures_read(const char *dir, struct exposures *x, char *err, size_t errlen)
 	memset(x, 0, sizeof(*x));
 	if (access(dir, F_OK) != 0)
 		return 0;		/* no log yet: nothing measured */
-	w.bucket = xcalloc(NBUCKETS, sizeof(*w.bucket));
-	rc = evidence_verify(dir, on_record, &w, bad_file, sizeof(bad_file), &bad_line, NULL,
+	w = exposure_walk_new();
+	rc = evidence_verify(dir, on_record, w, bad_file, sizeof(bad_file), &bad_line, NULL,
 	    NULL, err, errlen);
-	free(w.bucket);
-	free(w.chain);
-	free(w.done);
-	free(w.seen);
 	if (rc != 0) {
-		exposures_free(x);
+		free(w->x->e);
+		walk_free(w);
 		return -1;
 	}
-	if (x->n > 1)
-		qsort(x->e, x->n, sizeof(*x->e), by_vm);
+	exposure_walk_end(w, x);
 	return 0;
 }
 

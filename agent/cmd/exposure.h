@@ -39,6 +39,19 @@ struct exposures {
 /* Reads the log in dir (its chain checked).  0, or -1 with err (a broken
  * chain: file, line, why; a missing log is no error: none measured). */
 int	exposures_read(const char *dir, struct exposures *, char *err, size_t errlen);
+/*
+ * The same from records handed one by one, in the order they happened
+ * (report merges the logs of several agents: an HA pair's).  Per VM: the
+ * earliest creation any record gives, and the window closed by the first
+ * state record that finds it compliant after a completed reconfigure.
+ * exposure_walk_end fills x (sorted by vm) and frees the walk.
+ */
+struct json_object;
+struct exposure_walk;
+struct exposure_walk *exposure_walk_new(void);
+void	exposure_walk_add(struct exposure_walk *, struct json_object *rec);
+void	exposure_walk_end(struct exposure_walk *, struct exposures *x);
+
 /* The VM's, or NULL. */
 const struct exposure *exposures_find(const struct exposures *, const char *vm);
 void	exposures_free(struct exposures *);

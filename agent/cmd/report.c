@@ -5,13 +5,18 @@
  * (the "vmcrypt-agent: ..." audit events the agent logs on each VM), so the
  * report does not depend on the agent's local state.
  *
- * Formats: json, csv (RFC 4180; cells that a spreadsheet would run as a
- * formula are prefixed with '), html (one self-contained file: inline CSS,
- * an SVG bar chart, a table sortable by any column; no network needed).
+ * Each row names the controls it evidences (controls.c), judged on the
+ * VM's facts: the inventory's, and two this file reads itself (whether
+ * fault tolerance is configured, whether the VM uses vSAN).
+ *
+ * Formats here: json, csv (RFC 4180; cells that a spreadsheet would run as
+ * a formula are prefixed with ').  html is reporthtml.c, oscal oscal.c.
  */
 #include "cli.h"
 #include "config.h"
+#include "controls.h"
 #include "enforce.h"
+#include "exposure.h"
 #include "inventory.h"
 #include "log.h"
 #include "policy.h"
@@ -24,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 /* ---------------------------------------------------------------- */
@@ -59,19 +65,26 @@ by_ref_sort(const void *a, const void *b)
 	return strcmp((*x)->vm->moref, (*y)->vm->moref);
 }
 
-void
-report_note_action(struct report *r, const char *moref, const char *msg, const char *time)
+/* The row of the VM with that moref, or NULL.  r->byref is sorted by
+ * moref: a lookup per event, not a scan (a month of audit events over
+ * 10,000 VMs). */
+static struct report_vm *
+report_find(struct report *r, const char *moref)
 {
-	/* r->byref is sorted by moref: a lookup per event, not a scan (a
-	 * month of audit events over 10,000 VMs). */
 	struct vm_info key_vm;
 	struct report_vm key = { .vm = &key_vm };
 	snprintf(key_vm.moref, sizeof(key_vm.moref), "%s", moref);
 	struct report_vm **hit = r->nvms == 0 ? NULL :
 	    bsearch(&key, r->byref, r->nvms, sizeof(*r->byref), by_ref);
-	if (hit == NULL)
+	return hit ? *hit : NULL;
+}
+
+void
+report_note_action(struct report *r, const char *moref, const char *msg, const char *time)
+{
+	struct report_vm *v = report_find(r, moref);
+	if (v == NULL)
 		return;
-	struct report_vm *v = *hit;
 	/* Events arrive oldest first; a later one replaces. */
 	if (v->action_time[0] == '\0' || strcmp(time, v->action_time) >= 0) {
 		snprintf(v->action, sizeof(v->action), "%s", msg);
@@ -109,6 +122,101 @@ report_read_audit(struct vconn *c, struct report *r, int days, char *err, size_t
 }
 
 /* ---------------------------------------------------------------- */
+/* the facts the controls need beyond the inventory                  */
+
+struct vsan_ds {
+	char	(*ds)[96];	/* vSAN datastores' morefs */
+	size_t	 n;
+};
+
+static int
+on_ft(void *arg, const struct vmoref *obj, size_t n, const char *const *names,
+    const xnode *const *vals)
+{
+	struct report_vm *v = report_find(arg, obj->value);
+	for (size_t i = 0; v != NULL && i < n; i++) {
+		if (strcmp(names[i], "runtime.faultToleranceState") != 0)
+			continue;
+		const char *t = xnode_text(vals[i]);
+		v->ft = t[0] != '\0' && strcmp(t, "notConfigured") != 0;
+	}
+	return 0;
+}
+
+static int
+on_datastore(void *arg, const struct vmoref *obj, size_t n, const char *const *names,
+    const xnode *const *vals)
+{
+	struct vsan_ds *vs = arg;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(names[i], "summary.type") != 0 ||
+		    strcasecmp(xnode_text(vals[i]), "vsan") != 0)
+			continue;
+		vs->ds = xreallocarray(vs->ds, vs->n + 1, sizeof(*vs->ds));
+		snprintf(vs->ds[vs->n++], sizeof(*vs->ds), "%s", obj->value);
+	}
+	return 0;
+}
+
+/* Every object of type under the root folder: path, through cb. */
+static int
+read_all(struct vconn *c, const char *type, const char *path, vobject_cb cb, void *arg)
+{
+	struct vmoref view = { "", "" };
+	const char *paths[] = { path };
+	int rc = vim_create_container_view(c, vsession_mo(vconn_session(c), VMO_ROOT_FOLDER),
+	    type, 1, &view);
+	if (rc == 0)
+		rc = vim_retrieve_view(c, &view, type, paths, 1, 1000, cb, arg);
+	if (view.value[0])
+		vim_destroy_view(c, &view);
+	return rc;
+}
+
+int
+report_read_facts(struct vconn *c, struct report *r, char *err, size_t errlen)
+{
+	struct vsan_ds vs = { NULL, 0 };
+	int rc;
+
+	if ((rc = read_all(c, "VirtualMachine", "runtime.faultToleranceState", on_ft, r)) != 0) {
+		snprintf(err, errlen, "reading the VMs' fault tolerance state: %s",
+		    vconn_error(c));
+		goto out;
+	}
+	if ((rc = read_all(c, "Datastore", "summary.type", on_datastore, &vs)) != 0) {
+		snprintf(err, errlen, "reading the datastores' types: %s", vconn_error(c));
+		goto out;
+	}
+	for (size_t i = 0; i < r->nvms; i++) {
+		const struct vm_info *vm = r->vms[i].vm;
+		r->vms[i].vsan = 0;
+		for (size_t d = 0; d < vm->ndatastores && !r->vms[i].vsan; d++)
+			for (size_t k = 0; k < vs.n && !r->vms[i].vsan; k++)
+				r->vms[i].vsan = strcmp(vm->datastores[d], vs.ds[k]) == 0;
+	}
+out:
+	free(vs.ds);
+	return rc;
+}
+
+size_t
+report_vm_controls(const struct report_vm *v, struct report_ctl *out)
+{
+	struct ctl_facts f;
+	size_t n = 0;
+
+	controls_facts(v->vm, v->ft, v->vsan, NULL, &f);
+	for (size_t i = 0; i < ncontrols && n < CONTROLS_MAX; i++) {
+		out[n].c = &controls[i];
+		out[n].r = controls[i].judge(&f, out[n].why, sizeof(out[n].why));
+		if (out[n].r != CTL_UNLISTED)
+			n++;
+	}
+	return n;
+}
+
+/* ---------------------------------------------------------------- */
 /* the model                                                         */
 
 void
@@ -121,6 +229,7 @@ report_init(struct report *r, const struct inventory *inv, const char *generated
 	snprintf(r->generated, sizeof(r->generated), "%s", generated);
 	for (size_t i = 0; i < inv->nvms; i++) {
 		r->vms[i].vm = &inv->vms[i];
+		r->vms[i].ft = r->vms[i].vsan = -1;
 		int s = inv->vms[i].decided ? (int)inv->vms[i].state : -1;
 		r->vms[i].state = s;
 		if (s >= 0)
@@ -143,8 +252,12 @@ report_free(struct report *r)
 {
 	free(r->vms);
 	free(r->byref);
+	free(r->period.over);
+	free(r->period.days);
 	r->vms = NULL;
 	r->byref = NULL;
+	r->period.over = NULL;
+	r->period.days = NULL;
 }
 
 /* ---------------------------------------------------------------- */
@@ -156,6 +269,22 @@ jstr(const char *s)
 	return s ? json_object_new_string(s) : NULL;
 }
 
+void
+report_json_attest(json_object *o, const char *evidence, const struct report_signing *sg)
+{
+	json_object *x = NULL;
+
+	json_object_object_add(o, "evidence", jstr(evidence));
+	if (sg != NULL) {
+		x = json_object_new_object();
+		json_object_object_add(x, "algorithm", jstr(sg->algorithm));
+		json_object_object_add(x, "public_key_sha256", jstr(sg->key_sha256));
+		json_object_object_add(x, "file", jstr(sg->sig_file));
+		json_object_object_add(x, "covers", jstr("this file's bytes, as written"));
+	}
+	json_object_object_add(o, "signature", x);
+}
+
 int
 report_json(const struct report *r, FILE *f)
 {
@@ -163,6 +292,7 @@ report_json(const struct report *r, FILE *f)
 	json_object *vms = json_object_new_array();
 
 	json_object_object_add(o, "generated", jstr(r->generated));
+	report_json_attest(o, r->evidence, r->signing);
 	json_object_object_add(o, "vcenter", jstr(r->url));
 	json_object_object_add(o, "vcenter_version", jstr(r->inv->vcenter));
 	for (int s = 0; s < VS_COUNT; s++)
@@ -175,6 +305,7 @@ report_json(const struct report *r, FILE *f)
 	for (size_t i = 0; i < r->nvms; i++)
 		json_object_array_add(vms, report_json_vm(&r->vms[i], NULL));
 	json_object_object_add(o, "vms", vms);
+	report_period_json(&r->period, o);
 	int rc = fprintf(f, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 	    JSON_C_TO_STRING_NOSLASHESCAPE)) < 0 ? -1 : 0;
 	json_object_put(o);
@@ -185,7 +316,10 @@ report_json(const struct report *r, FILE *f)
 json_object *
 report_json_vm(const struct report_vm *v, const char *vcenter)
 {
-	json_object *x = json_object_new_object();
+	json_object *x = json_object_new_object(), *ctl = json_object_new_array();
+	struct report_ctl c[CONTROLS_MAX];
+	size_t n = report_vm_controls(v, c);
+
 	if (vcenter != NULL)
 		json_object_object_add(x, "vcenter", jstr(vcenter));
 	json_object_object_add(x, "name", jstr(v->vm->name));
@@ -201,41 +335,39 @@ report_json_vm(const struct report_vm *v, const char *vcenter)
 	json_object_object_add(x, "last_action", v->action[0] ? jstr(v->action) : NULL);
 	json_object_object_add(x, "last_action_time", v->action_time[0] ?
 	    jstr(v->action_time) : NULL);
+	/* As inventory --json says them. */
+	json_object_object_add(x, "exposure", jstr(exposure_kind_name(v->exp ? v->exp->kind :
+	    EXP_UNKNOWN)));
+	json_object_object_add(x, "exposure_seconds", v->exp && v->exp->kind == EXP_MEASURED ?
+	    json_object_new_double(v->exp->seconds) : NULL);
+	for (size_t i = 0; i < n; i++) {
+		json_object *e = json_object_new_object();
+		json_object_object_add(e, "id", jstr(c[i].c->id));
+		json_object_object_add(e, "source", jstr(c[i].c->source));
+		json_object_object_add(e, "result", jstr(ctl_result_name(c[i].r)));
+		json_object_object_add(e, "why", jstr(c[i].why));
+		json_object_array_add(ctl, e);
+	}
+	json_object_object_add(x, "controls", ctl);
 	return x;
 }
 
 /* ---------------------------------------------------------------- */
 /* csv                                                               */
 
-void
-report_csv_cell(FILE *f, const char *s, int last)
-{
-	if (s == NULL)
-		s = "";
-	int formula = s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@' ||
-	    s[0] == '\t' || s[0] == '\r';
-	fputc('"', f);
-	if (formula)
-		fputc('\'', f);
-	for (; *s; s++) {
-		if (*s == '"')
-			fputc('"', f);
-		fputc(*s, f);
-	}
-	fputc('"', f);
-	fputs(last ? "\r\n" : ",", f);
-}
+static const char *const csv_cols[] = { "name", "moref", "folder", "state", "reason",
+    "hw_version", "power_state", "encrypted", "key_provider", "migrate_encryption",
+    "last_action", "last_action_time", "exposure", "exposure_seconds", "controls",
+    "generated", "evidence" };
+#define CSV_NCOLS	(sizeof(csv_cols) / sizeof(csv_cols[0]))
 
 void
 report_csv_head(FILE *f, int fleet)
 {
-	static const char *const hdr[] = { "name", "moref", "folder", "state", "reason",
-	    "hw_version", "power_state", "encrypted", "key_provider", "migrate_encryption",
-	    "last_action", "last_action_time" };
 	if (fleet)
 		report_csv_cell(f, "vcenter", 0);
-	for (size_t i = 0; i < 12; i++)
-		report_csv_cell(f, hdr[i], i == 11);
+	for (size_t i = 0; i < CSV_NCOLS; i++)
+		report_csv_cell(f, csv_cols[i], i == CSV_NCOLS - 1);
 }
 
 int
@@ -243,14 +375,20 @@ report_csv(const struct report *r, FILE *f)
 {
 	report_csv_head(f, 0);
 	for (size_t i = 0; i < r->nvms; i++)
-		report_csv_vm(f, &r->vms[i], NULL);
+		report_csv_vm(f, &r->vms[i], NULL, r->generated, r->evidence);
 	return ferror(f) ? -1 : 0;
 }
 
-/* One VM's row (its vCenter first, in a fleet report). */
+/* One VM's row (its vCenter first, in a fleet report).  The controls
+ * cell: "ID=RESULT;ID=RESULT", in the table's order. */
 void
-report_csv_vm(FILE *f, const struct report_vm *v, const char *vcenter)
+report_csv_vm(FILE *f, const struct report_vm *v, const char *vcenter,
+    const char *generated, const char *evidence)
 {
+	struct report_ctl c[CONTROLS_MAX];
+	size_t n = report_vm_controls(v, c), len = 0;
+	char ctl[CONTROLS_MAX * 64] = "", secs[48];
+
 	if (vcenter != NULL)
 		report_csv_cell(f, vcenter, 0);
 	report_csv_cell(f, v->vm->name, 0);
@@ -264,193 +402,28 @@ report_csv_vm(FILE *f, const struct report_vm *v, const char *vcenter)
 	report_csv_cell(f, v->vm->provider, 0);
 	report_csv_cell(f, v->vm->migrate_encryption, 0);
 	report_csv_cell(f, v->action, 0);
-	report_csv_cell(f, v->action_time, 1);
+	report_csv_cell(f, v->action_time, 0);
+	report_csv_cell(f, exposure_kind_name(v->exp ? v->exp->kind : EXP_UNKNOWN), 0);
+	report_exposure_text(v->exp, secs, sizeof(secs));
+	report_csv_cell(f, secs, 0);
+	for (size_t i = 0; i < n && len < sizeof(ctl); i++)
+		len += (size_t)snprintf(ctl + len, sizeof(ctl) - len, "%s%s=%s", i ? ";" : "",
+		    c[i].c->id, ctl_result_name(c[i].r));
+	report_csv_cell(f, ctl, 0);
+	report_csv_cell(f, generated, 0);
+	report_csv_cell(f, evidence, 1);
 }
 
-/* ---------------------------------------------------------------- */
-/* html                                                              */
-
 void
-report_esc(FILE *f, const char *s)
+report_csv_unread(FILE *f, const char *vcenter, const char *err, const char *generated,
+    const char *evidence)
 {
-	for (; s && *s; s++) {
-		switch (*s) {
-		case '<': fputs("&lt;", f); break;
-		case '>': fputs("&gt;", f); break;
-		case '&': fputs("&amp;", f); break;
-		case '"': fputs("&quot;", f); break;
-		case '\'': fputs("&#39;", f); break;
-		default: fputc(*s, f);
-		}
+	report_csv_cell(f, vcenter, 0);
+	for (size_t c = 0; c < CSV_NCOLS; c++) {
+		const char *s = strcmp(csv_cols[c], "state") == 0 ? "error" :
+		    strcmp(csv_cols[c], "reason") == 0 ? err :
+		    strcmp(csv_cols[c], "generated") == 0 ? generated :
+		    strcmp(csv_cols[c], "evidence") == 0 ? evidence : "";
+		report_csv_cell(f, s, c == CSV_NCOLS - 1);
 	}
-}
-
-static const struct {
-	enum vm_state	 s;
-	const char	*label, *color;
-} bars[] = {
-	{ VS_COMPLIANT, "compliant", "#2e7d32" },
-	{ VS_PENDING, "pending", "#f9a825" },
-	{ VS_DEFERRED, "deferred (powered on)", "#fbc02d" },
-	{ VS_BLOCKED, "blocked", "#c62828" },
-	{ VS_EXCLUDED, "excluded", "#78909c" },
-	{ VS_HW_TOO_OLD, "hardware too old", "#6d4c41" },
-	{ VS_TEMPLATE, "template", "#90a4ae" },
-	{ VS_INACCESSIBLE, "inaccessible", "#4a148c" },
-	{ VS_WRONG_PROVIDER, "wrong key provider", "#e65100" },
-	{ VS_VSAN_ENCRYPTED, "vSAN-encrypted", "#00838f" },
-};
-
-void
-report_html_chart(FILE *f, const size_t *counts)
-{
-	size_t max = 1;
-	const int w = 560, rowh = 30, left = 190;
-	int n = (int)(sizeof(bars) / sizeof(bars[0]));
-
-	for (int i = 0; i < n; i++)
-		if (counts[bars[i].s] > max)
-			max = counts[bars[i].s];
-	fprintf(f, "<svg id=\"chart\" role=\"img\" aria-label=\"VMs by state\" "
-	    "xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-	    "viewBox=\"0 0 %d %d\">\n", w + left + 60, n * rowh + 10, w + left + 60,
-	    n * rowh + 10);
-	for (int i = 0; i < n; i++) {
-		size_t c = counts[bars[i].s];
-		int bw = (int)((double)c / (double)max * w);
-		int y = 5 + i * rowh;
-		fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\" class=\"lbl\">%s</text>"
-		    "<rect class=\"bar\" data-state=\"%s\" x=\"%d\" y=\"%d\" width=\"%d\" "
-		    "height=\"%d\" fill=\"%s\"/><text x=\"%d\" y=\"%d\" class=\"num\">%zu</text>\n",
-		    left - 10, y + 19, bars[i].label, vm_state_name(bars[i].s), left, y + 4,
-		    bw > 0 ? bw : (c ? 1 : 0), rowh - 8, bars[i].color, left + bw + 8, y + 19, c);
-	}
-	fputs("</svg>\n", f);
-}
-
-/* The page up to <body>: style and title. */
-void
-report_html_head(FILE *f)
-{
-	fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-	    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-	    "<title>VM encryption compliance report</title>\n<style>\n"
-	    "body{font:14px/1.4 system-ui,-apple-system,\"Segoe UI\",sans-serif;margin:24px;"
-	    "color:#1d2a33;background:#fff}\n"
-	    "h1{font-size:22px;margin:0 0 4px}.meta{color:#5b6b75;margin-bottom:16px}\n"
-	    ".cards{display:flex;gap:12px;margin:12px 0 20px;flex-wrap:wrap}\n"
-	    ".card{border:1px solid #d5dde2;border-radius:6px;padding:10px 16px;min-width:120px}\n"
-	    ".card b{display:block;font-size:24px}\n"
-	    "svg .lbl,svg .num{font:13px system-ui,sans-serif;fill:#1d2a33}\n"
-	    "table{border-collapse:collapse;width:100%;margin-top:16px}\n"
-	    "th,td{border-bottom:1px solid #e3e8eb;padding:6px 8px;text-align:left;"
-	    "vertical-align:top}\n"
-	    "th{background:#f3f6f8;cursor:pointer;user-select:none;position:sticky;top:0}\n"
-	    "th.asc::after{content:\" \\25B2\"}th.desc::after{content:\" \\25BC\"}\n"
-	    "td.state{font-weight:600}\n"
-	    "tr.s-compliant td.state{color:#2e7d32}tr.s-blocked td.state{color:#c62828}\n"
-	    "tr.s-pending td.state,tr.s-deferred td.state{color:#b26a00}\n"
-	    "@media print{th{position:static}}\n"
-	    "</style></head><body>\n", f);
-}
-
-void
-report_html_table_head(FILE *f, int fleet)
-{
-	fputs("<table id=\"vms\"><thead><tr>", f);
-	if (fleet)
-		fputs("<th>vCenter</th>", f);
-	fputs("<th>VM</th><th>folder</th><th>state</th>"
-	    "<th>reason</th><th>hardware</th><th>power</th><th>encrypted</th>"
-	    "<th>vMotion encryption</th><th>last action</th><th>when</th></tr></thead>"
-	    "<tbody>\n", f);
-}
-
-/* One VM's row (its vCenter first, in a fleet report). */
-void
-report_html_vm(FILE *f, const struct report_vm *v, const char *vcenter)
-{
-	fputs("<tr class=\"s-", f);
-	report_esc(f, vm_info_state(v->vm) ? vm_info_state(v->vm) : "unknown");
-	fputs("\">", f);
-	if (vcenter != NULL) {
-		fputs("<td>", f);
-		report_esc(f, vcenter);
-		fputs("</td>", f);
-	}
-	fputs("<td>", f);
-	report_esc(f, v->vm->name);
-	fputs("<br><small>", f);
-	report_esc(f, v->vm->moref);
-	fputs("</small></td><td>", f);
-	report_esc(f, v->vm->folder);
-	fputs("</td><td class=\"state\">", f);
-	report_esc(f, vm_info_state(v->vm) ? vm_info_state(v->vm) : "unknown");
-	fputs("</td><td>", f);
-	report_esc(f, v->vm->reason && v->vm->reason[0] ? v->vm->reason : "-");
-	fputs("</td><td>", f);
-	report_esc(f, v->vm->hw_version);
-	fputs("</td><td>", f);
-	report_esc(f, v->vm->power_state);
-	fputs("</td><td>", f);
-	fputs(v->vm->encrypted ? "yes" : "no", f);
-	fputs("</td><td>", f);
-	report_esc(f, v->vm->migrate_encryption ? v->vm->migrate_encryption : "-");
-	fputs("</td><td>", f);
-	report_esc(f, v->action[0] ? v->action : "-");
-	fputs("</td><td>", f);
-	if (v->action_time[0]) {	/* "2026-11-26T12:14:00.9156Z" -> "2026-11-26 12:14:00Z" */
-		char t[64];
-		snprintf(t, sizeof(t), "%.19sZ", v->action_time);
-		if (strlen(t) > 10 && t[10] == 'T')
-			t[10] = ' ';
-		report_esc(f, t);
-	} else {
-		fputs("-", f);
-	}
-	fputs("</td></tr>\n", f);
-}
-
-/* The table's end, the sorting script, the end of the page. */
-int
-report_html_tail(FILE *f)
-{
-	fputs("</tbody></table>\n<script>\n"
-	    "(function(){var t=document.getElementById('vms');var hs=t.tHead.rows[0].cells;\n"
-	    "for(var i=0;i<hs.length;i++)(function(c){hs[c].onclick=function(){\n"
-	    "var asc=!this.classList.contains('asc');for(var k=0;k<hs.length;k++)"
-	    "hs[k].className='';this.className=asc?'asc':'desc';\n"
-	    "var b=t.tBodies[0],rows=Array.prototype.slice.call(b.rows);\n"
-	    "rows.sort(function(x,y){var p=x.cells[c].textContent,q=y.cells[c].textContent;"
-	    "return (asc?1:-1)*p.localeCompare(q,undefined,{numeric:true});});\n"
-	    "rows.forEach(function(r){b.appendChild(r);});};})(i);})();\n"
-	    "</script>\n</body></html>\n", f);
-	return ferror(f) ? -1 : 0;
-}
-
-int
-report_html(const struct report *r, FILE *f)
-{
-	double pct = r->in_scope ? 100.0 * (double)r->counts[VS_COMPLIANT] /
-	    (double)r->in_scope : 100.0;
-
-	report_html_head(f);
-	fputs("<h1>VM encryption compliance report</h1>\n<div class=\"meta\">vCenter ", f);
-	report_esc(f, r->url ? r->url : "?");
-	fputs(" (", f);
-	report_esc(f, r->inv->vcenter ? r->inv->vcenter : "?");
-	fputs(")", f);
-	fputs(" &middot; generated ", f);
-	report_esc(f, r->generated);
-	fputs(" by vmcrypt-agent " VMCRYPT_VERSION "</div>\n<div class=\"cards\">", f);
-	fprintf(f, "<div class=\"card\" id=\"pct\"><b>%.1f%%</b>in-scope VMs compliant</div>"
-	    "<div class=\"card\"><b>%zu</b>VMs in total</div>"
-	    "<div class=\"card\"><b>%zu</b>in scope</div>"
-	    "<div class=\"card\"><b>%zu</b>compliant</div></div>\n", pct, r->nvms,
-	    r->in_scope, r->counts[VS_COMPLIANT]);
-	report_html_chart(f, r->counts);
-	report_html_table_head(f, 0);
-	for (size_t i = 0; i < r->nvms; i++)
-		report_html_vm(f, &r->vms[i], NULL);
-	return report_html_tail(f);
 }

@@ -269,6 +269,18 @@ def test_fleet_report_one_file_for_several_vcenters(testbed, workdir):
     assert doc["vcenters"][0]["error"] is None and doc["vcenters"][1]["error"]
     assert {x["vcenter"] for x in doc["vms"]} == {sites[0][1].url}
     assert sites[1][1].url.rsplit("/", 1)[0] + ": Connection refused" in r.stderr, r.stderr
+    # The reason itself is in the vCenter's row, where a CSV reader sees it.
+    assert "Connection refused" in doc["vcenters"][1]["error"], doc["vcenters"][1]
+    out = os.path.join(workdir, "fleet2.csv")
+    r = agent("report", *cfgs, "--format", "csv", "--output", out)
+    assert r.returncode == 4, r.stderr
+    rows = [x for x in csv.DictReader(open(out, newline=""))
+            if x["vcenter"] == sites[1][1].url]
+    assert len(rows) == 1 and rows[0]["state"] == "error", rows
+    assert "Connection refused" in rows[0]["reason"] and "on stderr" not in rows[0]["reason"]
+    out = os.path.join(workdir, "fleet2.html")
+    assert agent("report", *cfgs, "--format", "html", "--output", out).returncode == 4
+    assert "Connection refused" in open(out).read()
 
     # A bad configuration among them: nothing written, exit 3.
     bad = os.path.join(workdir, "bad.xml")
