@@ -376,8 +376,10 @@ on_turn(uv_prepare_t *h)
 
 	if (!e->core.closing) {
 		progress_maybe(&e->progress);
-		record_maybe_flush(&e->record);
+		uint64_t flush = record_maybe_flush(&e->record);
 		uint64_t next = sched_run(&e->sched), now = now_loop(&e->core);
+		if (flush < next)
+			next = flush;
 		if (next == UINT64_MAX)
 			uv_timer_stop(&e->retry_t);
 		else

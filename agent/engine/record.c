@@ -109,20 +109,26 @@ flush_done(void *arg)
 	free(j);
 }
 
-void
+uint64_t
 record_maybe_flush(struct record *rc)
 {
 	if (rc->ev == NULL || !rc->dirty || rc->flushing || rc->c->closing)
-		return;
+		return UINT64_MAX;
+	uint64_t now = rc->c->now(rc->c);
+	if (rc->last != 0 && now < rc->last + RECORD_FLUSH_MS)
+		return rc->last + RECORD_FLUSH_MS;
 	struct flush_job *j = xcalloc(1, sizeof(*j));
 	j->rc = rc;
 	rc->dirty = 0;
 	rc->flushing = 1;
+	rc->last = now;
 	if (pool_submit(rc->c->pool, flush_work, flush_done, j) != 0) {
 		rc->flushing = 0;
 		rc->dirty = 1;
 		free(j);
+		return now + RECORD_FLUSH_MS;
 	}
+	return UINT64_MAX;
 }
 
 int

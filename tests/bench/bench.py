@@ -241,7 +241,9 @@ def bench_burst(d, n, loop_sample):
         t_created = time.time() - t0
         t_agent = wait_done(front, created, n, 1800) / 1e9 - t0
         calls = agent_calls(front, n)
+        cpu = a.cpu_seconds()
         a.stop()
+        log(f"burst/agent: CPU {cpu:.2f} s ({1000 * cpu / n:.2f} ms per VM)")
         log("burst/agent calls per VM: " + ", ".join(
             f"{m} {c['per_vm']} ({c['server_ms']:.0f} ms)" for m, c in sorted(calls.items())))
         log(f"burst/agent: {n} VMs created in {t_created:.1f} s, all compliant at {t_agent:.1f} s")
@@ -260,6 +262,7 @@ def bench_burst(d, n, loop_sample):
         t_loop = t_loop_sample * n / loop_sample
         log(f"burst/loop: {loop_sample} VMs in {t_loop_sample:.1f} s -> {t_loop:.1f} s for {n}")
         res = {"vms": n, "clients": 8, "agent_s": t_agent, "agent_calls": calls, "creation_only_s": t_created,
+               "agent_cpu_s": cpu,
                "floor_s": t_floor, "loop_sample": loop_sample,
                "loop_sample_s": t_loop_sample, "loop_s_scaled": t_loop,
                "agent_over_floor": t_agent / t_floor, "loop_over_agent": t_loop / t_agent}
