@@ -52,6 +52,8 @@ struct evidence {
 	char		 hash[65];
 	char		*buf;		/* lines appended, not yet written */
 	size_t		 len, cap;
+	char		*spare;		/* the buffer the last flush wrote, kept */
+	size_t		 spare_cap;
 	int		 fd;
 	unsigned	 num;		/* the file being written */
 	off_t		 size;		/* its bytes on disk */
@@ -518,11 +520,75 @@ now_utc(char out[64])
 	    (int)(ts.tv_nsec / 1000000) % 1000);
 }
 
+/* Room for n more bytes in the buffer (ev->mu held); a buffer the last
+ * flush wrote is used again rather than allocated anew. */
 static void
-add_str(json_object *o, const char *key, const char *v)
+room(struct evidence *ev, size_t n)
 {
-	if (v != NULL && v[0] != '\0')
-		json_object_object_add(o, key, json_object_new_string(v));
+	if (ev->buf == NULL && ev->spare != NULL) {
+		ev->buf = ev->spare;
+		ev->cap = ev->spare_cap;
+		ev->spare = NULL;
+	}
+	if (ev->len + n <= ev->cap)
+		return;
+	while (ev->len + n > ev->cap)
+		ev->cap = ev->cap ? ev->cap * 2 : 65536;
+	ev->buf = xreallocarray(ev->buf, ev->cap, 1);
+}
+
+static void
+put(struct evidence *ev, const char *s, size_t n)
+{
+	room(ev, n);
+	memcpy(ev->buf + ev->len, s, n);
+	ev->len += n;
+}
+
+/*
+ * ,"key":"value" with value escaped as JSON requires (quote, backslash,
+ * control characters); other bytes as they are, as json-c writes them.
+ * Written straight into the buffer: json-c objects cost about twenty
+ * allocations a record (BENCHMARKS.md, issue #23).
+ */
+static void
+put_str(struct evidence *ev, const char *key, const char *v)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t klen;
+
+	if (v == NULL || v[0] == '\0')
+		return;
+	klen = strlen(key);
+	room(ev, klen + 6 + 6 * strlen(v));
+	char *o = ev->buf + ev->len;
+	*o++ = ',';
+	*o++ = '"';
+	memcpy(o, key, klen);
+	o += klen;
+	*o++ = '"';
+	*o++ = ':';
+	*o++ = '"';
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+		switch (*p) {
+		case '"':  *o++ = '\\'; *o++ = '"'; break;
+		case '\\': *o++ = '\\'; *o++ = '\\'; break;
+		case '\n': *o++ = '\\'; *o++ = 'n'; break;
+		case '\r': *o++ = '\\'; *o++ = 'r'; break;
+		case '\t': *o++ = '\\'; *o++ = 't'; break;
+		default:
+			if (*p < 0x20) {
+				memcpy(o, "\\u00", 4);
+				o[4] = hex[*p >> 4];
+				o[5] = hex[*p & 15];
+				o += 6;
+			} else {
+				*o++ = (char)*p;
+			}
+		}
+	}
+	*o++ = '"';
+	ev->len = (size_t)(o - ev->buf);
 }
 
 /* Appends one line (its hash becomes the head).  ev->mu held. */
@@ -530,53 +596,45 @@ static long long
 append_locked(struct evidence *ev, const struct evrec *r, const char *torn_b64,
     long long torn_bytes)
 {
-	json_object *o = json_object_new_object();
-	char at[64];
-	const char *line;
-	size_t len;
+	char at[64], head[256];
+	size_t start;
+	int n;
 
 	now_utc(at);
-	json_object_object_add(o, "v", json_object_new_int(EVIDENCE_VERSION));
-	json_object_object_add(o, "seq", json_object_new_int64(ev->seq + 1));
-	json_object_object_add(o, "prev", json_object_new_string(ev->hash));
-	json_object_object_add(o, "at", json_object_new_string(at));
-	add_str(o, "kind", r->kind);
-	add_str(o, "agent", ev->identity);
-	add_str(o, "vcenter", ev->vcenter);
-	add_str(o, "vc_url", ev->vc_url);
-	add_str(o, "vc_time", r->vc_time);
-	add_str(o, "vm", r->vm);
-	add_str(o, "uuid", r->uuid);
-	add_str(o, "name", r->name);
-	add_str(o, "created", r->created);
-	add_str(o, "old", r->old);
-	add_str(o, "new", r->new_);
-	add_str(o, "code", r->code);
-	add_str(o, "reason", r->reason);
-	add_str(o, "actions", r->actions);
-	add_str(o, "result", r->result);
-	add_str(o, "task", r->task);
-	add_str(o, "fault", r->fault);
-	add_str(o, "provider", r->provider);
-	add_str(o, "key_id", r->key_id);
-	add_str(o, "text", torn_b64);
-	if (torn_bytes >= 0)
-		json_object_object_add(o, "bytes", json_object_new_int64(torn_bytes));
-	add_str(o, "version", r->version);
-	line = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-	    JSON_C_TO_STRING_NOSLASHESCAPE);
-	len = strlen(line);
-	if (ev->len + len + 1 > ev->cap) {
-		while (ev->len + len + 1 > ev->cap)
-			ev->cap = ev->cap ? ev->cap * 2 : 65536;
-		ev->buf = xreallocarray(ev->buf, ev->cap, 1);
+	room(ev, 1);
+	start = ev->len;
+	n = snprintf(head, sizeof(head), "{\"v\":%d,\"seq\":%lld,\"prev\":\"%s\",\"at\":\"%s\"",
+	    EVIDENCE_VERSION, ev->seq + 1, ev->hash, at);
+	put(ev, head, (size_t)n);
+	put_str(ev, "kind", r->kind);
+	put_str(ev, "agent", ev->identity);
+	put_str(ev, "vcenter", ev->vcenter);
+	put_str(ev, "vc_url", ev->vc_url);
+	put_str(ev, "vc_time", r->vc_time);
+	put_str(ev, "vm", r->vm);
+	put_str(ev, "uuid", r->uuid);
+	put_str(ev, "name", r->name);
+	put_str(ev, "created", r->created);
+	put_str(ev, "old", r->old);
+	put_str(ev, "new", r->new_);
+	put_str(ev, "code", r->code);
+	put_str(ev, "reason", r->reason);
+	put_str(ev, "actions", r->actions);
+	put_str(ev, "result", r->result);
+	put_str(ev, "task", r->task);
+	put_str(ev, "fault", r->fault);
+	put_str(ev, "provider", r->provider);
+	put_str(ev, "key_id", r->key_id);
+	put_str(ev, "text", torn_b64);
+	if (torn_bytes >= 0) {
+		n = snprintf(head, sizeof(head), ",\"bytes\":%lld", torn_bytes);
+		put(ev, head, (size_t)n);
 	}
-	memcpy(ev->buf + ev->len, line, len);
-	ev->buf[ev->len + len] = '\n';
-	ev->len += len + 1;
-	hash_hex(line, len, ev->hash);
+	put_str(ev, "version", r->version);
+	put(ev, "}", 1);
+	hash_hex(ev->buf + start, ev->len - start, ev->hash);
+	put(ev, "\n", 1);
 	ev->seq++;
-	json_object_put(o);
 	return ev->seq;
 }
 
@@ -699,13 +757,14 @@ int
 evidence_flush(struct evidence *ev, char *err, size_t errlen)
 {
 	char *data;
-	size_t n, done;
+	size_t n, done, dcap;
 	int rc = 0;
 
 	pthread_mutex_lock(&ev->wmu);
 	pthread_mutex_lock(&ev->mu);
 	data = ev->buf;
 	n = ev->len;
+	dcap = ev->cap;
 	ev->buf = NULL;
 	ev->len = ev->cap = 0;
 	pthread_mutex_unlock(&ev->mu);
@@ -729,8 +788,17 @@ evidence_flush(struct evidence *ev, char *err, size_t errlen)
 		ev->len += left;
 		ev->cap = ev->len + 1;
 		pthread_mutex_unlock(&ev->mu);
+		free(data);
+	} else if (data != NULL) {
+		pthread_mutex_lock(&ev->mu);
+		if (ev->spare == NULL && dcap <= 4u * 1024 * 1024) {
+			ev->spare = data;
+			ev->spare_cap = dcap;
+			data = NULL;
+		}
+		pthread_mutex_unlock(&ev->mu);
+		free(data);
 	}
-	free(data);
 	pthread_mutex_unlock(&ev->wmu);
 	return rc;
 }
@@ -757,6 +825,7 @@ evidence_close(struct evidence *ev)
 	pthread_mutex_destroy(&ev->mu);
 	pthread_mutex_destroy(&ev->wmu);
 	free(ev->buf);
+	free(ev->spare);
 	free(ev->dir);
 	free(ev->identity);
 	free(ev->vcenter);

@@ -433,6 +433,37 @@ test_garbage_named(void **st)
 	free(dir);
 }
 
+/* Every byte a name can hold (1..255) comes back as written, through
+ * json-c's reader: the writer escapes what JSON requires and no more. */
+static void
+test_every_byte_escaped(void **st)
+{
+	(void)st;
+	char *dir = tmpdir(), name[256], err[1024];
+	for (int i = 1; i < 256; i++)
+		name[i - 1] = (char)i;
+	name[255] = '\0';
+	struct evidence *ev = open_log(dir, VC, 0, NULL);
+	const struct evrec r = { .kind = "state", .vm = "vm-1", .name = name, .reason = "\"\\/" };
+	evidence_append(ev, &r);
+	evidence_close(ev);
+	assert_int_equal(verify(dir, NULL, err, sizeof(err)), 0);
+	char **l;
+	int n = lines_of(path_of(dir, 1), &l);
+	assert_int_equal(n, 1);
+	json_object *o = json_tokener_parse(l[0]), *v;
+	assert_non_null(o);
+	assert_true(json_object_object_get_ex(o, "name", &v));
+	assert_int_equal(json_object_get_string_len(v), 255);
+	assert_memory_equal(json_object_get_string(v), name, 255);
+	assert_true(json_object_object_get_ex(o, "reason", &v));
+	assert_string_equal(json_object_get_string(v), "\"\\/");
+	json_object_put(o);
+	free_lines(l, n);
+	rmtree(dir);
+	free(dir);
+}
+
 struct writer {
 	struct evidence	*ev;
 	int		 id;
@@ -493,6 +524,7 @@ main(void)
 		cmocka_unit_test(test_torn_last_line),
 		cmocka_unit_test(test_other_vcenter_refused),
 		cmocka_unit_test(test_garbage_named),
+		cmocka_unit_test(test_every_byte_escaped),
 		cmocka_unit_test(test_threads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
