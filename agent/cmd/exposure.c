@@ -74,9 +74,8 @@ entry(struct exposure_walk *w, const char *vm)
 	return i;
 }
 
-/* An xsd:dateTime as unix time, its fraction kept (0: none or not one). */
-static double
-when(const char *t)
+double
+exposure_time(const char *t)
 {
 	time_t v = t ? kms_parse_time(t) : (time_t)-1;
 	const char *dot;
@@ -131,14 +130,14 @@ exposure_walk_add(struct exposure_walk *w, json_object *rec)
 	if (created && *created) {
 		/* The earliest creation any log gives (a VM re-registered keeps
 		 * the first). */
-		double c = when(created);
+		double c = exposure_time(created);
 		if (c > 0 && (e->created == 0 || c < e->created))
 			e->created = c;
 	}
 	if (strcmp(kind, "action") == 0) {
 		const char *result = str(rec, "result");
 		if (result && strcmp(result, "done") == 0)
-			w->done[i] = when(str(rec, "vc_time"));
+			w->done[i] = exposure_time(str(rec, "vc_time"));
 	} else if (strcmp(kind, "state") == 0) {
 		on_state(w, i, rec);
 	}

@@ -55,6 +55,8 @@ void	exposure_walk_end(struct exposure_walk *, struct exposures *x);
 /* The VM's, or NULL. */
 const struct exposure *exposures_find(const struct exposures *, const char *vm);
 void	exposures_free(struct exposures *);
+/* An xsd:dateTime as unix time, its fraction kept (0: none or not one). */
+double	exposure_time(const char *);
 /* "measured", "compliant-before-seen", "open", "no-create-date", "unknown". */
 const char *exposure_kind_name(enum exposure_kind);
 

@@ -67,8 +67,8 @@ parse_when(const char *opt, const char *arg, int end_of_day, double *out)
 			*out = (double)v + (end_of_day ? 86399.999 : 0);
 			return 0;
 		}
-	} else if (evset_time(arg) > 0) {
-		*out = evset_time(arg);
+	} else if (exposure_time(arg) > 0) {
+		*out = exposure_time(arg);
 		return 0;
 	}
 	fprintf(stderr, "vmcrypt-agent: --%s %s: %sa date (YYYY-MM-DD, UTC) or a time "

@@ -40,18 +40,6 @@ str(json_object *rec, const char *key)
 	    json_object_get_string(v) : NULL;
 }
 
-double
-evset_time(const char *t)
-{
-	time_t v = t ? kms_parse_time(t) : (time_t)-1;
-	const char *dot;
-
-	if (v == (time_t)-1)
-		return 0;
-	dot = strchr(t, '.');
-	return (double)v + (dot && dot[1] >= '0' && dot[1] <= '9' ? strtod(dot, NULL) : 0);
-}
-
 static int
 on_record(void *arg, json_object *rec, const char *file, long line)
 {
@@ -179,7 +167,7 @@ evset_view(const struct evset *set, const char *vcenter, struct exposures *x,
 		if (kind && strcmp(kind, "state") == 0 && vm && vm[0]) {
 			int s = state_of(str(rec, "new"));
 			if (s >= 0)
-				history_add(h, vm, str(rec, "name"), evset_time(order[i]->at), s,
+				history_add(h, vm, str(rec, "name"), exposure_time(order[i]->at), s,
 				    str(rec, "code"), str(rec, "reason"));
 		}
 		json_object_put(rec);

@@ -49,7 +49,5 @@ void	evset_view(const struct evset *, const char *vcenter, struct exposures *,
 /* The heads of the logs of vcenter (NULL: every one): "DIR#SEQ:HASH",
  * "; " between them; "" when none. */
 void	evset_heads(const struct evset *, const char *vcenter, char *out, size_t len);
-/* Unix time of an xsd:dateTime with its fraction; 0 if it is not one. */
-double	evset_time(const char *);
 
 #endif
