@@ -179,6 +179,8 @@ vm_info_clear(struct vm_info *vm)
 	free(vm->connection_state);
 	free(vm->reason);
 	free(vm->datastores);
+	free(vm->key_missing);
+	free(vm->key_reason);
 	attrs_clear(vm);
 	memset(vm, 0, sizeof(*vm));
 }
@@ -602,6 +604,11 @@ inventory_print_json(const struct inventory *inv, FILE *f, inventory_json_fn ext
 		json_object_object_add(o, "encrypted", json_object_new_boolean(vm->encrypted));
 		json_object_object_add(o, "keyId", jstr(vm->key_id));
 		json_object_object_add(o, "keyProvider", jstr(vm->provider));
+		/* QueryCryptoKeyStatus: null when not asked (plain VM, API
+		 * before 6.7.2, a key vCenter does not hold by design). */
+		json_object_object_add(o, "keyAvailable", vm->key_avail == KEY_UNKNOWN ? NULL :
+		    json_object_new_boolean(vm->key_avail == KEY_AVAILABLE));
+		json_object_object_add(o, "keyUnavailableReason", jstr(vm->key_reason));
 		for (size_t d = 0; d < vm->ndisks; d++) {
 			const struct disk_info *k = &vm->disks[d];
 			json_object *jd = json_object_new_object();

@@ -18,6 +18,7 @@ static const char *const state_names[VS_COUNT] = {
 	[VS_INACCESSIBLE] = "inaccessible",
 	[VS_WRONG_PROVIDER] = "wrong-provider",
 	[VS_VSAN_ENCRYPTED] = "vsan-encrypted",
+	[VS_KEY_MISSING] = "key-missing",
 };
 
 const char *
@@ -30,7 +31,55 @@ int
 vm_state_open(enum vm_state s)
 {
 	return s == VS_PENDING || s == VS_DEFERRED || s == VS_BLOCKED ||
-	    s == VS_INACCESSIBLE || s == VS_WRONG_PROVIDER;
+	    s == VS_INACCESSIBLE || s == VS_WRONG_PROVIDER || s == VS_KEY_MISSING;
+}
+
+/* CryptoManagerKmipCryptoKeyStatusKeyUnavailableReason (vSphere API
+ * reference; govmomi enum.go), and what the agent makes of each. */
+static const struct {
+	const char	*reason;
+	enum key_avail	 avail;
+	const char	*text;
+} key_reasons[] = {
+	{ "KeyStateMissingInKMS", KEY_MISSING, "missing on the KMS" },
+	{ "KeyStateClusterUnreachable", KEY_MISSING, "its KMS is unreachable" },
+	{ "KeyStateNotActiveOrEnabled", KEY_MISSING, "not active or not enabled on the KMS" },
+	{ "KeyStateClusterInvalid", KEY_MISSING, "its key provider is not valid in vCenter" },
+	{ "KeyStateMissingInCache", KEY_MISSING,
+	    "not in vCenter's cache, and no key provider is named for it" },
+	{ "WrappingKeyMissingInKMS", KEY_MISSING, "its wrapping key is missing on the KMS" },
+	{ "WrappingKeyNotActiveOrEnabled", KEY_MISSING,
+	    "its wrapping key is not active or not enabled on the KMS" },
+	{ "KeyStateManagedByTrustAuthority", KEY_UNKNOWN,
+	    "managed by a Trust Authority key provider" },
+	{ "KeyStateManagedByNKP", KEY_UNKNOWN, "managed by the Native Key Provider" },
+	{ "NoPermissionToAccessKeyProvider", KEY_UNKNOWN,
+	    "this account may not access its key provider" },
+};
+#define NKEY_REASONS (sizeof(key_reasons) / sizeof(key_reasons[0]))
+
+enum key_avail
+policy_key_avail(int available, const char *reason)
+{
+	if (available == 1)
+		return KEY_AVAILABLE;
+	if (available != 0)
+		return KEY_UNKNOWN;
+	for (size_t i = 0; reason != NULL && i < NKEY_REASONS; i++)
+		if (strcmp(reason, key_reasons[i].reason) == 0)
+			return key_reasons[i].avail;
+	return KEY_MISSING;	/* a reason newer than this agent: still not there */
+}
+
+const char *
+policy_key_reason_text(const char *reason)
+{
+	if (reason == NULL || reason[0] == '\0')
+		return "not available (vCenter gave no reason)";
+	for (size_t i = 0; i < NKEY_REASONS; i++)
+		if (strcmp(reason, key_reasons[i].reason) == 0)
+			return key_reasons[i].text;
+	return reason;
 }
 
 void
@@ -275,10 +324,35 @@ code_of(const struct vm_info *vm, const struct decision *d, unsigned want)
 
 static void decide(const struct policy *, const struct vm_info *, struct decision *);
 
+/* vCenter says a key of this VM is not available: whatever else it would
+ * need, nothing is done to it (a reconfigure would use or replace a key
+ * vCenter cannot serve), until vCenter has the key again.  VMs out of
+ * scope keep their state. */
+static void
+key_missing(const struct vm_info *vm, struct decision *d)
+{
+	switch (d->state) {
+	case VS_INACCESSIBLE: case VS_EXCLUDED: case VS_TEMPLATE: case VS_HW_TOO_OLD:
+		return;
+	default:
+		break;
+	}
+	d->reason[0] = '\0';
+	d->state = VS_KEY_MISSING;
+	d->actions = 0;
+	d->code = "key-missing";
+	why(d, "key %s not available to vCenter: %s (%s); nothing is changed on this VM "
+	    "until it is", vm->key_missing ? vm->key_missing : "(unnamed)",
+	    policy_key_reason_text(vm->key_reason), vm->key_reason && vm->key_reason[0] ?
+	    vm->key_reason : "no reason given");
+}
+
 void
 policy_decide(const struct policy *p, const struct vm_info *vm, struct decision *d)
 {
 	decide(p, vm, d);
+	if (vm->key_avail == KEY_MISSING)
+		key_missing(vm, d);
 	if (d->code == NULL)
 		d->code = code_of(vm, d, d->actions | (d->state == VS_BLOCKED ||
 		    d->state == VS_DEFERRED ? ACT_CRYPTO : 0));
