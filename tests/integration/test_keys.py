@@ -200,3 +200,89 @@ def test_key_status_needs_api_6_7_2(testbed, workdir):
     assert "needs vSphere API 6.7.2" in c["key-availability"]["detail"]
     assert calls(v, "QueryCryptoKeyStatus") == 0
 
+
+# ---------------------------------------------------------------------
+# vCenter's crypto events (issue #24, point 4): each changes a state or
+# raises an alert within the batch it arrives in (no scan in between: the
+# reconcile interval is an hour).
+
+VM_ALERTS = ["com.vmware.vc.vm.crypto.RekeyFail",
+             "com.vmware.vc.vm.crypto.DiskchainUsingMixedKeys",
+             "com.vmware.vc.vm.Crypto.VMLocked.KeyMissingOnHost",
+             "com.vmware.vc.vm.Crypto.VMLocked.KeyMissingOnKMS",
+             "com.vmware.vc.vm.Crypto.VMLocked.KMSClusterError"]
+KMS_ALERTS = ["com.vmware.vc.kms.crypto.NotBackedUp",
+              "com.vmware.vc.kms.crypto.NotBackedUpAfterUpdate"]
+
+
+def post_event(v, type_id, message, vm=None):
+    q = {"type": type_id, "message": message}
+    if vm:
+        q["vm"] = vm
+    Harness(v)._req("POST", "/harness/event?" + urllib.parse.urlencode(q))
+
+
+def alerts(port, type_id):
+    return metrics(port).get(("vmcrypt_crypto_events_total", (("type", type_id),)))
+
+
+@pytest.fixture
+def watched(testbed, workdir):
+    """ev-1 encrypted, and the agent running: (test bed, agent, ev-1's key)."""
+    v = testbed()
+    h = Harness(v)
+    cfg = v.config()
+    create(v, "ev-1", "-version", "vmx-15")
+    r = agent("reconcile", "--config", cfg)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert compliant(v, h, "ev-1")
+    a = Agent(cfg, workdir)
+    wait_until(lambda: vms_in(v.metrics_port, "compliant") >= 1, 10, "the first scan")
+    try:
+        yield v, a, vm_state(v, "ev-1")["key"]["keyId"]
+    finally:
+        a.stop()
+
+
+@pytest.mark.parametrize("type_id", VM_ALERTS)
+def test_vm_crypto_event_looks_at_the_vm_and_alerts(watched, type_id):
+    v, a, key = watched
+    port = v.metrics_port
+    ref = moref(v, "ev-1")
+    assert alerts(port, type_id) == 0
+    missing = type_id.endswith("KeyMissingOnKMS")
+    if missing:
+        # vCenter says so because the key is gone: the look finds it.
+        key_status(v, key, False, "KeyStateMissingInKMS")
+    looked, kms = calls(v, "QueryCryptoKeyStatus"), calls(v, "RetrieveKmipServersStatus_Task")
+    post_event(v, type_id, "test: " + type_id.rsplit(".", 1)[-1], vm="ev-1")
+    wait_until(lambda: alerts(port, type_id) == 1, 10, "the alert counted")
+    a.wait_log(f"alert: vCenter reports {type_id} on VM ev-1 ({ref})", 5)
+    # The VM is looked at now: its key status asked again.
+    wait_until(lambda: calls(v, "QueryCryptoKeyStatus") > looked, 10, "ev-1 looked at")
+    if missing:
+        wait_until(lambda: vms_in(port, "key-missing") == 1, 10, "ev-1 key-missing")
+        assert "missing on the KMS" in a.text()
+    else:
+        time.sleep(0.5)
+        assert vms_in(port, "key-missing") == 0
+    if type_id.endswith("KMSClusterError"):
+        wait_until(lambda: calls(v, "RetrieveKmipServersStatus_Task") > kms, 10,
+                   "the KMS checked now")
+    # Nothing is reconfigured for an alert.
+    assert Harness(v).stats()["reconfigs"][ref] == 1
+
+
+@pytest.mark.parametrize("type_id", KMS_ALERTS)
+def test_kms_backup_event_alerts_and_checks_the_kms(watched, type_id):
+    v, a, _ = watched
+    port = v.metrics_port
+    kms = calls(v, "RetrieveKmipServersStatus_Task")
+    post_event(v, type_id, "Native Key Provider backup needed")
+    wait_until(lambda: alerts(port, type_id) == 1, 10, "the alert counted")
+    a.wait_log(f"alert: vCenter reports {type_id}: Native Key Provider backup needed: ", 5)
+    wait_until(lambda: calls(v, "RetrieveKmipServersStatus_Task") > kms, 10,
+               "the KMS checked now")
+    others = [t for t in VM_ALERTS + KMS_ALERTS if t != type_id]
+    assert all(alerts(port, t) == 0 for t in others)
+
