@@ -112,7 +112,7 @@ report_args(int argc, char **argv, struct report_opts *o)
 		.about =
 		    "Every VM with its state (compliant, pending, deferred, blocked,\n"
 		    "hw-too-old, excluded, template, inaccessible, wrong-provider,\n"
-		    "vsan-encrypted, key-missing), the reason, the agent's last action on it (read from\n"
+		    "vsan-encrypted, key-missing, vtpm-only), the reason, the agent's last action on it (read from\n"
 		    "vCenter's event history, the \"vmcrypt-agent: ...\" events of the\n"
 		    "period, 30 days by default), its exposure window and the controls it\n"
 		    "evidences (VCF Security Configuration Guide 9.0, PCI DSS v4.0.1).\n"

@@ -192,6 +192,7 @@ make_policy(const struct enforcer *e, const struct config *cfg, struct policy *p
 	p->provider = cfg->kms_cluster;
 	p->rekey = cfg->rekey_shallow;
 	p->vsan_skip = cfg->vsan_skip;
+	p->vtpm_report = cfg->vtpm_report;
 	p->excl = cfg->exclusions;
 	p->nexcl = cfg->nexclusions;
 }

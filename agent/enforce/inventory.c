@@ -46,7 +46,10 @@ disks_from_devices(struct vm_info *vm, const xnode *arr)
 	free(vm->disks);
 	vm->disks = NULL;
 	vm->ndisks = 0;
+	vm->vtpm = 0;
 	for (const xnode *d = xnode_first(arr); d; d = xnode_next(d)) {
+		if (strcmp(xnode_type(d), "VirtualTPM") == 0)
+			vm->vtpm = 1;
 		if (strcmp(xnode_type(d), "VirtualDisk") != 0)
 			continue;
 		vm->disks = xreallocarray(vm->disks, vm->ndisks + 1, sizeof(*vm->disks));
@@ -629,6 +632,7 @@ inventory_print_json(const struct inventory *inv, FILE *f, inventory_json_fn ext
 		json_object_object_add(o, "migrateEncryption", jstr(vm->migrate_encryption));
 		json_object_object_add(o, "ftEncryptionMode", jstr(vm->ft_encryption_mode));
 		json_object_object_add(o, "snapshot", json_object_new_boolean(vm->snapshot));
+		json_object_object_add(o, "vtpm", json_object_new_boolean(vm->vtpm));
 		json_object *pol = NULL;
 		if (vm->home_policy_id) {
 			pol = json_object_new_object();

@@ -55,6 +55,7 @@ struct vm_info {
 	char		*migrate_encryption;	/* NULL: not reported (default) */
 	char		*ft_encryption_mode;
 	int		 snapshot;
+	int		 vtpm;			/* a VirtualTPM device */
 	char		*home_policy_id;
 	char		*home_policy_name;
 	int		 has_config;

@@ -19,6 +19,7 @@ static const char *const state_names[VS_COUNT] = {
 	[VS_WRONG_PROVIDER] = "wrong-provider",
 	[VS_VSAN_ENCRYPTED] = "vsan-encrypted",
 	[VS_KEY_MISSING] = "key-missing",
+	[VS_VTPM_ONLY] = "vtpm-only",
 };
 
 const char *
@@ -31,7 +32,8 @@ int
 vm_state_open(enum vm_state s)
 {
 	return s == VS_PENDING || s == VS_DEFERRED || s == VS_BLOCKED ||
-	    s == VS_INACCESSIBLE || s == VS_WRONG_PROVIDER || s == VS_KEY_MISSING;
+	    s == VS_INACCESSIBLE || s == VS_WRONG_PROVIDER || s == VS_KEY_MISSING ||
+	    s == VS_VTPM_ONLY;
 }
 
 /* CryptoManagerKmipCryptoKeyStatusKeyUnavailableReason (vSphere API
@@ -214,6 +216,27 @@ out_of_scope(const struct policy *p, const struct vm_info *vm, struct decision *
 	return 1;
 }
 
+/* A vTPM encrypts VM home (the vSphere Client adds one that way), not the
+ * disks: a vTPM VM with an encrypted home and every disk plain.  Its own
+ * state, never compliant; its disks are encrypted as any VM's unless
+ * vtpm-disks="report". */
+static int
+vtpm_only(const struct vm_info *vm)
+{
+	size_t plain = 0;
+
+	if (!vm->encrypted || !vm->vtpm)
+		return 0;
+	for (size_t i = 0; i < vm->ndisks; i++) {
+		if (!vm->disks[i].encryptable)
+			continue;
+		if (vm->disks[i].encrypted)
+			return 0;
+		plain++;
+	}
+	return plain > 0;
+}
+
 /* An encrypted VM: its plain disks and the policy; never a rekey. */
 static unsigned
 wants_encrypted(const struct policy *p, const struct vm_info *vm, struct decision *d)
@@ -230,7 +253,12 @@ wants_encrypted(const struct policy *p, const struct vm_info *vm, struct decisio
 		if (!same(k->policy_id, p->policy_id))
 			missing_policy++;
 	}
-	if (plain > 0 && p->encrypt) {
+	if (plain > 0 && vtpm_only(vm)) {
+		why(d, "vTPM: VM home encrypted, its disk%s plain (%zu)%s", plain == 1 ? "" : "s",
+		    plain, p->vtpm_report ? "; reported only (vtpm-disks=\"report\")" : "");
+		if (p->encrypt && !p->vtpm_report)
+			want |= ACT_ENCRYPT_DISKS;
+	} else if (plain > 0 && p->encrypt) {
 		want |= ACT_ENCRYPT_DISKS;
 		why(d, "encrypted VM with %zu unencrypted disk%s", plain, plain == 1 ? "" : "s");
 	}
@@ -304,6 +332,7 @@ code_of(const struct vm_info *vm, const struct decision *d, unsigned want)
 	case VS_HW_TOO_OLD:	return vm->hw_number == 0 ? "hw-unknown" : "hw-too-old";
 	case VS_VSAN_ENCRYPTED:	return "vsan-encrypted";
 	case VS_WRONG_PROVIDER:	return "wrong-provider";
+	case VS_VTPM_ONLY:	return "vtpm-only";
 	case VS_COMPLIANT:	return "compliant";
 	case VS_BLOCKED:	return vm->template ? "template-plain" : "snapshots";
 	case VS_DEFERRED:	return vm->power_state ? "powered-on" : "power-unknown";
@@ -351,6 +380,11 @@ void
 policy_decide(const struct policy *p, const struct vm_info *vm, struct decision *d)
 {
 	decide(p, vm, d);
+	/* Whatever is done now (disks encrypted, deferred to a power-off,
+	 * reported only), the state names the case. */
+	if (vtpm_only(vm) && (d->state == VS_PENDING || d->state == VS_DEFERRED ||
+	    d->state == VS_BLOCKED || d->state == VS_COMPLIANT || d->state == VS_WRONG_PROVIDER))
+		d->state = VS_VTPM_ONLY;
 	if (vm->key_avail == KEY_MISSING)
 		key_missing(vm, d);
 	if (d->code == NULL)

@@ -38,6 +38,8 @@ struct policy {
 	const char		*provider;	/* expected key provider; NULL: any */
 	int			 rekey;		/* shallow-rekey a wrong-provider VM */
 	int			 vsan_skip;	/* vsan-encrypted="skip" */
+	int			 vtpm_report;	/* vtpm-disks="report": a vTPM VM's
+						   plain disks are only reported */
 	const struct exclusion	*excl;
 	size_t			 nexcl;
 	int			 canary_own;	/* check --canary's own look at its VM */

@@ -20,6 +20,7 @@ enum vm_state {
 	VS_VSAN_ENCRYPTED,	/* on vSAN that encrypts at rest: not doubled */
 	VS_KEY_MISSING,		/* vCenter says a key it uses is not available:
 				   nothing is done to it until it is */
+	VS_VTPM_ONLY,		/* a vTPM encrypted VM home, its disks are plain */
 	VS_COUNT
 };
 

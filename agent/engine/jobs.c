@@ -131,7 +131,7 @@ refusal(enum vm_state s)
 {
 	return s == VS_HW_TOO_OLD || s == VS_BLOCKED || s == VS_DEFERRED ||
 	    s == VS_EXCLUDED || s == VS_TEMPLATE || s == VS_WRONG_PROVIDER ||
-	    s == VS_VSAN_ENCRYPTED || s == VS_KEY_MISSING;
+	    s == VS_VSAN_ENCRYPTED || s == VS_KEY_MISSING || s == VS_VTPM_ONLY;
 }
 
 static void
