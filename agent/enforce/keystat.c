@@ -201,7 +201,8 @@ keystat_census(struct vconn *c, int page, struct keystat_census *out, int *asked
 	rc = vim_create_container_view(c, vsession_mo(s, VMO_ROOT_FOLDER), "VirtualMachine",
 	    1, &view);
 	if (rc == 0)
-		rc = vim_retrieve_view(c, &view, "VirtualMachine", paths, 2, page, census_cb, &cr);
+		rc = vim_retrieve_view(c, &view, "VirtualMachine", paths, 2, page, census_cb,
+		    &cr);
 	if (view.value[0])
 		vim_destroy_view(c, &view);
 	vconn_reset(c);

@@ -254,8 +254,9 @@ wants_encrypted(const struct policy *p, const struct vm_info *vm, struct decisio
 			missing_policy++;
 	}
 	if (plain > 0 && vtpm_only(vm)) {
-		why(d, "vTPM: VM home encrypted, its disk%s plain (%zu)%s", plain == 1 ? "" : "s",
-		    plain, p->vtpm_report ? "; reported only (vtpm-disks=\"report\")" : "");
+		why(d, "vTPM: VM home encrypted, its disk%s plain (%zu)%s",
+		    plain == 1 ? "" : "s", plain,
+		    p->vtpm_report ? "; reported only (vtpm-disks=\"report\")" : "");
 		if (p->encrypt && !p->vtpm_report)
 			want |= ACT_ENCRYPT_DISKS;
 	} else if (plain > 0 && p->encrypt) {
@@ -383,7 +384,8 @@ policy_decide(const struct policy *p, const struct vm_info *vm, struct decision 
 	/* Whatever is done now (disks encrypted, deferred to a power-off,
 	 * reported only), the state names the case. */
 	if (vtpm_only(vm) && (d->state == VS_PENDING || d->state == VS_DEFERRED ||
-	    d->state == VS_BLOCKED || d->state == VS_COMPLIANT || d->state == VS_WRONG_PROVIDER))
+	    d->state == VS_BLOCKED || d->state == VS_COMPLIANT ||
+	    d->state == VS_WRONG_PROVIDER))
 		d->state = VS_VTPM_ONLY;
 	if (vm->key_avail == KEY_MISSING)
 		key_missing(vm, d);
