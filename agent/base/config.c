@@ -305,6 +305,9 @@ read_enforce(struct config *c, xmlNode *n)
 	char *vs = attr(n, "vsan-encrypted");
 	c->vsan_skip = vs == NULL || strcmp(vs, "skip") == 0;
 	free(vs);
+	char *vt = attr(n, "vtpm-disks");
+	c->vtpm_report = vt != NULL && strcmp(vt, "report") == 0;
+	free(vt);
 	char *rk = attr(n, "rekey");
 	c->rekey_shallow = rk != NULL && strcmp(rk, "shallow") == 0;
 	free(rk);

@@ -59,6 +59,8 @@ struct config {
 	int			 attach_policy;	/* attach the policy to already-encrypted VMs */
 	int			 rekey_shallow;	/* wrong-provider VMs: shallow rekey onto kms_cluster */
 	int			 vsan_skip;	/* no VM Encryption on vSAN that encrypts */
+	int			 vtpm_report;	/* vtpm-disks="report": a vTPM VM's plain disks
+						   are reported, not encrypted */
 	int			 max_in_flight;
 	int			 reconcile_interval;
 

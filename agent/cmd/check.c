@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "config.h"
 #include "enforce.h"
+#include "keystat.h"
 #include "kms.h"
 #include "kmsfacts.h"
 #include "log.h"
@@ -56,6 +57,16 @@ check_gather(struct vconn *c, const struct config *cfg, struct kms_facts *f)
 	f->privs_err.rc = rc;
 	snprintf(f->privs_err.msg, sizeof(f->privs_err.msg), "%s", rc ? vconn_error(c) : "");
 	f->privs_checked = 1;
+
+	struct keystat_census kc;
+	int asked = 0;
+	rc = keystat_census(c, 500, &kc, &asked);
+	f->keys_checked = rc != 0 || asked ? 1 : -1;
+	f->keys_err.rc = rc;
+	snprintf(f->keys_err.msg, sizeof(f->keys_err.msg), "%s", rc ? vconn_error(c) : "");
+	f->keys_encrypted = kc.encrypted;
+	f->keys_missing = kc.missing;
+	snprintf(f->keys_detail, sizeof(f->keys_detail), "%s", kc.detail);
 	return 0;
 }
 
@@ -92,6 +103,10 @@ print_json(const struct config *cfg, const struct chk_report *r, json_object *ca
 	json_object_object_add(root, "key_provider", r->provider[0] ?
 	    json_object_new_string(r->provider) : NULL);
 	json_object_object_add(root, "kms_usable", json_object_new_boolean(r->kms_usable));
+	/* Encrypted VMs whose key vCenter says is not available (null: not
+	 * asked, API before 6.7.2). */
+	json_object_object_add(root, "key_missing_vms", r->keys_counted ?
+	    json_object_new_int64((int64_t)r->key_missing_vms) : NULL);
 	for (size_t i = 0; i < r->n; i++) {
 		const struct chk_item *it = &r->items[i];
 		json_object *o = json_object_new_object();
@@ -227,7 +242,9 @@ cmd_check(int argc, char **argv)
 		    "  provider selected, and the expected one; its Connection Status\n"
 		    "  (status, trust both ways, certificate expiry); the encryption\n"
 		    "  storage policy exists and is an encryption policy; the account\n"
-		    "  holds the privileges the agent uses.  Changes nothing.\n\n"
+		    "  holds the privileges the agent uses; the encrypted VMs whose key\n"
+		    "  vCenter says is not available, counted (QueryCryptoKeyStatus, API\n"
+		    "  6.7.2+).  Changes nothing.\n\n"
 		    "--canary then proves the whole path once, on a VM that does not\n"
 		    "matter: a previous run's canary is deleted; the placement (<canary\n"
 		    "folder pool datastore> or the first datacenter's) and the privileges\n"

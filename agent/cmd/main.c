@@ -154,8 +154,10 @@ cmd_inventory(int argc, char **argv)
 		    "their encryption, migrateEncryption, ftEncryptionMode, snapshots and\n"
 		    "the storage policies on VM home and disks, and the state the agent\n"
 		    "sees (compliant, pending, deferred, blocked, hw-too-old, excluded,\n"
-		    "template, inaccessible, wrong-provider) with the reason.  Objects are\n"
-		    "read N per round trip (default 500).  Changes nothing.\n",
+		    "template, inaccessible, wrong-provider, vsan-encrypted, key-missing,\n"
+		    "vtpm-only) with the reason (key availability: QueryCryptoKeyStatus,\n"
+		    "API 6.7.2+).  Objects are read N per round trip (default 500).\n"
+		    "Changes nothing.\n",
 		.opts = opts,
 	};
 

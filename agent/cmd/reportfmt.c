@@ -22,6 +22,8 @@ const struct report_state report_states[] = {
 	{ VS_INACCESSIBLE, "inaccessible", "#4a148c" },
 	{ VS_WRONG_PROVIDER, "wrong key provider", "#e65100" },
 	{ VS_VSAN_ENCRYPTED, "vSAN-encrypted", "#00838f" },
+	{ VS_KEY_MISSING, "key missing", "#ad1457" },
+	{ VS_VTPM_ONLY, "vTPM only (disks plain)", "#ff8f00" },
 };
 const size_t report_nstates = sizeof(report_states) / sizeof(report_states[0]);
 

@@ -6,11 +6,14 @@
  * (the resolved encryption policy), thread-safe name caches, and two maps
  * read again at every scan behind a mutex: each host's expected key
  * provider (provmap.c) and the datastores vSAN encrypts (vsanmap.c).
+ * Every decision on an encrypted VM is made with its keys' availability
+ * read just before (keystat.c).
  */
 #include "enforce.h"
 #include "config.h"
 #include "encpolicy.h"
 #include "inventory.h"
+#include "keystat.h"
 #include "log.h"
 #include "pbm.h"
 #include "plan.h"
@@ -32,6 +35,8 @@ struct enforcer {
 	struct provmap		 pm;		/* clusters' default providers */
 	struct vsanmap		 vs;		/* datastores vSAN encrypts */
 	int			 loaded;	/* pm and vs read at least once */
+	int			 keys_old_said;	/* the API is too old for key status: said */
+	int			 keys_fault;	/* asking for key status faults: said */
 	int			(*fence)(void *);	/* may this agent act now? */
 	void			*fence_arg;
 };
@@ -187,6 +192,7 @@ make_policy(const struct enforcer *e, const struct config *cfg, struct policy *p
 	p->provider = cfg->kms_cluster;
 	p->rekey = cfg->rekey_shallow;
 	p->vsan_skip = cfg->vsan_skip;
+	p->vtpm_report = cfg->vtpm_report;
 	p->excl = cfg->exclusions;
 	p->nexcl = cfg->nexclusions;
 }
@@ -225,6 +231,37 @@ name_for_exclusions(struct enforcer *e, const struct config *cfg, struct vconn *
 		vm->folder = vmnames_folder_path(e->names, c, vm->parent);
 	if (has_kind(cfg, EXCL_CUSTOM_ATTR) && vm->nattrs > 0)
 		vmnames_attrs(e->names, c, vm);
+}
+
+/* The keys of vms, asked (keystat.c).  An API too old to ask is said
+ * once; a fault (the account lacks Cryptographer.ManageKeys, say) is
+ * said once, and leaves the VMs' keys unknown rather than failing the
+ * look.  0, or the V_ERR_* of vCenter trouble. */
+static int
+enforce_keys(struct enforcer *e, struct vconn *c, struct vm_info *const *vms, size_t n)
+{
+	int asked = 0, rc = keystat_read(c, vms, n, &asked), say = 0;
+
+	pthread_mutex_lock(&e->pm_mtx);
+	if (!asked && !e->keys_old_said)
+		e->keys_old_said = say = 1;
+	else if (rc == V_ERR_FAULT && !e->keys_fault)
+		e->keys_fault = say = 2;
+	else if (rc == 0 && asked && e->keys_fault) {
+		e->keys_fault = 0;
+		say = 3;
+	}
+	pthread_mutex_unlock(&e->pm_mtx);
+	if (say == 1)
+		log_info("vCenter speaks API %s: key availability (QueryCryptoKeyStatus, API "
+		    "%s and later) is not checked", vsession_api_version(vconn_session(c)),
+		    KEYSTAT_API);
+	else if (say == 2)
+		log_warnx("QueryCryptoKeyStatus: %s; key availability is not checked until it "
+		    "answers (the account needs Cryptographer.ManageKeys)", vconn_error(c));
+	else if (say == 3)
+		log_info("QueryCryptoKeyStatus answers again: key availability checked");
+	return rc == V_ERR_FAULT ? 0 : rc;
 }
 
 /* ---------------------------------------------------------------- */
@@ -270,6 +307,11 @@ enforce_read(struct enforcer *e, const struct config *cfg, struct vconn *c,
 	 * policy to home and every disk anyway), so a new VM costs no SPBM
 	 * call.  tests/unit/test_policy.c holds policy_decide to that. */
 	if (r->vm.has_config && r->vm.encrypted && (rc = vmread_policies(c, &r->vm)) != 0) {
+		failed(o, c, rc);
+		return -1;
+	}
+	struct vm_info *one = &r->vm;
+	if ((rc = enforce_keys(e, c, &one, 1)) != 0) {
 		failed(o, c, rc);
 		return -1;
 	}
@@ -460,7 +502,8 @@ enforce_look(struct enforcer *e, const struct config *cfg, struct vconn *c,
 	struct vmoref *objs;
 	struct pbm_ref *refs = NULL;
 	char **keys = NULL;
-	size_t nrefs = 0;
+	struct vm_info **seen = NULL;
+	size_t nrefs = 0, nseen = 0;
 	int rc;
 
 	make_policy(e, cfg, &p);
@@ -488,6 +531,13 @@ enforce_look(struct enforcer *e, const struct config *cfg, struct vconn *c,
 			nrefs += inventory_pbm_refs(&ls.r[i].vm, refs + nrefs, keys + nrefs);
 	if (nrefs > 0 && (rc = pbm_query_profiles(c, refs, nrefs, look_assoc_cb, &ls)) != 0)
 		goto out;
+	/* Every key of the batch in one QueryCryptoKeyStatus. */
+	seen = xcalloc(n ? n : 1, sizeof(*seen));
+	for (size_t i = 0; i < n; i++)
+		if (ls.r[i].seen)
+			seen[nseen++] = &ls.r[i].vm;
+	if ((rc = enforce_keys(e, c, seen, nseen)) != 0)
+		goto out;
 	for (size_t i = 0; i < n; i++) {
 		struct vmread *r = &ls.r[i];
 		struct outcome *o = &outs[i];
@@ -513,6 +563,7 @@ out:
 		free(keys[i]);
 	free(keys);
 	free(refs);
+	free(seen);
 	for (size_t i = 0; i < n; i++)
 		vm_info_clear(&ls.r[i].vm);
 	free(ls.r);
@@ -535,6 +586,17 @@ enforce_scan(struct enforcer *e, const struct config *cfg, struct vconn *c, int 
 	if ((rc = refresh_facts(e, c)) != 0 ||
 	    (rc = inventory_collect_ex(c, page, flags, inv)) != 0)
 		return rc;
+	/* Every encrypted VM's keys, each asked once, 100 to a call. */
+	struct vm_info **all = xcalloc(inv->nvms ? inv->nvms : 1, sizeof(*all));
+	for (size_t i = 0; i < inv->nvms; i++)
+		all[i] = &inv->vms[i];
+	rc = enforce_keys(e, c, all, inv->nvms);
+	free(all);
+	vconn_reset(c);
+	if (rc != 0) {
+		inventory_free(inv);
+		return rc;
+	}
 	*acts = xcalloc(inv->nvms ? inv->nvms : 1, sizeof(**acts));
 	for (size_t i = 0; i < inv->nvms; i++) {
 		struct vm_info *vm = &inv->vms[i];

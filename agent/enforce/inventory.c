@@ -46,7 +46,10 @@ disks_from_devices(struct vm_info *vm, const xnode *arr)
 	free(vm->disks);
 	vm->disks = NULL;
 	vm->ndisks = 0;
+	vm->vtpm = 0;
 	for (const xnode *d = xnode_first(arr); d; d = xnode_next(d)) {
+		if (strcmp(xnode_type(d), "VirtualTPM") == 0)
+			vm->vtpm = 1;
 		if (strcmp(xnode_type(d), "VirtualDisk") != 0)
 			continue;
 		vm->disks = xreallocarray(vm->disks, vm->ndisks + 1, sizeof(*vm->disks));
@@ -179,6 +182,8 @@ vm_info_clear(struct vm_info *vm)
 	free(vm->connection_state);
 	free(vm->reason);
 	free(vm->datastores);
+	free(vm->key_missing);
+	free(vm->key_reason);
 	attrs_clear(vm);
 	memset(vm, 0, sizeof(*vm));
 }
@@ -602,6 +607,11 @@ inventory_print_json(const struct inventory *inv, FILE *f, inventory_json_fn ext
 		json_object_object_add(o, "encrypted", json_object_new_boolean(vm->encrypted));
 		json_object_object_add(o, "keyId", jstr(vm->key_id));
 		json_object_object_add(o, "keyProvider", jstr(vm->provider));
+		/* QueryCryptoKeyStatus: null when not asked (plain VM, API
+		 * before 6.7.2, a key vCenter does not hold by design). */
+		json_object_object_add(o, "keyAvailable", vm->key_avail == KEY_UNKNOWN ? NULL :
+		    json_object_new_boolean(vm->key_avail == KEY_AVAILABLE));
+		json_object_object_add(o, "keyUnavailableReason", jstr(vm->key_reason));
 		for (size_t d = 0; d < vm->ndisks; d++) {
 			const struct disk_info *k = &vm->disks[d];
 			json_object *jd = json_object_new_object();
@@ -622,6 +632,7 @@ inventory_print_json(const struct inventory *inv, FILE *f, inventory_json_fn ext
 		json_object_object_add(o, "migrateEncryption", jstr(vm->migrate_encryption));
 		json_object_object_add(o, "ftEncryptionMode", jstr(vm->ft_encryption_mode));
 		json_object_object_add(o, "snapshot", json_object_new_boolean(vm->snapshot));
+		json_object_object_add(o, "vtpm", json_object_new_boolean(vm->vtpm));
 		json_object *pol = NULL;
 		if (vm->home_policy_id) {
 			pol = json_object_new_object();

@@ -55,6 +55,7 @@ struct vm_info {
 	char		*migrate_encryption;	/* NULL: not reported (default) */
 	char		*ft_encryption_mode;
 	int		 snapshot;
+	int		 vtpm;			/* a VirtualTPM device */
 	char		*home_policy_id;
 	char		*home_policy_name;
 	int		 has_config;
@@ -62,6 +63,11 @@ struct vm_info {
 	char		*connection_state;
 	struct vm_attr	*attrs;			/* customValue */
 	size_t		 nattrs;
+	/* Its keys (home and disks) as vCenter sees them: set by the
+	 * enforcer (keystat.c) for encrypted VMs, read by policy_decide. */
+	enum key_avail	 key_avail;
+	char		*key_missing;		/* the key not available */
+	char		*key_reason;		/* vCenter's reason ("KeyStateMissingInKMS") */
 	/* Filled by the enforcement engine, reported by inventory/reconcile. */
 	int		 decided;		/* state and reason are set */
 	enum vm_state	 state;

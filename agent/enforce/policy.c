@@ -18,6 +18,8 @@ static const char *const state_names[VS_COUNT] = {
 	[VS_INACCESSIBLE] = "inaccessible",
 	[VS_WRONG_PROVIDER] = "wrong-provider",
 	[VS_VSAN_ENCRYPTED] = "vsan-encrypted",
+	[VS_KEY_MISSING] = "key-missing",
+	[VS_VTPM_ONLY] = "vtpm-only",
 };
 
 const char *
@@ -30,7 +32,56 @@ int
 vm_state_open(enum vm_state s)
 {
 	return s == VS_PENDING || s == VS_DEFERRED || s == VS_BLOCKED ||
-	    s == VS_INACCESSIBLE || s == VS_WRONG_PROVIDER;
+	    s == VS_INACCESSIBLE || s == VS_WRONG_PROVIDER || s == VS_KEY_MISSING ||
+	    s == VS_VTPM_ONLY;
+}
+
+/* CryptoManagerKmipCryptoKeyStatusKeyUnavailableReason (vSphere API
+ * reference; govmomi enum.go), and what the agent makes of each. */
+static const struct {
+	const char	*reason;
+	enum key_avail	 avail;
+	const char	*text;
+} key_reasons[] = {
+	{ "KeyStateMissingInKMS", KEY_MISSING, "missing on the KMS" },
+	{ "KeyStateClusterUnreachable", KEY_MISSING, "its KMS is unreachable" },
+	{ "KeyStateNotActiveOrEnabled", KEY_MISSING, "not active or not enabled on the KMS" },
+	{ "KeyStateClusterInvalid", KEY_MISSING, "its key provider is not valid in vCenter" },
+	{ "KeyStateMissingInCache", KEY_MISSING,
+	    "not in vCenter's cache, and no key provider is named for it" },
+	{ "WrappingKeyMissingInKMS", KEY_MISSING, "its wrapping key is missing on the KMS" },
+	{ "WrappingKeyNotActiveOrEnabled", KEY_MISSING,
+	    "its wrapping key is not active or not enabled on the KMS" },
+	{ "KeyStateManagedByTrustAuthority", KEY_UNKNOWN,
+	    "managed by a Trust Authority key provider" },
+	{ "KeyStateManagedByNKP", KEY_UNKNOWN, "managed by the Native Key Provider" },
+	{ "NoPermissionToAccessKeyProvider", KEY_UNKNOWN,
+	    "this account may not access its key provider" },
+};
+#define NKEY_REASONS (sizeof(key_reasons) / sizeof(key_reasons[0]))
+
+enum key_avail
+policy_key_avail(int available, const char *reason)
+{
+	if (available == 1)
+		return KEY_AVAILABLE;
+	if (available != 0)
+		return KEY_UNKNOWN;
+	for (size_t i = 0; reason != NULL && i < NKEY_REASONS; i++)
+		if (strcmp(reason, key_reasons[i].reason) == 0)
+			return key_reasons[i].avail;
+	return KEY_MISSING;	/* a reason newer than this agent: still not there */
+}
+
+const char *
+policy_key_reason_text(const char *reason)
+{
+	if (reason == NULL || reason[0] == '\0')
+		return "not available (vCenter gave no reason)";
+	for (size_t i = 0; i < NKEY_REASONS; i++)
+		if (strcmp(reason, key_reasons[i].reason) == 0)
+			return key_reasons[i].text;
+	return reason;
 }
 
 void
@@ -165,6 +216,27 @@ out_of_scope(const struct policy *p, const struct vm_info *vm, struct decision *
 	return 1;
 }
 
+/* A vTPM encrypts VM home (the vSphere Client adds one that way), not the
+ * disks: a vTPM VM with an encrypted home and every disk plain.  Its own
+ * state, never compliant; its disks are encrypted as any VM's unless
+ * vtpm-disks="report". */
+static int
+vtpm_only(const struct vm_info *vm)
+{
+	size_t plain = 0;
+
+	if (!vm->encrypted || !vm->vtpm)
+		return 0;
+	for (size_t i = 0; i < vm->ndisks; i++) {
+		if (!vm->disks[i].encryptable)
+			continue;
+		if (vm->disks[i].encrypted)
+			return 0;
+		plain++;
+	}
+	return plain > 0;
+}
+
 /* An encrypted VM: its plain disks and the policy; never a rekey. */
 static unsigned
 wants_encrypted(const struct policy *p, const struct vm_info *vm, struct decision *d)
@@ -181,7 +253,13 @@ wants_encrypted(const struct policy *p, const struct vm_info *vm, struct decisio
 		if (!same(k->policy_id, p->policy_id))
 			missing_policy++;
 	}
-	if (plain > 0 && p->encrypt) {
+	if (plain > 0 && vtpm_only(vm)) {
+		why(d, "vTPM: VM home encrypted, its disk%s plain (%zu)%s",
+		    plain == 1 ? "" : "s", plain,
+		    p->vtpm_report ? "; reported only (vtpm-disks=\"report\")" : "");
+		if (p->encrypt && !p->vtpm_report)
+			want |= ACT_ENCRYPT_DISKS;
+	} else if (plain > 0 && p->encrypt) {
 		want |= ACT_ENCRYPT_DISKS;
 		why(d, "encrypted VM with %zu unencrypted disk%s", plain, plain == 1 ? "" : "s");
 	}
@@ -255,6 +333,7 @@ code_of(const struct vm_info *vm, const struct decision *d, unsigned want)
 	case VS_HW_TOO_OLD:	return vm->hw_number == 0 ? "hw-unknown" : "hw-too-old";
 	case VS_VSAN_ENCRYPTED:	return "vsan-encrypted";
 	case VS_WRONG_PROVIDER:	return "wrong-provider";
+	case VS_VTPM_ONLY:	return "vtpm-only";
 	case VS_COMPLIANT:	return "compliant";
 	case VS_BLOCKED:	return vm->template ? "template-plain" : "snapshots";
 	case VS_DEFERRED:	return vm->power_state ? "powered-on" : "power-unknown";
@@ -275,10 +354,41 @@ code_of(const struct vm_info *vm, const struct decision *d, unsigned want)
 
 static void decide(const struct policy *, const struct vm_info *, struct decision *);
 
+/* vCenter says a key of this VM is not available: whatever else it would
+ * need, nothing is done to it (a reconfigure would use or replace a key
+ * vCenter cannot serve), until vCenter has the key again.  VMs out of
+ * scope keep their state. */
+static void
+key_missing(const struct vm_info *vm, struct decision *d)
+{
+	switch (d->state) {
+	case VS_INACCESSIBLE: case VS_EXCLUDED: case VS_TEMPLATE: case VS_HW_TOO_OLD:
+		return;
+	default:
+		break;
+	}
+	d->reason[0] = '\0';
+	d->state = VS_KEY_MISSING;
+	d->actions = 0;
+	d->code = "key-missing";
+	why(d, "key %s not available to vCenter: %s (%s); nothing is changed on this VM "
+	    "until it is", vm->key_missing ? vm->key_missing : "(unnamed)",
+	    policy_key_reason_text(vm->key_reason), vm->key_reason && vm->key_reason[0] ?
+	    vm->key_reason : "no reason given");
+}
+
 void
 policy_decide(const struct policy *p, const struct vm_info *vm, struct decision *d)
 {
 	decide(p, vm, d);
+	/* Whatever is done now (disks encrypted, deferred to a power-off,
+	 * reported only), the state names the case. */
+	if (vtpm_only(vm) && (d->state == VS_PENDING || d->state == VS_DEFERRED ||
+	    d->state == VS_BLOCKED || d->state == VS_COMPLIANT ||
+	    d->state == VS_WRONG_PROVIDER))
+		d->state = VS_VTPM_ONLY;
+	if (vm->key_avail == KEY_MISSING)
+		key_missing(vm, d);
 	if (d->code == NULL)
 		d->code = code_of(vm, d, d->actions | (d->state == VS_BLOCKED ||
 		    d->state == VS_DEFERRED ? ACT_CRYPTO : 0));

@@ -38,6 +38,8 @@ struct policy {
 	const char		*provider;	/* expected key provider; NULL: any */
 	int			 rekey;		/* shallow-rekey a wrong-provider VM */
 	int			 vsan_skip;	/* vsan-encrypted="skip" */
+	int			 vtpm_report;	/* vtpm-disks="report": a vTPM VM's
+						   plain disks are only reported */
 	const struct exclusion	*excl;
 	size_t			 nexcl;
 	int			 canary_own;	/* check --canary's own look at its VM */
@@ -60,5 +62,18 @@ void		 policy_decide(const struct policy *, const struct vm_info *,
 		    struct decision *);
 /* "encrypt+migrate" etc., for logs and the audit trail. */
 void		 policy_actions_str(unsigned actions, char *out, size_t len);
+
+/*
+ * What vCenter's answer about one key means (QueryCryptoKeyStatus:
+ * keyAvailable, reason): KEY_AVAILABLE; KEY_MISSING; or KEY_UNKNOWN for a
+ * key vCenter does not hold by design (a native or Trust Authority key
+ * provider's: keyAvailable is false for those, and nothing is wrong) or
+ * one this account may not ask about.  available: 1, 0, or -1 when the
+ * answer did not say.
+ */
+enum key_avail	 policy_key_avail(int available, const char *reason);
+/* vCenter's reason for a key not available, in words ("missing on the
+ * KMS"); reason itself when it is not one the API reference lists. */
+const char	*policy_key_reason_text(const char *reason);
 
 #endif

@@ -18,7 +18,19 @@ enum vm_state {
 	VS_INACCESSIBLE,	/* no config: orphaned / inaccessible */
 	VS_WRONG_PROVIDER,	/* encrypted with another key provider's key */
 	VS_VSAN_ENCRYPTED,	/* on vSAN that encrypts at rest: not doubled */
+	VS_KEY_MISSING,		/* vCenter says a key it uses is not available:
+				   nothing is done to it until it is */
+	VS_VTPM_ONLY,		/* a vTPM encrypted VM home, its disks are plain */
 	VS_COUNT
+};
+
+/* Whether vCenter has a VM's keys (QueryCryptoKeyStatus, API 6.7.2+). */
+enum key_avail {
+	KEY_UNKNOWN,		/* not asked (plain VM, old API, a fault), or
+				   a key vCenter does not hold by design (a
+				   native or Trust Authority provider's) */
+	KEY_AVAILABLE,
+	KEY_MISSING,		/* keyAvailable false: key_missing, key_reason */
 };
 
 /* "compliant", "pending", ... (what the reports and --json print). */

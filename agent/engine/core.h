@@ -21,7 +21,7 @@
  *   progress.c   the state directory: lock, identity, checkpoint
  *   record.c     the evidence log: what this agent saw and did
  *   below:       watch.c tasks.c lease.c pool.c notes.c vmtable.c
- *                metrics.c checkpoint.c breaker.c backoff.c
+ *                metrics.c checkpoint.c breaker.c backoff.c evmap.c
  */
 #ifndef VMCRYPT_CORE_H
 #define VMCRYPT_CORE_H

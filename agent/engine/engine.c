@@ -25,6 +25,7 @@
 
 #include "config.h"
 #include "enforce.h"
+#include "evmap.h"
 #include "exitcode.h"
 #include "httpd.h"
 #include "leader.h"
@@ -286,19 +287,34 @@ on_reload(uv_signal_t *h, int signum)
 /* ---------------------------------------------------------------- */
 /* the notes: every message from the other threads, dispatched here   */
 
+/* What each event means is evmap.c's table: an alert is said (with its
+ * VM) and counted, the KMS checked, the VM looked at, in that order. */
 static void
 on_event(struct engine *e, const struct note *n)
 {
+	const struct evmap *m = evmap_find(n->type);
+	unsigned what = evmap_what(n->type, n->vm);
+
 	metrics_count(&e->met, M_EVENTS);
 	status_event_lag(n->time, &e->event_lag);
 	progress_saw(&e->progress, n->key, n->time);
-	if (health_is_kms_event(n->type)) {
-		log_warnx("vCenter reports %s%s%s; checking the KMS now", n->type,
-		    n->msg[0] ? ": " : "", n->msg);
-		health_check_now(&e->health);
-		return;
+	if ((what & EVM_ALERT) && m != NULL) {
+		metrics_crypto_event(&e->met, evmap_index(m));
+		if (n->vm[0] != '\0')
+			log_error("alert: vCenter reports %s on VM %s (%s)%s%s: %s", n->type,
+			    n->vmname[0] ? n->vmname : n->vm, n->vm, n->msg[0] ? ": " : "",
+			    n->msg, m->means);
+		else
+			log_error("alert: vCenter reports %s%s%s: %s", n->type,
+			    n->msg[0] ? ": " : "", n->msg, m->means);
 	}
-	if (n->vm[0] != '\0')
+	if (what & EVM_KMS) {
+		if (!(what & EVM_ALERT))
+			log_warnx("vCenter reports %s%s%s; checking the KMS now", n->type,
+			    n->msg[0] ? ": " : "", n->msg);
+		health_check_now(&e->health);
+	}
+	if ((what & EVM_LOOK) && n->vm[0] != '\0')
 		sched_event(&e->sched, n);
 }
 

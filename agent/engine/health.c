@@ -192,13 +192,6 @@ health_init(struct health *h, const struct core *c)
 	h->c = c;
 }
 
-int
-health_is_kms_event(const char *type)
-{
-	return strncmp(type, "com.vmware.vc.kms.", 18) == 0 ||
-	    strstr(type, "KMSClusterError") != NULL || strstr(type, "CertExpirationEvent") != NULL;
-}
-
 /* Before enforcing: is the key provider usable?  (Synchronous, at start.) */
 void
 health_first_check(struct health *h, struct vconn *c, struct kms_health *out)

@@ -53,7 +53,5 @@ uint64_t	 health_next(const struct health *);
 int		 health_held(const struct health *);
 /* Encryption is held or the breaker open: a VM needing a key waits. */
 int		 health_paused(const struct health *);
-/* Is this vCenter event about the KMS (check at once)? */
-int		 health_is_kms_event(const char *type);
 
 #endif

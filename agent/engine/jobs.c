@@ -78,6 +78,37 @@ jobs_audit(struct jobs *js, const char *vm, const char *msg)
 		free(j);
 }
 
+/* The audit event's words for a state the agent leaves a VM in. */
+static void
+refusal_text(enum vm_state s, const char *reason, char *out, size_t len)
+{
+	if (s == VS_KEY_MISSING)
+		snprintf(out, len, "vmcrypt-agent: key-missing, leaving this VM alone: %s",
+		    reason ? reason : "");
+	else
+		snprintf(out, len, "vmcrypt-agent: not encrypting (%s): %s", vm_state_name(s),
+		    reason ? reason : "");
+}
+
+void
+jobs_key_seen(struct jobs *js, struct vmrec *r)
+{
+	char m[1024];
+	int was = strcmp(r->logged, vm_state_name(VS_KEY_MISSING)) == 0;
+
+	if (r->state == VS_KEY_MISSING && !was) {
+		log_warnx("VM %s (%s): key-missing: %s", vm_name(r), r->moref,
+		    r->reason ? r->reason : "");
+		refusal_text(r->state, r->reason, m, sizeof(m));
+		jobs_audit(js, r->moref, m);
+		snprintf(r->logged, sizeof(r->logged), "%s", vm_state_name(VS_KEY_MISSING));
+	} else if (r->state != VS_KEY_MISSING && was) {
+		log_info("VM %s (%s): its keys are available again (%s)", vm_name(r), r->moref,
+		    vm_state_name(r->state));
+		r->logged[0] = '\0';
+	}
+}
+
 /* ---------------------------------------------------------------- */
 /* enforcing one VM                                                  */
 
@@ -100,7 +131,7 @@ refusal(enum vm_state s)
 {
 	return s == VS_HW_TOO_OLD || s == VS_BLOCKED || s == VS_DEFERRED ||
 	    s == VS_EXCLUDED || s == VS_TEMPLATE || s == VS_WRONG_PROVIDER ||
-	    s == VS_VSAN_ENCRYPTED;
+	    s == VS_VSAN_ENCRYPTED || s == VS_KEY_MISSING || s == VS_VTPM_ONLY;
 }
 
 static void
@@ -115,11 +146,14 @@ enforce_work(struct vconn *c, void *arg)
 	if (!o->issued && j->audit && !j->dry_run && o->err == 0 && !o->gone &&
 	    refusal(o->state) && strcmp(j->logged, vm_state_name(o->state)) != 0) {
 		char m[1024];
-		snprintf(m, sizeof(m), "vmcrypt-agent: not encrypting (%s): %s",
-		    vm_state_name(o->state), o->reason);
+		refusal_text(o->state, o->reason, m, sizeof(m));
 		audit(c, j->vm, m, acting_agent(j->js->c));
 		snprintf(j->logged, sizeof(j->logged), "%s", vm_state_name(o->state));
 	}
+	/* Its key is back: the next time it goes missing is said again. */
+	if (o->err == 0 && !o->gone && o->state != VS_KEY_MISSING &&
+	    strcmp(j->logged, vm_state_name(VS_KEY_MISSING)) == 0)
+		j->logged[0] = '\0';
 }
 
 /*
@@ -208,6 +242,9 @@ enforce_decided(struct jobs *js, struct vmrec *r, const struct enforce_job *j)
 		    vm_state_name(o->state));
 	else if (o->state == VS_COMPLIANT)
 		log_info("VM %s (%s): compliant", vm_name(r), r->moref);
+	else if (o->state == VS_KEY_MISSING)
+		log_warnx("VM %s (%s): %s: %s", vm_name(r), r->moref, vm_state_name(o->state),
+		    o->reason);
 	else
 		log_info("VM %s (%s): %s: %s", vm_name(r), r->moref, vm_state_name(o->state),
 		    o->reason);

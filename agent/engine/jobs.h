@@ -40,5 +40,8 @@ void	jobs_task_done(struct jobs *, const struct note *);
 void	jobs_scanned(struct jobs *);
 /* One audit event on VM vm in vCenter, off the loop (none in a dry run). */
 void	jobs_audit(struct jobs *, const char *vm, const char *msg);
+/* A scan decided r (idle) key-missing, or no longer: said in the log and
+ * in vCenter's events once per entry into that state (r->logged). */
+void	jobs_key_seen(struct jobs *, struct vmrec *r);
 
 #endif

@@ -66,6 +66,13 @@ metrics_count(struct metrics *m, enum metrics_counter which)
 }
 
 void
+metrics_crypto_event(struct metrics *m, size_t i)
+{
+	if (i < EVMAP_MAX)
+		m->crypto_events[i]++;
+}
+
+void
 metrics_task_failed(struct metrics *m, const char *fault)
 {
 	const char *f = fault && fault[0] ? fault : "unknown";
@@ -203,6 +210,13 @@ metrics_render(const struct metrics *m, const struct gauges *g, size_t *len)
 
 	head(&o, "vmcrypt_events_total", "counter", "vCenter events received.");
 	put(&o, "vmcrypt_events_total %lu\n", m->events);
+	head(&o, "vmcrypt_crypto_events_total", "counter",
+	    "vCenter's crypto alerts received (a VM locked, a failed rekey, mixed keys, "
+	    "a key provider not backed up), by event type.");
+	for (size_t i = 0; i < evmap_count && i < EVMAP_MAX; i++)
+		if (evmap_table[i].what & EVM_ALERT)
+			put(&o, "vmcrypt_crypto_events_total{type=\"%s\"} %lu\n",
+			    evmap_table[i].type, m->crypto_events[i]);
 
 	head(&o, "vmcrypt_kms_healthy", "gauge",
 	    "1 if the key provider the agent encrypts with is usable, per cluster.");

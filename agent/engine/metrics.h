@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 
+#include "evmap.h"
 #include "policy.h"
 
 /* Event-to-compliant latency buckets, in seconds (le=). */
@@ -35,6 +36,7 @@ struct metrics {
 	double		 exp_sum;
 	struct { char name[64]; unsigned long n; } faults[METRICS_MAX_FAULTS + 1];
 	size_t		 nfaults;
+	unsigned long	 crypto_events[EVMAP_MAX];	/* per evmap_table entry */
 };
 
 struct gauges {
@@ -69,6 +71,8 @@ void	metrics_observe_latency(struct metrics *, double seconds);
 /* A VM's exposure window: from its creation to the completion of the
  * reconfigure that made it compliant. */
 void	metrics_observe_exposure(struct metrics *, double seconds);
+/* An alert event (evmap.h: EVM_ALERT), by its index in evmap_table. */
+void	metrics_crypto_event(struct metrics *, size_t index);
 /* A failed task, by fault type ("" is counted as "unknown"). */
 void	metrics_task_failed(struct metrics *, const char *fault);
 /* The page; *len its length.  malloc'd. */

@@ -31,6 +31,7 @@ struct note {
 	char		 time[64];
 	char		 type[96];
 	char		 vm[96];
+	char		 vmname[256];	/* N_EVENT: the VM's name in the event */
 	char		 task[96];
 	int		 ok;
 	char		 msg[1024];

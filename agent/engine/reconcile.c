@@ -56,10 +56,12 @@ scan_status(struct reconcile *rec, const struct inventory *inv, const size_t *co
 	    counts[VS_EXCLUDED], health_held(rec->health) ? "; KMS unusable: encryption paused" : "");
 	log_info("reconcile: %zu VMs: %zu compliant, %zu pending, %zu deferred, "
 	    "%zu blocked, %zu hw-too-old, %zu excluded, %zu templates, %zu inaccessible, "
-	    "%zu wrong-provider, %zu vsan-encrypted; %zu to act on", inv->nvms,
+	    "%zu wrong-provider, %zu vsan-encrypted, %zu key-missing, %zu vtpm-only; "
+	    "%zu to act on", inv->nvms,
 	    counts[VS_COMPLIANT], counts[VS_PENDING], counts[VS_DEFERRED], counts[VS_BLOCKED],
 	    counts[VS_HW_TOO_OLD], counts[VS_EXCLUDED], counts[VS_TEMPLATE],
-	    counts[VS_INACCESSIBLE], counts[VS_WRONG_PROVIDER], counts[VS_VSAN_ENCRYPTED], acting);
+	    counts[VS_INACCESSIBLE], counts[VS_WRONG_PROVIDER], counts[VS_VSAN_ENCRYPTED],
+	    counts[VS_KEY_MISSING], counts[VS_VTPM_ONLY], acting);
 }
 
 static void
@@ -77,6 +79,7 @@ scan_result(struct reconcile *rec, struct scan_job *j)
 			const struct verdict v = { vm->name, st, vm->code, vm->reason, vm->uuid,
 			    vm->created };
 			vm_set_decision(vms, r, &v);
+			jobs_key_seen(rec->jobs, r);
 		}
 		if (!j->acts[i])
 			continue;

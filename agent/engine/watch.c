@@ -1,5 +1,6 @@
 #include "watch.h"
 #include "backoff.h"
+#include "evmap.h"
 #include "log.h"
 #include "notes.h"
 #include "xmalloc.h"
@@ -13,22 +14,7 @@
 #define EVENT_PAGE	1000		/* ReadNextEvents maxCount */
 #define LATEST_PAGE	1		/* latestPage size: only a wake-up */
 
-/* Events that say "look at this VM". */
-static const char *const event_types[] = {
-	"VmCreatedEvent", "VmClonedEvent", "VmDeployedEvent", "VmRegisteredEvent",
-	"VmDiscoveredEvent", "VmMigratedEvent", "DrsVmMigratedEvent",
-	"VmRelocatedEvent", "VmPoweredOffEvent", "VmReconfiguredEvent",
-	"VmRenamedEvent", "VmRemovedEvent",
-	"com.vmware.vc.VmInstantClonedEvent", "com.vmware.vc.vm.DstVmMigratedEvent",
-	"com.vmware.vc.vm.DstVmClonedEvent",
-	/* Key provider trouble: check the KMS now rather than at the timer. */
-	"com.vmware.vc.kms.crypto.Unreachable", "com.vmware.vc.kms.crypto.KeyGenerateFail",
-	"com.vmware.vc.kms.crypto.SendKeyError.KMSClusterError",
-	"com.vmware.vc.vm.Crypto.VMLocked.KMSClusterError",
-	"com.vmware.vc.vecs.KMSServerCertExpirationEvent",
-	"com.vmware.vc.vecs.KMSClientCertExpirationEvent",
-};
-#define NEVENT_TYPES (sizeof(event_types) / sizeof(event_types[0]))
+/* The events followed are evmap.c's table, and only those. */
 
 /* The watcher's own state, on its stack. */
 struct wstate {
@@ -56,6 +42,7 @@ on_event(void *arg, const xnode *ev)
 	snprintf(n->time, sizeof(n->time), "%s", f.time);
 	snprintf(n->type, sizeof(n->type), "%s", f.type);
 	snprintf(n->vm, sizeof(n->vm), "%s", f.vm);
+	snprintf(n->vmname, sizeof(n->vmname), "%s", f.vm_name);
 	notes_post(ws->w->notes, n, 0);
 	ws->posted++;
 	return 0;
@@ -115,14 +102,18 @@ watch_connect(struct wstate *ws)
 	static const char *const lpaths[] = { "latestPage" };
 	struct watch *w = ws->w;
 	struct vmoref filter;
+	const char *types[EVMAP_MAX];
+	size_t ntypes = 0;
 	int rc;
 
+	for (; ntypes < evmap_count && ntypes < EVMAP_MAX; ntypes++)
+		types[ntypes] = evmap_table[ntypes].type;
 	ws->gen = vsession_generation(w->s);
 	ws->version[0] = '\0';
 	rc = vim_create_property_collector(ws->c, &ws->pc);
 	if (rc == 0 && !w->once)
-		rc = vim_create_event_collector(ws->c, w->begin_time, event_types,
-		    NEVENT_TYPES, LATEST_PAGE, &ws->coll);
+		rc = vim_create_event_collector(ws->c, w->begin_time, types, ntypes,
+		    LATEST_PAGE, &ws->coll);
 	if (rc == 0 && !w->once)
 		rc = vim_create_object_filter(ws->c, &ws->pc, &ws->coll,
 		    "EventHistoryCollector", lpaths, 1, &filter);

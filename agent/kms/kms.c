@@ -544,6 +544,44 @@ eval_privileges(const struct kms_facts *f, struct chk_report *r)
 	    "propagated (README: vCenter role)");
 }
 
+/* The encrypted VMs' keys: a VM whose key vCenter cannot serve keeps
+ * running, and cannot power on again once its host has lost the key.
+ * A warning: the agent works, and leaves those VMs alone. */
+static void
+eval_keys(const struct kms_facts *f, struct chk_report *r)
+{
+	static const char title[] = "Keys of the encrypted VMs (QueryCryptoKeyStatus)";
+	struct chk_item *it;
+
+	if (f->keys_checked == 0)
+		return;
+	if (f->keys_checked < 0) {
+		item(r, "key-availability", title, CHK_SKIP, "not checked: needs vSphere API "
+		    "6.7.2, this vCenter speaks %s", f->api_version);
+		return;
+	}
+	if (f->keys_err.rc != 0) {
+		it = item(r, "key-availability", title, CHK_WARN, "cannot ask: %s",
+		    f->keys_err.msg);
+		fix(it, "the account needs Cryptographer.ManageKeys on the vCenter root");
+		return;
+	}
+	r->keys_counted = 1;
+	r->key_missing_vms = f->keys_missing;
+	if (f->keys_missing == 0) {
+		item(r, "key-availability", title, CHK_PASS, "%zu encrypted VM%s, every key "
+		    "available", f->keys_encrypted, f->keys_encrypted == 1 ? "" : "s");
+		return;
+	}
+	it = item(r, "key-availability", title, CHK_WARN, "%zu of %zu encrypted VM%s with a "
+	    "key vCenter says is not available: %s%s", f->keys_missing, f->keys_encrypted,
+	    f->keys_encrypted == 1 ? "" : "s", f->keys_detail, f->keys_missing > 10 ? ", ..." :
+	    "");
+	fix(it, "restore the key on the KMS, or the key provider's connection (vSphere "
+	    "Client: Configure > Key Providers); the agent leaves these VMs alone "
+	    "(state key-missing) until vCenter has their keys again");
+}
+
 void
 kms_evaluate(const struct config *cfg, const struct kms_facts *f, struct chk_report *r)
 {
@@ -557,6 +595,7 @@ kms_evaluate(const struct config *cfg, const struct kms_facts *f, struct chk_rep
 	eval_health(cfg, f, want, def, r, ok);
 	eval_policy(f, r);
 	eval_privileges(f, r);
+	eval_keys(f, r);
 }
 
 int

@@ -59,6 +59,13 @@ struct kms_facts {
 	int			  privs_checked;
 	struct kms_err		  privs_err;
 	int			  granted[32];		/* per kms_privileges[] */
+
+	/* QueryCryptoKeyStatus of every encrypted VM's key (check only). */
+	int			  keys_checked;		/* 1 asked; -1 API too old */
+	struct kms_err		  keys_err;
+	size_t			  keys_encrypted;	/* VMs with an encrypted home */
+	size_t			  keys_missing;		/* ... a key not available */
+	char			  keys_detail[768];	/* the first: "name (why), ..." */
 };
 
 void	kms_facts_free(struct kms_facts *);
@@ -82,6 +89,9 @@ struct chk_report {
 	char		provider[256];
 	int		kms_usable;
 	char		kms_reason[1024];
+	/* Encrypted VMs whose key vCenter says is not available. */
+	int		keys_counted;
+	size_t		key_missing_vms;
 };
 
 /* Certificates expiring within this many seconds are warned about. */
@@ -90,7 +100,8 @@ struct chk_report {
 /*
  * The verdict: every check the facts allow, in a fixed order (vCenter,
  * API version, crypto manager, key providers, expected provider, default
- * provider, KMS health, encryption policy, privileges).  cfg gives what is
+ * provider, KMS health, encryption policy, privileges, the encrypted VMs'
+ * keys).  cfg gives what is
  * expected (kms cluster and members, require-default, ft-encryption).
  */
 void	kms_evaluate(const struct config *cfg, const struct kms_facts *f,

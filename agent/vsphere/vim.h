@@ -157,7 +157,9 @@ typedef int (*vevent_cb)(void *arg, const xnode *event);
 struct vevent_fields {
 	long long	 key;		/* -1 if absent */
 	const char	*time;		/* createdTime, "" if absent */
-	const char	*vm;		/* vm.vm moref, "" if none */
+	const char	*vm;		/* vm.vm moref (an EventEx's objectId on a
+					   VirtualMachine), "" if none */
+	const char	*vm_name;	/* vm.name, "" if none */
 	const char	*type;		/* xsi:type, or an EventEx's eventTypeId */
 	const char	*msg;
 };

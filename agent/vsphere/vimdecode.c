@@ -19,14 +19,22 @@ vim_event_fields(const xnode *ev, struct vevent_fields *f)
 	const char *k = xnode_path_text(ev, "key");
 	const char *t = xnode_path_text(ev, "createdTime");
 	const char *vm = xnode_path_text(ev, "vm.vm");
+	const char *name = xnode_path_text(ev, "vm.name");
 	const char *msg = xnode_path_text(ev, "fullFormattedMessage");
+	const char *ot = xnode_path_text(ev, "objectType");
 
 	f->type = xnode_type(ev);
 	if (strcmp(f->type, "EventEx") == 0 && xnode_path_text(ev, "eventTypeId"))
 		f->type = xnode_path_text(ev, "eventTypeId");
 	f->key = k ? strtoll(k, NULL, 10) : -1;
 	f->time = t ? t : "";
+	/* An EventEx about a VM may name it only as its object. */
+	if (vm == NULL && ot != NULL && strcmp(ot, "VirtualMachine") == 0)
+		vm = xnode_path_text(ev, "objectId");
 	f->vm = vm ? vm : "";
+	f->vm_name = name ? name : "";
+	if (!*f->vm_name && vm != NULL && (name = xnode_path_text(ev, "objectName")) != NULL)
+		f->vm_name = name;
 	f->msg = msg ? msg : "";
 }
 

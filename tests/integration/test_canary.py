@@ -174,7 +174,7 @@ def held(h, p, method):
 # SIGTERM while each step is under way: the call is held at the test bed,
 # the signal sent, the call released; the canary cleans up and stops.
 HOLDS = [
-    ("leftovers", "CreateContainerView", 0),
+    ("leftovers", "CreateContainerView", 1),      # check's key census reads the VMs before
     ("placement", "FindByInventoryPath", 0),
     ("privileges", "HasPrivilegeOnEntity", 1),     # check asks once before
     ("create", "CreateVM_Task", 0),

@@ -71,7 +71,7 @@ def test_no_default_then_default_then_passes(vc8):
     assert {x["result"] for x in rep["checks"]} == {"pass"}
     assert set(c) == {"vcenter", "vcenter-type", "api-version", "crypto-manager",
                       "kms-providers", "kms-expected", "kms-default", "kms-health",
-                      "encryption-policy", "privileges"}
+                      "encryption-policy", "privileges", "key-availability"}
     assert "green" in c["kms-health"]["detail"]
 
 
@@ -206,7 +206,7 @@ def test_text_report_and_help(vc8):
     r = agent("check", "--config", vc8.config())
     assert r.returncode == 0, r.stdout + r.stderr
     assert "  PASS  Default key provider: ovh-kms (GetDefaultKmsCluster)" in r.stdout
-    assert r.stdout.rstrip().endswith("ready: 0 of 10 checks failed")
+    assert r.stdout.rstrip().endswith("ready: 0 of 11 checks failed")   # #24 added key-availability
     r = agent("check", "--help")
     assert r.returncode == 0 and "usage: vmcrypt-agent check" in r.stdout
     assert agent("check", "extra-arg").returncode == 2

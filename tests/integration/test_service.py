@@ -120,7 +120,8 @@ def test_metrics_and_health(vc, workdir):
         assert sum(by_state.values()) == n_vms
         assert set(by_state) == {"compliant", "pending", "deferred", "blocked",
                                  "hw-too-old", "excluded", "template", "inaccessible",
-                                 "wrong-provider", "vsan-encrypted"}
+                                 "wrong-provider", "vsan-encrypted", "key-missing",
+                                 "vtpm-only"}
         assert m[("vmcrypt_remediations_total", (("result", "success"),))] >= 1
         assert m[("vmcrypt_remediations_total", (("result", "error"),))] == 0
         # The histogram is consistent: buckets cumulative, +Inf == count.

@@ -44,6 +44,7 @@ test_minimal_defaults(void **st)
 	assert_int_equal(c->min_hw_version, 13);
 	assert_int_equal(c->max_in_flight, 8);
 	assert_false(c->rekey_shallow);
+	assert_false(c->vtpm_report);		/* vtpm-disks="encrypt" */
 	assert_string_equal(c->migrate_encryption, "required");
 	assert_string_equal(c->pbm_path, "/pbm/sdk");
 	assert_int_equal(c->timeout, 60);
@@ -112,7 +113,8 @@ test_full(void **st)
 	    "<encryption-policy id=\"4d5f673c-536f-11e6-beb8-9e71128cae77\"/>\n"
 	    "<kms cluster=\"k\"><server name=\"a\" address=\"10.0.0.1\"/><server name=\"b\" address=\"10.0.0.2\" port=\"5697\"/>"
 	    "<default-for path=\"/DC/host/C1\"/><default-for path=\"/DC/host/C2\"/></kms>\n"
-	    "<enforce min-hw-version=\"14\" ft-encryption=\"required\" dry-run=\"true\" rekey=\"shallow\"/>\n"
+	    "<enforce min-hw-version=\"14\" ft-encryption=\"required\" dry-run=\"true\" rekey=\"shallow\"\n"
+	    "  vtpm-disks=\"report\"/>\n"
 	    "<exclusions><name-pattern>vCLS-*</name-pattern><folder>/DC/vm/x</folder>"
 	    "<custom-attribute name=\"vmcrypt.exempt\"/></exclusions>\n"
 	    "<log level=\"debug\"/></vmcrypt-agent>\n");
@@ -128,6 +130,7 @@ test_full(void **st)
 	assert_int_equal(c->min_hw_version, 14);
 	assert_true(c->dry_run);
 	assert_true(c->rekey_shallow);
+	assert_true(c->vtpm_report);
 	assert_int_equal(c->nexclusions, 3);
 	assert_int_equal(c->exclusions[2].kind, EXCL_CUSTOM_ATTR);
 	assert_string_equal(c->exclusions[2].value, "true");

@@ -99,12 +99,68 @@ test_properties(void **st)
 	free(text);
 }
 
+/* vCenter's crypto events about a VM: the VM by its event argument
+ * (vm.vm, vm.name), or only as the EventEx's object. */
+static int
+on_crypto_event(void *arg, const xnode *ev)
+{
+	struct vevent_fields *out = arg;
+	struct vevent_fields f;
+	vim_event_fields(ev, &f);
+	/* The strings live in the answer's tree: copied for the test. */
+	static char type[2][128], vm[2][32], name[2][32];
+	int i = out[0].type == NULL ? 0 : 1;
+	snprintf(type[i], sizeof(type[i]), "%s", f.type);
+	snprintf(vm[i], sizeof(vm[i]), "%s", f.vm);
+	snprintf(name[i], sizeof(name[i]), "%s", f.vm_name);
+	out[i].type = type[i];
+	out[i].vm = vm[i];
+	out[i].vm_name = name[i];
+	return 0;
+}
+
+static void
+test_crypto_events(void **st)
+{
+	(void)st;
+	static const char text[] =
+	    "<?xml version=\"1.0\"?><soapenv:Envelope "
+	    "xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\" "
+	    "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"><soapenv:Body>"
+	    "<ReadNextEventsResponse xmlns=\"urn:vim25\">"
+	    "<returnval xsi:type=\"EventEx\"><key>7</key><chainId>7</chainId>"
+	    "<createdTime>2026-12-07T19:00:00Z</createdTime><userName>vpxd</userName>"
+	    "<vm><name>app-01</name><vm type=\"VirtualMachine\">vm-42</vm></vm>"
+	    "<fullFormattedMessage>locked</fullFormattedMessage>"
+	    "<eventTypeId>com.vmware.vc.vm.Crypto.VMLocked.KeyMissingOnKMS</eventTypeId>"
+	    "<objectId>vm-42</objectId><objectType>VirtualMachine</objectType></returnval>"
+	    "<returnval xsi:type=\"EventEx\"><key>8</key><chainId>8</chainId>"
+	    "<createdTime>2026-12-07T19:00:01Z</createdTime><userName>vpxd</userName>"
+	    "<eventTypeId>com.vmware.vc.vm.crypto.RekeyFail</eventTypeId>"
+	    "<objectId>vm-43</objectId><objectType>VirtualMachine</objectType>"
+	    "<objectName>db-01</objectName></returnval>"
+	    "</ReadNextEventsResponse></soapenv:Body></soapenv:Envelope>";
+	struct vevent_fields f[2];
+	char err[256];
+
+	memset(f, 0, sizeof(f));
+	assert_int_equal(vim_decode(VIM_ANSWER_EVENTS, text, NULL, NULL, on_crypto_event, f,
+	    err, sizeof(err)), 0);
+	assert_string_equal(f[0].type, "com.vmware.vc.vm.Crypto.VMLocked.KeyMissingOnKMS");
+	assert_string_equal(f[0].vm, "vm-42");
+	assert_string_equal(f[0].vm_name, "app-01");
+	assert_string_equal(f[1].type, "com.vmware.vc.vm.crypto.RekeyFail");
+	assert_string_equal(f[1].vm, "vm-43");
+	assert_string_equal(f[1].vm_name, "db-01");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_events),
 		cmocka_unit_test(test_properties),
+		cmocka_unit_test(test_crypto_events),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

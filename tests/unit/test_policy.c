@@ -590,6 +590,166 @@ test_plain_vm_decision_ignores_policies(void **st)
 	}
 }
 
+/* A key vCenter cannot serve: the VM's own state, no action at all, with
+ * vCenter's reason; out of scope VMs keep theirs; available or unknown
+ * keys change nothing. */
+static void
+test_key_missing(void **st)
+{
+	(void)st;
+	struct policy p = pol();
+	struct vm_info vm = encrypted();
+	struct decision d;
+
+	vm.key_avail = KEY_AVAILABLE;
+	assert_int_equal(decide(&p, &vm).state, VS_COMPLIANT);
+	vm.key_avail = KEY_UNKNOWN;
+	assert_int_equal(decide(&p, &vm).state, VS_COMPLIANT);
+	vm.key_avail = KEY_MISSING;
+	vm.key_missing = "k1";
+	vm.key_reason = "KeyStateMissingInKMS";
+	d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_KEY_MISSING);
+	assert_int_equal(d.actions, 0);
+	assert_string_equal(d.code, "key-missing");
+	assert_string_equal(d.reason, "key k1 not available to vCenter: missing on the KMS "
+	    "(KeyStateMissingInKMS); nothing is changed on this VM until it is");
+	assert_string_equal(vm_state_name(d.state), "key-missing");
+	assert_true(vm_state_open(d.state));
+
+	/* Whatever it would need otherwise: drift, a plain disk, powered on,
+	 * a rekey onto the expected provider. */
+	vm.migrate_encryption = "opportunistic";
+	disks[1].encrypted = 0;
+	assert_int_equal(decide(&p, &vm).actions, 0);
+	assert_int_equal(decide(&p, &vm).state, VS_KEY_MISSING);
+	vm.power_state = "poweredOn";
+	assert_int_equal(decide(&p, &vm).state, VS_KEY_MISSING);
+	vm = encrypted();
+	vm.key_avail = KEY_MISSING;
+	vm.key_missing = "k1";
+	vm.key_reason = "";
+	vm.provider = "old-kms";
+	p.provider = "ovh-kms";
+	p.rekey = 1;
+	d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_KEY_MISSING);
+	assert_int_equal(d.actions, 0);
+	assert_non_null(strstr(d.reason, "not available (vCenter gave no reason) "
+	    "(no reason given)"));
+
+	/* Out of scope: its own state stays. */
+	p = pol();
+	vm.hw_number = 11;
+	assert_int_equal(decide(&p, &vm).state, VS_HW_TOO_OLD);
+	vm = encrypted();
+	vm.key_avail = KEY_MISSING;
+	vm.template = 1;
+	assert_int_equal(decide(&p, &vm).state, VS_TEMPLATE);
+	p.templates_enforce = 1;
+	assert_int_equal(decide(&p, &vm).state, VS_KEY_MISSING);
+	vm = encrypted();
+	vm.key_avail = KEY_MISSING;
+	vm.has_config = 0;
+	assert_int_equal(decide(&p, &vm).state, VS_INACCESSIBLE);
+	struct exclusion ex = { .kind = EXCL_NAME_PATTERN, .pattern = "app-*" };
+	p.excl = &ex;
+	p.nexcl = 1;
+	vm = encrypted();
+	vm.key_avail = KEY_MISSING;
+	assert_int_equal(decide(&p, &vm).state, VS_EXCLUDED);
+}
+
+/* A vTPM encrypts VM home only: with every disk plain it is vtpm-only,
+ * never compliant; its disks are encrypted with its own key (as any
+ * encrypted VM's plain disks) unless vtpm-disks="report"; the gating and
+ * a missing key apply as to any VM. */
+static void
+test_vtpm_only(void **st)
+{
+	(void)st;
+	struct policy p = pol();
+	struct vm_info vm = encrypted();
+	struct decision d;
+
+	vm.vtpm = 1;
+	disks[0].encrypted = disks[1].encrypted = 0;
+	d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_VTPM_ONLY);
+	assert_int_equal(d.actions, ACT_ENCRYPT_DISKS);
+	assert_string_equal(d.code, "vtpm-only");
+	assert_string_equal(d.reason, "vTPM: VM home encrypted, its disks plain (2)");
+	assert_string_equal(vm_state_name(d.state), "vtpm-only");
+	assert_true(vm_state_open(d.state));
+	/* Powered on: the disks wait for a power-off; still vtpm-only. */
+	vm.power_state = "poweredOn";
+	d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_VTPM_ONLY);
+	assert_int_equal(d.actions, 0);
+	assert_non_null(strstr(d.reason, "encryption deferred to the next power-off"));
+	/* Reported only: nothing for the disks, Encrypted vMotion still set. */
+	vm.power_state = "poweredOff";
+	vm.migrate_encryption = "opportunistic";
+	p.vtpm_report = 1;
+	d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_VTPM_ONLY);
+	assert_int_equal(d.actions, ACT_MIGRATE);
+	assert_non_null(strstr(d.reason, "reported only (vtpm-disks=\"report\")"));
+	vm.migrate_encryption = "required";
+	d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_VTPM_ONLY);
+	assert_int_equal(d.actions, 0);
+	/* One disk encrypted: not vtpm-only, an encrypted VM with a plain disk. */
+	p.vtpm_report = 0;
+	disks[0].encrypted = 1;
+	d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_PENDING);
+	assert_int_equal(d.actions, ACT_ENCRYPT_DISKS);
+	/* Every disk encrypted: compliant, vTPM or not. */
+	disks[1].encrypted = 1;
+	assert_int_equal(decide(&p, &vm).state, VS_COMPLIANT);
+	/* No vTPM, plain disks: an encrypted VM with plain disks, as before. */
+	vm = encrypted();
+	disks[0].encrypted = disks[1].encrypted = 0;
+	assert_int_equal(decide(&p, &vm).state, VS_PENDING);
+	/* A missing key wins; out of scope stays out of scope. */
+	vm.vtpm = 1;
+	vm.key_avail = KEY_MISSING;
+	assert_int_equal(decide(&p, &vm).state, VS_KEY_MISSING);
+	assert_int_equal(decide(&p, &vm).actions, 0);
+	vm.key_avail = KEY_UNKNOWN;
+	vm.hw_number = 11;
+	assert_int_equal(decide(&p, &vm).state, VS_HW_TOO_OLD);
+}
+
+/* vCenter's answer for one key, every reason the API lists. */
+static void
+test_key_reasons(void **st)
+{
+	(void)st;
+	static const char *const missing[] = { "KeyStateMissingInKMS",
+	    "KeyStateClusterUnreachable", "KeyStateNotActiveOrEnabled",
+	    "KeyStateClusterInvalid", "KeyStateMissingInCache", "WrappingKeyMissingInKMS",
+	    "WrappingKeyNotActiveOrEnabled", "SomeReasonOfAFutureVersion", "", NULL };
+	static const char *const by_design[] = { "KeyStateManagedByTrustAuthority",
+	    "KeyStateManagedByNKP", "NoPermissionToAccessKeyProvider" };
+
+	assert_int_equal(policy_key_avail(1, NULL), KEY_AVAILABLE);
+	assert_int_equal(policy_key_avail(1, "KeyStateMissingInKMS"), KEY_AVAILABLE);
+	assert_int_equal(policy_key_avail(-1, "KeyStateMissingInKMS"), KEY_UNKNOWN);
+	for (size_t i = 0; i < sizeof(missing) / sizeof(missing[0]); i++)
+		assert_int_equal(policy_key_avail(0, missing[i]), KEY_MISSING);
+	for (size_t i = 0; i < sizeof(by_design) / sizeof(by_design[0]); i++)
+		assert_int_equal(policy_key_avail(0, by_design[i]), KEY_UNKNOWN);
+	assert_string_equal(policy_key_reason_text("KeyStateMissingInKMS"), "missing on the KMS");
+	assert_string_equal(policy_key_reason_text("KeyStateClusterUnreachable"),
+	    "its KMS is unreachable");
+	assert_string_equal(policy_key_reason_text("SomeReasonOfAFutureVersion"),
+	    "SomeReasonOfAFutureVersion");
+	assert_string_equal(policy_key_reason_text(NULL),
+	    "not available (vCenter gave no reason)");
+}
+
 static void
 test_action_names(void **st)
 {
@@ -628,6 +788,9 @@ main(void)
 		cmocka_unit_test(test_vsan_encrypted),
 		cmocka_unit_test(test_disabled_migrate_is_restored),
 		cmocka_unit_test(test_plain_vm_decision_ignores_policies),
+		cmocka_unit_test(test_key_missing),
+		cmocka_unit_test(test_key_reasons),
+		cmocka_unit_test(test_vtpm_only),
 		cmocka_unit_test(test_action_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

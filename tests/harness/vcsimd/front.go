@@ -99,6 +99,7 @@ type front struct {
 	vsanEnc      map[string]bool        // cluster moref -> vSAN data-at-rest encryption (vsan.go)
 	noKeys       map[string]bool        // host moref -> cannot get keys (hostkeys.go)
 	loadedKeys   map[string]string      // key -> provider, from the run before -load (methods.go)
+	keysDown     map[string]string      // key -> why vCenter cannot serve it (/harness/key-status, methods.go)
 }
 
 // kmsOverride is what /harness/kms-status says a key provider reports.
@@ -130,6 +131,7 @@ func newFront(model *simulator.Model, backend *url.URL, api string, strict bool)
 		hostile:      map[string]string{},
 		noKeys:       map[string]bool{},
 		loadedKeys:   map[string]string{},
+		keysDown:     map[string]string{},
 	}
 	if strict {
 		f.strict = newChecker(func() []string { return versionsList(api) })
@@ -791,6 +793,17 @@ func (f *front) control(w http.ResponseWriter, r *http.Request) {
 	case "/harness/event":
 		// An EventEx (e.g. com.vmware.vc.kms.crypto.Unreachable), posted
 		// through the simulator's EventManager like vCenter raises it.
+		// With vm=<name or moref>: about that VM (VMLocked.*,
+		// vm.crypto.RekeyFail, ...), with the arguments vCenter gives a
+		// VM's event (hostkeys.go cryptoEvent).
+		if q.Get("vm") != "" {
+			if err := f.postVMEvent(q.Get("vm"), q.Get("type"), q.Get("message")); err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
 		ctx := f.model.Service.Context
 		ev := &types.EventEx{
 			Event: types.Event{CreatedTime: time.Now(), UserName: "vpxd",
@@ -891,6 +904,9 @@ func (f *front) control(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
+	case "/harness/key-status":
+		// A key vCenter can no longer serve, or can again (methods.go).
+		f.keyStatusControl(w, r, q)
 	case "/harness/host-keys":
 		// A host that cannot get keys, or can again (hostkeys.go).
 		f.hostKeysControl(w, r, q)

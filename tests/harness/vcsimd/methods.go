@@ -148,6 +148,9 @@ func (f *front) queryKeyStatus(w http.ResponseWriter, r *http.Request, body []by
 			case s.KeyId.ProviderId == nil || s.KeyId.ProviderId.Id == "":
 				reason = types.CryptoManagerKmipCryptoKeyStatusKeyUnavailableReasonKeyStateMissingInCache
 			}
+			if why, down := f.keyDown(s.KeyId.KeyId); down {
+				avail, reason = false, types.CryptoManagerKmipCryptoKeyStatusKeyUnavailableReason(why)
+			}
 			s.KeyAvailable = types.NewBool(avail)
 			s.Reason = string(reason)
 		}
@@ -164,6 +167,99 @@ func (f *front) queryKeyStatus(w http.ResponseWriter, r *http.Request, body []by
 		return
 	}
 	soapOK(w, b.String())
+}
+
+// keyDown says whether /harness/key-status made the key unavailable, and
+// why (the reason vCenter gives).
+func (f *front) keyDown(key string) (string, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	why, ok := f.keysDown[key]
+	return why, ok
+}
+
+// keyStatusControl serves /harness/key-status: a key vCenter cannot serve
+// any more (deleted or deactivated on the KMS, the KMS unreachable), as
+// QueryCryptoKeyStatus reports it with bit 0x01: keyAvailable false and
+// one of the reasons of CryptoManagerKmipCryptoKeyStatusKeyUnavailableReason
+// (vSphere API reference; govmomi enum.go).  Nothing else changes: the KMS
+// of the test bed holds no key material, and what vCenter refuses with a
+// key it cannot serve is not modelled.
+//
+//	POST   ?key=ID&available=false[&reason=KeyStateMissingInKMS]
+//	POST   ?key=ID&available=true
+//	GET    the keys made unavailable, with their reasons
+//	DELETE every key available again
+func (f *front) keyStatusControl(w http.ResponseWriter, r *http.Request, q url.Values) {
+	switch r.Method {
+	case http.MethodPost:
+		key := q.Get("key")
+		if key == "" {
+			http.Error(w, "key=ID", http.StatusBadRequest)
+			return
+		}
+		why := q.Get("reason")
+		if why == "" {
+			why = string(types.CryptoManagerKmipCryptoKeyStatusKeyUnavailableReasonKeyStateMissingInKMS)
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		switch q.Get("available") {
+		case "false":
+			f.keysDown[key] = why
+		case "true":
+			delete(f.keysDown, key)
+		default:
+			http.Error(w, "available=false|true", http.StatusBadRequest)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	case http.MethodDelete:
+		f.mu.Lock()
+		f.keysDown = map[string]string{}
+		f.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		f.mu.Lock()
+		out := map[string]string{}
+		for k, v := range f.keysDown {
+			out[k] = v
+		}
+		f.mu.Unlock()
+		writeJSON(w, out)
+	}
+}
+
+// postVMEvent posts the EventEx id about the VM vm (a name or a moref), on
+// the VM with its host, compute resource and datacenter as vCenter's
+// VM events carry them (cryptoEvent, hostkeys.go).
+func (f *front) postVMEvent(vm, id, text string) error {
+	ctx := f.sessionCtx()
+	var obj *simulator.VirtualMachine
+	if v, ok := ctx.Map.Get(types.ManagedObjectReference{Type: "VirtualMachine", Value: vm}).(*simulator.VirtualMachine); ok {
+		obj = v
+	} else {
+		for _, e := range ctx.Map.All("VirtualMachine") {
+			if v, ok := e.(*simulator.VirtualMachine); ok && v.Name == vm {
+				obj = v
+				break
+			}
+		}
+	}
+	if obj == nil {
+		return fmt.Errorf("no VM %q (a VirtualMachine moref or name)", vm)
+	}
+	var host *types.ManagedObjectReference
+	ctx.WithLock(obj, func() {
+		if obj.Runtime.Host != nil {
+			h := *obj.Runtime.Host
+			host = &h
+		}
+	})
+	ev := cryptoEvent(ctx, obj, host, id, text)
+	ev.UserName = "vpxd"
+	f.postEvent(ctx, ev)
+	return nil
 }
 
 // keyUsers maps each key to the VMs that use it (home or a disk), each VM
