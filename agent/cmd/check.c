@@ -209,6 +209,19 @@ check_login(struct config *cfg, struct chk_report *rep, struct canary *k)
 	return rc;
 }
 
+/* --canary asked for, not run: a check failed. */
+static json_object *
+canary_not_run(void)
+{
+	json_object *cj = json_object_new_object();
+
+	json_object_object_add(cj, "ran", json_object_new_boolean(0));
+	json_object_object_add(cj, "ok", json_object_new_boolean(0));
+	json_object_object_add(cj, "why", json_object_new_string("a check failed: "
+	    "the canary runs only on a vCenter that passes them"));
+	return cj;
+}
+
 int
 cmd_check(int argc, char **argv)
 {
@@ -291,15 +304,8 @@ cmd_check(int argc, char **argv)
 	}
 	int ran = k != NULL && k->steps.n > 0;
 	if (json) {
-		json_object *cj = ran ? canary_json(k, tdir) : NULL;
-		if (k != NULL && !ran) {
-			cj = json_object_new_object();
-			json_object_object_add(cj, "ran", json_object_new_boolean(0));
-			json_object_object_add(cj, "ok", json_object_new_boolean(0));
-			json_object_object_add(cj, "why", json_object_new_string("a check failed: "
-			    "the canary runs only on a vCenter that passes them"));
-		}
-		print_json(cfg, &rep, cj, stdout);
+		print_json(cfg, &rep, ran ? canary_json(k, tdir) : k != NULL ? canary_not_run() :
+		    NULL, stdout);
 	} else {
 		print_text(cfg, &rep, stdout);
 		if (ran)
