@@ -63,12 +63,13 @@ verify_one(const char *dir, int json, json_object *arr)
 	long bad_line = 0;
 	long long head = 0;
 	struct stat st;
-	int ok;
+	int ok, missing = 0;
 
 	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
 		snprintf(err, sizeof(err), "%s: %s", dir, stat(dir, &st) != 0 ? strerror(errno) :
 		    "not a directory");
 		ok = 0;
+		missing = 1;
 	} else {
 		ok = evidence_verify(dir, count, &t, bad_file, sizeof(bad_file), &bad_line, &head,
 		    hash, err, sizeof(err)) == 0;
@@ -76,6 +77,7 @@ verify_one(const char *dir, int json, json_object *arr)
 			snprintf(err, sizeof(err), "%s: no evidence log here (no "
 			    "evidence-NNNNNN.jsonl with a record)", dir);
 			ok = 0;
+			missing = 1;
 		}
 	}
 	if (json) {
@@ -107,7 +109,7 @@ verify_one(const char *dir, int json, json_object *arr)
 		    "sha256 %s\n", dir, t.records, t.first, t.last,
 		    t.vcenter[0] ? t.vcenter : "(not named)", head, hash);
 	} else {
-		printf("%s: BROKEN: %s\n", dir, err);
+		printf("%s: %s: %s\n", dir, missing ? "NO LOG" : "BROKEN", err);
 	}
 	return ok;
 }

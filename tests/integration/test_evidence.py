@@ -191,3 +191,11 @@ def test_another_vcenters_log_is_refused(testbed, workdir):
     assert r.returncode == 3, r.stderr
     assert first_vc in r.stderr and "its own state directory" in r.stderr, r.stderr
     assert open(f, "rb").read() == before
+
+
+def test_no_log_is_said_as_such_not_as_a_broken_chain(tmp_path):
+    """A directory with no log, or none at all: exit 1, said as missing."""
+    for d in (str(tmp_path), str(tmp_path / "absent")):
+        r = subprocess.run([BIN, "evidence", "verify", "--evidence", d], capture_output=True,
+                           text=True, timeout=60)
+        assert r.returncode == 1 and "NO LOG" in r.stdout and "BROKEN" not in r.stdout, r.stdout
