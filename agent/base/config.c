@@ -240,7 +240,7 @@ load_valid(const char *path, struct errbuf *eb)
 
 /* The nodes config_semantic() names in its errors. */
 struct where {
-	xmlNode	*vc, *tls, *pol, *ha;
+	xmlNode	*vc, *tls, *pol, *ha, *rekey;
 };
 
 static void
@@ -315,6 +315,51 @@ read_enforce(struct config *c, xmlNode *n)
 	c->reconcile_interval = attr_int(n, "reconcile-interval", 3600);
 }
 
+/* "365d", "30s": seconds, or -1 (the schema allows only these forms). */
+static long
+duration(const char *s)
+{
+	char *end;
+	long v = strtol(s ? s : "", &end, 10);
+
+	if (end == s || v < 0)
+		return -1;
+	switch (*end) {
+	case 's': return v;
+	case 'm': return v * 60;
+	case 'h': return v * 3600;
+	case 'd': return v * 86400;
+	default: return -1;
+	}
+}
+
+/* "HH:MM[:SS]" as seconds of the day. */
+static int
+clock_of(const char *s)
+{
+	int h = 0, m = 0, sec = 0;
+
+	if (sscanf(s, "%d:%d:%d", &h, &m, &sec) < 2)
+		return -1;
+	return h * 3600 + m * 60 + sec;
+}
+
+static void
+read_rekey(struct config *c, xmlNode *n, struct where *w)
+{
+	char *age = attr(n, "max-key-age");
+	w->rekey = n;
+	c->rekey_max_age = duration(age);
+	free(age);
+	c->rekey_per_hour = attr_int(n, "max-per-hour", 20);
+	c->rekey_window = attr(n, "window");
+	if (c->rekey_window != NULL) {
+		const char *dash = strchr(c->rekey_window, '-');
+		c->rekey_win_from = clock_of(c->rekey_window);
+		c->rekey_win_to = dash ? clock_of(dash + 1) : -1;
+	}
+}
+
 static void
 read_exclusions(struct config *c, xmlNode *n)
 {
@@ -367,6 +412,7 @@ config_from(xmlDocPtr doc, const char *path, struct where *w)
 	c->heartbeat_seconds = 5;
 	c->canary_timeout = 600;
 	c->exposure_slo = 60;
+	c->rekey_win_from = c->rekey_win_to = -1;
 	c->evidence_max_bytes = 64L * 1024 * 1024;
 	for (xmlNode *n = xmlDocGetRootElement(doc)->children; n != NULL; n = n->next) {
 		if (is(n, "vcenter")) {
@@ -379,6 +425,8 @@ config_from(xmlDocPtr doc, const char *path, struct where *w)
 			read_kms(c, n);
 		} else if (is(n, "enforce")) {
 			read_enforce(c, n);
+		} else if (is(n, "rekey")) {
+			read_rekey(c, n, w);
 		} else if (is(n, "exclusions")) {
 			read_exclusions(c, n);
 		} else if (is(n, "state-dir")) {
@@ -429,7 +477,7 @@ int
 config_load(const char *path, struct config **out, char *err, size_t errlen)
 {
 	struct errbuf eb = { err, errlen, 0, 0, path };
-	struct where w = { NULL, NULL, NULL, NULL };
+	struct where w = { NULL, NULL, NULL, NULL, NULL };
 	xmlDocPtr doc;
 
 	if (errlen > 0)
@@ -439,6 +487,14 @@ config_load(const char *path, struct config **out, char *err, size_t errlen)
 		return -1;
 	struct config *c = config_from(doc, path, &w);
 	config_semantic(c, w.vc, w.tls, w.pol, w.ha, &eb);
+	if (w.rekey != NULL && c->rekey_max_age <= 0)
+		errbuf_add(&eb, xmlGetLineNo(w.rekey), "rekey max-key-age must be more than 0 "
+		    "(e.g. \"365d\"; units s, m, h, d)");
+	if (w.rekey != NULL && c->rekey_window != NULL &&
+	    c->rekey_win_from == c->rekey_win_to)
+		errbuf_add(&eb, xmlGetLineNo(w.rekey), "rekey window '%s' is empty: its start "
+		    "and end are the same time (leave window out for any time of day)",
+		    c->rekey_window);
 	xmlFreeDoc(doc);
 	if (eb.count > 0) {
 		config_free(c);
@@ -474,6 +530,7 @@ config_free(struct config *c)
 	free(c->migrate_encryption);
 	free(c->ft_encryption);
 	free(c->templates);
+	free(c->rekey_window);
 	for (size_t i = 0; i < c->nexclusions; i++) {
 		free(c->exclusions[i].pattern);
 		free(c->exclusions[i].value);

@@ -64,6 +64,13 @@ struct config {
 	int			 max_in_flight;
 	int			 reconcile_interval;
 
+	/* <rekey>: the cryptoperiod (rekey_max_age 0: none). */
+	long			 rekey_max_age;		/* seconds */
+	int			 rekey_per_hour;
+	int			 rekey_win_from, rekey_win_to;	/* seconds of the local
+							   day; both -1: always */
+	char			*rekey_window;		/* as written, NULL: always */
+
 	struct exclusion	*exclusions;
 	size_t			 nexclusions;
 

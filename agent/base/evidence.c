@@ -168,6 +168,7 @@ append_locked(struct evidence *ev, const struct evrec *r, const char *torn_b64,
 	put_str(ev, "fault", r->fault);
 	put_str(ev, "provider", r->provider);
 	put_str(ev, "key_id", r->key_id);
+	put_str(ev, "replaces", r->replaces);
 	put_str(ev, "text", torn_b64);
 	if (torn_bytes >= 0) {
 		n = snprintf(head, sizeof(head), ",\"bytes\":%lld", torn_bytes);

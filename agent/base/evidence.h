@@ -29,6 +29,7 @@
  *   "actions", "result", "task", "fault"   what a reconfigure did; result
  *              "issued", "done" or "failed"
  *   "provider", "key_id"   the key's provider and id (never key material)
+ *   "replaces" a rekey's old key id (the key it took off the VM)
  *   "text", "bytes"        a torn record's content (base64) and length
  *   "version"  the agent's version ("open")
  *
@@ -53,7 +54,7 @@ struct evrec {
 	const char	*vm, *uuid, *name, *created;
 	const char	*old, *new_, *code, *reason;
 	const char	*actions, *result, *task, *fault;
-	const char	*provider, *key_id;
+	const char	*provider, *key_id, *replaces;
 	const char	*version;
 };
 

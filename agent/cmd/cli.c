@@ -1,6 +1,8 @@
 /* What every command shares: loading the configuration, and mapping a
  * failure to the exit codes documented in cli.h. */
 #include "cli.h"
+#include "enforce.h"
+#include "keyage.h"
 
 #include "config.h"
 #include "log.h"
@@ -102,4 +104,17 @@ cli_trace_soap(struct config *cfg, const char *dir)
 		return EXIT_CONFIG;
 	}
 	return EXIT_OK;
+}
+
+void
+cli_key_ages(struct enforcer *e, const struct config *cfg)
+{
+	char dir[4096], err[1024];
+
+	snprintf(dir, sizeof(dir), "%s/evidence", cfg->state_dir);
+	if (access(dir, R_OK | X_OK) != 0)
+		return;		/* no log here, or not this user's to read */
+	if (keybook_load(enforcer_keybook(e), dir, err, sizeof(err)) != 0)
+		fprintf(stderr, "vmcrypt-agent: key ages: the evidence log cannot be read (%s); "
+		    "they come from vCenter's events\n", err);
 }

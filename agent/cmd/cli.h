@@ -33,6 +33,10 @@ int	cli_open_session(const struct config *, struct vsession **);
 int	cli_open_session_err(const struct config *, struct vsession **, char *err,
 	    size_t errlen);
 
+/* The key ages the evidence log in cfg's state directory knows, into e's
+ * book (keyage.h); a log that cannot be read is said, not an error. */
+struct enforcer;
+void	cli_key_ages(struct enforcer *e, const struct config *cfg);
 int	cmd_run(int argc, char **argv);
 int	cmd_reconcile(int argc, char **argv);
 int	cmd_check(int argc, char **argv);

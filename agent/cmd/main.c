@@ -172,6 +172,7 @@ cmd_inventory(int argc, char **argv)
 	vconn_set_timeout(c, cfg->timeout);
 	/* With the policy resolved, each VM also gets its state and reason. */
 	struct enforcer *e = enforcer_new();
+	cli_key_ages(e, cfg);
 	char perr[512];
 	unsigned *acts = NULL;
 	int vr;

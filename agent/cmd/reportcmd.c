@@ -197,6 +197,7 @@ site_read(struct site *st, const struct report_opts *o, const char *generated)
 	struct vconn *c = vconn_new(s);
 	vconn_set_timeout(c, st->cfg->timeout);
 	e = enforcer_new();
+	cli_key_ages(e, st->cfg);
 	if ((vr = enforcer_configure(e, st->cfg, c, st->err, sizeof(st->err))) != 0) {
 		st->rc = EXIT_FAIL;
 		goto out;

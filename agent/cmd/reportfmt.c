@@ -24,6 +24,7 @@ const struct report_state report_states[] = {
 	{ VS_VSAN_ENCRYPTED, "vSAN-encrypted", "#00838f" },
 	{ VS_KEY_MISSING, "key missing", "#ad1457" },
 	{ VS_VTPM_ONLY, "vTPM only (disks plain)", "#ff8f00" },
+	{ VS_REKEY_DUE, "rekey due (key past its cryptoperiod)", "#6a1b9a" },
 };
 const size_t report_nstates = sizeof(report_states) / sizeof(report_states[0]);
 

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "encpolicy.h"
 #include "inventory.h"
+#include "keyage.h"
 #include "keystat.h"
 #include "log.h"
 #include "pbm.h"
@@ -26,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct enforcer {
 	struct encpolicy	 pol;
@@ -39,7 +41,14 @@ struct enforcer {
 	int			 keys_fault;	/* asking for key status faults: said */
 	int			(*fence)(void *);	/* may this agent act now? */
 	void			*fence_arg;
+	struct keybook		*book;		/* each key's age (keyage.c) */
 };
+
+struct keybook *
+enforcer_keybook(struct enforcer *e)
+{
+	return e->book;
+}
 
 void
 enforcer_set_fence(struct enforcer *e, int (*fence)(void *), void *arg)
@@ -67,6 +76,7 @@ enforcer_new(void)
 {
 	struct enforcer *e = xcalloc(1, sizeof(*e));
 	e->names = vmnames_new();
+	e->book = keybook_new();
 	pthread_mutex_init(&e->pm_mtx, NULL);
 	return e;
 }
@@ -77,6 +87,7 @@ enforcer_free(struct enforcer *e)
 	if (e == NULL)
 		return;
 	vmnames_free(e->names);
+	keybook_free(e->book);
 	provmap_free(&e->pm);
 	vsanmap_free(&e->vs);
 	pthread_mutex_destroy(&e->pm_mtx);
@@ -193,6 +204,8 @@ make_policy(const struct enforcer *e, const struct config *cfg, struct policy *p
 	p->rekey = cfg->rekey_shallow;
 	p->vsan_skip = cfg->vsan_skip;
 	p->vtpm_report = cfg->vtpm_report;
+	p->max_key_age = cfg->rekey_max_age;
+	p->now = (double)time(NULL);
 	p->excl = cfg->exclusions;
 	p->nexcl = cfg->nexclusions;
 }
@@ -315,6 +328,9 @@ enforce_read(struct enforcer *e, const struct config *cfg, struct vconn *c,
 		failed(o, c, rc);
 		return -1;
 	}
+	/* Its key's age from the book only: a look at events would reset
+	 * the connection under the devices read (the scan asks them). */
+	keyage_fill(e->book, c, &one, 1, NULL);
 	name_for_exclusions(e, cfg, c, &r->vm);
 	return 0;
 }
@@ -410,6 +426,7 @@ enforce_vm(struct enforcer *e, const struct config *cfg, struct vconn *c,
 	memset(&key, 0, sizeof(key));
 	make_policy(e, cfg, &p);
 	p.rekey = p.rekey && (allow & ENF_REKEY);
+	p.age_rekey = (allow & ENF_AGE_REKEY) != 0;
 	p.canary_own = (allow & ENF_CANARY) != 0;
 	snprintf(obj.type, sizeof(obj.type), "VirtualMachine");
 	snprintf(obj.value, sizeof(obj.value), "%s", moref);
@@ -445,6 +462,11 @@ enforce_vm(struct enforcer *e, const struct config *cfg, struct vconn *c,
 	}
 	if (!fenced(e, "ReconfigVM_Task", o))
 		enforce_reconfigure(c, &obj, &rs, o);
+	/* A rekey issued: its old key is never rekeyed again. */
+	if (o->issued && (d.actions & ACT_REKEY) && r.vm.key_id != NULL) {
+		keybook_replaced(e->book, r.vm.key_id);
+		snprintf(o->replaces, sizeof(o->replaces), "%s", r.vm.key_id);
+	}
 out:
 	free(disks);
 	vm_info_clear(&r.vm);
@@ -538,6 +560,7 @@ enforce_look(struct enforcer *e, const struct config *cfg, struct vconn *c,
 			seen[nseen++] = &ls.r[i].vm;
 	if ((rc = enforce_keys(e, c, seen, nseen)) != 0)
 		goto out;
+	keyage_fill(e->book, c, seen, nseen, NULL);
 	for (size_t i = 0; i < n; i++) {
 		struct vmread *r = &ls.r[i];
 		struct outcome *o = &outs[i];
@@ -591,6 +614,11 @@ enforce_scan(struct enforcer *e, const struct config *cfg, struct vconn *c, int 
 	for (size_t i = 0; i < inv->nvms; i++)
 		all[i] = &inv->vms[i];
 	rc = enforce_keys(e, c, all, inv->nvms);
+	/* Each key's age: the book, then vCenter's events for a bounded
+	 * number of keys it does not know (the rest at the next scans). */
+	int budget = KEYAGE_EVENTS_PER_SCAN;
+	if (rc == 0)
+		keyage_fill(e->book, c, all, inv->nvms, &budget);
 	free(all);
 	vconn_reset(c);
 	if (rc != 0) {

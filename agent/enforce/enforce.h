@@ -38,6 +38,7 @@ struct outcome {
 	int		 held;		/* it needs a key, and keys were held back
 					   (the KMS breaker): the reason says so */
 	struct vkey	 key;		/* the key GenerateKey gave; key_id "" none */
+	char		 replaces[256];	/* a rekey issued: the key it replaces */
 	char		 msg[768];
 };
 
@@ -55,6 +56,12 @@ const char	*enforcer_policy_id(struct enforcer *);
  * leaves the VM untouched (outcome.fenced). */
 void		 enforcer_set_fence(struct enforcer *, int (*fence)(void *), void *arg);
 const char	*enforcer_policy_name(struct enforcer *);
+/* The enforcer's book of key ages (keyage.h): the engine loads it from
+ * the evidence log and notes each key it puts on. */
+struct keybook;
+struct keybook	*enforcer_keybook(struct enforcer *);
+/* VMs whose key's age a scan looks up in vCenter's events, at most. */
+#define KEYAGE_EVENTS_PER_SCAN	1000
 
 /*
  * Looks at VM moref now.  allow without ENF_CRYPTO holds back encryption
@@ -69,6 +76,8 @@ const char	*enforcer_policy_name(struct enforcer *);
 #define ENF_CRYPTO	0x1
 #define ENF_REKEY	0x2
 #define ENF_CANARY	0x4	/* check --canary's own VM: in scope */
+#define ENF_AGE_REKEY	0x8	/* its paced turn: a key past the cryptoperiod
+				   is rekeyed now (else only reported) */
 int		 enforce_vm(struct enforcer *, const struct config *, struct vconn *,
 		    const char *moref, unsigned allow, int dry_run, int check_running,
 		    struct outcome *);

@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <json-c/json.h>
 
@@ -47,6 +48,12 @@ disks_from_devices(struct vm_info *vm, const xnode *arr)
 	vm->disks = NULL;
 	vm->ndisks = 0;
 	vm->vtpm = 0;
+	int ide[8], nide = 0;
+	for (const xnode *d = xnode_first(arr); d; d = xnode_next(d)) {
+		const char *s = xnode_path_text(d, "key");
+		if (strcmp(xnode_type(d), "VirtualIDEController") == 0 && s && nide < 8)
+			ide[nide++] = atoi(s);
+	}
 	for (const xnode *d = xnode_first(arr); d; d = xnode_next(d)) {
 		if (strcmp(xnode_type(d), "VirtualTPM") == 0)
 			vm->vtpm = 1;
@@ -60,6 +67,8 @@ disks_from_devices(struct vm_info *vm, const xnode *arr)
 		k->key = s ? atoi(s) : 0;
 		s = xnode_path_text(d, "controllerKey");
 		k->controller_key = s ? atoi(s) : 0;
+		for (int j = 0; j < nide; j++)
+			k->ide |= s != NULL && ide[j] == k->controller_key;
 		s = xnode_path_text(d, "unitNumber");
 		k->unit_number = s ? atoi(s) : -1;
 		k->label = xstrdup_or_null(xnode_path_text(d, "deviceInfo.label"));
@@ -74,6 +83,33 @@ disks_from_devices(struct vm_info *vm, const xnode *arr)
 		    strcmp(bt, "VirtualDiskSeSparseBackingInfo") == 0 ||
 		    strcmp(bt, "VirtualDiskSparseVer2BackingInfo") == 0;
 	}
+}
+
+/* The snapshots form one chain (each has at most one child): what a
+ * shallow rekey allows (vSphere API reference, CryptoSpecShallowRecrypt;
+ * the simulator's check). */
+static int
+snapshot_chain(const xnode *info)
+{
+	const xnode *node = NULL;
+	int n = 0;
+
+	for (const xnode *r = xnode_first(info); r; r = xnode_next(r))
+		if (strcmp(xnode_name(r), "rootSnapshotList") == 0 && n++ == 0)
+			node = r;
+	if (n > 1)
+		return 0;
+	for (int depth = 0; node != NULL && depth < 10000; depth++) {
+		const xnode *next = NULL;
+		n = 0;
+		for (const xnode *c = xnode_first(node); c; c = xnode_next(c))
+			if (strcmp(xnode_name(c), "childSnapshotList") == 0 && n++ == 0)
+				next = c;
+		if (n > 1)
+			return 0;
+		node = next;
+	}
+	return 1;
 }
 
 static void
@@ -116,6 +152,7 @@ vm_info_set_prop(struct vm_info *vm, const char *name, const xnode *val)
 		set_str(&vm->power_state, xnode_text(val));
 	} else if (strcmp(name, "snapshot") == 0) {
 		vm->snapshot = val != NULL && xnode_first(val) != NULL;
+		vm->snapshot_tree = val != NULL && !snapshot_chain(val);
 	} else if (strcmp(name, "config.hardware.device") == 0) {
 		disks_from_devices(vm, val);
 	} else if (strcmp(name, "config.changeVersion") == 0) {
@@ -578,6 +615,14 @@ inventory_print_table(const struct inventory *inv, FILE *f)
 	fprintf(f, "%zu VMs\n", inv->nvms);
 }
 
+/* Days since its key was put on it, to four decimals (about 9 s). */
+static double
+key_age_days(const struct vm_info *vm)
+{
+	double d = ((double)time(NULL) - vm->key_since) / 86400.0;
+	return d < 0 ? 0 : (double)(long long)(d * 1e4 + 0.5) / 1e4;
+}
+
 static json_object *
 jstr(const char *s)
 {
@@ -612,6 +657,11 @@ inventory_print_json(const struct inventory *inv, FILE *f, inventory_json_fn ext
 		json_object_object_add(o, "keyAvailable", vm->key_avail == KEY_UNKNOWN ? NULL :
 		    json_object_new_boolean(vm->key_avail == KEY_AVAILABLE));
 		json_object_object_add(o, "keyUnavailableReason", jstr(vm->key_reason));
+		/* How old its key is, and who says so (keyage.c). */
+		json_object_object_add(o, "key_age_days", vm->key_since > 0 ?
+		    json_object_new_double(key_age_days(vm)) : NULL);
+		json_object_object_add(o, "key_age_source", jstr(vm->key_since > 0 ?
+		    vm->key_since_src : NULL));
 		for (size_t d = 0; d < vm->ndisks; d++) {
 			const struct disk_info *k = &vm->disks[d];
 			json_object *jd = json_object_new_object();
@@ -641,6 +691,7 @@ inventory_print_json(const struct inventory *inv, FILE *f, inventory_json_fn ext
 		}
 		json_object_object_add(o, "homePolicy", pol);
 		json_object_object_add(o, "state", jstr(vm_info_state(vm)));
+		json_object_object_add(o, "code", jstr(vm->decided ? vm->code : NULL));
 		json_object_object_add(o, "reason", jstr(vm->reason));
 		if (extra != NULL)
 			extra(arg, vm, o);

@@ -23,6 +23,7 @@ struct disk_info {
 	char	*key_id;
 	char	*provider;
 	int	 encryptable;		/* flat/seSparse/sparse backing (not RDM) */
+	int	 ide;			/* on an IDE controller */
 	char	*policy_id;		/* SPBM, NULL if none or unknown */
 };
 
@@ -55,6 +56,7 @@ struct vm_info {
 	char		*migrate_encryption;	/* NULL: not reported (default) */
 	char		*ft_encryption_mode;
 	int		 snapshot;
+	int		 snapshot_tree;		/* more than one chain of snapshots */
 	int		 vtpm;			/* a VirtualTPM device */
 	char		*home_policy_id;
 	char		*home_policy_name;
@@ -68,6 +70,12 @@ struct vm_info {
 	enum key_avail	 key_avail;
 	char		*key_missing;		/* the key not available */
 	char		*key_reason;		/* vCenter's reason ("KeyStateMissingInKMS") */
+	/* When its home key (config.keyId) was put on it: set by the
+	 * enforcer (keyage.c) for encrypted VMs. */
+	double		 key_since;		/* unix time, 0 unknown */
+	const char	*key_since_src;		/* "agent", "vcenter-events"; static */
+	int		 key_rekeyed;		/* the agent already issued a rekey
+						   replacing this key */
 	/* Filled by the enforcement engine, reported by inventory/reconcile. */
 	int		 decided;		/* state and reason are set */
 	enum vm_state	 state;

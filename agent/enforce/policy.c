@@ -20,6 +20,7 @@ static const char *const state_names[VS_COUNT] = {
 	[VS_VSAN_ENCRYPTED] = "vsan-encrypted",
 	[VS_KEY_MISSING] = "key-missing",
 	[VS_VTPM_ONLY] = "vtpm-only",
+	[VS_REKEY_DUE] = "rekey-due",
 };
 
 const char *
@@ -33,6 +34,7 @@ vm_state_open(enum vm_state s)
 {
 	return s == VS_PENDING || s == VS_DEFERRED || s == VS_BLOCKED ||
 	    s == VS_INACCESSIBLE || s == VS_WRONG_PROVIDER || s == VS_KEY_MISSING ||
+	    s == VS_REKEY_DUE ||
 	    s == VS_VTPM_ONLY;
 }
 
@@ -314,6 +316,72 @@ wants_rekey(const struct vm_info *vm, struct decision *d)
 	return ACT_REKEY;
 }
 
+/* Any encrypted disk on an IDE controller. */
+static int
+ide_disk(const struct vm_info *vm)
+{
+	for (size_t i = 0; i < vm->ndisks; i++)
+		if (vm->disks[i].encrypted && vm->disks[i].ide)
+			return 1;
+	return 0;
+}
+
+/* A duration for people: "400.0 days", "3.5 h", "12 s". */
+static const char *
+span(double sec, char *buf, size_t len)
+{
+	if (sec >= 2 * 86400.0)
+		snprintf(buf, len, "%.1f days", sec / 86400.0);
+	else if (sec >= 7200.0)
+		snprintf(buf, len, "%.1f h", sec / 3600.0);
+	else if (sec >= 120.0)
+		snprintf(buf, len, "%.1f min", sec / 60.0);
+	else
+		snprintf(buf, len, "%.0f s", sec);
+	return buf;
+}
+
+/* An encrypted, otherwise compliant VM whose key is older than the
+ * cryptoperiod: rekey-due, and one shallow rekey when its turn comes
+ * (p->age_rekey), unless vCenter would refuse it now or the agent already
+ * replaced this key once. */
+static int
+key_too_old(const struct policy *p, const struct vm_info *vm, struct decision *d)
+{
+	if (p->max_key_age <= 0 || !vm->encrypted || vm->key_since <= 0 ||
+	    p->now - vm->key_since <= (double)p->max_key_age)
+		return 0;
+	char age[32], max[32];
+	d->state = VS_REKEY_DUE;
+	why(d, "key %s is %s old (from %s), over the cryptoperiod of %s",
+	    vm->key_id ? vm->key_id : "?", span(p->now - vm->key_since, age, sizeof(age)),
+	    vm->key_since_src ? vm->key_since_src : "?",
+	    span((double)p->max_key_age, max, sizeof(max)));
+	if (vm->key_rekeyed) {
+		d->code = "key-age-rekeyed";
+		why(d, "the agent already issued a rekey replacing this key: not again (see "
+		    "that task's fault in vCenter and the evidence log)");
+	} else if (vm->snapshot_tree) {
+		d->code = "key-age-snapshots";
+		why(d, "snapshots in a tree: vCenter allows a shallow rekey only with a single "
+		    "chain; waits until they are consolidated or deleted");
+	} else if (ide_disk(vm) && (vm->power_state == NULL ||
+	    strcmp(vm->power_state, "poweredOff") != 0)) {
+		d->code = "key-age-ide";
+		why(d, "powered on with an encrypted disk on an IDE controller: vCenter refuses "
+		    "a shallow rekey; waits for a power-off");
+	} else {
+		d->code = "key-age";
+		if (p->age_rekey) {
+			why(d, "shallow rekey");
+			d->actions = ACT_REKEY;
+		} else {
+			why(d, "shallow rekey waits for its turn (window, rate)");
+		}
+	}
+	return 1;
+}
+
 static unsigned
 wants_plain(const struct policy *p, struct decision *d)
 {
@@ -417,6 +485,8 @@ decide(const struct policy *p, const struct vm_info *vm, struct decision *d)
 	    strcmp(vm->provider, p->provider) != 0;
 	if (wrong)
 		why(d, "key from key provider '%s', expected '%s'", vm->provider, p->provider);
+	if (want == 0 && !wrong && key_too_old(p, vm, d))
+		return;
 	if (want == 0) {
 		d->state = wrong ? VS_WRONG_PROVIDER : VS_COMPLIANT;
 		if (wrong && p->rekey)

@@ -43,6 +43,12 @@ struct policy {
 	const struct exclusion	*excl;
 	size_t			 nexcl;
 	int			 canary_own;	/* check --canary's own look at its VM */
+	/* The cryptoperiod (<rekey>): a key older than max_key_age seconds at
+	 * now (unix time: the caller's clock, so that this stays pure) is
+	 * rekey-due; age_rekey: its paced turn has come, the rekey is made. */
+	long			 max_key_age;	/* 0: no cryptoperiod */
+	double			 now;
+	int			 age_rekey;
 };
 
 /* The canary's VMs (check --canary) are its own to encrypt and delete:

@@ -21,6 +21,8 @@ enum vm_state {
 	VS_KEY_MISSING,		/* vCenter says a key it uses is not available:
 				   nothing is done to it until it is */
 	VS_VTPM_ONLY,		/* a vTPM encrypted VM home, its disks are plain */
+	VS_REKEY_DUE,		/* its key is older than the cryptoperiod: one
+				   shallow rekey, paced (window, rate) */
 	VS_COUNT
 };
 

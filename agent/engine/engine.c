@@ -28,6 +28,7 @@
 #include "evmap.h"
 #include "exitcode.h"
 #include "httpd.h"
+#include "keyage.h"
 #include "leader.h"
 #include "log.h"
 #include "notify.h"
@@ -280,6 +281,7 @@ on_reload(uv_signal_t *h, int signum)
 	e->core.cfg = cfgref_new(n);
 	cfgref_drop(old);
 	log_info("SIGHUP: configuration reloaded from %s; reconciling", e->core.config_path);
+	pace_say(n);
 	notify_send("READY=1\nSTATUS=configuration reloaded; reconciling");
 	reconcile_start(&e->rec);
 }
@@ -393,9 +395,12 @@ on_turn(uv_prepare_t *h)
 	if (!e->core.closing) {
 		progress_maybe(&e->progress);
 		uint64_t flush = record_maybe_flush(&e->record);
+		uint64_t turn = pace_run(&e->pace);
 		uint64_t next = sched_run(&e->sched), now = now_loop(&e->core);
 		if (flush < next)
 			next = flush;
+		if (turn < next)
+			next = turn;
 		if (next == UINT64_MAX)
 			uv_timer_stop(&e->retry_t);
 		else
@@ -491,7 +496,8 @@ loop_init(struct engine *e)
 	record_attach(&e->record);
 	/* The parts that register on-enter actions in the VM table. */
 	sched_init(&e->sched, &e->core, &e->health, jobs_submit_enforce, &e->jobs);
-	jobs_init(&e->jobs, &e->core, &e->sched, &e->health, &e->record);
+	pace_init(&e->pace, &e->core);
+	jobs_init(&e->jobs, &e->core, &e->sched, &e->health, &e->record, &e->pace);
 	confirm_init(&e->confirm, &e->core, &e->sched);
 	reconcile_init(&e->rec, &e->core, &e->sched, &e->health, &e->jobs);
 	e->event_lag = -1;
@@ -593,6 +599,21 @@ engine_loop(struct engine *e, const struct kms_health *kms_first)
 	return 0;
 }
 
+/* Each key's age as the evidence log knows it (read only: `reconcile` and
+ * a dry run read it too); then the cryptoperiod said. */
+static void
+engine_key_ages(struct engine *e)
+{
+	const struct config *cfg = engine_cfg(e);
+	char dir[4096], err[1024];
+
+	snprintf(dir, sizeof(dir), "%s/evidence", cfg->state_dir);
+	if (keybook_load(enforcer_keybook(e->core.enf), dir, err, sizeof(err)) != 0)
+		log_warnx("key ages: the evidence log cannot be read (%s); they come from "
+		    "vCenter's events", err);
+	pace_say(cfg);
+}
+
 static int
 engine_run(struct engine *e)
 {
@@ -607,6 +628,7 @@ engine_run(struct engine *e)
 	if (progress_open(&e->progress) != 0)
 		goto out_session;
 	e->core.enf = enforcer_new();
+	engine_key_ages(e);
 	rc = EXIT_FAIL;
 	if (engine_prepare(e, &kms_first) != 0)
 		goto out_enforcer;
@@ -623,6 +645,7 @@ engine_run(struct engine *e)
 		log_warnx("event loop closed with handles still open: %s", uv_strerror(rc));
 	tasks_free(&e->tasks);
 	record_close(&e->record);
+	pace_free(&e->pace);
 	vm_table_clear(&e->vms);
 	notes_destroy(&e->notes);
 	if (e->exit_code == EXIT_OK)

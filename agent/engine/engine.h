@@ -17,6 +17,7 @@
 #include "lease.h"
 #include "metrics.h"
 #include "notes.h"
+#include "pace.h"
 #include "pool.h"
 #include "progress.h"
 #include "reconcile.h"
@@ -50,6 +51,7 @@ struct engine {
 	struct lease	 lease;
 	struct progress	 progress;
 	struct record	 record;
+	struct pace	 pace;
 	struct health	 health;
 	struct sched	 sched;
 	struct confirm	 confirm;

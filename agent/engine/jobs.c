@@ -7,12 +7,14 @@
 #include "core.h"
 #include "enforce.h"
 #include "health.h"
+#include "keyage.h"
 #include "kmsinfo.h"
 #include "record.h"
 #include "lease.h"
 #include "log.h"
 #include "metrics.h"
 #include "notes.h"
+#include "pace.h"
 #include "pool.h"
 #include "sched.h"
 #include "tasks.h"
@@ -22,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---------------------------------------------------------------- */
 /* audit events                                                      */
@@ -205,6 +208,8 @@ enforce_issued(struct jobs *js, struct vmrec *r, const struct enforce_job *j)
 	r->origin = !o->adopted ? TASK_OURS : o->adopted_ours ? TASK_ADOPTED_OURS :
 	    TASK_ADOPTED_OTHER;
 	snprintf(r->task, sizeof(r->task), "%s", o->task.value);
+	free(r->task_key);
+	r->task_key = o->key.key_id[0] && !o->adopted ? xstrdup(o->key.key_id) : NULL;
 	vm_set_sched(js->c->vms, r, VM_TASK, o->adopted ? "a task already runs" : "task issued");
 	if (js->record != NULL)
 		record_issued(js->record, r, o, acts);
@@ -264,6 +269,19 @@ enforce_decided(struct jobs *js, struct vmrec *r, const struct enforce_job *j)
 		return;
 	}
 	vm_done(js->c->vms, r, "decided");
+	jobs_age_due(js, r, o->state, o->code, 0);
+}
+
+void
+jobs_age_due(struct jobs *js, struct vmrec *r, enum vm_state s, const char *code,
+    double key_since)
+{
+	if (js->pace == NULL || js->c->dry_run)
+		return;
+	if (s == VS_REKEY_DUE && code != NULL && strcmp(code, "key-age") == 0)
+		pace_add(js->pace, r);
+	else if (s == VS_COMPLIANT && key_since > 0)
+		pace_key_due(js->pace, r, key_since);
 }
 
 static void
@@ -311,7 +329,9 @@ jobs_submit_enforce(void *arg, struct vmrec *r, enum crypto_gate gate)
 	j->cfg = cfgref_hold(js->c->cfg);
 	snprintf(j->vm, sizeof(j->vm), "%s", r->moref);
 	j->gate = gate;
-	j->allow = (gate != CRYPTO_HELD ? ENF_CRYPTO : 0) | (r->rekeyed ? 0 : ENF_REKEY);
+	j->allow = (gate != CRYPTO_HELD ? ENF_CRYPTO : 0) | (r->rekeyed ? 0 : ENF_REKEY) |
+	    (r->age_slot ? ENF_AGE_REKEY : 0);
+	r->age_slot = 0;		/* a turn is one look */
 	/* A task the previous run left running can only be met right after
 	 * start: before the first scan is done, or on a VM that scan found.
 	 * Later, every task on a VM is this run's. */
@@ -375,7 +395,10 @@ jobs_task_done(struct jobs *js, const struct note *n)
 		vm_requeue(js->c->vms, r, "another client's task ended");
 		return;
 	}
+	char *key = r->task_key;
+	r->task_key = NULL;
 	if (!n->ok) {
+		free(key);
 		task_failed(js, r, n, acts);
 		return;
 	}
@@ -384,6 +407,15 @@ jobs_task_done(struct jobs *js, const struct note *n)
 	r->done_at = kms_parse_time(n->time);
 	if (r->done_at == (time_t)-1)
 		r->done_at = 0;
+	/* The key it put on is as old as this completion (the look that
+	 * confirms it reads its age from the book). */
+	if (key != NULL) {
+		double since = (double)(r->done_at ? r->done_at : time(NULL));
+		keybook_note(enforcer_keybook(js->c->enf), key, since, KEYAGE_SRC_AGENT);
+		if (js->pace != NULL)
+			pace_key_due(js->pace, r, since);
+	}
+	free(key);
 	log_info("VM %s (%s): %s done (%s)", vm_name(r), r->moref, acts, n->task);
 	if (r->task_actions & ACT_KMS)
 		health_worked(js->health);
@@ -418,9 +450,10 @@ jobs_scanned(struct jobs *js)
 
 void
 jobs_init(struct jobs *js, const struct core *c, struct sched *s, struct health *h,
-    struct record *rec)
+    struct record *rec, struct pace *pace)
 {
 	memset(js, 0, sizeof(*js));
+	js->pace = pace;
 	js->c = c;
 	js->sched = s;
 	js->health = h;

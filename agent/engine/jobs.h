@@ -10,10 +10,12 @@
 #define VMCRYPT_JOBS_H
 
 #include "breaker.h"
+#include "vmstate.h"
 
 struct confirm;
 struct core;
 struct health;
+struct pace;
 struct note;
 struct record;
 struct sched;
@@ -24,6 +26,7 @@ struct jobs {
 	struct sched	*sched;
 	struct health	*health;
 	struct record	*record;	/* the evidence log (NULL: none) */
+	struct pace	*pace;		/* the cryptoperiod's rekeys */
 	int		 scanned;	/* the first reconcile scan is done: every
 					   task met from now on is this run's */
 	unsigned long	 reconfigs;	/* ReconfigVM_Task issued */
@@ -31,7 +34,13 @@ struct jobs {
 
 /* Registers VM_TASK's on-enter action. */
 void	jobs_init(struct jobs *, const struct core *, struct sched *, struct health *,
-	    struct record *);
+	    struct record *, struct pace *);
+/* r was decided s for code: a VM rekey-due for its key's age ("key-age")
+ * waits for its turn; a compliant one with its key's age known (key_since,
+ * unix time) is looked at again when the key passes the cryptoperiod
+ * (pace.c). */
+void	jobs_age_due(struct jobs *, struct vmrec *r, enum vm_state s, const char *code,
+	    double key_since);
 /* The scheduler's submitter (sched_submit_fn): arg is the struct jobs. */
 int	jobs_submit_enforce(void *arg, struct vmrec *, enum crypto_gate);
 /* A followed task ended (an N_TASK note). */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 const double metrics_buckets[METRICS_NBUCKETS] = {
 	0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600,
@@ -30,6 +31,12 @@ metrics_observe_latency(struct metrics *m, double s)
 const double metrics_exposure_buckets[METRICS_NEXPOSURE] = {
 	1, 5, 10, 30, 60, 120, 300, 900, 3600, 14400, 86400, 604800,
 };
+
+void
+metrics_key_oldest(struct metrics *m, double since)
+{
+	m->oldest_key = since;
+}
 
 void
 metrics_observe_exposure(struct metrics *m, double s)
@@ -217,6 +224,12 @@ metrics_render(const struct metrics *m, const struct gauges *g, size_t *len)
 		if (evmap_table[i].what & EVM_ALERT)
 			put(&o, "vmcrypt_crypto_events_total{type=\"%s\"} %lu\n",
 			    evmap_table[i].type, m->crypto_events[i]);
+
+	head(&o, "vmcrypt_key_age_oldest_seconds", "gauge",
+	    "Age of the oldest VM key the agent knows the age of (the last scan; -1: none "
+	    "known).");
+	put(&o, "vmcrypt_key_age_oldest_seconds %.0f\n", m->oldest_key > 0 ?
+	    (double)time(NULL) - m->oldest_key : -1.0);
 
 	head(&o, "vmcrypt_kms_healthy", "gauge",
 	    "1 if the key provider the agent encrypts with is usable, per cluster.");

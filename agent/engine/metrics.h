@@ -37,6 +37,8 @@ struct metrics {
 	struct { char name[64]; unsigned long n; } faults[METRICS_MAX_FAULTS + 1];
 	size_t		 nfaults;
 	unsigned long	 crypto_events[EVMAP_MAX];	/* per evmap_table entry */
+	double		 oldest_key;	/* when the oldest key known was put on
+					   its VM (unix time), 0 none known */
 };
 
 struct gauges {
@@ -71,6 +73,9 @@ void	metrics_observe_latency(struct metrics *, double seconds);
 /* A VM's exposure window: from its creation to the completion of the
  * reconfigure that made it compliant. */
 void	metrics_observe_exposure(struct metrics *, double seconds);
+/* The last scan's oldest key: when it was put on its VM (unix time, 0
+ * none known). */
+void	metrics_key_oldest(struct metrics *, double since);
 /* An alert event (evmap.h: EVM_ALERT), by its index in evmap_table. */
 void	metrics_crypto_event(struct metrics *, size_t index);
 /* A failed task, by fault type ("" is counted as "unknown"). */

@@ -13,6 +13,7 @@
 #include "inventory.h"
 #include "jobs.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "pool.h"
 #include "sched.h"
@@ -56,12 +57,13 @@ scan_status(struct reconcile *rec, const struct inventory *inv, const size_t *co
 	    counts[VS_EXCLUDED], health_held(rec->health) ? "; KMS unusable: encryption paused" : "");
 	log_info("reconcile: %zu VMs: %zu compliant, %zu pending, %zu deferred, "
 	    "%zu blocked, %zu hw-too-old, %zu excluded, %zu templates, %zu inaccessible, "
-	    "%zu wrong-provider, %zu vsan-encrypted, %zu key-missing, %zu vtpm-only; "
+	    "%zu wrong-provider, %zu vsan-encrypted, %zu key-missing, %zu vtpm-only, "
+	    "%zu rekey-due; "
 	    "%zu to act on", inv->nvms,
 	    counts[VS_COMPLIANT], counts[VS_PENDING], counts[VS_DEFERRED], counts[VS_BLOCKED],
 	    counts[VS_HW_TOO_OLD], counts[VS_EXCLUDED], counts[VS_TEMPLATE],
 	    counts[VS_INACCESSIBLE], counts[VS_WRONG_PROVIDER], counts[VS_VSAN_ENCRYPTED],
-	    counts[VS_KEY_MISSING], counts[VS_VTPM_ONLY], acting);
+	    counts[VS_KEY_MISSING], counts[VS_VTPM_ONLY], counts[VS_REKEY_DUE], acting);
 }
 
 static void
@@ -80,6 +82,7 @@ scan_result(struct reconcile *rec, struct scan_job *j)
 			    vm->created };
 			vm_set_decision(vms, r, &v);
 			jobs_key_seen(rec->jobs, r);
+			jobs_age_due(rec->jobs, r, st, vm->code, vm->key_since);
 		}
 		if (!j->acts[i])
 			continue;
@@ -91,6 +94,13 @@ scan_result(struct reconcile *rec, struct scan_job *j)
 		if (r->sched != VM_BACKOFF || rec->scans_done == 0)
 			vm_enqueue(vms, r, "reconcile");
 	}
+	double oldest = 0;
+	for (size_t i = 0; i < j->inv.nvms; i++) {
+		double t = j->inv.vms[i].key_since;
+		if (t > 0 && (oldest == 0 || t < oldest))
+			oldest = t;
+	}
+	metrics_key_oldest(rec->c->met, oldest);
 	rec->scans_done++;
 	rec->takeover = 0;
 	rec->last = time(NULL);

@@ -67,6 +67,7 @@ record_issued(struct record *rc, const struct vmrec *r, const struct outcome *o,
 		.created = o->created, .actions = actions,
 		.result = o->adopted ? "adopted" : "issued", .task = o->task.value,
 		.provider = o->key.provider, .key_id = o->key.key_id,
+		.replaces = o->replaces,
 	};
 	evidence_append(rc->ev, &rec);
 	rc->dirty = 1;

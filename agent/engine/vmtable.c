@@ -56,6 +56,7 @@ rec_free(struct vmrec *r)
 {
 	free(r->name);
 	free(r->reason);
+	free(r->task_key);
 	free(r);
 }
 

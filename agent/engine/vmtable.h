@@ -94,6 +94,12 @@ struct vmrec {
 					   successful reconfigure, 0 none */
 	int		 reconfigs;	/* tasks issued */
 	int		 rekeyed;	/* a shallow rekey succeeded this run */
+	/* The cryptoperiod (pace.c). */
+	unsigned	 age_due:1;	/* rekey-due, waiting in the pacer's queue */
+	unsigned	 age_slot:1;	/* its turn came: the next look rekeys it */
+	time_t		 key_due;	/* when its key passes the cryptoperiod (the
+					   VM is looked at then), 0 none */
+	char		*task_key;	/* the key its running task puts on */
 };
 
 #define VMTABLE_BUCKETS	65536

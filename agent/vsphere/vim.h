@@ -151,6 +151,10 @@ int	vim_destroy_filter(struct vconn *, const struct vmoref *filter);
 /* Event history collector over the whole inventory; begin_time may be NULL. */
 int	vim_create_event_collector(struct vconn *, const char *begin_time,
 	    const char *const *type_ids, size_t ntypes, int page, struct vmoref *out);
+/* The same over one entity's own events (recursion "self"). */
+int	vim_create_event_collector_on(struct vconn *, const struct vmoref *entity,
+	    const char *begin_time, const char *const *type_ids, size_t ntypes, int page,
+	    struct vmoref *out);
 typedef int (*vevent_cb)(void *arg, const xnode *event);
 
 /* What the agent takes from an event (pointers into the event's tree). */

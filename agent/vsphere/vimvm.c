@@ -15,6 +15,14 @@ int
 vim_create_event_collector(struct vconn *c, const char *begin_time,
     const char *const *type_ids, size_t ntypes, int page, struct vmoref *out)
 {
+	return vim_create_event_collector_on(c, NULL, begin_time, type_ids, ntypes, page, out);
+}
+
+int
+vim_create_event_collector_on(struct vconn *c, const struct vmoref *entity,
+    const char *begin_time, const char *const *type_ids, size_t ntypes, int page,
+    struct vmoref *out)
+{
 	struct vim__CreateCollectorForEventsResponse r = { 0 };
 	struct vim__EventFilterSpecByEntity ent;
 	struct vim__EventFilterSpecByTime tm = { NULL, NULL };
@@ -23,8 +31,8 @@ vim_create_event_collector(struct vconn *c, const char *begin_time,
 	int rc;
 
 	memset(&f, 0, sizeof(f));
-	ent.entity = *vmoref_soap(c->soap, &c->s->mo[VMO_ROOT_FOLDER]);
-	ent.recursion = "all";
+	ent.entity = *vmoref_soap(c->soap, entity ? entity : &c->s->mo[VMO_ROOT_FOLDER]);
+	ent.recursion = entity ? "self" : "all";
 	f.entity = &ent;
 	if (begin_time != NULL && *begin_time) {
 		tm.beginTime = (char *)begin_time;

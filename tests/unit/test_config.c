@@ -249,6 +249,74 @@ test_password_file_mode(void **st)
 	unsetenv("CREDENTIALS_DIRECTORY");
 }
 
+/* <rekey>: units s, m, h, d; the window's ends as seconds of the day;
+ * none at all: no cryptoperiod; a zero age, a bad unit, an empty window
+ * refused with the line. */
+static void
+test_rekey(void **st)
+{
+	(void)st;
+	struct config *c;
+	char err[4096], body[1024];
+	const char *head = "<vmcrypt-agent version=\"1\"><vcenter url=\"https://vc.example/sdk\" "
+	    "user=\"u\"><tls insecure=\"true\"/></vcenter><enforce/>\n";
+
+	snprintf(body, sizeof(body), "%s</vmcrypt-agent>", head);
+	write_cfg(body);
+	assert_int_equal(config_load(path, &c, err, sizeof(err)), 0);
+	assert_int_equal(c->rekey_max_age, 0);
+	config_free(c);
+	snprintf(body, sizeof(body), "%s<rekey max-key-age=\"365d\" window=\"22:00-06:00\"/>"
+	    "</vmcrypt-agent>", head);
+	write_cfg(body);
+	assert_int_equal(config_load(path, &c, err, sizeof(err)), 0);
+	assert_int_equal(c->rekey_max_age, 365L * 86400);
+	assert_int_equal(c->rekey_per_hour, 20);
+	assert_int_equal(c->rekey_win_from, 22 * 3600);
+	assert_int_equal(c->rekey_win_to, 6 * 3600);
+	assert_string_equal(c->rekey_window, "22:00-06:00");
+	config_free(c);
+	snprintf(body, sizeof(body), "%s<rekey max-key-age=\"90s\" max-per-hour=\"36000\" "
+	    "window=\"21:05:30-21:06:10\"/></vmcrypt-agent>", head);
+	write_cfg(body);
+	assert_int_equal(config_load(path, &c, err, sizeof(err)), 0);
+	assert_int_equal(c->rekey_max_age, 90);
+	assert_int_equal(c->rekey_per_hour, 36000);
+	assert_int_equal(c->rekey_win_from, 21 * 3600 + 5 * 60 + 30);
+	assert_int_equal(c->rekey_win_to, 21 * 3600 + 6 * 60 + 10);
+	config_free(c);
+	snprintf(body, sizeof(body), "%s<rekey max-key-age=\"2h\"/></vmcrypt-agent>", head);
+	write_cfg(body);
+	assert_int_equal(config_load(path, &c, err, sizeof(err)), 0);
+	assert_int_equal(c->rekey_max_age, 7200);
+	assert_int_equal(c->rekey_win_from, -1);
+	assert_null(c->rekey_window);
+	config_free(c);
+	snprintf(body, sizeof(body), "%s<rekey max-key-age=\"0d\"/></vmcrypt-agent>", head);
+	write_cfg(body);
+	assert_int_equal(config_load(path, &c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, ":2: rekey max-key-age must be more than 0"));
+	snprintf(body, sizeof(body), "%s<rekey max-key-age=\"5y\"/></vmcrypt-agent>", head);
+	write_cfg(body);
+	assert_int_equal(config_load(path, &c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "max-key-age"));
+	snprintf(body, sizeof(body), "%s<rekey max-key-age=\"1d\" window=\"06:00-06:00\"/>"
+	    "</vmcrypt-agent>", head);
+	write_cfg(body);
+	assert_int_equal(config_load(path, &c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "rekey window '06:00-06:00' is empty"));
+	snprintf(body, sizeof(body), "%s<rekey max-key-age=\"1d\" window=\"25:00-06:00\"/>"
+	    "</vmcrypt-agent>", head);
+	write_cfg(body);
+	assert_int_equal(config_load(path, &c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "window"));
+	snprintf(body, sizeof(body), "%s<rekey max-key-age=\"1d\" max-per-hour=\"0\"/>"
+	    "</vmcrypt-agent>", head);
+	write_cfg(body);
+	assert_int_equal(config_load(path, &c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "max-per-hour"));
+}
+
 int
 main(void)
 {
@@ -258,6 +326,7 @@ main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_ha_and_state_directory),
 		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_rekey),
 		cmocka_unit_test(test_password_file_mode),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);

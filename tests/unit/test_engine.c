@@ -21,6 +21,7 @@
 #include "jobs.h"
 #include "lease.h"
 #include "metrics.h"
+#include "pace.h"
 #include "pool.h"
 #include "sched.h"
 #include "tasks.h"
@@ -496,7 +497,7 @@ test_pool_refuses(void **st)
 	pool_init(&pool, &loop, NULL, 10);
 	f->core.pool = &pool;
 	f->core.loop = &loop;
-	jobs_init(&js, &f->core, &f->sched, &f->health, NULL);
+	jobs_init(&js, &f->core, &f->sched, &f->health, NULL, NULL);
 	f->sched.submit = jobs_submit_enforce;
 	f->sched.submit_arg = &js;
 	pool.fail_next = 1;
@@ -567,11 +568,94 @@ test_backoff_on_enter(void **st)
 	fake_free(f);
 }
 
+/* ---------------------------------------------------------------- */
+/* the cryptoperiod's pace (pace.c)                                   */
+
+/* The window: its ends in seconds of the day, wrapping midnight, the time
+ * to its next change; none (or an empty one) is always open. */
+static void
+test_pace_window(void **st)
+{
+	long ch;
+	(void)st;
+	assert_true(pace_window_open(-1, -1, 12345, &ch));
+	assert_int_equal(ch, -1);
+	/* 22:00-06:00 */
+	assert_false(pace_window_open(79200, 21600, 43200, &ch));	/* noon */
+	assert_int_equal(ch, 79200 - 43200);
+	assert_true(pace_window_open(79200, 21600, 79200, &ch));	/* 22:00 sharp */
+	assert_int_equal(ch, 86400 - 79200 + 21600);
+	assert_true(pace_window_open(79200, 21600, 3600, &ch));		/* 01:00 */
+	assert_int_equal(ch, 21600 - 3600);
+	assert_false(pace_window_open(79200, 21600, 21600, &ch));	/* 06:00: closed */
+	/* 09:00-17:00 */
+	assert_true(pace_window_open(32400, 61200, 32400, &ch));
+	assert_false(pace_window_open(32400, 61200, 61200, &ch));
+	assert_int_equal(ch, 86400 - 61200 + 32400);
+	assert_false(pace_window_open(32400, 61200, 100, &ch));
+	assert_int_equal(ch, 32400 - 100);
+}
+
+/* Turns: one at a time, spaced 3600/max-per-hour s (no burst), in the
+ * order found, each VM once however often it is found due; a VM gone or
+ * busy does not take a turn. */
+static void
+test_pace_turns(void **st)
+{
+	(void)st;
+	struct fake *f = fake_new(8, 0);
+	struct config *c = (struct config *)core_cfg(&f->core);
+	struct pace p;
+	struct vmrec *r[4];
+	char m[16];
+
+	c->rekey_max_age = 30;
+	c->rekey_per_hour = 3600;		/* one a second */
+	c->rekey_win_from = c->rekey_win_to = -1;
+	pace_init(&p, &f->core);
+	assert_int_equal(pace_run(&p), UINT64_MAX);	/* nothing waits */
+	for (int i = 0; i < 4; i++) {
+		snprintf(m, sizeof(m), "vm-%d", i);
+		r[i] = vm_find(&f->vms, m, 1);
+		pace_add(&p, r[i]);
+		pace_add(&p, r[i]);			/* found due again: once */
+	}
+	assert_int_equal(pace_waiting(&p), 4);
+	assert_int_equal(pace_run(&p), 2000);		/* vm-0 now, the next at +1 s */
+	assert_int_equal(r[0]->sched, VM_QUEUED);
+	assert_true(r[0]->age_slot);
+	assert_false(r[0]->age_due);
+	assert_int_equal(r[1]->sched, VM_IDLE);
+	assert_int_equal(pace_run(&p), 2000);		/* not before its time */
+	assert_int_equal(r[1]->sched, VM_IDLE);
+	pace_add(&p, r[0]);				/* its turn is out: not again */
+	assert_int_equal(pace_waiting(&p), 3);
+	f->clock = 2000;
+	assert_int_equal(pace_run(&p), 3000);
+	assert_true(r[1]->age_slot);
+	vm_remove(&f->vms, r[2]);			/* gone: skipped */
+	vm_set_sched(&f->vms, r[3], VM_QUEUED, "test");
+	vm_set_sched(&f->vms, r[3], VM_WORKING, "test");	/* busy: waits */
+	f->clock = 3000;
+	assert_int_equal(pace_run(&p), 4000);
+	assert_false(r[3]->age_slot);
+	assert_int_equal(pace_waiting(&p), 1);
+	vm_set_sched(&f->vms, r[3], VM_IDLE, "test");
+	f->clock = 4000;
+	assert_int_equal(pace_run(&p), UINT64_MAX);	/* the last one */
+	assert_true(r[3]->age_slot);
+	assert_int_equal(p.turns, 3);
+	pace_free(&p);
+	fake_free(f);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_transition),
+		cmocka_unit_test(test_pace_window),
+		cmocka_unit_test(test_pace_turns),
 		cmocka_unit_test(test_event_while_busy),
 		cmocka_unit_test(test_queue_order_and_remove),
 		cmocka_unit_test(test_retry_bounds),

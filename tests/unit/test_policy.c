@@ -766,6 +766,81 @@ test_action_names(void **st)
 	assert_string_equal(vm_state_name(VS_COUNT), "unknown");
 }
 
+/* The cryptoperiod: a key older than max_key_age is rekey-due; the rekey
+ * is made only on the VM's paced turn (age_rekey), never for a key the
+ * agent already replaced, not while vCenter would refuse it (a snapshot
+ * tree; powered on with an encrypted disk on IDE); an unknown age is not
+ * a made-up one; anything else to fix comes first. */
+static void
+test_key_age(void **st)
+{
+	(void)st;
+	struct policy p = pol();
+	struct vm_info vm = encrypted();
+	struct decision d;
+
+	p.max_key_age = 365L * 86400;
+	p.now = 1800000000.0;
+	vm.key_since = p.now - 365.0 * 86400;	/* exactly the cryptoperiod: not over */
+	vm.key_since_src = "agent";
+	assert_int_equal(decide(&p, &vm).state, VS_COMPLIANT);
+	vm.key_since = p.now - 400.0 * 86400;
+	d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_REKEY_DUE);
+	assert_string_equal(d.code, "key-age");
+	assert_int_equal(d.actions, 0);		/* waits for its turn */
+	assert_string_equal(vm_state_name(d.state), "rekey-due");
+	assert_true(vm_state_open(d.state));
+	assert_non_null(strstr(d.reason, "key k1 is 400.0 days old (from agent), over the "
+	    "cryptoperiod of 365.0 days"));
+	p.age_rekey = 1;
+	d = decide(&p, &vm);
+	assert_int_equal(d.actions, ACT_REKEY);
+	assert_string_equal(d.code, "key-age");
+	/* Already replaced once: never again. */
+	vm.key_rekeyed = 1;
+	d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_REKEY_DUE);
+	assert_string_equal(d.code, "key-age-rekeyed");
+	assert_int_equal(d.actions, 0);
+	vm.key_rekeyed = 0;
+	/* A single snapshot chain is fine; a tree waits. */
+	vm.snapshot = 1;
+	assert_int_equal(decide(&p, &vm).actions, ACT_REKEY);
+	vm.snapshot_tree = 1;
+	d = decide(&p, &vm);
+	assert_string_equal(d.code, "key-age-snapshots");
+	assert_int_equal(d.actions, 0);
+	vm.snapshot = vm.snapshot_tree = 0;
+	/* An encrypted disk on IDE: only powered off. */
+	disks[1].ide = 1;
+	assert_int_equal(decide(&p, &vm).actions, ACT_REKEY);
+	vm.power_state = "poweredOn";
+	d = decide(&p, &vm);
+	assert_string_equal(d.code, "key-age-ide");
+	assert_int_equal(d.actions, 0);
+	disks[1].ide = 0;
+	assert_int_equal(decide(&p, &vm).actions, ACT_REKEY);	/* powered on, no IDE */
+	/* Unknown age, no cryptoperiod, plain VM: not due. */
+	vm.key_since = 0;
+	assert_int_equal(decide(&p, &vm).state, VS_COMPLIANT);
+	vm.key_since = p.now - 400.0 * 86400;
+	p.max_key_age = 0;
+	assert_int_equal(decide(&p, &vm).state, VS_COMPLIANT);
+	p.max_key_age = 365L * 86400;
+	/* Something else to fix first (Encrypted vMotion): pending, no rekey. */
+	vm.migrate_encryption = "opportunistic";
+	d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_PENDING);
+	assert_int_equal(d.actions, ACT_MIGRATE);
+	vm.migrate_encryption = "required";
+	/* A missing key wins over its age. */
+	vm.key_avail = KEY_MISSING;
+	d = decide(&p, &vm);
+	assert_int_equal(d.state, VS_KEY_MISSING);
+	assert_int_equal(d.actions, 0);
+}
+
 int
 main(void)
 {
@@ -791,6 +866,7 @@ main(void)
 		cmocka_unit_test(test_key_missing),
 		cmocka_unit_test(test_key_reasons),
 		cmocka_unit_test(test_vtpm_only),
+		cmocka_unit_test(test_key_age),
 		cmocka_unit_test(test_action_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
