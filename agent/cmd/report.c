@@ -302,6 +302,11 @@ report_json(const struct report *r, FILE *f)
 	json_object_object_add(o, "in_scope", json_object_new_int64((int64_t)r->in_scope));
 	json_object_object_add(o, "compliant_in_scope",
 	    json_object_new_int64((int64_t)r->counts[VS_COMPLIANT]));
+	/* The cryptoperiod: rekeys the evidence log shows done, VMs due now. */
+	json_object *rk = json_object_new_object();
+	json_object_object_add(rk, "done", json_object_new_int64(r->rekeys_done));
+	json_object_object_add(rk, "due", json_object_new_int64((int64_t)r->counts[VS_REKEY_DUE]));
+	json_object_object_add(o, "rekeys", rk);
 	for (size_t i = 0; i < r->nvms; i++)
 		json_object_array_add(vms, report_json_vm(&r->vms[i], NULL));
 	json_object_object_add(o, "vms", vms);
@@ -331,6 +336,10 @@ report_json_vm(const struct report_vm *v, const char *vcenter)
 	json_object_object_add(x, "power_state", jstr(v->vm->power_state));
 	json_object_object_add(x, "encrypted", json_object_new_boolean(v->vm->encrypted));
 	json_object_object_add(x, "key_provider", jstr(v->vm->provider));
+	json_object_object_add(x, "key_age_days", v->vm->key_since > 0 ?
+	    json_object_new_double(((double)time(NULL) - v->vm->key_since) / 86400.0) : NULL);
+	json_object_object_add(x, "key_age_source", jstr(v->vm->key_since > 0 ?
+	    v->vm->key_since_src : NULL));
 	json_object_object_add(x, "migrate_encryption", jstr(v->vm->migrate_encryption));
 	json_object_object_add(x, "last_action", v->action[0] ? jstr(v->action) : NULL);
 	json_object_object_add(x, "last_action_time", v->action_time[0] ?

@@ -62,6 +62,7 @@ struct report {
 						 * NULL: no evidence yet */
 	const struct report_signing *signing;	/* NULL: not signed */
 	struct report_period	 period;
+	long			 rekeys_done;	/* the evidence log's; -1 no log read */
 };
 
 /* One vCenter of a fleet (or a one-vCenter) report, as oscal.c sees it. */

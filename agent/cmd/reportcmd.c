@@ -19,6 +19,7 @@
 #include "config.h"
 #include "enforce.h"
 #include "inventory.h"
+#include "keyage.h"
 #include "kmsinfo.h"
 #include "opts.h"
 #include "report.h"
@@ -211,6 +212,7 @@ site_read(struct site *st, const struct report_opts *o, const char *generated)
 	}
 	report_init(&st->rep, &st->inv, generated);
 	st->rep.url = st->cfg->vc_url;
+	st->rep.rekeys_done = (long)keybook_rekeys_done(enforcer_keybook(e));
 	st->read = 1;
 	if (report_read_audit(c, &st->rep, o->days, err, sizeof(err)) != 0)
 		fprintf(stderr, "vmcrypt-agent: warning: %s: %s; the last actions are left "

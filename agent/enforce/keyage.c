@@ -25,6 +25,7 @@ struct page {
 	struct page	*next;
 	char		*key;
 	double		 since;		/* 0 unknown; -1 looked up, none found */
+	int		 rekey;		/* keybook_load's task table: a rekey */
 	const char	*src;
 	int		 replaced;
 	char		*task;		/* keybook_load's task table: the key */
@@ -32,6 +33,7 @@ struct page {
 
 struct keybook {
 	pthread_mutex_t	 mtx;
+	unsigned long	 rekeys_done;	/* keybook_load */
 	struct page	*b[BOOK_BUCKETS];
 };
 
@@ -159,6 +161,7 @@ on_record(void *arg, json_object *rec, const char *file, long line)
 			struct page *p = page_of(ld->tasks, task, 1);
 			free(p->task);
 			p->task = xstrdup(key);
+			p->rekey = old != NULL && old[0];
 		}
 	} else if (strcmp(result, "done") == 0) {
 		const char *at = field(rec, "vc_time");
@@ -166,6 +169,10 @@ on_record(void *arg, json_object *rec, const char *file, long line)
 		time_t t = at ? kms_parse_time(at) : (time_t)-1;
 		if (p != NULL && p->task != NULL && t != (time_t)-1)
 			note_locked(ld->kb, p->task, (double)t, KEYAGE_SRC_AGENT);
+		if (p != NULL && p->rekey) {
+			ld->kb->rekeys_done++;
+			p->rekey = 0;
+		}
 	}
 	return 0;
 }
@@ -187,6 +194,12 @@ keybook_load(struct keybook *kb, const char *dir, char *err, size_t errlen)
 	pthread_mutex_unlock(&kb->mtx);
 	keybook_free(ld.tasks);
 	return rc;
+}
+
+unsigned long
+keybook_rekeys_done(const struct keybook *kb)
+{
+	return kb->rekeys_done;
 }
 
 /* ---------------------------------------------------------------- */

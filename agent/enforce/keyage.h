@@ -34,6 +34,9 @@ void		 keybook_replaced(struct keybook *, const char *key_id);
  * (a broken chain: nothing is taken from it).
  */
 int		 keybook_load(struct keybook *, const char *dir, char *err, size_t errlen);
+/* The rekeys the loaded log shows completed (a "done" task that replaced
+ * a key). */
+unsigned long	 keybook_rekeys_done(const struct keybook *);
 
 /*
  * Sets key_since, key_since_src and key_rekeyed of each encrypted VM among
