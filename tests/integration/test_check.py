@@ -206,7 +206,7 @@ def test_text_report_and_help(vc8):
     r = agent("check", "--config", vc8.config())
     assert r.returncode == 0, r.stdout + r.stderr
     assert "  PASS  Default key provider: ovh-kms (GetDefaultKmsCluster)" in r.stdout
-    assert r.stdout.rstrip().endswith("ready: 0 of 11 checks failed")   # #24 added key-availability
+    assert r.stdout.rstrip().endswith("ready: 0 of 12 checks failed")   # #24: key-availability, wrapping-key rotation
     r = agent("check", "--help")
     assert r.returncode == 0 and "usage: vmcrypt-agent check" in r.stdout
     assert agent("check", "extra-arg").returncode == 2
