@@ -52,8 +52,9 @@ static const char about[] =
 
 static const char tail[] =
     "Exit codes: 0 set up (or nothing to change); 1 a step failed (its fix is\n"
-    "printed); 2 usage; 3 configuration; 4 vCenter unreachable; 5 login failed;\n"
-    "6 KMS unreachable from here; 7 KMS TLS failed or thumbprint mismatch.\n";
+    "printed), or --wrapping-rotation-days on a vCenter before 9.0; 2 usage;\n"
+    "3 configuration; 4 vCenter unreachable; 5 login failed; 6 KMS unreachable\n"
+    "from here; 7 KMS TLS failed or thumbprint mismatch.\n";
 
 /* argv[0] is "setup" (or "kms", for `kms --help`). */
 static int
