@@ -423,13 +423,22 @@ struct vim__KmipClusterInfo {
 	char *managementType 0;
 	int __sizeuseAsEntityDefault;
 	struct vim__ManagedObjectReference *useAsEntityDefault 0;
+	/* API 9.0, sent to a 9.0.0.0 client only: keyInfo is polymorphic (DOM) */
+	char *defaultKeyType 0;
+	xsd__anyType *keyInfo 0;
 };
 
-/* RegisterKmipServer's argument: member order as the WSDL has it. */
+/* KmipServerSpec.keySpec (API 9.0), sent in its xsi:type slot. */
+struct vim__KmipServerSpecWrappingRotationIntervalKeySpec { int *rotationInterval 0; };
+struct vim__KmipServerSpecKeySpecRef { int __type; void *keySpec; };
+
+/* Register/UpdateKmipServer's argument, in WSDL order (the last two 9.0). */
 struct vim__KmipServerSpec {
 	struct vim__KeyProviderId clusterId;
 	struct vim__KmipServerInfo info;
 	char *password 0;
+	char *defaultKeyType 0;
+	struct vim__KmipServerSpecKeySpecRef *__keySpec 0;
 };
 
 struct vim__CryptoKeyResult {
@@ -577,6 +586,7 @@ struct vim__ListKmipServersResponse { int __sizereturnval; struct vim__KmipClust
 struct vim__GetDefaultKmsClusterResponse { struct vim__KeyProviderId *returnval 0; };
 struct vim__IsKmsClusterActiveResponse { enum xsd__boolean returnval; };
 struct vim__RegisterKmipServerResponse { char *__dummy 0; };
+struct vim__UpdateKmipServerResponse { char *__dummy 0; };
 struct vim__MarkDefaultResponse { char *__dummy 0; };
 struct vim__UploadKmipServerCertResponse { char *__dummy 0; };
 struct vim__UploadClientCertResponse { char *__dummy 0; };
@@ -690,6 +700,9 @@ int vim__RetrieveKmipServersStatus_USCORETask(struct vim__ManagedObjectReference
 
 //gsoap vim service method-action: RegisterKmipServer urn:vim25/6.5
 int vim__RegisterKmipServer(struct vim__ManagedObjectReference *_USCOREthis, struct vim__KmipServerSpec *server, struct vim__RegisterKmipServerResponse *out);
+
+//gsoap vim service method-action: UpdateKmipServer urn:vim25/6.5
+int vim__UpdateKmipServer(struct vim__ManagedObjectReference *_USCOREthis, struct vim__KmipServerSpec *server, struct vim__UpdateKmipServerResponse *out);
 
 //gsoap vim service method-action: MarkDefault urn:vim25/6.5
 int vim__MarkDefault(struct vim__ManagedObjectReference *_USCOREthis, struct vim__KeyProviderId *clusterId, struct vim__MarkDefaultResponse *out);

@@ -67,6 +67,15 @@ check_gather(struct vconn *c, const struct config *cfg, struct kms_facts *f)
 	f->keys_encrypted = kc.encrypted;
 	f->keys_missing = kc.missing;
 	snprintf(f->keys_detail, sizeof(f->keys_detail), "%s", kc.detail);
+
+	/* The wrapping keys: asked at API 9.0 only, said unavailable before. */
+	snprintf(f->server_api, sizeof(f->server_api), "%s", vsession_server_api(s));
+	f->wrap_checked = vim_version_cmp(f->server_api, "9.0.0.0") >= 0 ? 1 : -1;
+	if (f->wrap_checked > 0 && f->listed) {
+		rc = vim_kms_wrappings(c, f->clusters, f->nclusters);
+		f->wrap_err.rc = rc;
+		snprintf(f->wrap_err.msg, sizeof(f->wrap_err.msg), "%s", rc ? vconn_error(c) : "");
+	}
 	return 0;
 }
 
@@ -91,6 +100,37 @@ print_text(const struct config *cfg, const struct chk_report *r, FILE *out)
 	    failed, r->n);
 }
 
+/* The provider's wrapping key: {"available": false, "api"} before 9.0;
+ * else its kind, interval (days, null if not sent) and last rotation;
+ * null when not asked. */
+static json_object *
+wrapping_json(const struct chk_report *r)
+{
+	static const char *const kinds[] = { "none", "rotating", "fixed", "other" };
+	const struct kms_wrapping *w = &r->wrap;
+	json_object *o;
+
+	if (r->wrap_state == 0)
+		return NULL;
+	o = json_object_new_object();
+	json_object_object_add(o, "available", json_object_new_boolean(r->wrap_state > 0));
+	if (r->wrap_state < 0) {
+		json_object_object_add(o, "api", json_object_new_string(r->wrap_api));
+		return o;
+	}
+	json_object_object_add(o, "provider", json_object_new_string(r->provider));
+	json_object_object_add(o, "kind", json_object_new_string(kinds[w->kind]));
+	json_object_object_add(o, "rotation_days", w->rotation_days ?
+	    json_object_new_int(w->rotation_days) : NULL);
+	json_object_object_add(o, "last_rotation", w->last_rotation[0] ?
+	    json_object_new_string(w->last_rotation) : NULL);
+	json_object_object_add(o, "key_id", w->key_id[0] ?
+	    json_object_new_string(w->key_id) : NULL);
+	json_object_object_add(o, "default_key_type", w->default_key_type[0] ?
+	    json_object_new_string(w->default_key_type) : NULL);
+	return o;
+}
+
 static void
 print_json(const struct config *cfg, const struct chk_report *r, json_object *canary,
     FILE *out)
@@ -107,6 +147,7 @@ print_json(const struct config *cfg, const struct chk_report *r, json_object *ca
 	 * asked, API before 6.7.2). */
 	json_object_object_add(root, "key_missing_vms", r->keys_counted ?
 	    json_object_new_int64((int64_t)r->key_missing_vms) : NULL);
+	json_object_object_add(root, "wrapping_key", wrapping_json(r));
 	for (size_t i = 0; i < r->n; i++) {
 		const struct chk_item *it = &r->items[i];
 		json_object *o = json_object_new_object();

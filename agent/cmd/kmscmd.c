@@ -19,6 +19,7 @@ static const char usage[] =
     "           [--kms-user NAME [--kms-password-file FILE]]\n"
     "           [--client-cert FILE --client-key FILE | --csr-out FILE |\n"
     "            --signed-cert FILE] [--client-cert-out FILE]\n"
+    "           [--wrapping-rotation-days N]\n"
     "           [--timeout SECONDS] [--dry-run] [--json] [--trace-soap DIR]\n";
 
 static const char about[] =
@@ -41,14 +42,19 @@ static const char about[] =
     "                      STATE-DIR/vcenter-client-NAME.pem) for the KMS admin\n"
     "  default             MarkDefault: the default key provider\n"
     "  connection          RetrieveKmipServersStatus_Task until every server is\n"
-    "                      green and trusted both ways (--timeout, default 60)\n\n"
+    "                      green and trusted both ways (--timeout, default 60)\n"
+    "  wrapping-rotation   with --wrapping-rotation-days N (30 to 3650), vSphere\n"
+    "                      9.0: vCenter rotates the provider's wrapping key every\n"
+    "                      N days (UpdateKmipServer, keySpec); before 9.0 the run\n"
+    "                      is refused before anything changes\n\n"
     "The KMS user's password comes from --kms-password-file (mode 600) or\n"
     "VMCRYPT_KMS_PASSWORD, never the command line.\n";
 
 static const char tail[] =
     "Exit codes: 0 set up (or nothing to change); 1 a step failed (its fix is\n"
-    "printed); 2 usage; 3 configuration; 4 vCenter unreachable; 5 login failed;\n"
-    "6 KMS unreachable from here; 7 KMS TLS failed or thumbprint mismatch.\n";
+    "printed), or --wrapping-rotation-days on a vCenter before 9.0; 2 usage;\n"
+    "3 configuration; 4 vCenter unreachable; 5 login failed; 6 KMS unreachable\n"
+    "from here; 7 KMS TLS failed or thumbprint mismatch.\n";
 
 /* argv[0] is "setup" (or "kms", for `kms --help`). */
 static int
@@ -72,6 +78,9 @@ setup_args(int argc, char **argv, struct setup *s)
 		  .help = "the certificate the KMS signed on that request" },
 		{ "client-cert-out", 0, OPT_STRING, "FILE", &s->cert_out,
 		  .help = "where vCenter's own client certificate is written" },
+		{ "wrapping-rotation-days", 0, OPT_INT, "N", &s->wrap_days, .min = 30,
+		  .max = 3650, .unit = "days", .help = "vSphere 9.0: rotate the wrapping key "
+		  "every N days" },
 		{ "timeout", 0, OPT_INT, "SECONDS", &s->timeout, .min = 1, .max = 3600,
 		  .unit = "seconds", .help = "how long to wait for the connection (60)" },
 		{ "dry-run", 0, OPT_FLAG, NULL, &s->dry_run,
@@ -121,6 +130,9 @@ print_steps(const struct setup *s)
 		json_object_object_add(o, "dry_run", json_object_new_boolean(s->dry_run));
 		json_object_object_add(o, "ok", json_object_new_boolean(s->steps.exit_code == 0));
 		json_object_object_add(o, "changes", json_object_new_int((int)changed));
+		if (s->wrap_days > 0)
+			json_object_object_add(o, "wrapping_rotation_days",
+			    json_object_new_int(s->wrap_days));
 		json_object_object_add(o, "steps", steps_json(&s->steps));
 		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 		    JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -135,7 +147,8 @@ print_steps(const struct setup *s)
 		    s->dry_run ? 0 : changed, changed == 1 ? "" : "s");
 	else if (changed == 0)
 		printf("\nnothing to change: '%s' is registered, trusted both ways, the "
-		    "default, and connected\n", s->cfg->kms_cluster);
+		    "default, and connected%s\n", s->cfg->kms_cluster, s->wrap_days ?
+		    "; its wrapping key's rotation is as asked" : "");
 	else
 		printf("\n%zu change%s %s\n", changed, changed == 1 ? "" : "s",
 		    s->dry_run ? "would be made" : "made");

@@ -13,6 +13,9 @@
  *   default             MarkDefault, unless it is vCenter's default
  *   connection          RetrieveKmipServersStatus_Task until every server
  *                       is green and trusted both ways, or --timeout
+ *   wrapping-rotation   with --wrapping-rotation-days, vSphere 9.0: the
+ *                       wrapping key's rotation interval (kmswrap.c; a
+ *                       vCenter before 9.0 is refused before any change)
  *
  * Secrets (the KMS password, the client key) come from files or the
  * environment, never argv; the SOAP trace redacts them.
@@ -24,6 +27,7 @@
 #include "kms.h"
 #include "kmsinfo.h"
 #include "kmstrust.h"
+#include "kmswrap.h"
 #include "smallfile.h"
 #include "tls.h"
 #include "vim.h"
@@ -398,8 +402,10 @@ kset_vcenter(struct setup *s, struct vconn *c)
 	size_t n = 0;
 	int rc;
 
-	/* Every <default-for> found before anything changes. */
-	if (resolve_entities(s, c, ents) != 0 || step_provider(s, c) != 0)
+	/* Every <default-for> found, and a wrapping key's rotation possible,
+	 * before anything changes. */
+	if (kmswrap_available(s, c) != 0 || resolve_entities(s, c, ents) != 0 ||
+	    step_provider(s, c) != 0)
 		return;
 	const struct kms_cluster_status *cs = NULL;
 	if (s->provider_exists)		/* a dry run may not have made it */
@@ -409,8 +415,8 @@ kset_vcenter(struct setup *s, struct vconn *c)
 	kms_status_free(all, n);
 	if (r != 0 || kmstrust_kms_trusts_vc(s, c) != 0 || step_default(s, c, ents) != 0)
 		return;
-	if (s->dry_run && cs == NULL)
-		return;
-	step_connection(s, c);
+	/* The wrapping key is made on the KMS: after the connection works. */
+	if ((s->dry_run && cs == NULL) || step_connection(s, c) == 0)
+		kmswrap_step(s, c);
 }
 

@@ -23,6 +23,7 @@ struct setup {
 	const char	*thumbprints[MAX_THUMBPRINTS];
 	size_t		 nthumbprints;
 	int		 dry_run, json, timeout;
+	int		 wrap_days;		/* --wrapping-rotation-days; 0: none */
 	/* what was found */
 	int		 provider_exists;
 	int		 kms_trusts_vc;		/* every server said so */

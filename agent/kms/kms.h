@@ -66,6 +66,11 @@ struct kms_facts {
 	size_t			  keys_encrypted;	/* VMs with an encrypted home */
 	size_t			  keys_missing;		/* ... a key not available */
 	char			  keys_detail[768];	/* the first: "name (why), ..." */
+
+	/* Each provider's wrapping key, clusters[i].wrap (check only). */
+	int			  wrap_checked;		/* 1 read; -1 vCenter before 9.0 */
+	struct kms_err		  wrap_err;
+	char			  server_api[32];	/* the newest API vCenter lists */
 };
 
 void	kms_facts_free(struct kms_facts *);
@@ -92,6 +97,11 @@ struct chk_report {
 	/* Encrypted VMs whose key vCenter says is not available. */
 	int		keys_counted;
 	size_t		key_missing_vms;
+	/* That provider's wrapping key: 1 read (wrap), -1 not available
+	 * before API 9.0 (wrap_api: what vCenter speaks), 0 not asked. */
+	int			wrap_state;
+	char			wrap_api[32];
+	struct kms_wrapping	wrap;
 };
 
 /* Certificates expiring within this many seconds are warned about. */
@@ -101,7 +111,7 @@ struct chk_report {
  * The verdict: every check the facts allow, in a fixed order (vCenter,
  * API version, crypto manager, key providers, expected provider, default
  * provider, KMS health, encryption policy, privileges, the encrypted VMs'
- * keys).  cfg gives what is
+ * keys, the provider's wrapping key).  cfg gives what is
  * expected (kms cluster and members, require-default, ft-encryption).
  */
 void	kms_evaluate(const struct config *cfg, const struct kms_facts *f,
@@ -115,6 +125,9 @@ struct kms_health {
 	time_t		checked;	/* wall-clock time of the last check */
 	unsigned long	checks, unusable;
 };
+
+/* An API version as vSphere names its release: "8.0.3.0" is "8.0.3". */
+void	kms_release_of(const char *version, char *out, size_t len);
 
 /* 1 if no item failed. */
 int	chk_ok(const struct chk_report *);

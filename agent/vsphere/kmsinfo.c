@@ -127,6 +127,30 @@ kms_status_parse(const xnode *result, time_t now, struct kms_cluster_status **ou
 }
 
 void
+kms_wrapping_parse(const xnode *ki, const char *default_key_type, struct kms_wrapping *w)
+{
+	memset(w, 0, sizeof(*w));
+	copy(w->default_key_type, sizeof(w->default_key_type), default_key_type);
+	if (ki == NULL)
+		return;
+	copy(w->type, sizeof(w->type), xnode_type(ki));
+	if (strcmp(w->type, "KmipClusterInfoWrappingRotationIntervalKeyInfo") == 0)
+		w->kind = KMS_WRAP_ROTATING;
+	else if (strcmp(w->type, "KmipClusterInfoWrappingKeyIdKeyInfo") == 0)
+		w->kind = KMS_WRAP_FIXED;
+	else
+		w->kind = KMS_WRAP_OTHER;
+	copy(w->key_id, sizeof(w->key_id), xnode_path_text(ki, "keyId"));
+	copy(w->last_rotation, sizeof(w->last_rotation), xnode_path_text(ki, "lastRotation"));
+	copy(w->configured, sizeof(w->configured), xnode_path_text(ki, "configuredTime"));
+	const char *v = xnode_path_text(ki, "rotationInterval");
+	char *end = NULL;
+	long d = v ? strtol(v, &end, 10) : 0;
+	if (v != NULL && end != v && *end == '\0' && d > 0 && d <= 100000)
+		w->rotation_days = (int)d;
+}
+
+void
 kms_status_free(struct kms_cluster_status *st, size_t n)
 {
 	for (size_t i = 0; st && i < n; i++)

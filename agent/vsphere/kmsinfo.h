@@ -24,6 +24,24 @@ struct kms_entity {
 	char	value[96];
 };
 
+/* KmipClusterInfo.keyInfo (API 9.0): the provider's wrapping key. */
+enum kms_wrap_kind {
+	KMS_WRAP_NONE,		/* no keyInfo sent */
+	KMS_WRAP_ROTATING,	/* ...WrappingRotationIntervalKeyInfo: rotates by itself */
+	KMS_WRAP_FIXED,		/* ...WrappingKeyIdKeyInfo: a key id set by hand */
+	KMS_WRAP_OTHER		/* a subtype newer than this file */
+};
+
+struct kms_wrapping {
+	enum kms_wrap_kind	kind;
+	char			type[96];	/* keyInfo's xsi:type, as sent */
+	char			key_id[256];
+	int			rotation_days;	/* 0: not sent */
+	char			last_rotation[64];	/* lastRotation, or "" */
+	char			configured[64];	/* configuredTime (a fixed key), or "" */
+	char			default_key_type[32];	/* rawKey | wrappedKey | "" */
+};
+
 /* KmipClusterInfo: one key provider. */
 struct kms_cluster {
 	char			 id[256];
@@ -33,6 +51,7 @@ struct kms_cluster {
 	size_t			 nservers;
 	struct kms_entity	*entities;	/* useAsEntityDefault */
 	size_t			 nentities;
+	struct kms_wrapping	 wrap;		/* vim_kms_wrappings (API 9.0) */
 };
 
 #define KMS_UNKNOWN	-1	/* a boolean vCenter did not send */
@@ -72,6 +91,12 @@ void	kms_status_parse(const xnode *result, time_t now,
 	    struct kms_cluster_status **out, size_t *n);
 void	kms_status_free(struct kms_cluster_status *, size_t);
 void	kms_clusters_free(struct kms_cluster *, size_t);
+
+/* Reads KmipClusterInfo.keyInfo (NULL: none sent) and defaultKeyType
+ * (NULL: none) into *w.  Unknown members are ignored; a rotationInterval
+ * that is no number is 0. */
+void	kms_wrapping_parse(const xnode *key_info, const char *default_key_type,
+	    struct kms_wrapping *w);
 
 /* Parses an xsd:dateTime ("2027-01-31T12:00:00Z", offsets and fractions
  * accepted) to a UTC time_t; -1 if it is not one. */

@@ -68,6 +68,9 @@ unsigned	 vsession_generation(struct vsession *);
 const char	*vsession_api_version(const struct vsession *);
 /* The negotiated API version is version or newer ("7.0.2.0"). */
 int		 vsession_api_at_least(const struct vsession *, const char *version);
+/* The newest public API version vCenter lists (vimServiceVersions.xml,
+ * else about.apiVersion), uncapped: what it can do, not what we speak. */
+const char	*vsession_server_api(const struct vsession *);
 const char	*vsession_about(const struct vsession *, const char *field);
 const struct vmoref *vsession_mo(const struct vsession *, enum vmo);
 
@@ -236,6 +239,19 @@ int	vim_kms_default(struct vconn *, char *id, size_t idlen);
  * (at most timeout seconds); *result is the TaskInfo.result tree, valid
  * until vconn_reset. */
 int	vim_kms_status(struct vconn *, int timeout, const xnode **result);
+/* The provider's wrapping key (KmipClusterInfo.keyInfo, API 9.0), read
+ * with ListKmipServers at 9.0.0.0; *found 0 if vCenter has no provider of
+ * that id.  V_ERR_REFUSED before 9.0 (vsession_server_api), said in
+ * vconn_error. */
+struct kms_wrapping;
+int	vim_kms_wrapping(struct vconn *, const char *cluster, struct kms_wrapping *,
+	    int *found);
+/* The same for every provider in cl (each cl[i].wrap), in one call. */
+int	vim_kms_wrappings(struct vconn *, struct kms_cluster *cl, size_t n);
+/* UpdateKmipServer at 9.0.0.0 of the provider's first server, as vCenter
+ * has it, with keySpec KmipServerSpecWrappingRotationIntervalKeySpec{days}:
+ * the wrapping key rotates every `days` days.  V_ERR_REFUSED before 9.0. */
+int	vim_kms_set_rotation(struct vconn *, const char *cluster, int days);
 /* Key provider setup (kms setup).  RegisterKmipServer creates the provider
  * on first use; user and password may be NULL. */
 int	vim_kms_register(struct vconn *, const char *cluster, const char *name,

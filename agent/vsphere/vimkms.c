@@ -358,3 +358,125 @@ vim_vsan_encryption(struct vconn *c, const struct vmoref *cluster, int *enabled)
 	vconn_reset(c);
 	return rc;
 }
+
+/* ---------------------------------------------------------------- */
+/* The wrapping key (API 9.0): read and rotation interval            */
+/* ---------------------------------------------------------------- */
+
+/* keyInfo and keySpec exist from API 9.0.0.0: these calls are sent at that
+ * version (vCenter sends and reads a member only at a version that has
+ * it), the rest of the session at the one it negotiated. */
+#define WRAP_VERSION	"9.0.0.0"
+#define WRAP_ACTION	"urn:vim25/" WRAP_VERSION
+
+static int
+no_wrapping(struct vconn *c, const char *op)
+{
+	if (no_crypto_manager(c, op))
+		return 1;
+	if (vim_version_cmp(vsession_server_api(c->s), WRAP_VERSION) >= 0)
+		return 0;
+	snprintf(c->err, sizeof(c->err), "%s: wrapping keys need vSphere API %s; this "
+	    "vCenter speaks %s", op, WRAP_VERSION, vsession_server_api(c->s));
+	return 1;
+}
+
+/* ListKmipServers at 9.0.0.0: the answer, valid until vconn_reset. */
+static int
+list_at_9(struct vconn *c, struct vim__ListKmipServersResponse *r)
+{
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	VCALL(c, 0, "ListKmipServers", rc,
+	    soap_call_vim__ListKmipServers(c->soap, c->s->url, WRAP_ACTION,
+	    vmoref_soap(c->soap, &c->s->mo[VMO_CRYPTO_MANAGER]), NULL, r));
+	return rc;
+}
+
+/* The provider named cluster in that answer, or NULL. */
+static struct vim__KmipClusterInfo *
+find_ci(const struct vim__ListKmipServersResponse *r, const char *cluster)
+{
+	for (int i = 0; i < r->__sizereturnval; i++)
+		if (r->returnval[i].clusterId.id != NULL &&
+		    strcmp(r->returnval[i].clusterId.id, cluster) == 0)
+			return &r->returnval[i];
+	return NULL;
+}
+
+int
+vim_kms_wrapping(struct vconn *c, const char *cluster, struct kms_wrapping *w, int *found)
+{
+	struct vim__ListKmipServersResponse r;
+	struct vim__KmipClusterInfo *ci;
+	int rc;
+
+	memset(w, 0, sizeof(*w));
+	*found = 0;
+	if (no_wrapping(c, "ListKmipServers"))
+		return V_ERR_REFUSED;
+	if ((rc = list_at_9(c, &r)) == 0 && (ci = find_ci(&r, cluster)) != NULL) {
+		*found = 1;
+		kms_wrapping_parse(ci->keyInfo, ci->defaultKeyType, w);
+	}
+	vconn_reset(c);
+	return rc;
+}
+
+int
+vim_kms_wrappings(struct vconn *c, struct kms_cluster *cl, size_t n)
+{
+	struct vim__ListKmipServersResponse r;
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		memset(&cl[i].wrap, 0, sizeof(cl[i].wrap));
+	if (no_wrapping(c, "ListKmipServers"))
+		return V_ERR_REFUSED;
+	if ((rc = list_at_9(c, &r)) == 0)
+		for (size_t i = 0; i < n; i++) {
+			const struct vim__KmipClusterInfo *ci = find_ci(&r, cl[i].id);
+			if (ci != NULL)
+				kms_wrapping_parse(ci->keyInfo, ci->defaultKeyType, &cl[i].wrap);
+		}
+	vconn_reset(c);
+	return rc;
+}
+
+int
+vim_kms_set_rotation(struct vconn *c, const char *cluster, int days)
+{
+	struct vim__KmipServerSpecWrappingRotationIntervalKeySpec ks = { &days };
+	struct vim__KmipServerSpecKeySpecRef ref = {
+		SOAP_TYPE_vim__KmipServerSpecWrappingRotationIntervalKeySpec, &ks };
+	struct vim__UpdateKmipServerResponse r = { 0 };
+	struct vim__ListKmipServersResponse list;
+	struct vim__KmipServerSpec spec;
+	struct vim__KmipClusterInfo *ci;
+	int rc;
+
+	if (no_wrapping(c, "UpdateKmipServer"))
+		return V_ERR_REFUSED;
+	if ((rc = list_at_9(c, &list)) != 0)
+		goto out;
+	ci = find_ci(&list, cluster);
+	if (ci == NULL || ci->__sizeservers < 1) {
+		snprintf(c->err, sizeof(c->err), "UpdateKmipServer: key provider '%s' %s", cluster,
+		    ci == NULL ? "is not in vCenter" : "has no server");
+		rc = V_ERR_REFUSED;
+		goto out;
+	}
+	/* The spec names one server and carries all of it, as vCenter sent
+	 * it (an update replaces the server's info); no password: kept. */
+	memset(&spec, 0, sizeof(spec));
+	spec.clusterId = ci->clusterId;
+	spec.info = ci->servers[0];
+	spec.__keySpec = &ref;
+	VCALL(c, 0, "UpdateKmipServer", rc,
+	    soap_call_vim__UpdateKmipServer(c->soap, c->s->url, WRAP_ACTION,
+	    vmoref_soap(c->soap, &c->s->mo[VMO_CRYPTO_MANAGER]), &spec, &r));
+out:
+	vconn_reset(c);
+	return rc;
+}

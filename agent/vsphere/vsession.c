@@ -517,6 +517,12 @@ vsession_api_at_least(const struct vsession *s, const char *version)
 }
 
 const char *
+vsession_server_api(const struct vsession *s)
+{
+	return s->server_api[0] ? s->server_api : s->api_version;
+}
+
+const char *
 vsession_about(const struct vsession *s, const char *field)
 {
 	if (strcmp(field, "fullName") == 0)
@@ -551,18 +557,18 @@ vim_version_public(const char *v)
 	return 1;
 }
 
-/* Keeps in best the newest public version not newer than the cap. */
+/* Keeps in best the newest public version not newer than cap (if any). */
 static void
-version_consider(char *best, size_t len, const char *v)
+version_consider(char *best, size_t len, const char *v, const char *cap)
 {
-	if (v == NULL || !vim_version_public(v) || vim_version_cmp(v, VIM_MAX_VERSION) > 0)
+	if (v == NULL || !vim_version_public(v) || (cap && vim_version_cmp(v, cap) > 0))
 		return;
 	if (best[0] == '\0' || vim_version_cmp(v, best) > 0)
 		copystr(best, len, v);
 }
 
-void
-vim_versions_pick(const xnode *namespaces, char *best, size_t len)
+static void
+versions_walk(const xnode *namespaces, char *best, size_t len, const char *cap)
 {
 	best[0] = '\0';
 	for (const xnode *ns = xnode_first(namespaces); ns; ns = xnode_next(ns)) {
@@ -571,12 +577,18 @@ vim_versions_pick(const xnode *namespaces, char *best, size_t len)
 			continue;
 		for (const xnode *v = xnode_first(ns); v; v = xnode_next(v)) {
 			if (strcmp(xnode_name(v), "version") == 0)
-				version_consider(best, len, xnode_text(v));
+				version_consider(best, len, xnode_text(v), cap);
 			else if (strcmp(xnode_name(v), "priorVersions") == 0)
 				for (const xnode *p = xnode_first(v); p; p = xnode_next(p))
-					version_consider(best, len, xnode_text(p));
+					version_consider(best, len, xnode_text(p), cap);
 		}
 	}
+}
+
+void
+vim_versions_pick(const xnode *namespaces, char *best, size_t len)
+{
+	versions_walk(namespaces, best, len, VIM_MAX_VERSION);
 }
 
 /*
@@ -611,8 +623,10 @@ negotiate_version(struct vconn *c)
 		p->recv_maxlength = 1 << 20;
 		soap_default_xsd__anyType(p, &dom);
 		if (soap_begin_recv(p) == SOAP_OK &&
-		    soap_in_xsd__anyType(p, NULL, &dom, NULL) != NULL)
+		    soap_in_xsd__anyType(p, NULL, &dom, NULL) != NULL) {
 			vim_versions_pick(&dom, s->api_version, sizeof(s->api_version));
+			versions_walk(&dom, s->server_api, sizeof(s->server_api), NULL);
+		}
 		soap_end_recv(p);
 		soap_destroy(p);
 		soap_end(p);
@@ -712,6 +726,8 @@ vsession_open(struct vsession *s, const char *password, char *err, size_t errlen
 	copystr(s->about_type, sizeof(s->about_type), sc->about.apiType);
 	copystr(s->about_version, sizeof(s->about_version), sc->about.apiVersion);
 	copystr(s->about_uuid, sizeof(s->about_uuid), sc->about.instanceUuid);
+	if (s->server_api[0] == '\0' && vim_version_public(s->about_version))
+		copystr(s->server_api, sizeof(s->server_api), s->about_version);
 	if (s->api_version[0] == '\0') {
 		const char *v = sc->about.apiVersion;
 		if (v == NULL || !vim_version_public(v))

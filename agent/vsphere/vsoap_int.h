@@ -21,6 +21,7 @@ struct vsession {
 	struct soap	*master;	/* TLS set up; copied per vconn */
 	char		 action[48];	/* urn:vim25/<negotiated version> */
 	char		 api_version[32];
+	char		 server_api[32];	/* the newest it lists, uncapped */
 	char		 cookie[512];	/* raw Set-Cookie value, quotes kept */
 	char		 session_key[128];	/* UserSession.key (privilege checks) */
 	unsigned	 generation;

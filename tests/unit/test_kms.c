@@ -515,6 +515,89 @@ test_policy_and_privileges(void **st)
 	kms_facts_free(&f);
 }
 
+#define KEYINFO(type, body) "<keyInfo xmlns=\"urn:vim25\" " \
+	"xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" " \
+	"xsi:type=\"" type "\">" body "</keyInfo>"
+
+/* KmipClusterInfo.keyInfo (API 9.0) as govmomi's model writes it. */
+static void
+test_wrapping_parse(void **st)
+{
+	(void)st;
+	struct kms_wrapping w;
+
+	kms_wrapping_parse(dom_parse(KEYINFO("KmipClusterInfoWrappingRotationIntervalKeyInfo",
+	    "<keyId>k-1</keyId><rotationInterval>90</rotationInterval>"
+	    "<lastRotation>2027-01-15T08:00:00Z</lastRotation><later>x</later>")), "rawKey", &w);
+	assert_int_equal(w.kind, KMS_WRAP_ROTATING);
+	assert_string_equal(w.key_id, "k-1");
+	assert_int_equal(w.rotation_days, 90);
+	assert_string_equal(w.last_rotation, "2027-01-15T08:00:00Z");
+	assert_string_equal(w.default_key_type, "rawKey");
+
+	/* Every member optional: no interval sent is 0, never a guess. */
+	kms_wrapping_parse(dom_parse(KEYINFO("KmipClusterInfoWrappingRotationIntervalKeyInfo",
+	    "<rotationInterval>ninety</rotationInterval>")), NULL, &w);
+	assert_int_equal(w.kind, KMS_WRAP_ROTATING);
+	assert_int_equal(w.rotation_days, 0);
+	assert_string_equal(w.last_rotation, "");
+
+	kms_wrapping_parse(dom_parse(KEYINFO("KmipClusterInfoWrappingKeyIdKeyInfo",
+	    "<keyId>fixed</keyId><configuredTime>2027-01-01T00:00:00Z</configuredTime>")),
+	    "wrappedKey", &w);
+	assert_int_equal(w.kind, KMS_WRAP_FIXED);
+	assert_string_equal(w.configured, "2027-01-01T00:00:00Z");
+	assert_int_equal(w.rotation_days, 0);
+
+	kms_wrapping_parse(dom_parse(KEYINFO("KmipClusterInfoSomethingNewer", "<keyId>n</keyId>")),
+	    NULL, &w);
+	assert_int_equal(w.kind, KMS_WRAP_OTHER);
+	assert_string_equal(w.type, "KmipClusterInfoSomethingNewer");
+
+	kms_wrapping_parse(NULL, NULL, &w);
+	assert_int_equal(w.kind, KMS_WRAP_NONE);
+}
+
+/* check's wrapping-key item: shown at 9.0, never a failure; before 9.0
+ * said to be unavailable, with vCenter's release. */
+static void
+test_wrapping_item(void **st)
+{
+	(void)st;
+	struct kms_facts f = healthy();
+	struct config c = cfg_any();
+	struct chk_report r;
+
+	kms_evaluate(&c, &f, &r);
+	assert_null(find(&r, "wrapping-key"));		/* not asked: no item */
+
+	f.wrap_checked = -1;
+	strcpy(f.server_api, "8.0.3.0");
+	kms_evaluate(&c, &f, &r);
+	assert_int_equal(result_of(&r, "wrapping-key"), CHK_SKIP);
+	assert_string_equal(find(&r, "wrapping-key")->detail, "not available (API 8.0.3)");
+	assert_int_equal(r.wrap_state, -1);
+	assert_string_equal(r.wrap_api, "8.0.3");
+	assert_true(chk_ok(&r));
+
+	f.wrap_checked = 1;
+	f.clusters[0].wrap.kind = KMS_WRAP_ROTATING;
+	f.clusters[0].wrap.rotation_days = 365;
+	strcpy(f.clusters[0].wrap.last_rotation, "2027-01-15T08:00:00Z");
+	kms_evaluate(&c, &f, &r);
+	assert_int_equal(result_of(&r, "wrapping-key"), CHK_PASS);
+	assert_string_equal(find(&r, "wrapping-key")->detail,
+	    "'ovh': every 365 days, last rotation 2027-01-15T08:00:00Z");
+	assert_int_equal(r.wrap.rotation_days, 365);
+
+	f.wrap_err.rc = -1;
+	strcpy(f.wrap_err.msg, "NoPermission");
+	kms_evaluate(&c, &f, &r);
+	assert_int_equal(result_of(&r, "wrapping-key"), CHK_WARN);
+	assert_true(r.kms_usable && chk_ok(&r));
+	kms_facts_free(&f);
+}
+
 int
 main(void)
 {
@@ -533,6 +616,8 @@ main(void)
 		cmocka_unit_test(test_health),
 		cmocka_unit_test(test_two_servers_one_down),
 		cmocka_unit_test(test_policy_and_privileges),
+		cmocka_unit_test(test_wrapping_parse),
+		cmocka_unit_test(test_wrapping_item),
 	};
 	return cmocka_run_group_tests(tests, dom_open, dom_close);
 }

@@ -232,15 +232,11 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "RetrieveKmipServersStatus_Task":
 		f.kmsStatusTask(w, r, body)
 		return
-	case "RegisterKmipServer":
-		rec := httptest.NewRecorder()
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		r.ContentLength = int64(len(body))
-		f.proxy.ServeHTTP(rec, r)
-		if rec.Code == http.StatusOK {
-			f.afterRegisterKmip()
-		}
-		copyResponse(w, rec)
+	case "RegisterKmipServer", "UpdateKmipServer":
+		f.kmipServerCall(w, r, body, method) // keySpec: wrapping.go
+		return
+	case "ListKmipServers":
+		f.listKmipServers(w, r, body)
 		return
 	case "PowerOnVM_Task":
 		if f.powerOn(w, r, body) {
