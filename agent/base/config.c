@@ -281,6 +281,14 @@ read_kms(struct config *c, xmlNode *n)
 			c->kms_default_for[c->nkms_default_for++] = attr(s, "path");
 			continue;
 		}
+		if (is(s, "kmip-client")) {
+			c->kmip_address = attr(s, "address");
+			c->kmip_port = attr_int(s, "port", 5696);
+			c->kmip_cert = attr(s, "cert");
+			c->kmip_key = attr(s, "key");
+			c->kmip_ca = attr(s, "ca");
+			continue;
+		}
 		if (!is(s, "server"))
 			continue;
 		c->kms_servers = xreallocarray(c->kms_servers, c->nkms_servers + 1,
@@ -531,6 +539,10 @@ config_free(struct config *c)
 	free(c->ft_encryption);
 	free(c->templates);
 	free(c->rekey_window);
+	free(c->kmip_address);
+	free(c->kmip_cert);
+	free(c->kmip_key);
+	free(c->kmip_ca);
 	for (size_t i = 0; i < c->nexclusions; i++) {
 		free(c->exclusions[i].pattern);
 		free(c->exclusions[i].value);

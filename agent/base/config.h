@@ -49,6 +49,10 @@ struct config {
 	size_t			 nkms_servers;
 	char			**kms_default_for;	/* inventory paths */
 	size_t			 nkms_default_for;
+	/* <kmip-client>: the agent's own KMIP client (key ages); address
+	 * NULL: none. */
+	char			*kmip_address, *kmip_cert, *kmip_key, *kmip_ca;
+	int			 kmip_port;
 
 	int			 min_hw_version;
 	int			 encrypt;

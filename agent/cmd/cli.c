@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "enforce.h"
 #include "keyage.h"
+#include "kmipio.h"
 
 #include "config.h"
 #include "log.h"
@@ -111,6 +112,9 @@ cli_key_ages(struct enforcer *e, const struct config *cfg)
 {
 	char dir[4096], err[1024];
 
+	const struct kmip_target *t = kmip_target_of(cfg);
+	if (t != NULL)
+		keybook_set_kms(enforcer_keybook(e), kmip_key_since_cb, (void *)t);
 	snprintf(dir, sizeof(dir), "%s/evidence", cfg->state_dir);
 	if (access(dir, R_OK | X_OK) != 0)
 		return;		/* no log here, or not this user's to read */

@@ -5,6 +5,7 @@
  */
 #include "cli.h"
 #include "kmip.h"
+#include "kmipio.h"
 #include "log.h"
 #include "opts.h"
 #include "tls.h"
@@ -15,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define KMIP_PORT	"5696"
 #define WARN_DAYS	30
 #define STR(x)		#x
 #define XSTR(x)		STR(x)		/* a number above, in a help text */
@@ -173,36 +173,13 @@ static int
 roundtrip(struct tls_client *c, const uint8_t *req, size_t reqlen, int op,
     struct kmip_answer *a, char *err, size_t errlen)
 {
-	uint8_t hdr[KMIP_HEADER_LEN];
+	uint8_t *buf;
+	size_t len;
 	char why[256];
-	int rc;
 
-	if ((rc = tls_client_write(c, req, reqlen, why, sizeof(why))) != 0 ||
-	    (rc = tls_client_read(c, hdr, sizeof(hdr), why, sizeof(why))) != 0) {
-		snprintf(err, errlen, "%s: %s: not a KMIP server?", kmip_operation_name(op), why);
+	if (kmip_exchange(c, req, reqlen, op, &buf, &len, err, errlen) != 0)
 		return EXIT_KMS_PROTOCOL;
-	}
-	size_t len = kmip_message_len(hdr);
-	if (len == 0) {
-		char shown[KMIP_HEADER_LEN + 1];
-		for (int i = 0; i < KMIP_HEADER_LEN; i++)
-			shown[i] = hdr[i] >= 0x20 && hdr[i] < 0x7f ? (char)hdr[i] : '.';
-		shown[KMIP_HEADER_LEN] = '\0';
-		snprintf(err, errlen, "%s: the answer is not KMIP (it starts with "
-		    "%02X %02X %02X %02X \"%s\"): is this port a KMS?", kmip_operation_name(op),
-		    hdr[0], hdr[1], hdr[2], hdr[3], shown);
-		return EXIT_KMS_PROTOCOL;
-	}
-	if (len > KMIP_MAX_MESSAGE) {
-		snprintf(err, errlen, "%s: the answer announces %zu bytes, over the %u-byte "
-		    "limit", kmip_operation_name(op), len, KMIP_MAX_MESSAGE);
-		return EXIT_KMS_PROTOCOL;
-	}
-	uint8_t *buf = xmalloc(len);
-	memcpy(buf, hdr, sizeof(hdr));
-	rc = tls_client_read(c, buf + KMIP_HEADER_LEN, len - KMIP_HEADER_LEN, why, sizeof(why));
-	if (rc == 0 && kmip_parse_response(buf, len, op, a, why, sizeof(why)) != 0)
-		rc = -1;
+	int rc = kmip_parse_response(buf, len, op, a, why, sizeof(why));
 	free(buf);
 	if (rc != 0) {
 		snprintf(err, errlen, "%s: %s", kmip_operation_name(op), why);

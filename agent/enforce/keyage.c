@@ -34,6 +34,8 @@ struct page {
 struct keybook {
 	pthread_mutex_t	 mtx;
 	unsigned long	 rekeys_done;	/* keybook_load */
+	keyage_kms_fn	 kms;
+	void		*kms_arg;
 	struct page	*b[BOOK_BUCKETS];
 };
 
@@ -112,6 +114,13 @@ keybook_note(struct keybook *kb, const char *key_id, double since, const char *s
 	pthread_mutex_lock(&kb->mtx);
 	note_locked(kb, key_id, since, src);
 	pthread_mutex_unlock(&kb->mtx);
+}
+
+void
+keybook_set_kms(struct keybook *kb, keyage_kms_fn fn, void *arg)
+{
+	kb->kms = fn;
+	kb->kms_arg = arg;
 }
 
 void
@@ -250,11 +259,30 @@ keyage_from_events(struct vconn *c, const struct vm_info *vm)
 	return rc != 0 ? -1 : l.since;
 }
 
+/* The KMS's dates for key (when vCenter's events said nothing): 0, or -1
+ * (said once per scan). */
+static double
+ask_kms(struct keybook *kb, const struct vm_info *vm, int *faults)
+{
+	char err[768];
+	double t = 0;
+
+	if (kb->kms == NULL || *faults > 2)
+		return 0;
+	if (kb->kms(kb->kms_arg, vm->key_id, &t, err, sizeof(err)) != 0) {
+		if ((*faults)++ == 0)
+			log_warnx("VM %s (%s): its key's age from the KMS: %s",
+			    vm->name ? vm->name : vm->moref, vm->moref, err);
+		return -1;
+	}
+	return t;
+}
+
 void
 keyage_fill(struct keybook *kb, struct vconn *c, struct vm_info *const *vms, size_t n,
     int *budget)
 {
-	int faults = 0;
+	int faults = 0, kfaults = 0;
 
 	for (size_t i = 0; kb != NULL && i < n; i++) {
 		struct vm_info *vm = vms[i];
@@ -279,10 +307,16 @@ keyage_fill(struct keybook *kb, struct vconn *c, struct vm_info *const *vms, siz
 				    vm->name ? vm->name : vm->moref, vm->moref, vconn_error(c));
 			continue;
 		}
-		keybook_note(kb, vm->key_id, t > 0 ? t : -1, KEYAGE_SRC_EVENTS);
+		const char *src = KEYAGE_SRC_EVENTS;
+		if (t == 0) {
+			src = KEYAGE_SRC_KMS;
+			if ((t = ask_kms(kb, vm, &kfaults)) < 0)
+				continue;	/* asked again at the next scan */
+		}
+		keybook_note(kb, vm->key_id, t > 0 ? t : -1, src);
 		if (t > 0) {
 			vm->key_since = t;
-			vm->key_since_src = KEYAGE_SRC_EVENTS;
+			vm->key_since_src = src;
 		}
 	}
 }

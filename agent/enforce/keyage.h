@@ -19,6 +19,7 @@ struct keybook;
 
 #define KEYAGE_SRC_AGENT	"agent"
 #define KEYAGE_SRC_EVENTS	"vcenter-events"
+#define KEYAGE_SRC_KMS		"kms"
 
 struct keybook	*keybook_new(void);
 void		 keybook_free(struct keybook *);
@@ -26,6 +27,11 @@ void		 keybook_free(struct keybook *);
  * src's account (KEYAGE_SRC_*). */
 void		 keybook_note(struct keybook *, const char *key_id, double since,
 		    const char *src);
+/* The third source: the KMS's own dates for a key (fn: 0 with *since,
+ * 0 none given; -1 with err).  arg outlives the book. */
+typedef int (*keyage_kms_fn)(void *arg, const char *key_id, double *since, char *err,
+    size_t errlen);
+void		 keybook_set_kms(struct keybook *, keyage_kms_fn fn, void *arg);
 /* A rekey replacing key_id was issued: never another for it. */
 void		 keybook_replaced(struct keybook *, const char *key_id);
 /*
@@ -41,8 +47,9 @@ unsigned long	 keybook_rekeys_done(const struct keybook *);
 /*
  * Sets key_since, key_since_src and key_rekeyed of each encrypted VM among
  * vms[0..n) from the book; VMs the book does not know are looked up in
- * vCenter's events (three calls each), at most *budget of them (decreased;
- * NULL: none), and the answer (found or not) kept in the book.  A fault
+ * vCenter's events (three calls each), then the KMS (when a kms hook is
+ * set), at most *budget of them (decreased; NULL: none), and the answer
+ * (found or not) kept in the book.  A fault
  * leaves the VM's age unknown and is not an error: the age is a fact
  * the decision does without.  Resets the connection only when it calls.
  */

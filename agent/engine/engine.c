@@ -29,6 +29,7 @@
 #include "exitcode.h"
 #include "httpd.h"
 #include "keyage.h"
+#include "kmipio.h"
 #include "leader.h"
 #include "log.h"
 #include "notify.h"
@@ -607,6 +608,9 @@ engine_key_ages(struct engine *e)
 	const struct config *cfg = engine_cfg(e);
 	char dir[4096], err[1024];
 
+	const struct kmip_target *t = kmip_target_of(cfg);
+	if (t != NULL)
+		keybook_set_kms(enforcer_keybook(e->core.enf), kmip_key_since_cb, (void *)t);
 	snprintf(dir, sizeof(dir), "%s/evidence", cfg->state_dir);
 	if (keybook_load(enforcer_keybook(e->core.enf), dir, err, sizeof(err)) != 0)
 		log_warnx("key ages: the evidence log cannot be read (%s); they come from "

@@ -241,8 +241,23 @@ close_struct(struct enc *e, size_t at)
 	h[4] = len >> 24; h[5] = len >> 16; h[6] = len >> 8; h[7] = len;
 }
 
+/* A TEXT item, padded to 8. */
+static void
+put_text(struct enc *e, uint32_t tag, const char *s)
+{
+	size_t len = strlen(s), pad = padded((uint32_t)len);
+	put_hdr(e, tag, TTLV_TEXT, (uint32_t)len);
+	if (e->overflow || e->cap - e->n < pad) {
+		e->overflow = 1;
+		return;
+	}
+	memcpy(e->p + e->n, s, len);
+	memset(e->p + e->n + len, 0, pad - len);
+	e->n += pad;
+}
+
 static size_t
-build(uint8_t *out, size_t cap, int major, int minor, int op)
+build(uint8_t *out, size_t cap, int major, int minor, int op, const char *uid)
 {
 	struct enc e = { out, cap, 0, 0 };
 	size_t msg = open_struct(&e, KT_REQUEST_MESSAGE);
@@ -259,6 +274,11 @@ build(uint8_t *out, size_t cap, int major, int minor, int op)
 	if (op == KOP_QUERY)
 		for (uint32_t f = 1; f <= 3; f++)	/* operations, objects, server info */
 			put_int(&e, KT_QUERY_FUNCTION, TTLV_ENUM, f);
+	if (op == KOP_GET_ATTRIBUTES) {
+		put_text(&e, KT_UNIQUE_IDENTIFIER, uid);
+		put_text(&e, KT_ATTRIBUTE_NAME, "Initial Date");
+		put_text(&e, KT_ATTRIBUTE_NAME, "Activation Date");
+	}
 	close_struct(&e, pl);
 	close_struct(&e, bi);
 	close_struct(&e, msg);
@@ -268,13 +288,21 @@ build(uint8_t *out, size_t cap, int major, int minor, int op)
 size_t
 kmip_build_discover(uint8_t *out, size_t cap, int major, int minor)
 {
-	return build(out, cap, major, minor, KOP_DISCOVER_VERSIONS);
+	return build(out, cap, major, minor, KOP_DISCOVER_VERSIONS, NULL);
 }
 
 size_t
 kmip_build_query(uint8_t *out, size_t cap, int major, int minor)
 {
-	return build(out, cap, major, minor, KOP_QUERY);
+	return build(out, cap, major, minor, KOP_QUERY, NULL);
+}
+
+size_t
+kmip_build_get_dates(uint8_t *out, size_t cap, int major, int minor, const char *uid)
+{
+	if (uid == NULL || uid[0] == '\0' || strlen(uid) > 1024)
+		return 0;
+	return build(out, cap, major, minor, KOP_GET_ATTRIBUTES, uid);
 }
 
 /* ---------------------------------------------------------------- */
@@ -357,6 +385,42 @@ kmip_parse_response(const uint8_t *buf, size_t len, int op, struct kmip_answer *
 out:
 	ttlv_doc_free(&doc);
 	return rc;
+}
+
+int
+kmip_parse_dates(const uint8_t *buf, size_t len, struct kmip_dates *d, char *err,
+    size_t errlen)
+{
+	struct kmip_answer a;
+	struct ttlv_doc doc;
+
+	memset(d, 0, sizeof(*d));
+	d->reason = -1;
+	if (kmip_parse_response(buf, len, KOP_GET_ATTRIBUTES, &a, err, errlen) != 0)
+		return -1;
+	d->status = a.status;
+	d->reason = a.reason;
+	snprintf(d->message, sizeof(d->message), "%s", a.message);
+	if (ttlv_decode(buf, len, &doc, err, errlen) != 0)
+		return -1;
+	const struct ttlv *bi = ttlv_find(&doc.items[0], KT_BATCH_ITEM);
+	const struct ttlv *pl = bi ? ttlv_find(bi, KT_RESPONSE_PAYLOAD) : NULL;
+	for (const struct ttlv *t = pl && pl->type == TTLV_STRUCT ? pl->child : NULL; t;
+	    t = t->next) {
+		if (t->tag != KT_ATTRIBUTE || t->type != TTLV_STRUCT)
+			continue;
+		const struct ttlv *n = ttlv_find(t, KT_ATTRIBUTE_NAME);
+		const struct ttlv *v = ttlv_find(t, KT_ATTRIBUTE_VALUE);
+		if (n == NULL || v == NULL || n->type != TTLV_TEXT || v->type != TTLV_DATETIME ||
+		    v->num <= 0)
+			continue;
+		if (n->len == 12 && memcmp(n->val, "Initial Date", 12) == 0)
+			d->initial = v->num;
+		else if (n->len == 15 && memcmp(n->val, "Activation Date", 15) == 0)
+			d->activation = v->num;
+	}
+	ttlv_doc_free(&doc);
+	return 0;
 }
 
 /* ---------------------------------------------------------------- */

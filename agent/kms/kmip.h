@@ -17,6 +17,9 @@ enum ttlv_type {
 };
 
 /* Tags (KMIP 1.x, 0x42XXXX). */
+#define KT_ATTRIBUTE		0x420008
+#define KT_ATTRIBUTE_NAME	0x42000A
+#define KT_ATTRIBUTE_VALUE	0x42000B
 #define KT_BATCH_COUNT		0x42000D
 #define KT_BATCH_ITEM		0x42000F
 #define KT_OBJECT_TYPE		0x420057
@@ -36,8 +39,10 @@ enum ttlv_type {
 #define KT_RESULT_STATUS	0x42007F
 #define KT_SERVER_INFORMATION	0x420088
 #define KT_TIME_STAMP		0x420092
+#define KT_UNIQUE_IDENTIFIER	0x420094
 #define KT_VENDOR_ID		0x42009D
 
+#define KOP_GET_ATTRIBUTES	0x0B
 #define KOP_QUERY		0x18
 #define KOP_DISCOVER_VERSIONS	0x1E
 
@@ -109,6 +114,25 @@ struct kmip_answer {
  */
 int	kmip_parse_response(const uint8_t *buf, size_t len, int op,
 	    struct kmip_answer *a, char *err, size_t errlen);
+
+/*
+ * Get Attributes of the object uid: its Initial Date and Activation Date
+ * (KMIP 1.x attribute names), the two dates a key's age is read from.
+ * Returns the length written, or 0 (out too small, uid too long).
+ */
+size_t	kmip_build_get_dates(uint8_t *out, size_t cap, int major, int minor,
+	    const char *uid);
+struct kmip_dates {
+	int	 status;		/* 0 success */
+	int	 reason;		/* ResultReason, -1 none */
+	char	 message[256];
+	long long initial;		/* unix time, 0 absent */
+	long long activation;
+};
+/* Reads the answer to kmip_build_get_dates: 0 with *d (d->status says
+ * whether the server did it), or -1 with err (not such a message). */
+int	kmip_parse_dates(const uint8_t *buf, size_t len, struct kmip_dates *d,
+	    char *err, size_t errlen);
 
 const char *kmip_operation_name(int op);
 const char *kmip_object_name(int type);

@@ -308,6 +308,73 @@ test_limits(void **st)
 	assert_non_null(strstr(err, "limit"));
 }
 
+/* A key's dates: the request names the key and the two attributes; the
+ * answer's DateTime values are read, other attributes and types ignored,
+ * a refusal given with its reason. */
+static void
+dates_payload(struct w *w)
+{
+	txt(w, KT_UNIQUE_IDENTIFIER, "42");
+	size_t a = open_s(w, KT_ATTRIBUTE);
+	txt(w, KT_ATTRIBUTE_NAME, "Initial Date");
+	hdr(w, KT_ATTRIBUTE_VALUE, TTLV_DATETIME, 8);
+	memset(w->b + w->n, 0, 8);
+	w->b[w->n + 4] = 0x69; w->b[w->n + 5] = 0x35; w->b[w->n + 6] = 0x00; w->b[w->n + 7] = 0x10;
+	w->n += 8;
+	close_s(w, a);
+	a = open_s(w, KT_ATTRIBUTE);
+	txt(w, KT_ATTRIBUTE_NAME, "Activation Date");
+	txt(w, KT_ATTRIBUTE_VALUE, "not a date");	/* wrong type: ignored */
+	close_s(w, a);
+}
+
+static void
+test_key_dates(void **st)
+{
+	(void)st;
+	uint8_t req[512];
+	struct ttlv_doc doc;
+	char err[256];
+	size_t n = kmip_build_get_dates(req, sizeof(req), 1, 1, "42");
+
+	assert_true(n > 0);
+	assert_int_equal(ttlv_decode(req, n, &doc, err, sizeof(err)), 0);
+	const struct ttlv *bi = ttlv_find(&doc.items[0], KT_BATCH_ITEM);
+	assert_int_equal(ttlv_find(bi, KT_OPERATION)->num, KOP_GET_ATTRIBUTES);
+	const struct ttlv *pl = ttlv_find(bi, KT_REQUEST_PAYLOAD);
+	const struct ttlv *t = pl->child;
+	assert_int_equal(t->tag, KT_UNIQUE_IDENTIFIER);
+	assert_memory_equal(t->val, "42", 2);
+	assert_int_equal(t->next->tag, KT_ATTRIBUTE_NAME);
+	assert_memory_equal(t->next->val, "Initial Date", 12);
+	assert_memory_equal(t->next->next->val, "Activation Date", 15);
+	ttlv_doc_free(&doc);
+	assert_int_equal(kmip_build_get_dates(req, 40, 1, 1, "42"), 0);	/* too small */
+	assert_int_equal(kmip_build_get_dates(req, sizeof(req), 1, 1, ""), 0);
+
+	struct w w;
+	struct kmip_dates d;
+	n = response(&w, KOP_GET_ATTRIBUTES, 0, -1, NULL, dates_payload);
+	assert_int_equal(kmip_parse_dates(w.b, n, &d, err, sizeof(err)), 0);
+	assert_int_equal(d.status, 0);
+	assert_int_equal(d.initial, 0x69350010LL);
+	assert_int_equal(d.activation, 0);
+	/* Refused: status and reason, no dates. */
+	n = response(&w, KOP_GET_ATTRIBUTES, 1, 1, "Item Not Found", NULL);
+	assert_int_equal(kmip_parse_dates(w.b, n, &d, err, sizeof(err)), 0);
+	assert_int_equal(d.status, 1);
+	assert_int_equal(d.reason, 1);
+	assert_string_equal(d.message, "Item Not Found");
+	assert_int_equal(d.initial, 0);
+	/* The answer to another operation is not this one's. */
+	n = response(&w, KOP_QUERY, 0, -1, NULL, dates_payload);
+	assert_int_equal(kmip_parse_dates(w.b, n, &d, err, sizeof(err)), -1);
+	/* Every truncation is an error, never a crash. */
+	n = response(&w, KOP_GET_ATTRIBUTES, 0, -1, NULL, dates_payload);
+	for (size_t cut = 0; cut < n; cut++)
+		assert_int_equal(kmip_parse_dates(w.b, cut, &d, err, sizeof(err)), -1);
+}
+
 int
 main(void)
 {
@@ -318,6 +385,7 @@ main(void)
 		cmocka_unit_test(test_not_a_response),
 		cmocka_unit_test(test_truncations_and_flips_never_crash),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_key_dates),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
