@@ -28,6 +28,33 @@ pace_window_open(int from, int to, int sod, long *change)
 	return open;
 }
 
+double
+pace_estimate(int from, int to, int per_hour, double now, int sod_now, size_t k)
+{
+	double gap = 3600.0 / per_hour, t = now;
+	long change;
+
+	/* Window by window: as many turns as fit in each open stretch. */
+	for (int guard = 0; guard < 100000; guard++) {
+		int sod = (int)(((long long)(t - now) + sod_now) % DAY);
+		int open = pace_window_open(from, to, sod, &change);
+		if (!open) {
+			t += (double)change;
+			continue;
+		}
+		if (change < 0)
+			return t + gap * (double)k;
+		size_t fit = (size_t)((double)change / gap);
+		if ((double)fit * gap < (double)change)
+			fit++;		/* the turns at t, t + gap, ... before it closes */
+		if (k < fit)
+			return t + gap * (double)k;
+		k -= fit;
+		t += (double)change;	/* the window closes; the next opens later */
+	}
+	return 0;
+}
+
 /* The local second of the day now, and the zone's name and offset. */
 static int
 local_sod(char *zone, size_t len)

@@ -51,4 +51,12 @@ size_t	pace_waiting(const struct pace *);
  */
 int	pace_window_open(int from, int to, int sod, long *change);
 
+/*
+ * The plan: when the k-th VM waiting (0 first) gets its turn, if the
+ * agent started giving turns at now (unix time) and none waited before:
+ * turns spaced 3600/per_hour s, inside the window only (from, to as
+ * above; sod_now: now's local second of the day).  Pure.
+ */
+double	pace_estimate(int from, int to, int per_hour, double now, int sod_now, size_t k);
+
 #endif

@@ -14,6 +14,7 @@
 #include "jobs.h"
 #include "log.h"
 #include "metrics.h"
+#include "pace.h"
 #include "notify.h"
 #include "pool.h"
 #include "sched.h"
@@ -25,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <json-c/json.h>
 #include <time.h>
 
 struct scan_job {
@@ -108,6 +111,33 @@ scan_result(struct reconcile *rec, struct scan_job *j)
 	scan_status(rec, &j->inv, counts, acting);
 }
 
+/* The plan of the cryptoperiod's rekeys, in reconcile --json: when each
+ * VM due would get its turn if the agent ran from now (pace.c). */
+struct plan {
+	const struct config	*cfg;
+	double			 now;
+	int			 sod;
+	size_t			 k;
+};
+
+static void
+plan_json(void *arg, const struct vm_info *vm, struct json_object *o)
+{
+	struct plan *p = arg;
+	char at[32];
+
+	if (vm->state != VS_REKEY_DUE || vm->code == NULL || strcmp(vm->code, "key-age") != 0 ||
+	    p->cfg->rekey_max_age <= 0)
+		return;
+	time_t t = (time_t)pace_estimate(p->cfg->rekey_win_from, p->cfg->rekey_win_to,
+	    p->cfg->rekey_per_hour, p->now, p->sod, p->k++);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	json_object_object_add(o, "rekey_turn", json_object_new_int64((int64_t)p->k));
+	json_object_object_add(o, "rekey_at", json_object_new_string(at));
+}
+
 /* The reconcile command's report: every VM, then the exit status. */
 static int
 report_once(struct reconcile *rec, struct inventory *inv)
@@ -123,8 +153,13 @@ report_once(struct reconcile *rec, struct inventory *inv)
 		}
 		open += vm_state_open(vm->state);
 	}
+	time_t now = time(NULL);
+	struct tm lt;
+	localtime_r(&now, &lt);
+	struct plan plan = { core_cfg(rec->c), (double)now,
+	    lt.tm_hour * 3600 + lt.tm_min * 60 + lt.tm_sec, 0 };
 	if (rec->c->json)
-		inventory_print_json(inv, stdout, NULL, NULL);
+		inventory_print_json(inv, stdout, plan_json, &plan);
 	else
 		inventory_print_table(inv, stdout);
 	fflush(stdout);

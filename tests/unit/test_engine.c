@@ -649,6 +649,26 @@ test_pace_turns(void **st)
 	fake_free(f);
 }
 
+/* The plan: turns spaced by the rate, only inside the window, window after
+ * window. */
+static void
+test_pace_plan(void **st)
+{
+	(void)st;
+	double now = 1800000000.0;
+	/* Any time, 3600 an hour: one a second. */
+	assert_true(pace_estimate(-1, -1, 3600, now, 0, 0) == now);
+	assert_true(pace_estimate(-1, -1, 3600, now, 0, 5) == now + 5);
+	/* Window 10:00:00-10:00:10 (4 turns fit: +0, +3, +6, +9), 1200 an hour. */
+	int from = 36000, to = 36010;
+	assert_true(pace_estimate(from, to, 1200, now, 36000, 0) == now);
+	assert_true(pace_estimate(from, to, 1200, now, 36000, 3) == now + 9);
+	/* The fifth waits for tomorrow's window. */
+	assert_true(pace_estimate(from, to, 1200, now, 36000, 4) == now + 86400);
+	/* Before the window: the first turn when it opens. */
+	assert_true(pace_estimate(from, to, 1200, now, 35000, 0) == now + 1000);
+}
+
 int
 main(void)
 {
@@ -656,6 +676,7 @@ main(void)
 		cmocka_unit_test(test_every_transition),
 		cmocka_unit_test(test_pace_window),
 		cmocka_unit_test(test_pace_turns),
+		cmocka_unit_test(test_pace_plan),
 		cmocka_unit_test(test_event_while_busy),
 		cmocka_unit_test(test_queue_order_and_remove),
 		cmocka_unit_test(test_retry_bounds),
