@@ -127,9 +127,11 @@ def task_error(task):
 def tasks_of(si, vmo=None):
     """vCenter's record of its ReconfigVM_Task tasks (TaskHistoryCollector),
     oldest first: (VM moref, TaskInfo).  Of one VM when vmo is given."""
-    spec = vim.TaskFilterSpec()
-    if vmo is not None:
-        spec.entity = vim.TaskFilterSpec.ByEntity(entity=vmo, recursion="self")
+    # Of the inventory's entities only: a task on the CryptoManager
+    # (RetrieveKmipServersStatus_Task) is no ManagedEntity's, which
+    # pyvmomi cannot read as TaskInfo.entity.
+    spec = vim.TaskFilterSpec(entity=vim.TaskFilterSpec.ByEntity(
+        entity=vmo or si.content.rootFolder, recursion="self" if vmo else "all"))
     c = si.content.taskManager.CreateCollectorForTasks(spec)
     out = []
     try:
