@@ -276,9 +276,16 @@ void
 jobs_age_due(struct jobs *js, struct vmrec *r, enum vm_state s, const char *code,
     double key_since)
 {
+	int due = s == VS_REKEY_DUE && code != NULL && strcmp(code, "key-age") == 0;
+
+	if (js->c->dry_run && due && !r->age_told) {
+		log_info("dry-run: VM %s (%s): would be rekeyed in its turn: %s", vm_name(r),
+		    r->moref, r->reason ? r->reason : "");
+		r->age_told = 1;
+	}
 	if (js->pace == NULL || js->c->dry_run)
 		return;
-	if (s == VS_REKEY_DUE && code != NULL && strcmp(code, "key-age") == 0)
+	if (due)
 		pace_add(js->pace, r);
 	else if (s == VS_COMPLIANT && key_since > 0)
 		pace_key_due(js->pace, r, key_since);

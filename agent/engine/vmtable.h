@@ -97,6 +97,7 @@ struct vmrec {
 	/* The cryptoperiod (pace.c). */
 	unsigned	 age_due:1;	/* rekey-due, waiting in the pacer's queue */
 	unsigned	 age_slot:1;	/* its turn came: the next look rekeys it */
+	unsigned	 age_told:1;	/* dry run: its rekey was said */
 	time_t		 key_due;	/* when its key passes the cryptoperiod (the
 					   VM is looked at then), 0 none */
 	char		*task_key;	/* the key its running task puts on */
