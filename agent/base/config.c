@@ -410,6 +410,7 @@ config_from(xmlDocPtr doc, const char *path, struct where *w)
 	 * only when the element is present. */
 	c->kms_require_default = 1;
 	c->kms_health_interval = 300;
+	c->kms_renew_days = 30;
 	c->min_hw_version = 13;
 	c->encrypt = 1;
 	c->max_in_flight = 8;

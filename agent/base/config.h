@@ -53,6 +53,7 @@ struct config {
 	 * NULL: none. */
 	char			*kmip_address, *kmip_cert, *kmip_key, *kmip_ca;
 	int			 kmip_port;
+	int			 kms_renew_days;	/* <okms renew-days>: warn from then on */
 
 	int			 min_hw_version;
 	int			 encrypt;

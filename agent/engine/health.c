@@ -22,6 +22,7 @@ struct health_job {
 	int		 usable;
 	char		 provider[256];
 	char		 msg[1024];
+	time_t		 cert_not_after;
 };
 
 static void
@@ -32,6 +33,7 @@ health_work(struct vconn *c, void *arg)
 
 	j->rc = kms_check(c, cfgref_get(j->cfg), &v);
 	j->usable = v.usable;
+	j->cert_not_after = v.client_cert_not_after;
 	snprintf(j->provider, sizeof(j->provider), "%s", v.provider);
 	snprintf(j->msg, sizeof(j->msg), "%s", v.reason);
 }
@@ -45,8 +47,10 @@ health_done(void *arg)
 	h->checking = 0;
 	if (j->rc != 0)
 		log_warnx("KMS health: cannot ask vCenter: %s", j->msg);
-	else
+	else {
 		health_verdict(h, j->usable, j->provider, j->msg);
+		health_client_cert(h, j->cert_not_after, j->provider);
+	}
 	if (h->again)
 		health_check_now(h);
 	cfgref_drop(j->cfg);
@@ -88,6 +92,51 @@ static void
 released(struct health *h)
 {
 	vm_each(h->c->vms, VM_PAUSED, requeue_paused, h->c->vms);
+}
+
+/* How to renew vCenter's client certificate, said with its expiry. */
+#define RENEW_HOW "renew it: `vmcrypt-agent kms setup --csr-out FILE`, have the KMS sign " \
+	"the CSR, then `vmcrypt-agent kms setup --signed-cert FILE`"
+
+void
+health_client_cert(struct health *h, time_t not_after, const char *provider)
+{
+	int days = core_cfg(h->c)->kms_renew_days;
+	time_t now = time(NULL);
+
+	h->cert_not_after = not_after;
+	if (not_after == 0 || not_after - now > (time_t)days * 86400 ||
+	    (h->cert_said != 0 && now - h->cert_said < 86400))
+		return;
+	h->cert_said = now;
+	char at[32];
+	struct tm tm;
+	gmtime_r(&not_after, &tm);
+	strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (not_after <= now)
+		log_error("KMS: vCenter's client certificate for key provider %s EXPIRED at %s: "
+		    "the KMS can refuse vCenter keys (new VMs cannot be encrypted, encrypted "
+		    "VMs cannot start on a rebooted host); " RENEW_HOW, provider, at);
+	else
+		log_warnx("KMS: vCenter's client certificate for key provider %s expires in "
+		    "%lld days (%s), within renew-days (%d); " RENEW_HOW, provider,
+		    (long long)((not_after - now) / 86400), at, days);
+}
+
+void
+health_cert_note(const struct health *h, char *out, size_t len)
+{
+	time_t now = time(NULL);
+	int days = core_cfg(h->c)->kms_renew_days;
+
+	out[0] = '\0';
+	if (h->cert_not_after == 0 || h->cert_not_after - now > (time_t)days * 86400)
+		return;
+	if (h->cert_not_after <= now)
+		snprintf(out, len, "; KMS client certificate EXPIRED: %s", RENEW_HOW);
+	else
+		snprintf(out, len, "; KMS client certificate expires in %lld days: %s",
+		    (long long)((h->cert_not_after - now) / 86400), RENEW_HOW);
 }
 
 void
@@ -203,6 +252,7 @@ health_first_check(struct health *h, struct vconn *c, struct kms_health *out)
 		return;
 	out->known = 1;
 	out->usable = v.usable;
+	health_client_cert(h, v.client_cert_not_after, v.provider);
 	snprintf(out->provider, sizeof(out->provider), "%s", v.provider);
 	snprintf(out->reason, sizeof(out->reason), "%s", v.reason);
 	if (v.usable)

@@ -9,6 +9,7 @@
 #define VMCRYPT_HEALTH_H
 
 #include <stdint.h>
+#include <time.h>
 
 #include "breaker.h"
 #include "kms.h"
@@ -23,6 +24,9 @@ struct health {
 	int		 checking;	/* a check is out */
 	int		 again;		/* ... and another was asked for meanwhile */
 	unsigned long	 kms_errors;	/* KMS failures seen by jobs */
+	/* vCenter's client certificate for that provider (the last check). */
+	time_t		 cert_not_after;	/* 0 unknown */
+	time_t		 cert_said;		/* its expiry last warned of */
 };
 
 void		 health_init(struct health *, const struct core *);
@@ -35,6 +39,11 @@ void		 health_check_now(struct health *);
  * check is the probe), a usable one releases it and the VMs waiting. */
 void		 health_verdict(struct health *, int usable, const char *provider,
 		    const char *reason);
+/* The client certificate's expiry the last check read (0 unknown):
+ * warned of in the log from <okms renew-days> before it on, once a day. */
+void		 health_client_cert(struct health *, time_t not_after, const char *provider);
+/* Its words for /healthz when it is due for renewal ("" otherwise). */
+void		 health_cert_note(const struct health *, char *out, size_t len);
 /* A KMS failure seen by a job (GenerateKey refused, a task's error);
  * probe: it was the breaker's probe. */
 void		 health_tripped(struct health *, const char *why, int probe);

@@ -237,6 +237,12 @@ metrics_render(const struct metrics *m, const struct gauges *g, size_t *len)
 		label(l, sizeof(l), g->kms_provider[0] ? g->kms_provider : "(none)");
 		put(&o, "vmcrypt_kms_healthy{cluster=\"%s\"} %d\n", l, g->kms_usable ? 1 : 0);
 	}
+	head(&o, "vmcrypt_kms_client_cert_expiry_seconds", "gauge",
+	    "Seconds until vCenter's client certificate for the key provider expires "
+	    "(negative: expired), as the last KMS health check read it.");
+	if (g->kms_provider != NULL && g->cert_not_after > 0)
+		put(&o, "vmcrypt_kms_client_cert_expiry_seconds{cluster=\"%s\"} %.0f\n", l,
+		    g->cert_not_after - (double)time(NULL));
 	head(&o, "vmcrypt_kms_last_check_timestamp_seconds", "gauge",
 	    "When KMS health was last checked.");
 	put(&o, "vmcrypt_kms_last_check_timestamp_seconds %.0f\n", g->last_kms_check);

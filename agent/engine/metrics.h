@@ -50,6 +50,7 @@ struct gauges {
 	double		 last_kms_check;
 	const char	*kms_provider;		/* NULL: not checked */
 	int		 kms_usable;
+	double		 cert_not_after;	/* vCenter's client certificate, 0 unknown */
 	int		 breaker_open;
 	int		 in_flight;
 	int		 dry_run;

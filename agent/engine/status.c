@@ -72,10 +72,12 @@ status_http(void *arg, const char *path, struct httpd_resp *r)
 	if (strcmp(path, "/healthz") == 0) {
 		int ok = stream_live(e, why, sizeof(why));
 		r->status = ok ? 200 : 503;
-		char role[700];
+		char role[700], cert[400];
 		status_role(e, role, sizeof(role));
-		r->body = xasprintf("%s: %s%s%s\n", ok ? "ok" : "unhealthy", why,
-		    health_held(&e->health) ? "; KMS unusable (encryption paused)" : "", role);
+		health_cert_note(&e->health, cert, sizeof(cert));
+		r->body = xasprintf("%s: %s%s%s%s\n", ok ? "ok" : "unhealthy", why,
+		    health_held(&e->health) ? "; KMS unusable (encryption paused)" : "", cert,
+		    role);
 		r->len = strlen(r->body);
 		return;
 	}
@@ -90,6 +92,7 @@ status_http(void *arg, const char *path, struct httpd_resp *r)
 		g.last_kms_check = (double)e->health.kms.checked;
 		g.kms_provider = e->health.kms.known ? e->health.kms.provider : NULL;
 		g.kms_usable = e->health.kms.usable;
+		g.cert_not_after = (double)e->health.cert_not_after;
 		g.breaker_open = e->health.breaker.open;
 		g.in_flight = e->tasks.running;
 		g.dry_run = e->core.dry_run;

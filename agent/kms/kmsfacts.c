@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "kms.h"
+#include "kmsinfo.h"
 #include "vim.h"
 #include "xmalloc.h"
 
@@ -78,6 +79,14 @@ kms_check(struct vconn *c, const struct config *cfg, struct kms_verdict *out)
 		kms_evaluate(cfg, &f, rep);
 		out->usable = rep->kms_usable;
 		snprintf(out->provider, sizeof(out->provider), "%s", rep->provider);
+		for (size_t i = 0; i < f.nstatus; i++) {
+			const struct kms_cert *cc = &f.status[i].client_cert;
+			if (strcmp(f.status[i].id, rep->provider) != 0 || !cc->present)
+				continue;
+			time_t t = kms_parse_time(cc->not_after);
+			out->client_cert_not_after = t != (time_t)-1 ? t :
+			    time(NULL) + (time_t)cc->expires_in;
+		}
 		snprintf(out->reason, sizeof(out->reason), "%s", rep->kms_reason);
 	} else {
 		snprintf(out->reason, sizeof(out->reason), "%s", vconn_error(c));

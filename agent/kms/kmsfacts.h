@@ -4,6 +4,8 @@
 #ifndef VMCRYPT_KMSFACTS_H
 #define VMCRYPT_KMSFACTS_H
 
+#include <time.h>
+
 struct config;
 struct kms_facts;
 struct vconn;
@@ -21,6 +23,9 @@ struct kms_verdict {
 	int	usable;
 	char	provider[256];
 	char	reason[1024];	/* why not; or, if vCenter did not answer, its error */
+	/* The client certificate vCenter presents to that provider's
+	 * servers (its status's clientCertInfo): when it expires, 0 unknown. */
+	time_t	client_cert_not_after;
 };
 
 /*

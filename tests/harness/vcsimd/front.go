@@ -580,6 +580,7 @@ func (f *front) kmsStatusResult(task string) {
 		if len(cs.Servers) > 0 {
 			cs.OverallStatus = worst(cs.Servers)
 		}
+		cs.ClientCertInfo = f.clientCertInfo(cs.ClusterId.Id)
 		o, ok := over[cs.ClusterId.Id]
 		if !ok {
 			continue

@@ -17,6 +17,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha1"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -27,6 +28,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/vmware/govmomi/vim25/types"
 )
 
 // trustState is what vCenter holds for one key provider.
@@ -314,5 +317,37 @@ func (f *front) loadTrust(saved map[string]savedTrust) {
 			}
 		}
 		f.trust[id] = t
+	}
+}
+
+// clientCertInfo is CryptoManagerKmipClusterStatus.clientCertInfo: the
+// certificate vCenter presents to the key provider's servers, read from
+// the one it holds (uploaded, self-signed or a signed CSR's), as vCenter
+// reports it (vSphere API reference, CryptoManagerKmipClusterStatus,
+// "Since 6.7": clientCertInfo; CryptoManagerKmipCertificateInfo: subject,
+// issuer, serialNumber, notBefore, notAfter, secondsSinceValid,
+// secondsBeforeExpire, fingerprint, checkTime).  nil when it holds none.
+func (f *front) clientCertInfo(cluster string) *types.CryptoManagerKmipCertificateInfo {
+	ts := f.trustOf(cluster)
+	block, _ := pem.Decode([]byte(ts.clientCert))
+	if block == nil {
+		return nil
+	}
+	c, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return nil
+	}
+	now := time.Now()
+	sum := sha1.Sum(c.Raw)
+	var fp []string
+	for _, b := range sum {
+		fp = append(fp, fmt.Sprintf("%02X", b))
+	}
+	return &types.CryptoManagerKmipCertificateInfo{
+		Subject: c.Subject.String(), Issuer: c.Issuer.String(),
+		SerialNumber: c.SerialNumber.String(), NotBefore: c.NotBefore, NotAfter: c.NotAfter,
+		SecondsSinceValid:   int32(now.Sub(c.NotBefore).Seconds()),
+		SecondsBeforeExpire: int32(c.NotAfter.Sub(now).Seconds()),
+		Fingerprint:         strings.Join(fp, ":"), CheckTime: now,
 	}
 }
