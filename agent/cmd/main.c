@@ -177,7 +177,7 @@ cmd_inventory(int argc, char **argv)
 	unsigned *acts = NULL;
 	int vr;
 	if (enforcer_configure(e, cfg, c, perr, sizeof(perr)) == 0) {
-		vr = enforce_scan(e, cfg, c, page, 0, &inv, &acts);
+		vr = enforce_scan(e, cfg, c, page, SCAN_KEY_EVENTS, &inv, &acts);
 	} else {
 		fprintf(stderr, "vmcrypt-agent: %s; states not computed\n", perr);
 		vr = inventory_collect(c, page, &inv);

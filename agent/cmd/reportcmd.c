@@ -203,7 +203,7 @@ site_read(struct site *st, const struct report_opts *o, const char *generated)
 		st->rc = EXIT_FAIL;
 		goto out;
 	}
-	vr = enforce_scan(e, st->cfg, c, 500, 0, &st->inv, &acts);
+	vr = enforce_scan(e, st->cfg, c, 500, SCAN_KEY_EVENTS, &st->inv, &acts);
 	free(acts);
 	if (vr != 0) {
 		snprintf(st->err, sizeof(st->err), "report: %s", vconn_error(c));

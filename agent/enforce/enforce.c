@@ -597,6 +597,15 @@ out:
 
 /* ---------------------------------------------------------------- */
 
+void
+enforce_key_ages(struct enforcer *e, struct vconn *c, struct vm_info *const *vms, size_t n)
+{
+	int budget = KEYAGE_EVENTS_PER_SCAN;
+
+	keyage_fill(e->book, c, vms, n, &budget);
+	vconn_reset(c);
+}
+
 int
 enforce_scan(struct enforcer *e, const struct config *cfg, struct vconn *c, int page,
     unsigned flags, struct inventory *inv, unsigned **acts)
@@ -607,7 +616,7 @@ enforce_scan(struct enforcer *e, const struct config *cfg, struct vconn *c, int 
 	*acts = NULL;
 	make_policy(e, cfg, &p);
 	if ((rc = refresh_facts(e, c)) != 0 ||
-	    (rc = inventory_collect_ex(c, page, flags, inv)) != 0)
+	    (rc = inventory_collect_ex(c, page, flags & ~SCAN_KEY_EVENTS, inv)) != 0)
 		return rc;
 	/* Every encrypted VM's keys, each asked once, 100 to a call. */
 	struct vm_info **all = xcalloc(inv->nvms ? inv->nvms : 1, sizeof(*all));
@@ -618,7 +627,8 @@ enforce_scan(struct enforcer *e, const struct config *cfg, struct vconn *c, int 
 	 * number of keys it does not know (the rest at the next scans). */
 	int budget = KEYAGE_EVENTS_PER_SCAN;
 	if (rc == 0)
-		keyage_fill(e->book, c, all, inv->nvms, &budget);
+		keyage_fill(e->book, c, all, inv->nvms,
+		    (flags & SCAN_KEY_EVENTS) ? &budget : NULL);
 	free(all);
 	vconn_reset(c);
 	if (rc != 0) {

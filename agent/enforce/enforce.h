@@ -92,11 +92,22 @@ int		 enforce_vm(struct enforcer *, const struct config *, struct vconn *,
 int		 enforce_look(struct enforcer *, const struct config *, struct vconn *,
 		    const char *const *morefs, size_t n, struct outcome *outs);
 
+/* With SCAN_KEY_EVENTS, the key ages the book lacks are asked of vCenter's
+ * events (and the KMS) during the scan (KEYAGE_EVENTS_PER_SCAN at most);
+ * without, they are left unknown (the daemon asks after the scan,
+ * enforce_key_ages). */
+#define SCAN_KEY_EVENTS	0x100
 /* Reads every VM (inventory_collect_ex, flags INV_*) and decides each one:
  * state and reason filled in inv->vms[i].state/.reason, actions in acts[i]
  * (malloc'd, inv->nvms entries). */
 int		 enforce_scan(struct enforcer *, const struct config *, struct vconn *,
 		    int page, unsigned flags, struct inventory *inv, unsigned **acts);
+
+/* The key ages the book lacks for vms[0..n) (each with moref, name,
+ * key_id, encrypted set), asked of vCenter's events and the KMS, at most
+ * KEYAGE_EVENTS_PER_SCAN; each found is set in key_since. */
+void		 enforce_key_ages(struct enforcer *, struct vconn *, struct vm_info *const *vms,
+		    size_t n);
 
 /* Is this failure (fault type, message) the KMS's? */
 int		 enforce_is_kms_error(const char *fault_type, const char *msg);

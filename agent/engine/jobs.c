@@ -278,17 +278,18 @@ jobs_age_due(struct jobs *js, struct vmrec *r, enum vm_state s, const char *code
 {
 	int due = s == VS_REKEY_DUE && code != NULL && strcmp(code, "key-age") == 0;
 
-	if (js->c->dry_run && due && !r->age_told) {
-		log_info("dry-run: VM %s (%s): would be rekeyed in its turn: %s", vm_name(r),
-		    r->moref, r->reason ? r->reason : "");
-		r->age_told = 1;
-	}
-	if (js->pace == NULL || js->c->dry_run)
+	if (js->pace == NULL)
 		return;
-	if (due)
+	if (due && js->c->dry_run) {
+		if (!r->age_told)
+			log_info("dry-run: VM %s (%s): would be rekeyed in its turn: %s",
+			    vm_name(r), r->moref, r->reason ? r->reason : "");
+		r->age_told = 1;
+	} else if (due) {
 		pace_add(js->pace, r);
-	else if (s == VS_COMPLIANT && key_since > 0)
-		pace_key_due(js->pace, r, key_since);
+	} else if (s == VS_COMPLIANT && key_since > 0) {
+		pace_key_due(js->pace, r, key_since);	/* a dry run looks too */
+	}
 }
 
 static void

@@ -44,7 +44,10 @@ static void
 scan_work(struct vconn *c, void *arg)
 {
 	struct scan_job *j = arg;
-	j->rc = enforce_scan(j->rc_->c->enf, cfgref_get(j->cfg), c, 500, j->final ? 0 : INV_LEAN,
+	/* `reconcile` asks for the key ages it lacks during its scan; `run`
+	 * after it (ages_submit), so that they never delay enforcement. */
+	j->rc = enforce_scan(j->rc_->c->enf, cfgref_get(j->cfg), c, 500,
+	    (j->final ? 0 : INV_LEAN) | (j->rc_->c->once ? SCAN_KEY_EVENTS : 0),
 	    &j->inv, &j->acts);
 	if (j->rc != 0)
 		snprintf(j->msg, sizeof(j->msg), "%s", vconn_error(c));
@@ -67,6 +70,90 @@ scan_status(struct reconcile *rec, const struct inventory *inv, const size_t *co
 	    counts[VS_HW_TOO_OLD], counts[VS_EXCLUDED], counts[VS_TEMPLATE],
 	    counts[VS_INACCESSIBLE], counts[VS_WRONG_PROVIDER], counts[VS_VSAN_ENCRYPTED],
 	    counts[VS_KEY_MISSING], counts[VS_VTPM_ONLY], counts[VS_REKEY_DUE], acting);
+}
+
+/* ---------------------------------------------------------------- */
+/* key ages the scan did not know, asked after it                    */
+
+struct ages_job {
+	struct reconcile *rec;
+	struct vm_info	*vms;		/* moref, name, key_id; key_since found */
+	size_t		 n;
+};
+
+static void
+ages_work(struct vconn *c, void *arg)
+{
+	struct ages_job *j = arg;
+	struct vm_info **p = xcalloc(j->n, sizeof(*p));
+
+	for (size_t i = 0; i < j->n; i++)
+		p[i] = &j->vms[i];
+	enforce_key_ages(j->rec->c->enf, c, p, j->n);
+	free(p);
+}
+
+/* A compliant VM whose key's age is now known is looked at again when
+ * that key passes the cryptoperiod (at once if it already has). */
+static void
+ages_done(void *arg)
+{
+	struct ages_job *j = arg;
+	size_t found = 0;
+	double oldest = j->rec->c->met->oldest_key;
+
+	for (size_t i = 0; i < j->n; i++) {
+		struct vm_info *vm = &j->vms[i];
+		struct vmrec *r = vm->key_since > 0 ? vm_find(j->rec->c->vms, vm->moref, 0) : NULL;
+		found += vm->key_since > 0;
+		if (vm->key_since > 0 && (oldest <= 0 || vm->key_since < oldest))
+			oldest = vm->key_since;
+		if (r != NULL && r->known && !vm_busy(r))
+			jobs_age_due(j->rec->jobs, r, r->state, NULL, vm->key_since);
+		vm_info_clear(vm);
+	}
+	metrics_key_oldest(j->rec->c->met, oldest);
+	if (j->n > 0)
+		log_info("key ages: %zu of %zu looked up in vCenter's events or the KMS", found,
+		    j->n);
+	j->rec->ages_out = 0;
+	free(j->vms);
+	free(j);
+}
+
+/* The encrypted VMs of a scan whose key's age the book did not know. */
+static void
+ages_submit(struct reconcile *rec, const struct inventory *inv)
+{
+	size_t n = 0;
+
+	if (rec->ages_out || rec->c->once)
+		return;
+	for (size_t i = 0; i < inv->nvms; i++)
+		n += inv->vms[i].encrypted && inv->vms[i].key_id && inv->vms[i].key_since == 0;
+	if (n == 0)
+		return;
+	struct ages_job *j = xcalloc(1, sizeof(*j));
+	j->rec = rec;
+	j->vms = xcalloc(n, sizeof(*j->vms));
+	for (size_t i = 0; i < inv->nvms && j->n < n; i++) {
+		const struct vm_info *v = &inv->vms[i];
+		if (!v->encrypted || v->key_id == NULL || v->key_since != 0)
+			continue;
+		struct vm_info *d = &j->vms[j->n++];
+		snprintf(d->moref, sizeof(d->moref), "%s", v->moref);
+		d->name = v->name ? xstrdup(v->name) : NULL;
+		d->key_id = xstrdup(v->key_id);
+		d->encrypted = 1;
+	}
+	rec->ages_out = 1;
+	if (pool_submit(rec->c->pool, ages_work, ages_done, j) != 0) {
+		rec->ages_out = 0;
+		for (size_t i = 0; i < j->n; i++)
+			vm_info_clear(&j->vms[i]);
+		free(j->vms);
+		free(j);
+	}
 }
 
 static void
@@ -104,6 +191,7 @@ scan_result(struct reconcile *rec, struct scan_job *j)
 			oldest = t;
 	}
 	metrics_key_oldest(rec->c->met, oldest);
+	ages_submit(rec, &j->inv);
 	rec->scans_done++;
 	rec->takeover = 0;
 	rec->last = time(NULL);

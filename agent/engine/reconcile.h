@@ -29,6 +29,7 @@ struct reconcile {
 	time_t		 last;		/* when the last scan was decided */
 	int		 done;		/* `reconcile`: the pass is over; stop */
 	int		 exit_code;	/* `reconcile`: its exit status so far */
+	int		 ages_out;	/* a key-age lookup is out */
 };
 
 void	reconcile_init(struct reconcile *, const struct core *, struct sched *,
