@@ -189,6 +189,7 @@ class Okms:
         self.identities = cfg.get("identities",
                                   ["urn:v1:eu:identity:account:xx1111-ovh"])
         self.denied = set(cfg.get("denied", []))
+        self.max_validity = cfg.get("max_validity", MAX_VALIDITY)
         self.resources = {}
         for r in cfg.get("resources", []):
             self.resources[r["id"]] = {"region": r.get("region", "eu-west-rbx"),
@@ -199,6 +200,15 @@ class Okms:
                 c.setdefault("_gets", 0)
                 self.resources[oid]["creds"][c["id"]] = c
         self.posts = []
+
+    def change(self, cfg):
+        """What a test changes mid-way, credentials kept: ready_after,
+        end_state, denied, max_validity."""
+        for k in ("ready_after", "end_state", "max_validity"):
+            if k in cfg:
+                setattr(self, k, cfg[k])
+        if "denied" in cfg:
+            self.denied = set(cfg["denied"])
 
     def endpoint(self):
         return f"localhost:{self.kmip.port}"
@@ -303,9 +313,9 @@ class Okms:
         if not isinstance(validity, int) or validity < 1:
             raise bad("CredentialValidityMinimumRequired", "Validity must be at least "
                       "1 day")                                                   # GUESS
-        if validity > MAX_VALIDITY:
+        if validity > self.max_validity:        # 365 documented; lower: a test's
             raise bad("CredentialValidityMaximumExceeded", "Validity must be at most "
-                      f"{MAX_VALIDITY} days")                                    # GUESS
+                      f"{self.max_validity} days")                               # GUESS
         if csr is not None and b.get("certificateType") is not None:
             raise bad("CredentialCertificateTypeIncompatibleFields",
                       "certificateType is incompatible with csr")

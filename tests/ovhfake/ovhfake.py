@@ -24,7 +24,8 @@ Controls (no authentication, loopback only):
   GET  /fake/log, GET /fake/state
   "okms": {...} in /fake/setup configures the OKMS half (okmsfake.py: its
   OKMS resources, credentials, identities, revoked rights); GET /fake/okms
-  reads its state (POST bodies, the KMIP endpoint's handshakes, the CA).
+  reads its state (POST bodies, the KMIP endpoint's handshakes, the CA);
+  POST /fake/okms {"ready_after", "denied", ...} changes it mid-test.
 "faults": [{"method", "path" (a prefix), "status", "count", "raw"?}] answer
 the next count matching requests with that status (after the checks), as a
 failing front would, with OVH's error body or the raw bytes given.
@@ -174,6 +175,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.send(200, {"ok": True})
             if method == "GET" and path == "/fake/okms":
                 return self.send(200, OKMS[0].state())
+            if method == "POST" and path == "/fake/okms":
+                OKMS[0].change(json.loads(raw))
+                return self.send(200, {"ok": True})
             if method == "GET" and path == "/fake/log":
                 return self.send(200, LOG)
             if method == "GET" and path == "/fake/state":
