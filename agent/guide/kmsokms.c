@@ -108,7 +108,7 @@ static int
 vcenter_csr(struct setup *s, struct vconn *c, char **pem, int *made)
 {
 	const char *cluster = s->cfg->kms_cluster;
-	int rc = 0;
+	int rc = 0, empty = 0;
 
 	*pem = NULL;
 	*made = 0;
@@ -117,18 +117,17 @@ vcenter_csr(struct setup *s, struct vconn *c, char **pem, int *made)
 	if (rc == 0 && *pem == NULL && !s->dry_run) {
 		rc = vim_kms_client_cert(c, cluster, VKMS_GENERATE_CSR, pem);
 		*made = 1;
-		if (rc == 0 && *pem == NULL)
-			rc = -1;
+		empty = rc == 0 && *pem == NULL;
 	}
-	if (rc != 0) {
-		struct step *st = steps_add(&s->steps, STEP, STEP_FAILED, "%s", *made &&
-		    vconn_error(c)[0] == '\0' ? "GenerateClientCsr: no request" : vconn_error(c));
+	if (rc != 0 || empty) {
+		struct step *st = steps_add(&s->steps, STEP, STEP_FAILED, "%s", empty ?
+		    "GenerateClientCsr: no request" : vconn_error(c));
 		free(*pem);
 		*pem = NULL;
-		return steps_fail(&s->steps, st, rc > 0 || rc < -1 ? vim_exit_code(rc) :
-		    EXIT_CONNECT, "grant the account Cryptographer.ManageKeyServers; in the "
-		    "vSphere Client: Key Providers > %s > Make KMS Trust vCenter > New "
-		    "Certificate Signing Request", cluster);
+		return steps_fail(&s->steps, st, empty ? EXIT_CONNECT : vim_exit_code(rc),
+		    "grant the account Cryptographer.ManageKeyServers; in the vSphere Client: "
+		    "Key Providers > %s > Make KMS Trust vCenter > New Certificate Signing "
+		    "Request", cluster);
 	}
 	return 0;
 }
