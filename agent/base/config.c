@@ -170,6 +170,9 @@ config_semantic(struct config *c, xmlNode *vc, xmlNode *tls, xmlNode *pol,
 	if (c->nkms_default_for > 0 && c->kms_cluster == NULL)
 		errbuf_add(eb, 0, "kms default-for needs <kms cluster=\"NAME\">: the key "
 		    "provider to make the default of those clusters");
+	if (c->okms_id != NULL && c->kms_cluster == NULL)
+		errbuf_add(eb, 0, "kms okms needs <kms cluster=\"NAME\">: the key provider "
+		    "the OKMS becomes in vCenter");
 	if (pol != NULL && c->policy_name == NULL && c->policy_id == NULL)
 		errbuf_add(eb, xmlGetLineNo(pol),
 		    "encryption-policy needs a name or an id attribute");
@@ -279,6 +282,17 @@ read_kms(struct config *c, xmlNode *n)
 			c->kms_default_for = xreallocarray(c->kms_default_for,
 			    c->nkms_default_for + 1, sizeof(*c->kms_default_for));
 			c->kms_default_for[c->nkms_default_for++] = attr(s, "path");
+			continue;
+		}
+		if (is(s, "okms")) {
+			c->okms_id = attr(s, "id");
+			for (xmlNode *u = s->children; u; u = u->next) {
+				if (!is(u, "identity"))
+					continue;
+				c->okms_identities = xreallocarray(c->okms_identities,
+				    c->nokms_identities + 1, sizeof(*c->okms_identities));
+				c->okms_identities[c->nokms_identities++] = attr(u, "urn");
+			}
 			continue;
 		}
 		if (is(s, "kmip-client")) {
@@ -536,6 +550,10 @@ config_free(struct config *c)
 	for (size_t i = 0; i < c->nkms_default_for; i++)
 		free(c->kms_default_for[i]);
 	free(c->kms_default_for);
+	free(c->okms_id);
+	for (size_t i = 0; i < c->nokms_identities; i++)
+		free(c->okms_identities[i]);
+	free(c->okms_identities);
 	free(c->migrate_encryption);
 	free(c->ft_encryption);
 	free(c->templates);

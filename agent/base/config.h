@@ -49,6 +49,11 @@ struct config {
 	size_t			 nkms_servers;
 	char			**kms_default_for;	/* inventory paths */
 	size_t			 nkms_default_for;
+	/* <okms id>: OVHcloud's KMS (NULL: none), the identity URNs its
+	 * credential carries (none: the caller's own). */
+	char			*okms_id;
+	char			**okms_identities;
+	size_t			 nokms_identities;
 	/* <kmip-client>: the agent's own KMIP client (key ages); address
 	 * NULL: none. */
 	char			*kmip_address, *kmip_cert, *kmip_key, *kmip_ca;

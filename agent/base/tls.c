@@ -541,3 +541,69 @@ tls_client_peer(struct tls_client *c, struct tls_cert_info *info)
 	}
 	return 0;
 }
+
+/* Every certificate of a PEM text into store (or, store NULL, the first
+ * one returned).  The count added, or -1. */
+static int
+pem_load(const char *pem, X509_STORE *store, X509 **first)
+{
+	BIO *b = BIO_new_mem_buf(pem, -1);
+	X509 *x;
+	int n = 0;
+
+	if (b == NULL)
+		return -1;
+	while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+		if (store == NULL) {
+			*first = x;
+			n = 1;
+			break;
+		}
+		if (X509_STORE_add_cert(store, x) == 1)
+			n++;
+		X509_free(x);
+	}
+	ERR_clear_error();
+	BIO_free(b);
+	return n;
+}
+
+int
+tls_verify_pem(const char *leaf_pem, const char *ca_pem, const char *host, char *err,
+    size_t errlen)
+{
+	X509_STORE *store = X509_STORE_new();
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	X509 *leaf = NULL;
+	int rc = -1;
+
+	if (store == NULL || ctx == NULL)
+		fatalx("out of memory");
+	if (pem_load(ca_pem, store, NULL) <= 0) {
+		snprintf(err, errlen, "the CA given is not a PEM certificate");
+		goto out;
+	}
+	if (pem_load(leaf_pem, NULL, &leaf) != 1) {
+		snprintf(err, errlen, "the server's certificate is not a PEM certificate");
+		goto out;
+	}
+	if (X509_STORE_CTX_init(ctx, store, leaf, NULL) != 1)
+		fatalx("X509_STORE_CTX_init failed");
+	X509_VERIFY_PARAM *vp = X509_STORE_CTX_get0_param(ctx);
+	if (host != NULL && is_ip(host))
+		X509_VERIFY_PARAM_set1_ip_asc(vp, host);
+	else if (host != NULL)
+		X509_VERIFY_PARAM_set1_host(vp, host, 0);
+	if (X509_verify_cert(ctx) != 1) {
+		int e = X509_STORE_CTX_get_error(ctx);
+		snprintf(err, errlen, "%s", X509_verify_cert_error_string(e));
+		goto out;
+	}
+	rc = 0;
+out:
+	ERR_clear_error();
+	X509_free(leaf);
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(store);
+	return rc;
+}

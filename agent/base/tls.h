@@ -86,4 +86,13 @@ struct tls_cert_info {
 /* The peer's certificate (-1 if none was received). */
 int	tls_client_peer(struct tls_client *, struct tls_cert_info *);
 
+/*
+ * leaf_pem (its first certificate) verified against the CA certificates
+ * of ca_pem only (not the system store): signature chain, validity, and,
+ * host not NULL, the name or IP address it must carry.  0, or -1 with
+ * OpenSSL's reason in err.
+ */
+int	tls_verify_pem(const char *leaf_pem, const char *ca_pem, const char *host,
+	    char *err, size_t errlen);
+
 #endif

@@ -9,6 +9,7 @@
 #include "ovh.h"
 #include "ovhapi.h"
 #include "ovhcalls.h"
+#include "ovhcmd.h"
 #include "tls.h"
 #include "xmalloc.h"
 
@@ -212,8 +213,8 @@ register_apply(struct ovh_client *c, const struct ovhc_opts *o, const char *tp,
 	return EXIT_OK;
 }
 
-static int
-register_run(struct ovh_client *c, const struct ovhc_opts *o, const char *tp,
+int
+ovhcmd_register(struct ovh_client *c, const struct ovhc_opts *o, const char *tp,
     json_object *res)
 {
 	json_object *all = NULL;
@@ -258,7 +259,7 @@ cmd_register(const struct ovhc_opts *o)
 	    (rc = ovhc_connect_api(o, 1, &c, base, sizeof(base))) != EXIT_OK)
 		return rc;
 	json_object *res = json_object_new_object();
-	rc = register_run(c, o, tp, res);
+	rc = ovhcmd_register(c, o, tp, res);
 	if (o->json && json_object_object_length(res) > 0)
 		json_out(res);
 	json_object_put(res);

@@ -10,6 +10,10 @@
  *   4. policy ensure    the encryption storage policy
  *   5. check            vCenter is ready (skipped by --dry-run: nothing
  *                       was changed for it to see)
+ *
+ * With --okms ID (OVHcloud's KMS), steps 1 to 3 are one: `kms setup --okms
+ * ID --ovh-service NAME` reads the endpoint and its CA through the API,
+ * opens the firewall, and has OKMS sign vCenter's CSR.
  */
 #include "cli.h"
 #include "config.h"
@@ -23,7 +27,7 @@
 #define MAX_ARGS	24
 
 struct setup_opts {
-	const char	*config, *thumbprint, *ovh_service, *trace;
+	const char	*config, *thumbprint, *ovh_service, *trace, *okms;
 	const char	*client_cert, *client_key, *csr_out, *signed_cert;	/* kms setup's */
 	int		 dry_run;
 	int		 canary, power;	/* the last step: check --canary [--power] */
@@ -39,6 +43,9 @@ setup_args(int argc, char **argv, struct setup_opts *o)
 		  "from the KMS administrator" },
 		{ "ovh-service", 0, OPT_STRING, "NAME", &o->ovh_service,
 		  .help = "register the KMS on this OVHcloud service" },
+		{ "okms", 0, OPT_STRING, "ID", &o->okms,
+		  .help = "OVHcloud's KMS (OKMS) of this id, with\n--ovh-service (see kms setup "
+		  "--help)" },
 		{ "dry-run", 0, OPT_FLAG, NULL, &o->dry_run,
 		  .help = "show every step, change nothing" },
 		{ "trace-soap", 0, OPT_STRING, "DIR", &o->trace, .help = OPTS_HELP_TRACE },
@@ -60,6 +67,7 @@ setup_args(int argc, char **argv, struct setup_opts *o)
 	const struct opts_cmd cmd = {
 		.usage = "usage: vmcrypt-agent setup [--config FILE] [--thumbprint SHA1]\n"
 		    "           [--ovh-service NAME] [--dry-run] [--trace-soap DIR]\n"
+		    "           [--okms ID --ovh-service NAME]\n"
 		    "           [--client-cert FILE --client-key FILE | --csr-out FILE |\n"
 		    "            --signed-cert FILE] [--canary [--power]]\n",
 		.about =
@@ -74,6 +82,8 @@ setup_args(int argc, char **argv, struct setup_opts *o)
 		    "  4. policy ensure    the encryption storage policy\n"
 		    "  5. check            vCenter is ready for the agent (with --canary, and\n"
 		    "                      the whole path proven on a throwaway VM)\n"
+		    "With --okms ID (or <okms id> in <kms>), steps 1-3 are `kms setup --okms ID\n"
+		    "--ovh-service NAME`: OVHcloud's KMS end to end, nothing to type.\n"
 		    "Each step is idempotent; setup stops at the first that fails, prints its\n"
 		    "fix and exits with its code (see each command's --help).  --dry-run\n"
 		    "shows every step and changes nothing.\n",
@@ -96,6 +106,15 @@ setup_args(int argc, char **argv, struct setup_opts *o)
 	if ((o->client_cert != NULL) + (o->csr_out != NULL) + (o->signed_cert != NULL) > 1) {
 		fprintf(stderr, "vmcrypt-agent: one way for the KMS to trust vCenter: "
 		    "--client-cert/--client-key, --csr-out, or --signed-cert\n");
+		return EXIT_USAGE;
+	}
+	if (o->okms != NULL && (o->client_cert != NULL || o->csr_out != NULL ||
+	    o->signed_cert != NULL || o->thumbprint != NULL)) {
+		fprintf(stderr, "vmcrypt-agent: %s\n", o->client_cert != NULL ? "refused: with "
+		    "--okms, vCenter's client certificate is made from its own CSR; a key made "
+		    "elsewhere is not covered by OVHcloud's PCI DSS certification: only "
+		    "certificates made from a CSR are" : "--okms does the CSR, the signature "
+		    "and the KMS certificate itself: no --csr-out, --signed-cert or --thumbprint");
 		return EXIT_USAGE;
 	}
 	return EXIT_OK;
@@ -211,15 +230,36 @@ kms_args(const struct setup_opts *o, const char **a)
 	common(o, a, &n, 1, 1);
 }
 
+/* Steps 1-3 with OVHcloud's KMS: kms setup --okms, which does them all. */
+static int
+okms_step(const struct setup_opts *o, const struct config *cfg, struct steps *steps)
+{
+	const char *a[MAX_ARGS] = { "kms", "setup", "--okms", o->okms, "--ovh-service",
+		o->ovh_service };
+	int n = 6;
+
+	printf("vmcrypt-agent setup: vCenter %s, key provider '%s' (OKMS %s, Hosted Private "
+	    "Cloud %s)%s\n", cfg->vc_url, cfg->kms_cluster, o->okms, o->ovh_service,
+	    o->dry_run ? ", dry run: nothing is changed" : "");
+	common(o, a, &n, 1, 1);
+	return run_step(steps, "OKMS: firewall, key provider, trust both ways", cmd_kms, a);
+}
+
 /* The five steps, in the guide's order, up to the first that fails. */
 static void
 setup_steps(const struct setup_opts *o, const struct config *cfg, struct steps *steps)
 {
-	const struct kms_server_expect *k = &cfg->kms_servers[0];
+	const struct kms_server_expect *k;
 	const char *a[MAX_ARGS];
 	char target[320];
 	int n;
 
+	if (o->okms != NULL) {
+		if (okms_step(o, cfg, steps) != EXIT_OK)
+			return;
+		goto policy;
+	}
+	k = &cfg->kms_servers[0];
 	snprintf(target, sizeof(target), "%s:%d", k->address, k->port);
 	printf("vmcrypt-agent setup: vCenter %s, key provider '%s' (%s)%s\n", cfg->vc_url,
 	    cfg->kms_cluster, target, o->dry_run ? ", dry run: nothing is changed" : "");
@@ -239,6 +279,7 @@ setup_steps(const struct setup_opts *o, const struct config *cfg, struct steps *
 	kms_args(o, a);
 	if (run_step(steps, "the key provider in vCenter", cmd_kms, a) != EXIT_OK)
 		return;
+policy:
 	a[0] = "policy";
 	a[1] = "ensure";
 	n = 2;
@@ -276,7 +317,16 @@ cmd_setup(int argc, char **argv)
 		return rc == OPTS_HELP ? EXIT_OK : rc;
 	if ((rc = cli_load_config(o.config, &cfg)) != EXIT_OK)
 		return rc;
-	if (cfg->kms_cluster == NULL || cfg->nkms_servers == 0) {
+	if (o.okms == NULL)
+		o.okms = cfg->okms_id;
+	if (o.okms != NULL && (o.ovh_service == NULL || cfg->kms_cluster == NULL)) {
+		fprintf(stderr, "vmcrypt-agent: setup with an OKMS needs %s\n",
+		    o.ovh_service == NULL ? "--ovh-service NAME (the Hosted Private Cloud whose "
+		    "firewall it is registered in)" : "<kms cluster=\"NAME\"> in the configuration");
+		rc = o.ovh_service == NULL ? EXIT_USAGE : EXIT_CONFIG;
+		goto out;
+	}
+	if (o.okms == NULL && (cfg->kms_cluster == NULL || cfg->nkms_servers == 0)) {
 		fprintf(stderr, "vmcrypt-agent: setup needs <kms cluster=\"NAME\"><server "
 		    "name=\"...\" address=\"...\" port=\"5696\"/></kms> in %s\n", cfg->path);
 		rc = EXIT_CONFIG;

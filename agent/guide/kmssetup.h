@@ -10,6 +10,7 @@
 #include "steps.h"
 
 struct config;
+struct okms_trust;
 struct vconn;
 
 #define MAX_THUMBPRINTS	8
@@ -24,6 +25,7 @@ struct setup {
 	size_t		 nthumbprints;
 	int		 dry_run, json, timeout;
 	int		 wrap_days;		/* --wrapping-rotation-days; 0: none */
+	struct okms_trust *okms;		/* --okms: OKMS signs vCenter's CSR */
 	/* what was found */
 	int		 provider_exists;
 	int		 kms_trusts_vc;		/* every server said so */

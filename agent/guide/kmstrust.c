@@ -18,6 +18,7 @@
 #include "exitcode.h"
 #include "kms.h"
 #include "kmsinfo.h"
+#include "kmsokms.h"
 #include "kmssetup.h"
 #include "smallfile.h"
 #include "steps.h"
@@ -196,6 +197,8 @@ step_csr(struct setup *s, struct vconn *c)
 int
 kmstrust_kms_trusts_vc(struct setup *s, struct vconn *c)
 {
+	if (s->okms != NULL)
+		return okmstrust_kms_trusts_vc(s, c);
 	if (s->signed_cert != NULL)
 		return step_signed_cert(s, c);
 	if (s->csr_out != NULL)

@@ -374,5 +374,11 @@ const struct ovh_rule ovh_access_rules[] = {
 	{ "GET", "/dedicatedCloud/*/task/*" },
 	{ "POST", "/dedicatedCloud/*/vmEncryption/kms" },
 	{ "POST", "/dedicatedCloud/*/vmEncryption/kms/*/changeProperties" },
+	/* `setup --okms`: the caller's identities, the OKMS and its
+	 * credentials (API v2 rules name the path from the host root:
+	 * an inference, okms-facts §2). */
+	{ "GET", "/auth/details" },
+	{ "GET", "/v2/okms/resource/*" },
+	{ "POST", "/v2/okms/resource/*/credential" },
 };
 const size_t ovh_naccess_rules = sizeof(ovh_access_rules) / sizeof(ovh_access_rules[0]);

@@ -31,6 +31,8 @@ struct ovh_client {
 	char		 qid[128];	/* X-Ovh-QueryID of the last answer */
 	char		 headers[1024];
 	unsigned	 nreq;
+	char		 eclass[128];	/* the last refusal's class (or errorCode) */
+	char		 eactions[256];	/* and its details.unauthorizedActionsByIAM */
 };
 
 static int (*http_parse_orig)(struct soap *);
@@ -111,6 +113,54 @@ unsigned
 ovh_client_requests(const struct ovh_client *c)
 {
 	return c->nreq;
+}
+
+const char *
+ovh_client_error_class(const struct ovh_client *c)
+{
+	return c->eclass;
+}
+
+const char *
+ovh_client_error_actions(const struct ovh_client *c)
+{
+	return c->eactions;
+}
+
+/* The refusal's class (or errorCode) and the IAM actions it names,
+ * printable and bounded. */
+static void
+keep_refusal(struct ovh_client *c, const char *body, size_t len)
+{
+	json_object *o = NULL, *d, *a;
+
+	c->eclass[0] = c->eactions[0] = '\0';
+	if (body == NULL || ovh_json_parse(body, len, MAX_BODY, &o) != 0)
+		return;
+	ovh_error_code(body, len, c->eclass, sizeof(c->eclass));
+	if (c->eclass[0] == '\0' && json_object_object_get_ex(o, "class", &a) &&
+	    json_object_is_type(a, json_type_string))
+		snprintf(c->eclass, sizeof(c->eclass), "%.120s", json_object_get_string(a));
+	if (json_object_object_get_ex(o, "details", &d) &&
+	    json_object_object_get_ex(d, "unauthorizedActionsByIAM", &a) &&
+	    json_object_is_type(a, json_type_array)) {
+		size_t n = 0;
+		for (size_t i = 0; i < json_object_array_length(a) && i < 8; i++) {
+			const char *v = json_object_get_string(json_object_array_get_idx(a, i));
+			int w = snprintf(c->eactions + n, sizeof(c->eactions) - n, "%s%.80s",
+			    n ? ", " : "", v ? v : "?");
+			if (w < 0 || (size_t)w >= sizeof(c->eactions) - n)
+				break;
+			n += (size_t)w;
+		}
+	}
+	for (char *p = c->eclass; *p; p++)
+		if (*p < ' ' || *p > '~')
+			*p = '?';
+	for (char *p = c->eactions; *p; p++)
+		if (*p < ' ' || *p > '~')
+			*p = '?';
+	json_object_put(o);
 }
 
 /* One HTTP exchange.  0 with *status and a malloc'd body, or -1 with err
@@ -230,7 +280,15 @@ ovh_call(struct ovh_client *c, const char *method, const char *path, json_object
 	int status = 0, attempts = strcmp(method, "GET") == 0 ? GET_ATTEMPTS : 1;
 
 	*out = NULL;
-	if (snprintf(url, sizeof(url), "%s%s", c->base, path) >= (int)sizeof(url)) {
+	c->eclass[0] = c->eactions[0] = '\0';
+	/* /v1/ and /v2/ paths go to the host root: the base's /1.0 is dropped,
+	 * as python-ovh and go-ovh do (api-facts H.1). */
+	int root = strncmp(path, "/v1/", 4) == 0 || strncmp(path, "/v2/", 4) == 0;
+	size_t blen = strlen(c->base);
+	if (root && blen >= 4 && strcmp(c->base + blen - 4, "/1.0") == 0)
+		blen -= 4;
+	if (snprintf(url, sizeof(url), "%.*s%s", (int)blen, c->base, path) >=
+	    (int)sizeof(url)) {
 		snprintf(err, errlen, "%s %s: path too long", method, path);
 		return OVH_E_API;
 	}
@@ -262,7 +320,10 @@ ovh_call(struct ovh_client *c, const char *method, const char *path, json_object
 	if (status < 200 || status > 299) {
 		int cls = classify(status, rbody, rlen);
 		ovh_error_line(status, rbody, rlen, c->qid, line, sizeof(line));
-		snprintf(err, errlen, "%s %s: %s", method, path, line);
+		keep_refusal(c, rbody, rlen);
+		snprintf(err, errlen, "%s %s: %s%s%s%s", method, path, line,
+		    c->eactions[0] ? " (not granted by IAM: " : "", c->eactions,
+		    c->eactions[0] ? ")" : "");
 		free(rbody);
 		return cls;
 	}

@@ -42,6 +42,12 @@ int	ovh_sync_time(struct ovh_client *, char *err, size_t errlen);
 int	ovh_call(struct ovh_client *, const char *method, const char *path,
 	    json_object *body, int sign, json_object **out, char *err, size_t errlen);
 
+/* The last refusal's class ("Client::Forbidden", or v1's errorCode) and
+ * the IAM actions it said were not granted ("" if none); valid until the
+ * next call. */
+const char *ovh_client_error_class(const struct ovh_client *);
+const char *ovh_client_error_actions(const struct ovh_client *);
+
 /* Requests sent so far (retries included), for tests and --verbose. */
 unsigned ovh_client_requests(const struct ovh_client *);
 

@@ -22,6 +22,10 @@ Controls (no authentication, loopback only):
                       "clock_offset": seconds}
   POST /fake/validate/CK   the user validates a consumer key
   GET  /fake/log, GET /fake/state
+  "okms": {...} in /fake/setup configures the OKMS half (okmsfake.py: its
+  OKMS resources, credentials, identities, revoked rights); GET /fake/okms
+  reads its state (POST bodies, the KMIP endpoint's handshakes, the CA);
+  POST /fake/okms {"ready_after", "denied", ...} changes it mid-test.
 "faults": [{"method", "path" (a prefix), "status", "count", "raw"?}] answer
 the next count matching requests with that status (after the checks), as a
 failing front would, with OVH's error body or the raw bytes given.
@@ -38,6 +42,9 @@ import secrets
 import ssl
 import threading
 import time
+import urllib.parse
+
+import okmsfake
 
 LOCK = threading.Lock()
 STATE = {}
@@ -57,8 +64,11 @@ def reset(cfg):
         STATE["services"][name] = {"state": s.get("state", "disabled"),
                                    "kms": {e["kmsId"]: e for e in s.get("kms", [])}}
     LOG.clear()
+    if OKMS[0] is not None:
+        OKMS[0].reset(cfg.get("okms", {}))
 
 
+OKMS = [None]           # okmsfake.Okms, made at start (its CA, its endpoint)
 reset({})
 
 
@@ -163,6 +173,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 ck = path.rsplit("/", 1)[1]
                 STATE["consumers"][ck]["state"] = "validated"
                 return self.send(200, {"ok": True})
+            if method == "GET" and path == "/fake/okms":
+                return self.send(200, OKMS[0].state())
+            if method == "POST" and path == "/fake/okms":
+                OKMS[0].change(json.loads(raw))
+                return self.send(200, {"ok": True})
             if method == "GET" and path == "/fake/log":
                 return self.send(200, LOG)
             if method == "GET" and path == "/fake/state":
@@ -200,16 +215,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
         rec["signature_ok"] = sig == want
         if sig != want:
             raise auth_error(400, "INVALID_SIGNATURE", "Invalid signature")  # GUESS
-        api_path = path[len("/1.0"):]
+        # v1 rules name paths after /1.0; v2 ones from the host root
+        # (/v2/...), without the query string.
+        api_path = path[len("/1.0"):] if path.startswith("/1.0/") else path.split("?")[0]
         if not any(r["method"] == method and fnmatch.fnmatchcase(api_path, r["path"])
                    for r in c["rules"]):
             raise auth_error(403, "NOT_GRANTED_CALL", "This call has not been granted")
         return c
 
     def api(self, method, path, raw, rec):
+        if path.startswith("/v2/okms/resource/"):
+            return self.okms(method, path, raw, rec)
         if not path.startswith("/1.0/"):
             raise not_found("path")
         p = path[len("/1.0"):]
+        if method == "GET" and p == "/auth/details":
+            self.check_auth(method, path, raw, rec, signed=True)
+            return 200, {"method": "account", "account": "xx1111-ovh",
+                         "identities": OKMS[0].identities}
         if method == "GET" and p == "/auth/time":
             return 200, now()
         if method == "POST" and p == "/auth/credential":
@@ -282,6 +305,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return 200, self.advance(parts[1], t)
         raise not_found("path")
 
+    def okms(self, method, path, raw, rec):
+        """API v2, signed as v1 (okms-facts §2); okmsfake.py answers."""
+        self.check_auth(method, path, raw, rec, signed=True)
+        u = urllib.parse.urlsplit(path)
+        for f in STATE["faults"]:
+            if f["count"] > 0 and f["method"] == method and u.path.startswith(f["path"]):
+                f["count"] -= 1
+                raise Reply(f["status"], {"class": "Server::InternalServerError",
+                                          "message": "Internal server error"})
+        try:
+            return 200, OKMS[0].route(method, u.path, urllib.parse.parse_qs(u.query), raw)
+        except okmsfake.ApiError as e:
+            raise Reply(e.status, e.body)
+
     def json_body(self, raw):
         try:
             b = json.loads(raw)
@@ -337,6 +374,7 @@ def main():
     ap.add_argument("--key", required=True)
     ap.add_argument("--port-file", required=True)
     a = ap.parse_args()
+    OKMS[0] = okmsfake.Okms()
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(a.cert, a.key)
