@@ -286,6 +286,7 @@ read_kms(struct config *c, xmlNode *n)
 		}
 		if (is(s, "okms")) {
 			c->okms_id = attr(s, "id");
+			c->kms_renew_days = attr_int(s, "renew-days", 30);
 			for (xmlNode *u = s->children; u; u = u->next) {
 				if (!is(u, "identity"))
 					continue;

@@ -287,8 +287,11 @@ cmd_kms(int argc, char **argv)
 	memset(&r, 0, sizeof(r));
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
 		return setup_args(argc, argv, &s, &r) == OPTS_HELP ? EXIT_OK : EXIT_USAGE;
+	if (argc >= 2 && strcmp(argv[1], "renew-client-cert") == 0)
+		return cmd_kms_renew(argc - 1, argv + 1);
 	if (argc < 2 || strcmp(argv[1], "setup") != 0) {
 		fputs(usage, stderr);
+		fputs("       vmcrypt-agent kms renew-client-cert --help\n", stderr);
 		return EXIT_USAGE;
 	}
 	if ((rc = setup_args(argc - 1, argv + 1, &s, &r)) != EXIT_OK)

@@ -104,8 +104,8 @@ api_failed(struct setup *s, const char *what, int rc, const char *err)
 
 /* vCenter's CSR: the one it keeps, or a new one.  *pem NULL in a dry run
  * that would make one. */
-static int
-vcenter_csr(struct setup *s, struct vconn *c, char **pem, int *made)
+int
+okmstrust_csr(struct setup *s, struct vconn *c, char **pem, int *made)
 {
 	const char *cluster = s->cfg->kms_cluster;
 	int rc = 0, empty = 0;
@@ -158,8 +158,8 @@ identities(struct setup *s, json_object **urns)
 }
 
 /* POSTs our credential for csr.  0 with o->cred_id set. */
-static int
-create(struct setup *s, const char *csr, int validity)
+int
+okmstrust_create(struct setup *s, const char *csr, int validity)
 {
 	struct okms_trust *o = s->okms;
 	json_object *urns = NULL, *out = NULL;
@@ -189,8 +189,8 @@ create(struct setup *s, const char *csr, int validity)
 }
 
 /* GET our credential until READY; *pem its certificate. */
-static int
-wait_ready(struct setup *s, char **pem)
+int
+okmstrust_wait(struct setup *s, char **pem)
 {
 	struct okms_trust *o = s->okms;
 	time_t until = time(NULL) + o->wait;
@@ -262,7 +262,7 @@ okmstrust_kms_trusts_vc(struct setup *s, struct vconn *c)
 		    "%s (\"%s\")", o->okms_id, o->cred_id, o->name);
 		return 0;
 	}
-	if (vcenter_csr(s, c, &csr, &made) != 0)
+	if (okmstrust_csr(s, c, &csr, &made) != 0)
 		return -1;
 	if (s->dry_run) {
 		if (o->cred_id[0])
@@ -275,9 +275,9 @@ okmstrust_kms_trusts_vc(struct setup *s, struct vconn *c)
 		free(csr);
 		return 0;
 	}
-	if (!o->cred_id[0] && create(s, csr, o->validity) != 0)
+	if (!o->cred_id[0] && okmstrust_create(s, csr, o->validity) != 0)
 		goto out;
-	if (wait_ready(s, &crt) != 0)
+	if (okmstrust_wait(s, &crt) != 0)
 		goto out;
 	if (vim_kms_client_cert(c, cluster, VKMS_CURRENT, &have) == 0 && have != NULL &&
 	    same_pem(have, crt)) {

@@ -27,4 +27,15 @@ struct okms_trust {
 /* kms-trusts-vcenter the OKMS way.  0, or -1 with the step failed. */
 int	okmstrust_kms_trusts_vc(struct setup *, struct vconn *);
 
+/* Its parts, for the renewal (kmsrenew.c), each a step of s when it fails
+ * (the step named "kms-trusts-vcenter"):
+ *   okmstrust_csr     vCenter's CSR: the one it keeps, else a new one
+ *                     (*made); *pem NULL in a dry run that would make one
+ *   okmstrust_create  POST a credential for csr: s->okms->cred_id set
+ *   okmstrust_wait    GET it until READY: *pem its certificate
+ * Each 0, or -1. */
+int	okmstrust_csr(struct setup *, struct vconn *, char **pem, int *made);
+int	okmstrust_create(struct setup *, const char *csr, int validity);
+int	okmstrust_wait(struct setup *, char **pem);
+
 #endif

@@ -273,3 +273,20 @@ okms_credential_name(const char *vc_url, char *out, size_t len)
 	if (strlen(out) > OKMS_NAME_MAX)
 		out[OKMS_NAME_MAX] = '\0';
 }
+
+int
+okms_credential_delete(struct ovh_client *c, const char *okms_id, const char *cred_id,
+    char *err, size_t errlen)
+{
+	json_object *out = NULL;
+	char path[160];
+
+	if (!okms_id_ok(cred_id)) {
+		snprintf(err, errlen, "credential id '%.40s' is not a UUID", cred_id);
+		return OVH_E_PROTO;
+	}
+	snprintf(path, sizeof(path), "/v2/okms/resource/%s/credential/%s", okms_id, cred_id);
+	int rc = ovh_call(c, "DELETE", path, NULL, 1, &out, err, errlen);
+	json_object_put(out);
+	return rc;
+}

@@ -53,6 +53,9 @@ json_object *okms_credential_named(json_object *list, const char *name);
 /* GET one credential (with its certificatePEM once READY). */
 int	okms_credential_get(struct ovh_client *, const char *okms_id, const char *cred_id,
 	    json_object **out, char *err, size_t errlen);
+/* DELETE one credential ("Revoke and delete an access credential"). */
+int	okms_credential_delete(struct ovh_client *, const char *okms_id, const char *cred_id,
+	    char *err, size_t errlen);
 /* POST body (from okms_credential_body; one without a "csr" is refused,
  * OKMS_E_NO_CSR, and not sent). */
 int	okms_credential_create(struct ovh_client *, const char *okms_id, json_object *body,

@@ -380,5 +380,8 @@ const struct ovh_rule ovh_access_rules[] = {
 	{ "GET", "/auth/details" },
 	{ "GET", "/v2/okms/resource/*" },
 	{ "POST", "/v2/okms/resource/*/credential" },
+	/* `kms renew-client-cert`: this vCenter's old credential, once the
+	 * new one works. */
+	{ "DELETE", "/v2/okms/resource/*/credential/*" },
 };
 const size_t ovh_naccess_rules = sizeof(ovh_access_rules) / sizeof(ovh_access_rules[0]);

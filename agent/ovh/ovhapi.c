@@ -200,6 +200,11 @@ exchange(struct ovh_client *c, const char *method, const char *url, const char *
 		if (rc == SOAP_OK)
 			rc = soap_send_raw(soap, body, blen) || soap_end_send(soap);
 		soap_clr_omode(soap, SOAP_IO_STORE);
+	} else if (strcmp(method, "DELETE") == 0) {
+		/* The answer is read below, as a GET's (soap_DELETE expects none). */
+		rc = soap_connect_command(soap, SOAP_DEL, url, NULL);
+		if (rc == SOAP_OK)
+			rc = soap_end_send_flush(soap);
 	} else {
 		rc = soap_GET(soap, url, NULL);
 	}

@@ -190,6 +190,7 @@ class Okms:
                                   ["urn:v1:eu:identity:account:xx1111-ovh"])
         self.denied = set(cfg.get("denied", []))
         self.max_validity = cfg.get("max_validity", MAX_VALIDITY)
+        self.signer = self.ca
         self.resources = {}
         for r in cfg.get("resources", []):
             self.resources[r["id"]] = {"region": r.get("region", "eu-west-rbx"),
@@ -207,6 +208,8 @@ class Okms:
         for k in ("ready_after", "end_state", "max_validity"):
             if k in cfg:
                 setattr(self, k, cfg[k])
+        if "other_ca" in cfg:       # sign with a CA the KMIP endpoint does not trust
+            self.signer = CA() if cfg["other_ca"] else self.ca
         if "denied" in cfg:
             self.denied = set(cfg["denied"])
 
@@ -348,7 +351,7 @@ class Okms:
                                         serialization.PrivateFormat.PKCS8,
                                         serialization.NoEncryption()).decode()
         c["certificateType"] = "RSA" if isinstance(pub, rsa.RSAPublicKey) else "ECDSA"
-        c["_pem"] = self.ca.issue(pub, subject, validity).public_bytes(
+        c["_pem"] = self.signer.issue(pub, subject, validity).public_bytes(
             serialization.Encoding.PEM).decode()
         res["creds"][cid] = c
         out = self.view(c)
