@@ -46,6 +46,7 @@ int	cmd_ovh(int argc, char **argv);
 int	cmd_report(int argc, char **argv);
 int	cmd_evidence(int argc, char **argv);
 int	cmd_support_bundle(int argc, char **argv);
+int	cmd_credential(int argc, char **argv);		/* credcmd.c */
 int	cmd_kms(int argc, char **argv);		/* kms setup (kmssetup.c) */
 int	cmd_policy(int argc, char **argv);	/* policy ensure (policycmd.c) */
 int	cmd_setup(int argc, char **argv);	/* the guide in one (setupcmd.c) */

@@ -7,7 +7,6 @@
 #include "vsoap_int.h"
 
 #include "config.h"
-#include "exitcode.h"
 #include "log.h"
 #include "tls.h"
 #include "trace.h"
@@ -647,6 +646,58 @@ negotiate_version(struct vconn *c)
 	vconn_reset(c);
 }
 
+/* One Login with the password held now. */
+static int
+login_once(struct vconn *c)
+{
+	struct vsession *s = c->s;
+	struct vim__LoginResponse out = { 0 };
+	char *pw = vpassword_copy(s);
+	int rc;
+
+	pthread_mutex_lock(&s->mtx);
+	s->cookie[0] = '\0';
+	pthread_mutex_unlock(&s->mtx);
+	vconn_prepare(c, 0);
+	rc = vconn_finish(c, soap_call_vim__Login(c->soap, s->url, s->action,
+	    vmoref_soap(c->soap, &s->mo[VMO_SESSION_MANAGER]), s->user, pw, NULL, &out),
+	    "Login", 1);
+	secret_free(pw);
+	if (rc != 0)
+		return rc;
+	pthread_mutex_lock(&s->mtx);
+	copystr(s->session_key, sizeof(s->session_key),
+	    out.returnval ? out.returnval->key : NULL);
+	s->generation++;
+	s->logged_in = 1;
+	s->pbm_ready = 0;
+	int have_cookie = s->cookie[0] != '\0';
+	pthread_mutex_unlock(&s->mtx);
+	if (!have_cookie) {
+		snprintf(c->err, sizeof(c->err),
+		    "Login: %s set no vmware_soap_session cookie", s->base);
+		return V_ERR_PROTO;
+	}
+	return 0;
+}
+
+int
+vsession_login(struct vconn *c)
+{
+	int rc = vpassword_begin(c->s, c->err, sizeof(c->err));
+
+	if (rc != VP_GO)
+		return rc == VP_SKIP ? 0 : V_ERR_LOGIN;
+	rc = login_once(c);
+	if (rc == V_ERR_LOGIN && vpassword_refused(c->s, c->err, sizeof(c->err))) {
+		rc = login_once(c);
+		if (rc == V_ERR_LOGIN)	/* the new one refused too: its words */
+			(void)vpassword_refused(c->s, c->err, sizeof(c->err));
+	}
+	vpassword_end(c->s, rc);
+	return rc;
+}
+
 int
 vsession_open(struct vsession *s, const char *password, char *err, size_t errlen)
 {
@@ -738,22 +789,4 @@ vsession_close(struct vsession *s)
 	s->logged_in = 0;
 	explicit_bzero(s->cookie, sizeof(s->cookie));
 	vconn_free(c);
-}
-
-/* The exit code a command ends with after a V_ERR_* failure (exitcode.h). */
-int
-vim_exit_code(int verr)
-{
-	switch (verr) {
-	case 0:
-		return EXIT_OK;
-	case V_ERR_LOGIN:
-		return EXIT_LOGIN;
-	case V_ERR_TRANSPORT:
-	case V_ERR_TLS:
-	case V_ERR_PROTO:
-		return EXIT_CONNECT;
-	default:
-		return EXIT_FAIL;
-	}
 }

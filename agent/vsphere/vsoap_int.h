@@ -26,6 +26,10 @@ struct vsession {
 	pthread_mutex_t	 login_mtx;
 	int		 refused;	/* vCenter refused the current one */
 	double		 refused_at;	/* CLOCK_MONOTONIC s */
+	/* Under login_mtx: where the password comes from, and whether this
+	 * login turn read a new one from there. */
+	char		 pw_src[600];
+	int		 reread_new;
 	int		 timeout;
 	struct soap	*master;	/* TLS set up; copied per vconn */
 	char		 action[48];	/* urn:vim25/<negotiated version> */
@@ -90,8 +94,14 @@ void	vmoref_set(struct vmoref *, const struct vim__ManagedObjectReference *);
 /* Logs in (again, after NotAuthenticated) on c; 0 or a V_ERR_* code
  * (vlogin.c).  A refused password is read again from its source first. */
 int	vsession_login(struct vconn *);
-/* Keeps a copy of password for re-login (vlogin.c). */
+/* The password for Login (vlogin.c): kept, read again from its source when
+ * vCenter refuses it, a refused one not resent for minutes. */
 void	vsession_set_password(struct vsession *, const char *password);
+enum { VP_GO, VP_SKIP, VP_REFUSED };
+int	vpassword_begin(struct vsession *, char *err, size_t errlen);
+int	vpassword_refused(struct vsession *, char *err, size_t errlen);
+void	vpassword_end(struct vsession *, int rc);
+char	*vpassword_copy(struct vsession *);
 
 static inline void
 copystr(char *dst, size_t len, const char *src)

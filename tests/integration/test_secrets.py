@@ -155,3 +155,169 @@ def test_wrong_password_at_start(vc, workdir):
     assert "vCenter rejected the user name or password from the credential vcenter.password" in out, out
     assert "vmcrypt-agent credential set vcenter.password" in out, out
     assert wrong not in out
+
+
+# ---------------------------------------------------------------- credential set
+
+def credential_set(name, secret, *opts, env=None):
+    return subprocess.run([BIN, "credential", "set", name, *opts], input=secret,
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, **(env or {})})
+
+
+def decrypt(path, name):
+    r = subprocess.run(["systemd-creds", "decrypt", f"--name={name}", path, "-"],
+                       capture_output=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.decode()
+
+
+def shim(workdir, body):
+    """A systemd-creds first in PATH that records its argv, then runs body."""
+    real = shutil.which("systemd-creds")
+    d = os.path.join(workdir, "shim")
+    os.makedirs(d, exist_ok=True)
+    argv_file = os.path.join(d, "argv")
+    with open(os.path.join(d, "systemd-creds"), "w") as f:
+        f.write(f'#!/bin/sh\nprintf "%s\\n" "$@" >> {argv_file}\n'
+                + body.replace("REAL", real) + "\n")
+    os.chmod(os.path.join(d, "systemd-creds"), 0o755)
+    return {"PATH": d + ":" + os.environ["PATH"]}, argv_file
+
+
+@pytest.mark.skipif(shutil.which("systemd-creds") is None or os.geteuid() != 0,
+                    reason="systemd-creds with the host key: root")
+def test_credential_set_round_trip(workdir):
+    """The secret from stdin, encrypted under its name: decrypted by
+    systemd-creds it is the same; 0600; in no process's argv (the agent's,
+    while it waits on stdin, nor systemd-creds's)."""
+    sentinel = "sentinel-" + secrets.token_hex(12)
+    d = os.path.join(workdir, "store")
+    env, argv_file = shim(workdir, 'exec REAL "$@"')
+    p = subprocess.Popen([BIN, "credential", "set", "vcenter.password", "--dir", d,
+                          "--with-key=host", "--json"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env={**os.environ, **env})
+    time.sleep(0.3)
+    for c in glob.glob("/proc/[0-9]*/cmdline"):
+        try:
+            assert sentinel.encode() not in open(c, "rb").read(), c
+        except OSError:
+            pass
+    out, err = p.communicate(sentinel + "\n", timeout=60)
+    assert p.returncode == 0, out + err
+    rep = json.loads(out)
+    path = os.path.join(d, "vcenter.password")
+    assert rep == {"name": "vcenter.password", "path": path, "encrypted": True}
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    assert sentinel.encode() not in open(path, "rb").read()
+    assert decrypt(path, "vcenter.password") == sentinel
+    argv = open(argv_file).read()
+    assert "--name=vcenter.password" in argv and "--with-key=host" in argv
+    assert sentinel not in argv and sentinel not in out + err
+    assert os.listdir(d) == ["vcenter.password"]          # no temporary file left
+    # Written again: replaced whole.
+    r = credential_set("vcenter.password", "second-" + sentinel, "--dir", d, "--with-key=host")
+    assert r.returncode == 0, r.stderr
+    assert decrypt(path, "vcenter.password") == "second-" + sentinel
+    assert "encrypted by systemd-creds" in r.stdout
+
+
+@pytest.mark.skipif(shutil.which("systemd-creds") is None or os.geteuid() != 0,
+                    reason="systemd-creds with the host key: root")
+def test_credential_set_refusals_change_nothing(workdir):
+    d = os.path.join(workdir, "store")
+    r = credential_set("vcenter.password", "kept-secret\n", "--dir", d, "--with-key=host")
+    assert r.returncode == 0, r.stderr
+    path = os.path.join(d, "vcenter.password")
+    before = open(path, "rb").read()
+    # An unknown name: refused with the list, nothing written.
+    r = credential_set("vcenter.passwd", "x\n", "--dir", d)
+    assert r.returncode == 2
+    for n in ("vcenter.password", "ovh.application-secret", "ovh.consumer-key"):
+        assert n in r.stderr, r.stderr
+    # Nothing on stdin.
+    r = credential_set("vcenter.password", "", "--dir", d)
+    assert r.returncode == 2 and "nothing on stdin" in r.stderr
+    r = credential_set("vcenter.password", "\n\n", "--dir", d)
+    assert r.returncode == 2
+    # systemd-creds fails: exit 1, the old one kept, nothing left behind.
+    env, _ = shim(workdir, "cat >/dev/null; echo refused >&2; exit 1")
+    r = credential_set("vcenter.password", "new-secret\n", "--dir", d, env=env)
+    assert r.returncode == 1 and "unchanged" in r.stderr, r.stderr
+    assert open(path, "rb").read() == before
+    assert sorted(os.listdir(d)) == ["vcenter.password"]
+    assert decrypt(path, "vcenter.password") == "kept-secret"
+    # A secret on the command line is not an option.
+    r = subprocess.run([BIN, "credential", "set", "vcenter.password", "oops"],
+                       input="", capture_output=True, text=True)
+    assert r.returncode == 2 and "unexpected argument" in r.stderr
+
+
+def test_credential_set_without_systemd_creds(workdir):
+    """No systemd-creds (systemd older than 250): a plain file, 0600, said
+    IN CLEAR with the LoadCredential= line that loads it."""
+    d = os.path.join(workdir, "plain")
+    bare = os.path.join(workdir, "bare")
+    os.mkdir(bare)
+    r = credential_set("ovh.consumer-key", "ck-" + "9" * 20 + "\n", "--dir", d,
+                       env={"PATH": bare})
+    assert r.returncode == 0, r.stderr
+    path = os.path.join(d, "ovh.consumer-key")
+    assert open(path).read() == "ck-" + "9" * 20
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    assert "IN CLEAR" in r.stdout and f"LoadCredential=ovh.consumer-key:{path}" in r.stdout
+
+
+# ---------------------------------------------------------------- no secret anywhere
+
+def test_no_secret_in_argv_logs_traces_or_bundle(vc, workdir):
+    """Two sentinel passwords (the first, then the rotated one) through a
+    run with debug logging and SOAP traces, a re-login, and a support
+    bundle: neither is in the agent's argv or environment, its log, a
+    trace file, or any member of the bundle."""
+    h = Harness(vc)
+    first = "sentinel-a-" + secrets.token_hex(10)
+    second = "sentinel-b-" + secrets.token_hex(10)
+    set_vcenter_password(vc, first)
+    creds = os.path.join(workdir, "creds")
+    os.mkdir(creds, 0o700)
+    write_credential(creds, first)
+    traces = os.path.join(workdir, "trace")
+    cfg = vc.config(tail=f'  <metrics listen="127.0.0.1:{__import__("conftest").free_port()}"/>\n'
+                         f'  <trace-soap dir="{traces}"/>\n')
+    a = Agent(cfg, workdir, env={"CREDENTIALS_DIRECTORY": creds, "VMCRYPT_VC_PASSWORD": "",
+                                 "VMCRYPT_DEBUG": "1"})
+    try:
+        for f in ("cmdline", "environ"):
+            data = open(f"/proc/{a.p.pid}/{f}", "rb").read()
+            assert first.encode() not in data and second.encode() not in data, f
+        set_vcenter_password(vc, second)
+        write_credential(creds, second)
+        kill_agent_sessions(vc)
+        create(vc, "traced")
+        wait_until(lambda: compliant(vc, h, "traced"), 40, "traced compliant")
+        assert "with the new password from" in a.text()
+        out = os.path.join(workdir, "bundle.tar.gz")
+        r = agent("support-bundle", "--config", cfg, "-o", out, "--log", a.log,
+                  password=None, env={"CREDENTIALS_DIRECTORY": creds})
+        assert r.returncode == 0, r.stderr
+        assert first not in r.stdout + r.stderr and second not in r.stdout + r.stderr
+        a.stop()
+    finally:
+        a.kill()
+    text = a.text()
+    assert first not in text and second not in text
+    files = glob.glob(os.path.join(traces, "**", "*"), recursive=True)
+    logins_traced = [f for f in files if "Login.request" in f]
+    assert len(logins_traced) >= 2, files        # the first login and the new one
+    for f in files:
+        if os.path.isfile(f):
+            data = open(f, "rb").read()
+            assert first.encode() not in data and second.encode() not in data, f
+    with tarfile.open(out) as t:
+        members = {m.name: t.extractfile(m).read() for m in t.getmembers() if m.isfile()}
+    assert any(n.startswith("trace/") for n in members), sorted(members)
+    assert "log.txt" in members
+    for name, data in members.items():
+        assert first.encode() not in data and second.encode() not in data, name
