@@ -5,9 +5,8 @@ package main
 // an administrator changes the account's password (vSphere Client,
 // Administration > Single Sign On > Users), Login with the old one fails
 // with InvalidLogin and the new one is accepted; the sessions already open
-// stay valid until they end (SessionManager.Login, vSphere API reference:
-// "InvalidLogin: if there is no user with the given name or the password
-// is incorrect").  The simulator's own hook for this is
+// stay valid until they end (vSphere API reference, InvalidLogin: "Thrown
+// when a server logon fails due to a bad user name or password").  The simulator's own hook for this is
 // SessionManager.ValidLogin (govmomi simulator/session_manager.go,
 // Authenticate), which the front sets: it checks the user and the current
 // password, and counts what it accepts and refuses.
