@@ -321,3 +321,19 @@ def test_no_secret_in_argv_logs_traces_or_bundle(vc, workdir):
     assert "log.txt" in members
     for name, data in members.items():
         assert first.encode() not in data and second.encode() not in data, name
+
+
+def test_credential_help_and_usage():
+    r = subprocess.run([BIN, "credential", "set", "--help"], capture_output=True, text=True)
+    assert r.returncode == 0
+    for s in ("vcenter.password", "ovh.consumer-key", "--instance", "--with-key",
+              "exit status: 0 written, 1 not written"):
+        assert s in r.stdout, r.stdout
+    r = subprocess.run([BIN, "credential", "get", "vcenter.password"], input="",
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "unknown subcommand 'get'" in r.stderr
+    r = subprocess.run([BIN, "credential", "set", "vcenter.password", "--instance", "../x"],
+                       input="s\n", capture_output=True, text=True)
+    assert r.returncode == 2 and "without '/'" in r.stderr
+    r = subprocess.run([BIN, "--help"], capture_output=True, text=True)
+    assert "credential set NAME < SECRET" in r.stdout
