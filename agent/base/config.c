@@ -634,12 +634,15 @@ read_password_file(const char *path, char *err, size_t errlen)
 }
 
 /*
- * The vCenter password: systemd's credential (LoadCredential=vcenter.password,
- * in $CREDENTIALS_DIRECTORY: what the unit, or an instance of the template
- * unit, hands over), else password-file, else VMCRYPT_VC_PASSWORD.
+ * The vCenter password: systemd's credential (LoadCredentialEncrypted= or
+ * LoadCredential= vcenter.password, in $CREDENTIALS_DIRECTORY: what the unit,
+ * or an instance of the template unit, hands over), else password-file, else
+ * VMCRYPT_VC_PASSWORD.  Read again when vCenter refuses it (vlogin.c), so it
+ * takes only what a session keeps: the file's path and the configuration's.
  */
 char *
-config_read_password(const struct config *cfg, char *err, size_t errlen)
+config_password_read(const char *password_file, const char *cfg_path, char *err,
+    size_t errlen)
 {
 	const char *cd = getenv("CREDENTIALS_DIRECTORY");
 
@@ -649,13 +652,13 @@ config_read_password(const struct config *cfg, char *err, size_t errlen)
 		if (access(path, F_OK) == 0)
 			return read_password_file(path, err, errlen);
 	}
-	if (cfg->password_file != NULL)
-		return read_password_file(cfg->password_file, err, errlen);
+	if (password_file != NULL)
+		return read_password_file(password_file, err, errlen);
 	const char *env = getenv("VMCRYPT_VC_PASSWORD");
 	if (env == NULL || *env == '\0') {
 		snprintf(err, errlen,
-		    "no vCenter password: set password-file in %s or the environment variable VMCRYPT_VC_PASSWORD",
-		    cfg->path);
+		    "no vCenter password: set password-file in %s, the credential vcenter.password (vmcrypt-agent credential set vcenter.password) or the environment variable VMCRYPT_VC_PASSWORD",
+		    cfg_path);
 		return NULL;
 	}
 	char *pw = xstrdup(env);
@@ -663,6 +666,31 @@ config_read_password(const struct config *cfg, char *err, size_t errlen)
 	 * environment block), not just from environ[]. */
 	explicit_bzero((char *)env, strlen(env));
 	return pw;
+}
+
+char *
+config_read_password(const struct config *cfg, char *err, size_t errlen)
+{
+	return config_password_read(cfg->password_file, cfg->path, err, errlen);
+}
+
+/* Where config_password_read takes the password from, for messages. */
+void
+config_password_source(const char *password_file, char *buf, size_t len)
+{
+	const char *cd = getenv("CREDENTIALS_DIRECTORY");
+
+	if (cd != NULL && cd[0] == '/') {
+		snprintf(buf, len, "%s/vcenter.password", cd);
+		if (access(buf, F_OK) == 0) {
+			snprintf(buf, len, "the credential vcenter.password (%s/vcenter.password)", cd);
+			return;
+		}
+	}
+	if (password_file != NULL)
+		snprintf(buf, len, "password-file %s", password_file);
+	else
+		snprintf(buf, len, "VMCRYPT_VC_PASSWORD (read once, at start)");
 }
 
 struct cfgref {

@@ -119,6 +119,13 @@ void	config_free(struct config *);
  * in err.
  */
 char	*config_read_password(const struct config *cfg, char *err, size_t errlen);
+/* The same from the password-file path (NULL: none) and the configuration's
+ * path (for the message); what a session reads again when vCenter refuses
+ * the password. */
+char	*config_password_read(const char *password_file, const char *cfg_path,
+	    char *err, size_t errlen);
+/* Names where that password comes from now (never the secret). */
+void	 config_password_source(const char *password_file, char *buf, size_t len);
 void	 secret_free(char *);
 
 /*

@@ -46,8 +46,9 @@ int	cmd_ovh(int argc, char **argv);
 int	cmd_report(int argc, char **argv);
 int	cmd_evidence(int argc, char **argv);
 int	cmd_support_bundle(int argc, char **argv);
-int	cmd_kms(int argc, char **argv);
-int	cmd_kms_renew(int argc, char **argv);	/* kms renew-client-cert (renewcmd.c) */		/* kms setup (kmssetup.c) */
+int	cmd_credential(int argc, char **argv);		/* credcmd.c */
+int	cmd_kms(int argc, char **argv);		/* kms setup (kmssetup.c) */
+int	cmd_kms_renew(int argc, char **argv);	/* kms renew-client-cert (renewcmd.c) */
 int	cmd_policy(int argc, char **argv);	/* policy ensure (policycmd.c) */
 int	cmd_setup(int argc, char **argv);	/* the guide in one (setupcmd.c) */
 

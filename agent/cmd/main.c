@@ -57,6 +57,9 @@ usage_main(FILE *f)
 	    "                                check the evidence log's hash chain\n"
 	    "  support-bundle [--config FILE] -o FILE.tar.gz\n"
 	    "                                what to attach to a bug report (secrets removed)\n"
+	    "  credential set NAME < SECRET  a secret as a systemd encrypted credential\n"
+	    "                                (vcenter.password, ovh.application-secret,\n"
+	    "                                ovh.consumer-key), read from stdin\n"
 	    "  check-config FILE             validate a configuration file\n"
 	    "  version                       print the version\n"
 	    "\n"
@@ -66,8 +69,9 @@ usage_main(FILE *f)
 	    "4 vCenter unreachable or TLS refused, 5 login failed; kms-thumbprint and\n"
 	    "kms-probe: 6 KMS unreachable, 7 TLS failed, 8 not KMIP; ovh: 9 call not\n"
 	    "granted, 10 no such service (see `vmcrypt-agent ovh --help`).\n"
-	    "The vCenter password comes from the config's password-file or from the\n"
-	    "environment variable VMCRYPT_VC_PASSWORD, never from the command line.\n");
+	    "The vCenter password comes from systemd's credential vcenter.password,\n"
+	    "the config's password-file or the environment variable\n"
+	    "VMCRYPT_VC_PASSWORD, never from the command line.\n");
 }
 
 static int
@@ -254,6 +258,8 @@ main(int argc, char **argv)
 		printf("vmcrypt-agent %s\n", VMCRYPT_VERSION);
 		return EXIT_OK;
 	}
+	if (strcmp(cmd, "credential") == 0)
+		return cmd_credential(argc - 1, argv + 1);
 	if (strcmp(cmd, "check-config") == 0)
 		return cmd_check_config(argc - 1, argv + 1);
 	if (strcmp(cmd, "inventory") == 0)

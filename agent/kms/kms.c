@@ -310,6 +310,14 @@ eval_providers(const struct config *cfg, const struct kms_facts *f, struct chk_r
 			    "(or in the vSphere Client: Key Providers > Add Standard Key "
 			    "Provider)", cfg->kms_cluster, cfg->kms_servers[0].address,
 			    cfg->kms_servers[0].port);
+		else if (cfg->kms_cluster != NULL)
+			fix(it, "add the key provider '%s' that %s names: in the vSphere "
+			    "Client (Key Providers > Add Standard Key Provider, name '%s'), "
+			    "or give its server in %s (<kms cluster=\"%s\"><server "
+			    "name=\"...\" address=\"...\" port=\"5696\"/></kms>) and run "
+			    "`vmcrypt-agent kms setup`", cfg->kms_cluster,
+			    cfg->path ? cfg->path : "the configuration", cfg->kms_cluster,
+			    cfg->path ? cfg->path : "the configuration", cfg->kms_cluster);
 		else
 			fix(it, "name the KMS in %s (<kms cluster=\"NAME\"><server "
 			    "name=\"...\" address=\"...\" port=\"5696\"/></kms>), then run "

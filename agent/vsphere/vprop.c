@@ -403,7 +403,7 @@ retrieve_objects(struct vconn *c, const struct vmoref *objs, size_t nobjs,
 			rc = vim_deliver_objects(c, r.returnval, cb, arg);
 		/* NotAuthenticated inside the answer: these objects are not
 		 * tied to the session, so log in again and ask once more. */
-		if (rc == V_ERR_FAULT && attempt == 0 && c->s->password != NULL &&
+		if (rc == V_ERR_FAULT && attempt == 0 && c->s->has_password &&
 		    strcmp(c->fault_type, "NotAuthenticated") == 0) {
 			log_info("RetrievePropertiesEx: session no longer valid, logging in again");
 			if (vsession_login(c) == 0)

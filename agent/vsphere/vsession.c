@@ -7,7 +7,6 @@
 #include "vsoap_int.h"
 
 #include "config.h"
-#include "exitcode.h"
 #include "log.h"
 #include "tls.h"
 #include "trace.h"
@@ -363,7 +362,7 @@ vconn_finish(struct vconn *c, int soaprc, const char *op, int attempt)
 		fs = soap->fault && soap->fault->faultstring ?
 		    soap->fault->faultstring : "no fault string";
 		if (strcmp(c->fault_type, "NotAuthenticated") == 0 && attempt == 0 &&
-		    c->s->password != NULL && strcmp(op, "Login") != 0) {
+		    c->s->has_password && strcmp(op, "Login") != 0) {
 			log_info("%s: session no longer valid, logging in again", op);
 			if (vsession_login(c) == 0)
 				return V_RETRY;
@@ -450,6 +449,9 @@ vsession_new(const struct config *cfg, char *err, size_t errlen)
 		fatalx("out of memory");
 	s->pbm_url = xasprintf("%s%s", s->base, cfg->pbm_path);
 	s->user = xstrdup(cfg->vc_user);
+	s->pw_file = cfg->password_file ? xstrdup(cfg->password_file) : NULL;
+	s->cfg_path = xstrdup(cfg->path ? cfg->path : "the configuration");
+	pthread_mutex_init(&s->login_mtx, NULL);
 	s->timeout = cfg->timeout;
 	copystr(s->action, sizeof(s->action), "urn:vim25/" VIM_MIN_VERSION);
 
@@ -491,6 +493,9 @@ vsession_free(struct vsession *s)
 	free(s->base);
 	free(s->pbm_url);
 	free(s->user);
+	free(s->pw_file);
+	free(s->cfg_path);
+	pthread_mutex_destroy(&s->login_mtx);
 	pthread_mutex_destroy(&s->mtx);
 	free(s);
 }
@@ -641,27 +646,23 @@ negotiate_version(struct vconn *c)
 	vconn_reset(c);
 }
 
-int
-vsession_login(struct vconn *c)
+/* One Login with the password held now. */
+static int
+login_once(struct vconn *c)
 {
 	struct vsession *s = c->s;
 	struct vim__LoginResponse out = { 0 };
-	struct vim__ManagedObjectReference *sm;
+	char *pw = vpassword_copy(s);
 	int rc;
 
 	pthread_mutex_lock(&s->mtx);
 	s->cookie[0] = '\0';
 	pthread_mutex_unlock(&s->mtx);
-	sm = vmoref_soap(c->soap, &s->mo[VMO_SESSION_MANAGER]);
 	vconn_prepare(c, 0);
-	rc = vconn_finish(c, soap_call_vim__Login(c->soap, s->url, s->action, sm,
-	    s->user, s->password, NULL, &out), "Login", 1);
-	if (rc == V_ERR_LOGIN) {
-		snprintf(c->err, sizeof(c->err),
-		    "login failed for user '%s' at %s: vCenter rejected the user name or password",
-		    s->user, s->base);
-		return rc;
-	}
+	rc = vconn_finish(c, soap_call_vim__Login(c->soap, s->url, s->action,
+	    vmoref_soap(c->soap, &s->mo[VMO_SESSION_MANAGER]), s->user, pw, NULL, &out),
+	    "Login", 1);
+	secret_free(pw);
 	if (rc != 0)
 		return rc;
 	pthread_mutex_lock(&s->mtx);
@@ -681,6 +682,23 @@ vsession_login(struct vconn *c)
 }
 
 int
+vsession_login(struct vconn *c)
+{
+	int rc = vpassword_begin(c->s, c->err, sizeof(c->err));
+
+	if (rc != VP_GO)
+		return rc == VP_SKIP ? 0 : V_ERR_LOGIN;
+	rc = login_once(c);
+	if (rc == V_ERR_LOGIN && vpassword_refused(c->s, c->err, sizeof(c->err))) {
+		rc = login_once(c);
+		if (rc == V_ERR_LOGIN)	/* the new one refused too: its words */
+			(void)vpassword_refused(c->s, c->err, sizeof(c->err));
+	}
+	vpassword_end(c->s, rc);
+	return rc;
+}
+
+int
 vsession_open(struct vsession *s, const char *password, char *err, size_t errlen)
 {
 	struct vconn *c = vconn_new(s);
@@ -690,11 +708,7 @@ vsession_open(struct vsession *s, const char *password, char *err, size_t errlen
 	int rc;
 
 	vconn_set_timeout(c, s->timeout);
-	if (s->password != NULL) {
-		explicit_bzero(s->password, strlen(s->password));
-		free(s->password);
-	}
-	s->password = xstrdup(password);
+	vsession_set_password(s, password);
 
 	negotiate_version(c);
 	if (s->api_version[0] != '\0')
@@ -775,22 +789,4 @@ vsession_close(struct vsession *s)
 	s->logged_in = 0;
 	explicit_bzero(s->cookie, sizeof(s->cookie));
 	vconn_free(c);
-}
-
-/* The exit code a command ends with after a V_ERR_* failure (exitcode.h). */
-int
-vim_exit_code(int verr)
-{
-	switch (verr) {
-	case 0:
-		return EXIT_OK;
-	case V_ERR_LOGIN:
-		return EXIT_LOGIN;
-	case V_ERR_TRANSPORT:
-	case V_ERR_TLS:
-	case V_ERR_PROTO:
-		return EXIT_CONNECT;
-	default:
-		return EXIT_FAIL;
-	}
 }

@@ -16,7 +16,20 @@ struct vsession {
 	char		*base;		/* https://host[:port] */
 	char		*pbm_url;
 	char		*user;
-	char		*password;	/* for re-login; wiped on free */
+	/* The password (vlogin.c): kept for re-login, wiped on free, swapped
+	 * under mtx when its source gives a new one; logins take turns on
+	 * login_mtx. */
+	char		*password;
+	int		 has_password;	/* set once, by vsession_open */
+	char		*pw_file;	/* its source: password-file (or NULL) */
+	char		*cfg_path;
+	pthread_mutex_t	 login_mtx;
+	int		 refused;	/* vCenter refused the current one */
+	double		 refused_at;	/* CLOCK_MONOTONIC s */
+	/* Under login_mtx: where the password comes from, and whether this
+	 * login turn read a new one from there. */
+	char		 pw_src[600];
+	int		 reread_new;
 	int		 timeout;
 	struct soap	*master;	/* TLS set up; copied per vconn */
 	char		 action[48];	/* urn:vim25/<negotiated version> */
@@ -78,8 +91,17 @@ int	vim_deliver_objects(struct vconn *, const struct vim__RetrieveResult *,
 int	vim_deliver_updates(const struct vim__UpdateSet *, vupdate_cb, void *);
 
 void	vmoref_set(struct vmoref *, const struct vim__ManagedObjectReference *);
-/* Logs in again on c (after NotAuthenticated); 0 or a V_ERR_* code. */
+/* Logs in (again, after NotAuthenticated) on c; 0 or a V_ERR_* code
+ * (vlogin.c).  A refused password is read again from its source first. */
 int	vsession_login(struct vconn *);
+/* The password for Login (vlogin.c): kept, read again from its source when
+ * vCenter refuses it, a refused one not resent for minutes. */
+void	vsession_set_password(struct vsession *, const char *password);
+enum { VP_GO, VP_SKIP, VP_REFUSED };
+int	vpassword_begin(struct vsession *, char *err, size_t errlen);
+int	vpassword_refused(struct vsession *, char *err, size_t errlen);
+void	vpassword_end(struct vsession *, int rc);
+char	*vpassword_copy(struct vsession *);
 
 static inline void
 copystr(char *dst, size_t len, const char *src)

@@ -43,6 +43,22 @@ def test_no_kms_fails_naming_it(vc8):
         c["kms-providers"]["fix"]
 
 
+
+@pytest.mark.api
+def test_no_kms_fix_names_the_configured_provider_without_server(vc8):
+    """Issue #25 point 6: a provider named with no server for it: the fix
+    names that provider (and the file), not "name the KMS in FILE"."""
+    cfg = vc8.config(extra='  <kms cluster="ovh-kms"/>\n')
+    r = agent("check", "--config", cfg, "--json")
+    assert r.returncode == 1, r.stdout + r.stderr
+    fix = {c["id"]: c for c in json.loads(r.stdout)["checks"]}["kms-providers"]["fix"]
+    assert f"add the key provider 'ovh-kms' that {cfg} names" in fix, fix
+    assert "Add Standard Key Provider, name 'ovh-kms'" in fix, fix
+    assert "name the KMS in" not in fix, fix
+    text = agent("check", "--config", cfg)
+    assert "add the key provider 'ovh-kms'" in text.stdout + text.stderr
+
+
 @pytest.mark.api
 def test_no_default_then_default_then_passes(vc8):
     port = kms_endpoint(vc8)

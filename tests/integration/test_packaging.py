@@ -41,6 +41,8 @@ def sh(*args, check=True, **kw):
 def purge():
     sh("dpkg", "--purge", "vmcrypt-agent", check=False)
     shutil.rmtree(CRED, ignore_errors=True)
+    for d in glob.glob("/etc/credstore.encrypted/vmcrypt-agent*"):
+        shutil.rmtree(d, ignore_errors=True)
     # What the test put there as an admin would (purge keeps admin files).
     for f in ("/etc/vmcrypt-agent/vcenter-ca.pem",):
         if os.path.exists(f):
@@ -55,6 +57,24 @@ def deb(machine_lock):
     purge()
     yield DEBS[0]
     purge()
+
+
+def store_credential(unit_text, cred, *opts):
+    """`credential set vcenter.password` as the admin runs it (the password
+    on stdin), then what systemd does for the unit's LoadCredentialEncrypted=:
+    the file it names decrypted (under that credential's name) into the
+    credentials directory.  The stored file is encrypted and 0600."""
+    r = subprocess.run(["/usr/bin/vmcrypt-agent", "credential", "set", "vcenter.password",
+                        "--with-key=host", *opts], input=PASSWORD + "\n",
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    (src,) = [l.split("=", 1)[1].strip().split(":", 1)[1] for l in unit_text.splitlines()
+              if l.startswith("LoadCredentialEncrypted=vcenter.password:")]
+    assert os.stat(src).st_mode & 0o777 == 0o600
+    assert PASSWORD.encode() not in open(src, "rb").read()
+    os.makedirs(cred, exist_ok=True)
+    sh("systemd-creds", "decrypt", "--name=vcenter.password", src, f"{cred}/vcenter.password")
+    return src
 
 
 def unit_values(key):
@@ -130,12 +150,7 @@ def test_deb_install_run_as_the_unit_remove(deb, testbed, workdir):
     conf = conf.replace("127.0.0.1:9480", f"127.0.0.1:{port}")
     with open("/etc/vmcrypt-agent/vmcrypt-agent.xml", "w") as f:
         f.write(conf)
-    with open("/etc/vmcrypt-agent/vcenter.password", "w") as f:
-        f.write(PASSWORD + "\n")
-    os.chmod("/etc/vmcrypt-agent/vcenter.password", 0o600)
-
-    os.makedirs(CRED, exist_ok=True)
-    shutil.copy("/etc/vmcrypt-agent/vcenter.password", f"{CRED}/vcenter.password")
+    enc = store_credential(open(UNIT).read(), CRED)
     state_dir(u, "/var/lib/vmcrypt-agent")
     wd = int(unit_values("WatchdogSec")[0].rstrip("s")) * 1000000
     prefix, ns, nsock = as_unit(u, CRED, "notify", f"WATCHDOG_USEC={wd}")
@@ -179,7 +194,7 @@ def test_deb_install_run_as_the_unit_remove(deb, testbed, workdir):
     sh("dpkg", "--purge", "vmcrypt-agent")
     shutil.rmtree(CRED, ignore_errors=True)
     for f in ("/etc/vmcrypt-agent/vmcrypt-agent.xml", "/etc/vmcrypt-agent/vcenter.password",
-              "/var/lib/vmcrypt-agent"):
+              "/var/lib/vmcrypt-agent", enc):
         assert not os.path.exists(f), f
     assert os.listdir("/etc/vmcrypt-agent") == ["vcenter-ca.pem"]
     assert sh("dpkg", "-s", "vmcrypt-agent", check=False).returncode != 0
@@ -191,7 +206,7 @@ TEMPLATE = "/lib/systemd/system/vmcrypt-agent@.service"
 def start_instance(name, v, u, workdir):
     """vmcrypt-agent@NAME as systemd would start it from the installed
     template: /etc/vmcrypt-agent/NAME.xml (the shipped file pointed at v,
-    <state-dir> left as shipped) and NAME.password, the credential copy,
+    <state-dir> left as shipped) and its encrypted credential, decrypted,
     StateDirectory=vmcrypt-agent/NAME and $STATE_DIRECTORY, the notify
     socket, the unit's User=.  Returns (process, metrics port, socket)."""
     text = open(TEMPLATE).read().replace("%i", name)
@@ -209,13 +224,8 @@ def start_instance(name, v, u, workdir):
     os.chmod(f"/etc/vmcrypt-agent/{name}-ca.pem", 0o644)
     with open(f"/etc/vmcrypt-agent/{name}.xml", "w") as f:
         f.write(conf)
-    with open(f"/etc/vmcrypt-agent/{name}.password", "w") as f:
-        f.write(PASSWORD + "\n")
-    os.chmod(f"/etc/vmcrypt-agent/{name}.password", 0o600)
     cred = f"/run/credentials/vmcrypt-agent@{name}.service"
-    (src,) = [c.split(":", 1)[1] for c in vals("LoadCredential")]
-    os.makedirs(cred, exist_ok=True)
-    shutil.copy(src, f"{cred}/vcenter.password")
+    store_credential(text, cred, "--instance", name)
     (sd,) = vals("StateDirectory")
     state = os.path.join("/var/lib", sd)
     state_dir(u, state)

@@ -244,7 +244,23 @@ test_password_file_mode(void **st)
 	assert_non_null(s);
 	assert_string_equal(s, "from-credential");
 	secret_free(s);
+	/* Where it comes from, named for messages (never the secret), in the
+	 * same order; read again, a rewritten credential gives the new one. */
+	char src[512];
+	config_password_source(c.password_file, src, sizeof(src));
+	assert_non_null(strstr(src, "the credential vcenter.password"));
+	f = fopen(cp, "w");
+	fputs("rotated\n", f);
+	fclose(f);
+	chmod(cp, 0400);
+	s = config_password_read(c.password_file, c.path, err, sizeof(err));
+	assert_string_equal(s, "rotated");
+	secret_free(s);
 	unlink(cp);
+	config_password_source(c.password_file, src, sizeof(src));
+	assert_string_equal(src, "password-file /nonexistent/password");
+	config_password_source(NULL, src, sizeof(src));
+	assert_non_null(strstr(src, "VMCRYPT_VC_PASSWORD"));
 	rmdir(cd);
 	unsetenv("CREDENTIALS_DIRECTORY");
 }

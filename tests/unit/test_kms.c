@@ -229,6 +229,18 @@ test_no_providers(void **st)
 	assert_false(r.kms_usable);
 	assert_false(chk_ok(&r));
 
+	/* A provider named with no server: the fix names that provider, not
+	 * "name the KMS". */
+	c.kms_cluster = "ovh-kms";
+	c.nkms_servers = 0;
+	c.path = "/etc/vmcrypt-agent/vmcrypt-agent.xml";
+	kms_evaluate(&c, &f, &r);
+	assert_int_equal(result_of(&r, "kms-providers"), CHK_FAIL);
+	assert_non_null(strstr(find(&r, "kms-providers")->fix,
+	    "add the key provider 'ovh-kms' that /etc/vmcrypt-agent/vmcrypt-agent.xml names"));
+	assert_non_null(strstr(find(&r, "kms-providers")->fix, "name 'ovh-kms'"));
+	assert_null(strstr(find(&r, "kms-providers")->fix, "name the KMS"));
+
 	/* The list could not be read at all. */
 	f.listed = 0;
 	strcpy(f.list_err.msg, "ListKmipServers: NoPermission: permission denied");

@@ -100,6 +100,7 @@ type front struct {
 	noKeys       map[string]bool        // host moref -> cannot get keys (hostkeys.go)
 	loadedKeys   map[string]string      // key -> provider, from the run before -load (methods.go)
 	keysDown     map[string]string      // key -> why vCenter cannot serve it (/harness/key-status, methods.go)
+	pw           *passwords             // the password Login accepts (/harness/password, password.go)
 }
 
 // kmsOverride is what /harness/kms-status says a key provider reports.
@@ -133,6 +134,7 @@ func newFront(model *simulator.Model, backend *url.URL, api string, strict bool)
 		loadedKeys:   map[string]string{},
 		keysDown:     map[string]string{},
 	}
+	f.pw = installPasswords(model)
 	if strict {
 		f.strict = newChecker(func() []string { return versionsList(api) })
 	}
@@ -907,6 +909,9 @@ func (f *front) control(w http.ResponseWriter, r *http.Request) {
 	case "/harness/host-keys":
 		// A host that cannot get keys, or can again (hostkeys.go).
 		f.hostKeysControl(w, r, q)
+	case "/harness/password":
+		// The account's password changed, as in vCenter (password.go).
+		f.pw.control(w, r, q)
 	case "/harness/assoc":
 		data, _ := json.Marshal(map[string]string{"profile": f.profileOf(q.Get("key"))})
 		w.Header().Set("Content-Type", "application/json")
