@@ -21,6 +21,10 @@ install -D -m 0644 packaging/vmcrypt-agent.service \
     "$ROOT/lib/systemd/system/vmcrypt-agent.service"
 install -D -m 0644 packaging/vmcrypt-agent@.service \
     "$ROOT/lib/systemd/system/vmcrypt-agent@.service"
+install -D -m 0644 packaging/vmcrypt-agent-renew.service \
+    "$ROOT/lib/systemd/system/vmcrypt-agent-renew.service"
+install -D -m 0644 packaging/vmcrypt-agent-renew.timer \
+    "$ROOT/lib/systemd/system/vmcrypt-agent-renew.timer"
 install -D -m 0644 packaging/vmcrypt-agent.sysusers \
     "$ROOT/usr/lib/sysusers.d/vmcrypt-agent.conf"
 install -D -m 0644 packaging/vmcrypt-agent.xml "$ROOT/etc/vmcrypt-agent/vmcrypt-agent.xml"

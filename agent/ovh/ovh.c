@@ -5,6 +5,8 @@
  */
 #include "ovh.h"
 
+#include "smallfile.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include <openssl/evp.h>
@@ -141,6 +144,29 @@ conf_read(struct conf *c, const char *path, int must_exist, struct ovh_creds *cr
 	return 0;
 }
 
+/* A systemd credential (vmcrypt-agent credential set NAME): the service
+ * gets its decrypted copy in $CREDENTIALS_DIRECTORY.  1 if dst was set. */
+static int
+from_credential(char *dst, size_t len, const char *name)
+{
+	const char *d = getenv("CREDENTIALS_DIRECTORY");
+	char path[1024], err[256];
+
+	if (d == NULL || d[0] != '/')
+		return 0;
+	snprintf(path, sizeof(path), "%s/%s", d, name);
+	if (access(path, F_OK) != 0)
+		return 0;
+	char *v = smallfile_read(path, 1, err, sizeof(err));
+	if (v == NULL)
+		return 0;
+	v[strcspn(v, "\r\n")] = '\0';
+	snprintf(dst, len, "%s", v);
+	explicit_bzero(v, strlen(v));
+	free(v);
+	return dst[0] != '\0';
+}
+
 static void
 pick(char *dst, size_t len, const char *env, const struct conf *c,
     const char *section, const char *key)
@@ -183,10 +209,14 @@ ovh_creds_load(struct ovh_creds *cr, const char *override, const char *endpoint,
 		const char *sec = cr->endpoint[0] ? cr->endpoint : NULL;
 		pick(cr->application_key, sizeof(cr->application_key),
 		    "OVH_APPLICATION_KEY", c, sec, "application_key");
-		pick(cr->application_secret, sizeof(cr->application_secret),
-		    "OVH_APPLICATION_SECRET", c, sec, "application_secret");
-		pick(cr->consumer_key, sizeof(cr->consumer_key), "OVH_CONSUMER_KEY", c, sec,
-		    "consumer_key");
+		if (!from_credential(cr->application_secret, sizeof(cr->application_secret),
+		    "ovh.application-secret"))
+			pick(cr->application_secret, sizeof(cr->application_secret),
+			    "OVH_APPLICATION_SECRET", c, sec, "application_secret");
+		if (!from_credential(cr->consumer_key, sizeof(cr->consumer_key),
+		    "ovh.consumer-key"))
+			pick(cr->consumer_key, sizeof(cr->consumer_key), "OVH_CONSUMER_KEY", c,
+			    sec, "consumer_key");
 	}
 	free(c);
 	return rc;

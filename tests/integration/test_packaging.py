@@ -25,6 +25,8 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DEBS = glob.glob(os.path.join(ROOT, "build", "pkg", "vmcrypt-agent_*.deb"))
 RPMS = glob.glob(os.path.join(ROOT, "build", "pkg", "rpm", "RPMS", "*", "vmcrypt-agent-*.rpm"))
 UNIT = "/lib/systemd/system/vmcrypt-agent.service"
+RENEW_SERVICE = "/lib/systemd/system/vmcrypt-agent-renew.service"
+RENEW_TIMER = "/lib/systemd/system/vmcrypt-agent-renew.timer"
 CRED = "/run/credentials/vmcrypt-agent.service"
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0,
@@ -130,6 +132,16 @@ def test_deb_install_run_as_the_unit_remove(deb, testbed, workdir):
     assert u.pw_shell == "/usr/sbin/nologin" and u.pw_uid < 1000
     r = sh("systemd-analyze", "verify", UNIT, check=False)
     assert r.returncode == 0 and r.stdout == "" and r.stderr == "", r.stdout + r.stderr
+    # The daily renewal of vCenter's KMS client certificate (issue #25):
+    # its timer and service verify, and the service runs the command.
+    for f in (RENEW_TIMER, RENEW_SERVICE):
+        assert os.path.exists(f), f
+    r = sh("systemd-analyze", "verify", RENEW_TIMER, RENEW_SERVICE, check=False)
+    assert r.returncode == 0 and r.stdout == "" and r.stderr == "", r.stdout + r.stderr
+    svc = open(RENEW_SERVICE).read()
+    assert "ExecStart=/usr/bin/vmcrypt-agent kms renew-client-cert --config " in svc
+    assert "Type=oneshot" in svc
+    assert "OnCalendar=daily" in open(RENEW_TIMER).read()
     # The installed default configuration is valid as shipped.
     sh("/usr/bin/vmcrypt-agent", "check-config", "/etc/vmcrypt-agent/vmcrypt-agent.xml")
     man = sh("man", "-l", "/usr/share/man/man8/vmcrypt-agent.8.gz",
@@ -299,6 +311,8 @@ def test_rpm_built_from_the_spec():
     files = sh("rpm", "-qpl", rpm).stdout.split()
     for f in ("/usr/bin/vmcrypt-agent", "/usr/lib/systemd/system/vmcrypt-agent.service",
               "/usr/lib/systemd/system/vmcrypt-agent@.service",
+              "/usr/lib/systemd/system/vmcrypt-agent-renew.service",
+              "/usr/lib/systemd/system/vmcrypt-agent-renew.timer",
               "/usr/lib/sysusers.d/vmcrypt-agent.conf", "/etc/vmcrypt-agent/vmcrypt-agent.xml",
               "/usr/share/man/man8/vmcrypt-agent.8", "/var/lib/vmcrypt-agent"):
         assert f in files, (f, files)

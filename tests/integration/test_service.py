@@ -121,7 +121,7 @@ def test_metrics_and_health(vc, workdir):
         assert set(by_state) == {"compliant", "pending", "deferred", "blocked",
                                  "hw-too-old", "excluded", "template", "inaccessible",
                                  "wrong-provider", "vsan-encrypted", "key-missing",
-                                 "vtpm-only"}
+                                 "vtpm-only", "rekey-due"}
         assert m[("vmcrypt_remediations_total", (("result", "success"),))] >= 1
         assert m[("vmcrypt_remediations_total", (("result", "error"),))] == 0
         # The histogram is consistent: buckets cumulative, +Inf == count.

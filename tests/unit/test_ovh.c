@@ -215,6 +215,19 @@ test_conf_file(void **st)
 	assert_string_equal(c.endpoint, "ovh-ca");
 	assert_string_equal(c.application_key, "ca-ak");
 	assert_string_equal(c.consumer_key, "env-ck");
+	/* systemd's credentials (the service's decrypted copies) win over both. */
+	char cd[600], cp[700];
+	snprintf(cd, sizeof(cd), "%s/creds", dir);
+	mkdir(cd, 0700);
+	snprintf(cp, sizeof(cp), "%s/ovh.consumer-key", cd);
+	write_file(cp, "cred-ck\n", 0400);
+	setenv("CREDENTIALS_DIRECTORY", cd, 1);
+	assert_int_equal(ovh_creds_load(&c, path, "ovh-ca", err, sizeof(err)), 0);
+	assert_string_equal(c.consumer_key, "cred-ck");
+	assert_string_equal(c.application_secret, "ca-as");	/* no credential: as before */
+	unsetenv("CREDENTIALS_DIRECTORY");
+	unlink(cp);
+	rmdir(cd);
 	unsetenv("OVH_ENDPOINT");
 	unsetenv("OVH_CONSUMER_KEY");
 
