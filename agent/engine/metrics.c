@@ -168,6 +168,67 @@ histogram(struct out *o, const char *name, const char *help, const double *le,
 	put(o, "%s_count %lu\n", name, total);
 }
 
+/* The keys, the KMS and the loop's own gauges. */
+static void
+render_gauges(struct out *op, const struct metrics *m, const struct gauges *g)
+{
+	struct out o = *op;
+	char l[300];
+
+	head(&o, "vmcrypt_key_age_oldest_seconds", "gauge",
+	    "Age of the oldest VM key the agent knows the age of (the last scan; -1: none "
+	    "known).");
+	put(&o, "vmcrypt_key_age_oldest_seconds %.0f\n", m->oldest_key > 0 ?
+	    (double)time(NULL) - m->oldest_key : -1.0);
+
+	head(&o, "vmcrypt_kms_healthy", "gauge",
+	    "1 if the key provider the agent encrypts with is usable, per cluster.");
+	if (g->kms_provider != NULL) {
+		label(l, sizeof(l), g->kms_provider[0] ? g->kms_provider : "(none)");
+		put(&o, "vmcrypt_kms_healthy{cluster=\"%s\"} %d\n", l, g->kms_usable ? 1 : 0);
+	}
+	head(&o, "vmcrypt_kms_client_cert_expiry_seconds", "gauge",
+	    "Seconds until vCenter's client certificate for the key provider expires "
+	    "(negative: expired), as the last KMS health check read it.");
+	if (g->kms_provider != NULL && g->cert_not_after > 0)
+		put(&o, "vmcrypt_kms_client_cert_expiry_seconds{cluster=\"%s\"} %.0f\n", l,
+		    g->cert_not_after - (double)time(NULL));
+	head(&o, "vmcrypt_kms_last_check_timestamp_seconds", "gauge",
+	    "When KMS health was last checked.");
+	put(&o, "vmcrypt_kms_last_check_timestamp_seconds %.0f\n", g->last_kms_check);
+	head(&o, "vmcrypt_kms_breaker_open", "gauge",
+	    "1 while encryption is paused by the KMS circuit breaker.");
+	put(&o, "vmcrypt_kms_breaker_open %d\n", g->breaker_open ? 1 : 0);
+
+	head(&o, "vmcrypt_vcenter_up", "gauge", "1 while logged in to vCenter.");
+	put(&o, "vmcrypt_vcenter_up %d\n", g->vcenter_up ? 1 : 0);
+	head(&o, "vmcrypt_event_stream_up", "gauge",
+	    "1 while the event stream from vCenter is live.");
+	put(&o, "vmcrypt_event_stream_up %d\n", g->stream_live ? 1 : 0);
+	head(&o, "vmcrypt_event_lag_seconds", "gauge",
+	    "Receipt time minus vCenter's createdTime, for the last event (-1: none yet).");
+	put(&o, "vmcrypt_event_lag_seconds %.3f\n", g->event_lag);
+	head(&o, "vmcrypt_last_reconcile_timestamp_seconds", "gauge",
+	    "When the last full reconcile finished (0: not yet).");
+	put(&o, "vmcrypt_last_reconcile_timestamp_seconds %.0f\n", g->last_reconcile);
+	head(&o, "vmcrypt_tasks_in_flight", "gauge", "Reconfigure tasks running now.");
+	put(&o, "vmcrypt_tasks_in_flight %d\n", g->in_flight);
+	head(&o, "vmcrypt_dry_run", "gauge", "1 if the agent changes nothing.");
+	put(&o, "vmcrypt_dry_run %d\n", g->dry_run ? 1 : 0);
+	head(&o, "vmcrypt_leader", "gauge",
+	    "1 while this agent holds the leader lease and acts; 0 as a standby.");
+	put(&o, "vmcrypt_leader %d\n", !g->ha || g->leader ? 1 : 0);
+	head(&o, "vmcrypt_leader_failovers_total", "counter",
+	    "Times this agent took the lease over from another agent whose heartbeat "
+	    "stopped.");
+	put(&o, "vmcrypt_leader_failovers_total %lu\n", g->failovers);
+	head(&o, "vmcrypt_lease_age_seconds", "gauge",
+	    "Leader: since its last renewal; standby: since the holder's heartbeat last "
+	    "changed (-1: unknown).");
+	put(&o, "vmcrypt_lease_age_seconds %.3f\n", g->lease_age);
+	*op = o;
+}
+
 char *
 metrics_render(const struct metrics *m, const struct gauges *g, size_t *len)
 {
@@ -225,57 +286,7 @@ metrics_render(const struct metrics *m, const struct gauges *g, size_t *len)
 			put(&o, "vmcrypt_crypto_events_total{type=\"%s\"} %lu\n",
 			    evmap_table[i].type, m->crypto_events[i]);
 
-	head(&o, "vmcrypt_key_age_oldest_seconds", "gauge",
-	    "Age of the oldest VM key the agent knows the age of (the last scan; -1: none "
-	    "known).");
-	put(&o, "vmcrypt_key_age_oldest_seconds %.0f\n", m->oldest_key > 0 ?
-	    (double)time(NULL) - m->oldest_key : -1.0);
-
-	head(&o, "vmcrypt_kms_healthy", "gauge",
-	    "1 if the key provider the agent encrypts with is usable, per cluster.");
-	if (g->kms_provider != NULL) {
-		label(l, sizeof(l), g->kms_provider[0] ? g->kms_provider : "(none)");
-		put(&o, "vmcrypt_kms_healthy{cluster=\"%s\"} %d\n", l, g->kms_usable ? 1 : 0);
-	}
-	head(&o, "vmcrypt_kms_client_cert_expiry_seconds", "gauge",
-	    "Seconds until vCenter's client certificate for the key provider expires "
-	    "(negative: expired), as the last KMS health check read it.");
-	if (g->kms_provider != NULL && g->cert_not_after > 0)
-		put(&o, "vmcrypt_kms_client_cert_expiry_seconds{cluster=\"%s\"} %.0f\n", l,
-		    g->cert_not_after - (double)time(NULL));
-	head(&o, "vmcrypt_kms_last_check_timestamp_seconds", "gauge",
-	    "When KMS health was last checked.");
-	put(&o, "vmcrypt_kms_last_check_timestamp_seconds %.0f\n", g->last_kms_check);
-	head(&o, "vmcrypt_kms_breaker_open", "gauge",
-	    "1 while encryption is paused by the KMS circuit breaker.");
-	put(&o, "vmcrypt_kms_breaker_open %d\n", g->breaker_open ? 1 : 0);
-
-	head(&o, "vmcrypt_vcenter_up", "gauge", "1 while logged in to vCenter.");
-	put(&o, "vmcrypt_vcenter_up %d\n", g->vcenter_up ? 1 : 0);
-	head(&o, "vmcrypt_event_stream_up", "gauge",
-	    "1 while the event stream from vCenter is live.");
-	put(&o, "vmcrypt_event_stream_up %d\n", g->stream_live ? 1 : 0);
-	head(&o, "vmcrypt_event_lag_seconds", "gauge",
-	    "Receipt time minus vCenter's createdTime, for the last event (-1: none yet).");
-	put(&o, "vmcrypt_event_lag_seconds %.3f\n", g->event_lag);
-	head(&o, "vmcrypt_last_reconcile_timestamp_seconds", "gauge",
-	    "When the last full reconcile finished (0: not yet).");
-	put(&o, "vmcrypt_last_reconcile_timestamp_seconds %.0f\n", g->last_reconcile);
-	head(&o, "vmcrypt_tasks_in_flight", "gauge", "Reconfigure tasks running now.");
-	put(&o, "vmcrypt_tasks_in_flight %d\n", g->in_flight);
-	head(&o, "vmcrypt_dry_run", "gauge", "1 if the agent changes nothing.");
-	put(&o, "vmcrypt_dry_run %d\n", g->dry_run ? 1 : 0);
-	head(&o, "vmcrypt_leader", "gauge",
-	    "1 while this agent holds the leader lease and acts; 0 as a standby.");
-	put(&o, "vmcrypt_leader %d\n", !g->ha || g->leader ? 1 : 0);
-	head(&o, "vmcrypt_leader_failovers_total", "counter",
-	    "Times this agent took the lease over from another agent whose heartbeat "
-	    "stopped.");
-	put(&o, "vmcrypt_leader_failovers_total %lu\n", g->failovers);
-	head(&o, "vmcrypt_lease_age_seconds", "gauge",
-	    "Leader: since its last renewal; standby: since the holder's heartbeat last "
-	    "changed (-1: unknown).");
-	put(&o, "vmcrypt_lease_age_seconds %.3f\n", g->lease_age);
+	render_gauges(&o, m, g);
 	*len = o.len;
 	return o.p;
 }

@@ -590,16 +590,6 @@ eval_keys(const struct kms_facts *f, struct chk_report *r)
 	    "(state key-missing) until vCenter has their keys again");
 }
 
-void
-kms_release_of(const char *v, char *out, size_t len)
-{
-	size_t dots = 0, i = 0;
-
-	for (; v[i] && i + 1 < len && !(v[i] == '.' && ++dots == 3); i++)
-		out[i] = v[i];
-	out[i] = '\0';
-}
-
 /* The wrapping key of the provider the agent uses (API 9.0): shown, never
  * failed; before 9.0 said to be unavailable. */
 static void
@@ -662,16 +652,4 @@ kms_evaluate(const struct config *cfg, const struct kms_facts *f, struct chk_rep
 	eval_privileges(f, r);
 	eval_keys(f, r);
 	eval_wrapping(f, r);
-}
-
-int
-kms_all_trust(const struct kms_cluster_status *cs, enum kms_trust way)
-{
-	if (cs == NULL || cs->nservers == 0)
-		return 0;
-	for (size_t i = 0; i < cs->nservers; i++)
-		if ((way == KMS_TRUSTS_VC ? cs->servers[i].server_trust_client :
-		    cs->servers[i].client_trust_server) != 1)
-			return 0;
-	return 1;
 }

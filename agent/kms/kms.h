@@ -126,16 +126,10 @@ struct kms_health {
 	unsigned long	checks, unusable;
 };
 
-/* An API version as vSphere names its release: "8.0.3.0" is "8.0.3". */
-void	kms_release_of(const char *version, char *out, size_t len);
 
 /* 1 if no item failed. */
 int	chk_ok(const struct chk_report *);
 const char *chk_result_name(enum chk_result);
 
-/* Which way a trust goes between vCenter and a key provider's servers. */
-enum kms_trust { VC_TRUSTS_KMS, KMS_TRUSTS_VC };
-/* 1 if every server of cs reports that trust (NULL or no servers: 0). */
-int	kms_all_trust(const struct kms_cluster_status *cs, enum kms_trust);
 
 #endif

@@ -168,3 +168,24 @@ kms_clusters_free(struct kms_cluster *c, size_t n)
 	free(c);
 }
 
+void
+kms_release_of(const char *v, char *out, size_t len)
+{
+	size_t dots = 0, i = 0;
+
+	for (; v[i] && i + 1 < len && !(v[i] == '.' && ++dots == 3); i++)
+		out[i] = v[i];
+	out[i] = '\0';
+}
+
+int
+kms_all_trust(const struct kms_cluster_status *cs, enum kms_trust way)
+{
+	if (cs == NULL || cs->nservers == 0)
+		return 0;
+	for (size_t i = 0; i < cs->nservers; i++)
+		if ((way == KMS_TRUSTS_VC ? cs->servers[i].server_trust_client :
+		    cs->servers[i].client_trust_server) != 1)
+			return 0;
+	return 1;
+}

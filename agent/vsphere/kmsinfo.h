@@ -102,4 +102,11 @@ void	kms_wrapping_parse(const xnode *key_info, const char *default_key_type,
  * accepted) to a UTC time_t; -1 if it is not one. */
 time_t	kms_parse_time(const char *);
 
+/* An API version as vSphere names its release: "8.0.3.0" is "8.0.3". */
+void	kms_release_of(const char *version, char *out, size_t len);
+/* Which way a trust goes between vCenter and a key provider's servers. */
+enum kms_trust { VC_TRUSTS_KMS, KMS_TRUSTS_VC };
+/* 1 if every server of cs reports that trust (NULL or no servers: 0). */
+int	kms_all_trust(const struct kms_cluster_status *cs, enum kms_trust);
+
 #endif
