@@ -7,6 +7,7 @@
 
 #include "xmalloc.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -45,4 +46,22 @@ out:
 	if (fd >= 0)
 		close(fd);
 	return buf;
+}
+
+int
+pem_same(const char *a, const char *b)
+{
+	while (*a || *b) {
+		while (*a && isspace((unsigned char)*a))
+			a++;
+		while (*b && isspace((unsigned char)*b))
+			b++;
+		if (*a != *b)
+			return 0;
+		if (*a) {
+			a++;
+			b++;
+		}
+	}
+	return 1;
 }

@@ -15,4 +15,7 @@
  */
 char	*smallfile_read(const char *path, int secret, char *err, size_t errlen);
 
+/* Two PEM texts equal but for white space (line ends, trailing space). */
+int	pem_same(const char *a, const char *b);
+
 #endif

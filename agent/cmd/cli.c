@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "steps.h"
 #include "vim.h"
 #include "trace.h"
 #include "xmalloc.h"
@@ -121,4 +122,33 @@ cli_key_ages(struct enforcer *e, const struct config *cfg)
 	if (keybook_load(enforcer_keybook(e), dir, err, sizeof(err)) != 0)
 		fprintf(stderr, "vmcrypt-agent: key ages: the evidence log cannot be read (%s); "
 		    "they come from vCenter's events\n", err);
+}
+
+void
+cli_guide_vcenter(const struct config *cfg, struct steps *st,
+    void (*fn)(struct vconn *, void *), void *arg)
+{
+	struct vsession *vs = NULL;
+	char err[1024];
+	int rc;
+
+	char *password = config_read_password(cfg, err, sizeof(err));
+	if (password == NULL || (vs = vsession_new(cfg, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "vmcrypt-agent: %s\n", err);
+		st->exit_code = EXIT_CONFIG;
+	} else if ((rc = vsession_open(vs, password, err, sizeof(err))) != 0) {
+		struct step *s = steps_add(st, "vcenter", STEP_FAILED, "%s", err);
+		steps_fail(st, s, vim_exit_code(rc), "check <vcenter url>, the account and its "
+		    "password (vmcrypt-agent check says more)");
+	} else {
+		secret_free(password);
+		password = NULL;
+		struct vconn *c = vconn_new(vs);
+		vconn_set_timeout(c, cfg->timeout);
+		fn(c, arg);
+		vconn_free(c);
+		vsession_close(vs);
+	}
+	secret_free(password);
+	vsession_free(vs);
 }

@@ -37,6 +37,13 @@ int	cli_open_session_err(const struct config *, struct vsession **, char *err,
  * book (keyage.h); a log that cannot be read is said, not an error. */
 struct enforcer;
 void	cli_key_ages(struct enforcer *e, const struct config *cfg);
+/* A guide command's steps on vCenter: logs in with cfg, runs fn(c, arg),
+ * logs out; a login that fails is the step "vcenter" of st, with its fix
+ * (a configuration that cannot be used: EXIT_CONFIG, said). */
+struct steps;
+struct vconn;
+void	cli_guide_vcenter(const struct config *cfg, struct steps *st,
+	    void (*fn)(struct vconn *, void *), void *arg);
 int	cmd_run(int argc, char **argv);
 int	cmd_reconcile(int argc, char **argv);
 int	cmd_check(int argc, char **argv);

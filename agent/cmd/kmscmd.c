@@ -217,31 +217,15 @@ print_steps(const struct setup *s, const struct okms_run *r)
 
 /* The steps against vCenter, on a logged-in session. */
 static void
+vcenter_run(struct vconn *c, void *arg)
+{
+	kset_vcenter(arg, c);
+}
+
+static void
 vcenter_steps(struct setup *s)
 {
-	struct vsession *vs = NULL;
-	char err[1024];
-	int rc;
-
-	char *password = config_read_password(s->cfg, err, sizeof(err));
-	if (password == NULL || (vs = vsession_new(s->cfg, err, sizeof(err))) == NULL) {
-		secret_free(password);
-		fprintf(stderr, "vmcrypt-agent: %s\n", err);
-		s->steps.exit_code = EXIT_CONFIG;
-	} else if ((rc = vsession_open(vs, password, err, sizeof(err))) != 0) {
-		secret_free(password);
-		struct step *st = steps_add(&s->steps, "vcenter", STEP_FAILED, "%s", err);
-		steps_fail(&s->steps, st, vim_exit_code(rc), "check <vcenter url>, the account "
-		    "and its password (vmcrypt-agent check says more)");
-	} else {
-		secret_free(password);
-		struct vconn *c = vconn_new(vs);
-		vconn_set_timeout(c, s->cfg->timeout);
-		kset_vcenter(s, c);
-		vconn_free(c);
-		vsession_close(vs);
-	}
-	vsession_free(vs);
+	cli_guide_vcenter(s->cfg, &s->steps, vcenter_run, s);
 }
 
 /* The configuration kms setup needs: a provider name, and its servers

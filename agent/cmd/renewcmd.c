@@ -168,30 +168,16 @@ note_credential(const struct setup *s, const char *cred_id)
 
 /* The steps on a logged-in session. */
 static void
+renew_run(struct vconn *c, void *arg)
+{
+	struct renew_opts *o = arg;
+	kmsrenew_run(&o->s, c, o->force);
+}
+
+static void
 renew_vcenter(struct renew_opts *o)
 {
-	struct setup *s = &o->s;
-	struct vsession *vs = NULL;
-	char err[1024];
-	int rc;
-
-	char *password = config_read_password(s->cfg, err, sizeof(err));
-	if (password == NULL || (vs = vsession_new(s->cfg, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "vmcrypt-agent: %s\n", err);
-		s->steps.exit_code = EXIT_CONFIG;
-	} else if ((rc = vsession_open(vs, password, err, sizeof(err))) != 0) {
-		struct step *st = steps_add(&s->steps, "vcenter", STEP_FAILED, "%s", err);
-		steps_fail(&s->steps, st, vim_exit_code(rc), "check <vcenter url>, the account "
-		    "and its password (vmcrypt-agent check says more)");
-	} else {
-		struct vconn *c = vconn_new(vs);
-		vconn_set_timeout(c, s->cfg->timeout);
-		kmsrenew_run(s, c, o->force);
-		vconn_free(c);
-		vsession_close(vs);
-	}
-	secret_free(password);
-	vsession_free(vs);
+	cli_guide_vcenter(o->s.cfg, &o->s.steps, renew_run, o);
 }
 
 int

@@ -4,6 +4,7 @@
 #include "health.h"
 
 #include "core.h"
+#include "endpoint.h"
 #include "kmsfacts.h"
 #include "log.h"
 #include "notify.h"
@@ -23,6 +24,9 @@ struct health_job {
 	char		 provider[256];
 	char		 msg[1024];
 	time_t		 cert_not_after;
+	int		 okms;		/* an OKMS is configured: its endpoint watched */
+	int		 drift_rc;
+	struct endpoint_drift drift;
 };
 
 static void
@@ -34,6 +38,9 @@ health_work(struct vconn *c, void *arg)
 	j->rc = kms_check(c, cfgref_get(j->cfg), &v);
 	j->usable = v.usable;
 	j->cert_not_after = v.client_cert_not_after;
+	const struct config *cfg = cfgref_get(j->cfg);
+	if ((j->okms = cfg->okms_id != NULL && cfg->kms_cluster != NULL))
+		j->drift_rc = endpoint_drift(cfg->state_dir, cfg->kms_cluster, &j->drift);
 	snprintf(j->provider, sizeof(j->provider), "%s", v.provider);
 	snprintf(j->msg, sizeof(j->msg), "%s", v.reason);
 }
@@ -50,6 +57,8 @@ health_done(void *arg)
 	else {
 		health_verdict(h, j->usable, j->provider, j->msg);
 		health_client_cert(h, j->cert_not_after, j->provider);
+		if (j->okms)
+			health_endpoint(h, &j->drift, j->drift_rc);
 	}
 	if (h->again)
 		health_check_now(h);
@@ -121,6 +130,44 @@ health_client_cert(struct health *h, time_t not_after, const char *provider)
 		log_warnx("KMS: vCenter's client certificate for key provider %s expires in "
 		    "%lld days (%s), within renew-days (%d); " RENEW_HOW, provider,
 		    (long long)((not_after - now) / 86400), at, days);
+}
+
+void
+health_endpoint(struct health *h, const struct endpoint_drift *d, int rc)
+{
+	char list[160] = "", reg[160] = "";
+
+	if (rc != 0) {
+		h->unregistered = -1;
+		if (strcmp(h->unregistered_said, "?") != 0)
+			log_warnx("OKMS endpoint: %s; its addresses are not compared with the "
+			    "firewall's until it answers", d->err);
+		snprintf(h->unregistered_said, sizeof(h->unregistered_said), "?");
+		return;
+	}
+	if (!d->known) {
+		h->unregistered = -1;
+		return;
+	}
+	for (size_t i = 0; i < d->nmissing; i++)
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
+		    d->missing[i]);
+	for (size_t i = 0; i < d->nregistered; i++)
+		snprintf(reg + strlen(reg), sizeof(reg) - strlen(reg), "%s%s", i ? ", " : "",
+		    d->registered[i]);
+	h->unregistered = (int)d->nmissing;
+	if (strcmp(list, h->unregistered_said) == 0)
+		return;			/* said already (or nothing to say) */
+	if (d->nmissing > 0)
+		log_warnx("OKMS endpoint %s now resolves to %s, not registered in the Hosted "
+		    "Private Cloud's firewall (registered: %s): hosts may not reach the KMS; "
+		    "register %s: `vmcrypt-agent kms setup --okms %s --ovh-service %s`", d->host,
+		    list, reg[0] ? reg : "none", d->nmissing == 1 ? "it" : "them",
+		    d->okms_id[0] ? d->okms_id : "ID", d->service[0] ? d->service : "NAME");
+	else if (h->unregistered_said[0])
+		log_info("OKMS endpoint %s: every address it resolves to is registered (%s)",
+		    d->host, reg);
+	snprintf(h->unregistered_said, sizeof(h->unregistered_said), "%s", list);
 }
 
 void
@@ -239,6 +286,7 @@ health_init(struct health *h, const struct core *c)
 {
 	memset(h, 0, sizeof(*h));
 	h->c = c;
+	h->unregistered = -1;
 }
 
 /* Before enforcing: is the key provider usable?  (Synchronous, at start.) */

@@ -27,6 +27,9 @@ struct health {
 	/* vCenter's client certificate for that provider (the last check). */
 	time_t		 cert_not_after;	/* 0 unknown */
 	time_t		 cert_said;		/* its expiry last warned of */
+	/* OKMS: endpoint addresses not in the firewall (-1 unknown). */
+	int		 unregistered;
+	char		 unregistered_said[160];	/* the list last said */
 };
 
 void		 health_init(struct health *, const struct core *);
@@ -42,6 +45,10 @@ void		 health_verdict(struct health *, int usable, const char *provider,
 /* The client certificate's expiry the last check read (0 unknown):
  * warned of in the log from <okms renew-days> before it on, once a day. */
 void		 health_client_cert(struct health *, time_t not_after, const char *provider);
+/* The OKMS endpoint's drift, as the last check read it (kms/endpoint.h):
+ * rc of endpoint_drift. */
+struct endpoint_drift;
+void		 health_endpoint(struct health *, const struct endpoint_drift *, int rc);
 /* Its words for /healthz when it is due for renewal ("" otherwise). */
 void		 health_cert_note(const struct health *, char *out, size_t len);
 /* A KMS failure seen by a job (GenerateKey refused, a task's error);

@@ -193,6 +193,10 @@ render_gauges(struct out *op, const struct metrics *m, const struct gauges *g)
 	if (g->kms_provider != NULL && g->cert_not_after > 0)
 		put(&o, "vmcrypt_kms_client_cert_expiry_seconds{cluster=\"%s\"} %.0f\n", l,
 		    g->cert_not_after - (double)time(NULL));
+	head(&o, "vmcrypt_okms_endpoint_unregistered_addresses", "gauge",
+	    "OKMS: addresses the endpoint resolves to that kms setup did not register in "
+	    "the Hosted Private Cloud's firewall (-1: unknown, or no OKMS).");
+	put(&o, "vmcrypt_okms_endpoint_unregistered_addresses %d\n", g->okms_unregistered);
 	head(&o, "vmcrypt_kms_last_check_timestamp_seconds", "gauge",
 	    "When KMS health was last checked.");
 	put(&o, "vmcrypt_kms_last_check_timestamp_seconds %.0f\n", g->last_kms_check);

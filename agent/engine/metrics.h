@@ -51,6 +51,8 @@ struct gauges {
 	const char	*kms_provider;		/* NULL: not checked */
 	int		 kms_usable;
 	double		 cert_not_after;	/* vCenter's client certificate, 0 unknown */
+	int		 okms_unregistered;	/* OKMS endpoint addresses not in the
+						   firewall, -1 unknown */
 	int		 breaker_open;
 	int		 in_flight;
 	int		 dry_run;

@@ -44,10 +44,12 @@ static void
 scan_work(struct vconn *c, void *arg)
 {
 	struct scan_job *j = arg;
-	/* `reconcile` asks for the key ages it lacks during its scan; `run`
-	 * after it (ages_submit), so that they never delay enforcement. */
-	j->rc = enforce_scan(j->rc_->c->enf, cfgref_get(j->cfg), c, 500,
-	    (j->final ? 0 : INV_LEAN) | (j->rc_->c->once ? SCAN_KEY_EVENTS : 0),
+	/* `reconcile` with a cryptoperiod asks for the key ages it lacks
+	 * during its scan (which VMs are due depends on them); `run` after it
+	 * (ages_submit), so that they never delay enforcement. */
+	const struct config *cfg = cfgref_get(j->cfg);
+	j->rc = enforce_scan(j->rc_->c->enf, cfg, c, 500, (j->final ? 0 : INV_LEAN) |
+	    (j->rc_->c->once && cfg->rekey_max_age > 0 ? SCAN_KEY_EVENTS : 0),
 	    &j->inv, &j->acts);
 	if (j->rc != 0)
 		snprintf(j->msg, sizeof(j->msg), "%s", vconn_error(c));

@@ -93,6 +93,7 @@ status_http(void *arg, const char *path, struct httpd_resp *r)
 		g.kms_provider = e->health.kms.known ? e->health.kms.provider : NULL;
 		g.kms_usable = e->health.kms.usable;
 		g.cert_not_after = (double)e->health.cert_not_after;
+		g.okms_unregistered = e->health.unregistered;
 		g.breaker_open = e->health.breaker.open;
 		g.in_flight = e->tasks.running;
 		g.dry_run = e->core.dry_run;

@@ -22,6 +22,7 @@
 #include "kmssetup.h"
 #include "okms.h"
 #include "ovhapi.h"
+#include "smallfile.h"
 #include "steps.h"
 #include "vim.h"
 #include "xmalloc.h"
@@ -42,25 +43,6 @@ jstr(json_object *o, const char *k)
 	if (o && json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string))
 		return json_object_get_string(v);
 	return NULL;
-}
-
-/* PEM texts equal but for white space. */
-static int
-same_pem(const char *a, const char *b)
-{
-	while (*a || *b) {
-		while (*a && isspace((unsigned char)*a))
-			a++;
-		while (*b && isspace((unsigned char)*b))
-			b++;
-		if (*a != *b)
-			return 0;
-		if (*a) {
-			a++;
-			b++;
-		}
-	}
-	return 1;
 }
 
 /* An OVHcloud API refusal as a failed step, with the fix for its kind. */
@@ -280,7 +262,7 @@ okmstrust_kms_trusts_vc(struct setup *s, struct vconn *c)
 	if (okmstrust_wait(s, &crt) != 0)
 		goto out;
 	if (vim_kms_client_cert(c, cluster, VKMS_CURRENT, &have) == 0 && have != NULL &&
-	    same_pem(have, crt)) {
+	    pem_same(have, crt)) {
 		steps_add(&s->steps, STEP, STEP_UNCHANGED, "vCenter presents the certificate of "
 		    "credential %s (\"%s\")", o->cred_id, o->name);
 		rc = 0;

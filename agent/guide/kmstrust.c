@@ -83,25 +83,6 @@ write_client_cert(struct setup *s, const char *pem, char *path, size_t len)
 
 static int step_kms_trusts_vc_cert(struct setup *, struct vconn *);
 
-/* PEM texts equal but for line ends and trailing space. */
-static int
-same_pem(const char *a, const char *b)
-{
-	while (*a || *b) {
-		while (*a && isspace((unsigned char)*a))
-			a++;
-		while (*b && isspace((unsigned char)*b))
-			b++;
-		if (*a != *b)
-			return 0;
-		if (*a) {
-			a++;
-			b++;
-		}
-	}
-	return 1;
-}
-
 /* The KMS signed vCenter's CSR: the certificate given back to vCenter. */
 static int
 step_signed_cert(struct setup *s, struct vconn *c)
@@ -119,7 +100,7 @@ step_signed_cert(struct setup *s, struct vconn *c)
 	}
 	if (s->provider_exists)
 		rc = vim_kms_client_cert(c, cluster, VKMS_CURRENT, &have);
-	int same = rc == 0 && have != NULL && same_pem(have, crt);
+	int same = rc == 0 && have != NULL && pem_same(have, crt);
 	if (rc == 0 && !same && !s->dry_run)
 		rc = vim_kms_update_signed_cert(c, cluster, crt);
 	free(crt);
@@ -233,7 +214,7 @@ step_kms_trusts_vc_cert(struct setup *s, struct vconn *c)
 			return steps_fail(&s->steps, st, EXIT_CONFIG, "give the client certificate and "
 			    "its private key as PEM files (the key readable only by its owner)");
 		}
-		int same = have != NULL && same_pem(have, crt);
+		int same = have != NULL && pem_same(have, crt);
 		if (!same && !s->dry_run)
 			rc = vim_kms_upload_client_cert(c, cluster, crt, key);
 		secret_free(key);

@@ -184,3 +184,41 @@ def test_a_failure_at_each_step_leaves_the_old_certificate_working(bed, workdir)
     # The unused new credentials were deleted; the old one never was.
     mine = [c for c in credentials(fake).values() if c["name"] != "vmcrypt-agent other-vc"]
     assert [c["id"] for c in mine if c["status"] == "READY"].count(old["id"]) == 1
+
+
+@pytest.mark.api
+def test_endpoint_drift_said_by_run_without_calling_ovhcloud(bed, workdir):
+    """Issue #25 point 4: the OKMS endpoint now resolves to an address kms
+    setup did not register in the firewall (here: the state file says
+    another address was registered, as after OVHcloud moved the endpoint):
+    run says it within one health interval, names the command that
+    registers it, and calls nobody at OVHcloud; once the registered
+    addresses match again, it says so and the metric is 0."""
+    v, fake = bed
+    cfg, _ = set_up(v, fake, workdir, 365)
+    state = os.path.join(workdir, f"okms-{CLUSTER}.json")
+    doc = json.load(open(state))
+    assert doc["addresses"] == ["127.0.0.1"]
+    doc["addresses"] = ["192.0.2.10"]
+    json.dump(doc, open(state, "w"))
+    run_cfg = os.path.join(workdir, "run.xml")
+    with open(run_cfg, "w") as f:
+        f.write(open(cfg).read().replace(f'<kms cluster="{CLUSTER}">',
+                                         f'<kms cluster="{CLUSTER}" health-interval="10">'))
+    before = len(fake.requests())
+    a = Agent(run_cfg, workdir)
+    wait_until(lambda: metric(v.metrics_port,
+                              "vmcrypt_okms_endpoint_unregistered_addresses") == 1,
+               30, "the unregistered address in the metric")
+    a.wait_log("not registered in the Hosted Private Cloud's firewall", 5)
+    line = [x for x in a.text().splitlines() if "not registered in the Hosted" in x][0]
+    assert "resolves to 127.0.0.1" in line and "(registered: 192.0.2.10)" in line, line
+    assert f"kms setup --okms {OKMS_ID} --ovh-service {SVC}" in line, line
+    doc["addresses"] = ["127.0.0.1"]
+    json.dump(doc, open(state, "w"))
+    wait_until(lambda: metric(v.metrics_port,
+                              "vmcrypt_okms_endpoint_unregistered_addresses") == 0,
+               30, "every address registered again")
+    a.stop()
+    assert "every address it resolves to is registered" in a.text()
+    assert len(fake.requests()) == before       # no OVHcloud call from run
