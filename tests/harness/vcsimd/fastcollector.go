@@ -50,6 +50,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/vmware/govmomi/simulator"
@@ -86,6 +87,8 @@ type fastCollector struct {
 	book map[string]fastPage
 	// Counts, at /harness/fast-collector.
 	served, refused, rendered, reused int
+	objects                           int            // objects served
+	servedNs                          int64          // wall time serving them
 	why                               map[string]int // refusals by reason
 }
 
@@ -151,6 +154,7 @@ func (fc *fastCollector) refuse(why string) bool {
 // serve answers the request from the cache, or reports false: the caller
 // sends it to the simulator.
 func (fc *fastCollector) serve(w http.ResponseWriter, r *http.Request, body []byte, method string) bool {
+	start := time.Now()
 	if r.URL.Path != "/sdk" {
 		return false
 	}
@@ -165,7 +169,11 @@ func (fc *fastCollector) serve(w http.ResponseWriter, r *http.Request, body []by
 	}
 	switch req := m.Body.(type) {
 	case *types.RetrievePropertiesEx:
-		return fc.retrieve(w, r, req)
+		if !fc.retrieve(w, r, req) {
+			return false
+		}
+		fc.took(start)
+		return true
 	case *types.ContinueRetrievePropertiesEx:
 		fc.mu.Lock()
 		page, ok := fc.book[req.Token]
@@ -175,9 +183,16 @@ func (fc *fastCollector) serve(w http.ResponseWriter, r *http.Request, body []by
 			return false // the simulator's token, or none
 		}
 		fc.answer(w, "ContinueRetrievePropertiesEx", page.max, page.objs)
+		fc.took(start)
 		return true
 	}
 	return false
+}
+
+func (fc *fastCollector) took(start time.Time) {
+	fc.mu.Lock()
+	fc.servedNs += time.Since(start).Nanoseconds()
+	fc.mu.Unlock()
 }
 
 // viewSpec reports the ContainerView of a request the fast collector
@@ -533,20 +548,43 @@ func (fc *fastCollector) write(w http.ResponseWriter, method, token string, objs
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(out)
+	fc.mu.Lock()
+	fc.objects += len(objs)
+	fc.mu.Unlock()
 }
 
-// fastControl: GET /harness/fast-collector, what it served and refused.
+// control: GET /harness/fast-collector, what it served and refused;
+// DELETE forgets the counts; POST ?paths=name,parent,... renders every VM
+// for that path set now (a test bed made ready before the client starts,
+// as a vCenter's inventory is in memory before anyone asks).
 func (fc *fastCollector) control(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost {
+		paths := strings.Split(r.URL.Query().Get("paths"), ",")
+		ctx := fc.f.newCtx()
+		si := ctx.Map.Get(vim25.ServiceInstance).(*simulator.ServiceInstance)
+		var refs []types.ManagedObjectReference
+		for _, vm := range ctx.Map.All("VirtualMachine") {
+			refs = append(refs, vm.Reference())
+		}
+		n := len(fc.answers(si.Content.PropertyCollector, refs, paths))
+		fc.mu.Lock()
+		fc.served--
+		fc.mu.Unlock()
+		writeJSON(w, map[string]int{"rendered": n})
+		return
+	}
 	fc.mu.Lock()
 	defer fc.mu.Unlock()
 	if r.Method == http.MethodDelete {
 		fc.served, fc.refused, fc.rendered, fc.reused = 0, 0, 0, 0
+		fc.objects, fc.servedNs = 0, 0
 		fc.why = map[string]int{}
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
 	data, _ := json.Marshal(map[string]any{"served": fc.served, "refused": fc.refused,
-		"refusals": fc.why, "rendered": fc.rendered, "reused": fc.reused, "tokens": len(fc.book)})
+		"refusals": fc.why, "rendered": fc.rendered, "reused": fc.reused, "tokens": len(fc.book),
+		"objects": fc.objects, "served_ns": fc.servedNs})
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(data)
 }

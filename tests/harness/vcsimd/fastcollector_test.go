@@ -224,6 +224,15 @@ func TestFastCollectorPagesEqualSimulator(t *testing.T) {
 	if num(st, "served") != 2 || num(st, "rendered") != 20 || num(st, "reused") != 20 {
 		t.Fatalf("second scan rendered again: %v", st)
 	}
+	// Made ready for another path set before anyone asks: its first scan
+	// renders nothing.
+	rec := httptest.NewRecorder()
+	b.front.fast.control(rec, httptest.NewRequest(http.MethodPost,
+		"/harness/fast-collector?paths="+strings.Join(agentPaths[:4], ","), nil))
+	b.scan(agentPaths[:4], 7, nil)
+	if st = b.stats(); num(st, "rendered") != 40 || num(st, "reused") != 40 {
+		t.Fatalf("warmed: %v", st)
+	}
 	// One page (no maxObjects), and the lean set (no devices).
 	if p, _ := b.scan(agentPaths, 0, nil); p != 1 {
 		t.Fatalf("no maxObjects: %d pages", p)
