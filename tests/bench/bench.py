@@ -101,6 +101,12 @@ class Front:
         req = urllib.request.Request(self.base + "/harness/stats", method="DELETE")
         urllib.request.urlopen(req, context=self.ctx).read()
 
+    def fast_stats(self, reset=False):
+        req = urllib.request.Request(self.base + "/harness/fast-collector",
+                                     method="DELETE" if reset else "GET")
+        with urllib.request.urlopen(req, context=self.ctx) as r:
+            return None if reset else json.loads(r.read())
+
     def warm(self, paths):
         """The fast collector renders every VM for these paths now."""
         req = urllib.request.Request(self.base + "/harness/fast-collector?paths=" +
@@ -324,6 +330,7 @@ def bench_catchup_idle(d, n_half, idle_s):
             front.warm([p for p in paths if p != "config.hardware.device"])
             res["fast_collector_render_s"] = time.time() - t
             log(f"fast collector: {total} VMs rendered in {res['fast_collector_render_s']:.1f} s")
+            front.fast_stats(reset=True)
         front.reset()
         a = AgentProc(v, d, "agent-catchup")
         port = a.port
@@ -340,6 +347,12 @@ def bench_catchup_idle(d, n_half, idle_s):
         res["scan_server_us_per_vm"] = 1000 * server_ms / total
         log(f"scan: server {server_ms:.0f} ms in the collector, "
             f"{res['scan_server_us_per_vm']:.1f} us per VM")
+        if fast:
+            fc = front.fast_stats()    # the scan's pages alone
+            res["fast_collector"] = fc
+            log(f"fast collector: {fc['objects']} objects in {fc['served_ns'] / 1e6:.0f} ms, "
+                f"{fc['served_ns'] / 1e3 / max(fc['objects'], 1):.1f} us per VM, "
+                f"{fc['rendered']} rendered again")
         txt = a.text()
         t_scan = None
         for l in txt.splitlines():
