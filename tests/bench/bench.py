@@ -101,6 +101,19 @@ class Front:
         req = urllib.request.Request(self.base + "/harness/stats", method="DELETE")
         urllib.request.urlopen(req, context=self.ctx).read()
 
+    def fast_stats(self, reset=False):
+        req = urllib.request.Request(self.base + "/harness/fast-collector",
+                                     method="DELETE" if reset else "GET")
+        with urllib.request.urlopen(req, context=self.ctx) as r:
+            return None if reset else json.loads(r.read())
+
+    def warm(self, paths):
+        """The fast collector renders every VM for these paths now."""
+        req = urllib.request.Request(self.base + "/harness/fast-collector?paths=" +
+                                     ",".join(paths), method="POST")
+        with urllib.request.urlopen(req, context=self.ctx, timeout=3600) as r:
+            return json.loads(r.read())
+
 
 def agent_calls(front, n):
     """The agent's calls per VM, by method, and the simulator's wall time
@@ -287,12 +300,37 @@ def bench_scale(d, n_half):
     return bench_catchup_idle(d, n_half, 0)
 
 
+# The scan benchmarks run vcsimd with its fast collector (issue #26): each
+# VM's answer is rendered once, before the agent starts, so that the scan
+# measures the agent, not vcsim's deep copy of every VM.
+# BENCH_FAST_COLLECTOR=0: vcsim's own collector, as before.
+FAST_COLLECTOR = os.environ.get("BENCH_FAST_COLLECTOR", "1") != "0"
+
+
+def agent_vm_paths():
+    """The agent's property set (agent/enforce/inventory.c inventory_vm_paths)."""
+    src = open(os.path.join(HERE, "..", "..", "agent", "enforce", "inventory.c")).read()
+    body = src.split("inventory_vm_paths[] = {", 1)[1].split("};", 1)[0]
+    import re
+    return re.findall(r'"([^"]+)"', body)
+
+
 def bench_catchup_idle(d, n_half, idle_s):
-    v = with_kms(Vcsim(vms=n_half, dirpath=d, start_timeout=3600, strict=False))  # n_half per pool, 2 pools
+    fast = FAST_COLLECTOR
+    v = with_kms(Vcsim(vms=n_half, dirpath=d, start_timeout=3600, strict=False,
+                       args=("-fast-collector",) if fast else ()))  # n_half per pool, 2 pools
     front = Front(v)
     total = len(v.govc("find", "/", "-type", "m").split())
-    res = {"vms": total}
+    res = {"vms": total, "fast_collector": fast}
     try:
+        if fast:
+            t = time.time()
+            paths = agent_vm_paths()
+            front.warm(paths)      # `reconcile`'s scan, and run's (INV_LEAN: no devices)
+            front.warm([p for p in paths if p != "config.hardware.device"])
+            res["fast_collector_render_s"] = time.time() - t
+            log(f"fast collector: {total} VMs rendered in {res['fast_collector_render_s']:.1f} s")
+            front.fast_stats(reset=True)
         front.reset()
         a = AgentProc(v, d, "agent-catchup")
         port = a.port
@@ -304,6 +342,17 @@ def bench_catchup_idle(d, n_half, idle_s):
             f"{m} x{c['per_vm']:.0f} {c['server_ms']:.0f} ms"
             for m, c in sorted(scan_calls.items())))
         res.update({"scan_agent_cpu_s": scan_cpu, "scan_calls": scan_calls})
+        server_ms = sum(c["server_ms"] for m, c in scan_calls.items()
+                        if m in ("RetrievePropertiesEx", "ContinueRetrievePropertiesEx"))
+        res["scan_server_us_per_vm"] = 1000 * server_ms / total
+        log(f"scan: server {server_ms:.0f} ms in the collector, "
+            f"{res['scan_server_us_per_vm']:.1f} us per VM")
+        if fast:
+            fc = front.fast_stats()    # the scan's pages alone
+            res["fast_collector"] = fc
+            log(f"fast collector: {fc['objects']} objects in {fc['served_ns'] / 1e6:.0f} ms, "
+                f"{fc['served_ns'] / 1e3 / max(fc['objects'], 1):.1f} us per VM, "
+                f"{fc['rendered']} rendered again")
         txt = a.text()
         t_scan = None
         for l in txt.splitlines():

@@ -70,6 +70,9 @@ type front struct {
 	// first key provider was made the default.
 	vmlocks          vmLocks
 	firstDefaultDone bool
+	// -fast-collector: container-view scans served from each VM's
+	// rendered answer (fastcollector.go); nil: off.
+	fast *fastCollector
 	// /harness/hold: the agent's next call of a method waits here until
 	// /harness/release (a test makes a change land in between).
 	holdMethod string
@@ -222,6 +225,10 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch method {
+	case "RetrievePropertiesEx", "ContinueRetrievePropertiesEx":
+		if f.fast != nil && f.fast.serve(w, r, body, method) {
+			return
+		}
 	case "LogUserEvent":
 		f.logUserEvent(w, body)
 		return
@@ -912,6 +919,13 @@ func (f *front) control(w http.ResponseWriter, r *http.Request) {
 	case "/harness/password":
 		// The account's password changed, as in vCenter (password.go).
 		f.pw.control(w, r, q)
+	case "/harness/fast-collector":
+		// What the fast collector served and refused (fastcollector.go).
+		if f.fast == nil {
+			http.Error(w, "vcsimd runs without -fast-collector", http.StatusNotFound)
+			return
+		}
+		f.fast.control(w, r)
 	case "/harness/assoc":
 		data, _ := json.Marshal(map[string]string{"profile": f.profileOf(q.Get("key"))})
 		w.Header().Set("Content-Type", "application/json")

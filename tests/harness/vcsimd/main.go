@@ -45,6 +45,7 @@ func main() {
 	load := flag.String("load", "", "restart from this inventory (govc object.save -d DIR, plus /harness/save?dir=DIR for the front's state)")
 	instanceUUID := flag.String("instance-uuid", "", "about.instanceUuid (default vcsim's, derived from the host's node id: the same for every vcsim on a machine; each vCenter has its own)")
 	taskDelay := flag.String("task-delay", "", "run these tasks this long, e.g. ReconfigVm=1500 (the task name, ms, comma-separated); objects stay readable meanwhile, as on vCenter")
+	fast := flag.Bool("fast-collector", false, "serve RetrievePropertiesEx over a container view of VirtualMachine from each VM's rendered answer, at a real collector's speed (fastcollector.go)")
 	flag.Parse()
 
 	if *taskDelay != "" {
@@ -109,6 +110,9 @@ func main() {
 		log.Fatalf("vcsimd: listen: %v", err)
 	}
 	fr := newFront(model, &backend, *apiVersion, *strict)
+	if *fast {
+		fr.fast = newFastCollector(fr)
+	}
 	if *load != "" {
 		if err := fr.loadState(*load); err != nil {
 			log.Fatalf("vcsimd: %v", err)
