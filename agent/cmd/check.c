@@ -8,6 +8,7 @@
 
 #include "canary.h"
 #include "checkcanary.h"
+#include "checkokms.h"
 
 #include "cli.h"
 #include "config.h"
@@ -205,6 +206,7 @@ check_vcenter(struct config *cfg, struct vsession *s, struct chk_report *rep,
 		rc = vim_exit_code(vr);
 	} else {
 		kms_evaluate(cfg, &f, rep);
+		check_okms_firewall(cfg, rep);
 		rc = chk_ok(rep) ? EXIT_OK : EXIT_FAIL;
 	}
 	kms_facts_free(&f);

@@ -112,7 +112,7 @@ def test_renewed_20_days_before_expiry_old_credential_deleted_after(bed, workdir
     left = metric(v.metrics_port, "vmcrypt_kms_client_cert_expiry_seconds")
     assert 19 * 86400 < left <= 20 * 86400
     a.wait_log(f"client certificate for key provider {CLUSTER} expires in", 30)
-    assert "expires in 19 days" in a.text(), a.text()
+    assert "expires in 19 days" in a.text() or "expires in 20 days" in a.text(), a.text()
     time.sleep(11)                           # one more health interval
     a.stop()
     assert len(fake.requests()) == before    # run made no OVHcloud call
@@ -222,3 +222,30 @@ def test_endpoint_drift_said_by_run_without_calling_ovhcloud(bed, workdir):
     a.stop()
     assert "every address it resolves to is registered" in a.text()
     assert len(fake.requests()) == before       # no OVHcloud call from run
+
+
+@pytest.mark.api
+def test_check_compares_the_endpoint_with_the_firewall_itself(bed, workdir):
+    """Issue #25 point 4, check's side: the endpoint's addresses against the
+    Hosted Private Cloud's firewall as the OVHcloud API gives it."""
+    v, fake = bed
+    cfg, _ = set_up(v, fake, workdir, 365)
+
+    def item():
+        r = run(fake, workdir, "--config", cfg, "--json", cmd=("check",))
+        doc = json.loads(r.stdout)
+        return r, [i for i in doc["checks"] if i["id"] == "okms-firewall"][0]
+
+    r, it = item()
+    assert r.returncode == 0 and it["result"] == "pass", r.stdout
+    assert "127.0.0.1" in it["detail"] and "read through the OVHcloud API" in it["detail"]
+    # The firewall now holds another address only (as after an entry was
+    # removed in the Control Panel): check fails, naming the fix.
+    entry = {"kmsId": 7, "ip": "192.0.2.10", "sslThumbprint": "AA" * 20,
+             "description": "other", "kmsTcpPort": 5696, "state": "delivered"}
+    fake.setup(rules=RENEW_RULES, services={SVC: {"state": "enabled", "kms": [entry]}},
+               okms={"resources": [{"id": OKMS_ID}]})
+    r, it = item()
+    assert r.returncode == 1 and it["result"] == "fail", r.stdout
+    assert "resolves to 127.0.0.1, not delivered in the firewall of" in it["detail"]
+    assert f"kms setup --okms {OKMS_ID} --ovh-service {SVC}" in it["fix"]

@@ -164,7 +164,7 @@ def test_html_offline_chart_and_table(scene, workdir):
     dom = subprocess.run([CHROMIUM, *CHROME_FLAGS, f"--user-data-dir={prof}",
                           "--dump-dom", f"file://{path}"], capture_output=True,
                          text=True, timeout=120, env=env).stdout
-    assert dom.count('<rect class="bar"') == 12    # one per state (issue #16 added wrong-provider, vsan-encrypted; #24 key-missing, vtpm-only)
+    assert dom.count('<rect class="bar"') == 13    # one per state (issue #16 added wrong-provider, vsan-encrypted; #24 key-missing, vtpm-only, rekey-due)
     # One row per VM the report was made of ("<i>x&y" came after it).
     n_vms = json.loads(agent("inventory", "--config", cfg, "--json").stdout)["count"]
     rows = dom.split("<tbody>")[1].split("</tbody>")[0].count("<tr ")
