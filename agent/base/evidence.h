@@ -103,4 +103,10 @@ int	evidence_verify(const char *dir, evidence_cb cb, void *arg, char *bad_file,
 	    size_t bad_file_len, long *bad_line, long long *head_seq, char head_hash[65],
 	    char *err, size_t errlen);
 
+/* The same for a reader beside the running agent: the last file's last
+ * line, while it is being written (no newline yet), ends the walk instead
+ * of breaking it.  0, or -1 with err. */
+int	evidence_read_live(const char *dir, evidence_cb cb, void *arg, char *err,
+	    size_t errlen);
+
 #endif

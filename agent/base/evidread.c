@@ -408,8 +408,10 @@ evwalk_error(const struct evwalk *w, const char *dir, char *err, size_t errlen)
 		snprintf(err, errlen, "%s/%s: %s", dir, w->bad_file, w->why);
 }
 
-int
-evidence_verify(const char *dir, evidence_cb cb, void *arg, char *bad_file,
+/* live: a last line still being written (no newline yet) ends the walk
+ * instead of breaking it (a reader beside the running agent). */
+static int
+verify(const char *dir, evidence_cb cb, void *arg, int live, char *bad_file,
     size_t bad_file_len, long *bad_line, long long *head_seq, char head_hash[65],
     char *err, size_t errlen)
 {
@@ -432,7 +434,11 @@ evidence_verify(const char *dir, evidence_cb cb, void *arg, char *bad_file,
 			    "evidence-%06u.jsonl)", nums[i]);
 			break;
 		}
-		rc = evwalk_file(&w, dir, nums[i], NULL, NULL, NULL);
+		off_t at = 0;
+		char *torn = NULL;
+		size_t tlen = 0;
+		rc = evwalk_file(&w, dir, nums[i], live && i + 1 == n ? &at : NULL, &torn, &tlen);
+		free(torn);
 	}
 	free(nums);
 	if (rc == 0)
@@ -452,6 +458,21 @@ evidence_verify(const char *dir, evidence_cb cb, void *arg, char *bad_file,
 		return -1;
 	}
 	return 0;
+}
+
+int
+evidence_verify(const char *dir, evidence_cb cb, void *arg, char *bad_file,
+    size_t bad_file_len, long *bad_line, long long *head_seq, char head_hash[65],
+    char *err, size_t errlen)
+{
+	return verify(dir, cb, arg, 0, bad_file, bad_file_len, bad_line, head_seq, head_hash,
+	    err, errlen);
+}
+
+int
+evidence_read_live(const char *dir, evidence_cb cb, void *arg, char *err, size_t errlen)
+{
+	return verify(dir, cb, arg, 1, NULL, 0, NULL, NULL, NULL, err, errlen);
 }
 
 /* The file holds at least one whole line (a newline). */

@@ -190,16 +190,13 @@ int
 keybook_load(struct keybook *kb, const char *dir, char *err, size_t errlen)
 {
 	struct loading ld = { kb, keybook_new() };
-	char bad_file[256];
-	long bad_line = 0;
 
 	if (access(dir, F_OK) != 0) {
 		keybook_free(ld.tasks);
 		return 0;
 	}
 	pthread_mutex_lock(&kb->mtx);
-	int rc = evidence_verify(dir, on_record, &ld, bad_file, sizeof(bad_file), &bad_line,
-	    NULL, NULL, err, errlen);
+	int rc = evidence_read_live(dir, on_record, &ld, err, errlen);
 	pthread_mutex_unlock(&kb->mtx);
 	keybook_free(ld.tasks);
 	return rc;
