@@ -29,7 +29,7 @@ from pyVim.connect import Disconnect, SmartConnect
 from pyVim.task import WaitForTask
 from pyVmomi import vim, vmodl
 
-from conftest import (BIN, PASSWORD, TASK_DELAY_S, USER, Agent, Harness, agent,
+from conftest import (BIN, PASSWORD, SLOW, TASK_DELAY_S, USER, Agent, Harness, agent,
                       compliance_all, create, moref, vm_state, wait_until)
 
 
@@ -639,6 +639,9 @@ def test_a_failed_rekey_is_never_retried_for_the_same_key(testbed, workdir):
         wait_until(lambda: tasks_of(si, vmo)[1][1].state == "error", 5 + TASK_DELAY_S,
                    "the rekey task failed")
         wait_until(lambda: vms_in(v.metrics_port, "rekey-due") == 1, 10, "nt-1 rekey-due")
+        # The agent has taken the task's end (its record is on disk before
+        # it says so): what inventory reads from the evidence log is there.
+        a.wait_log("rekey failed (", 10 * SLOW)
         inv = inventory(cfg)
         assert (inv["nt-1"]["state"], inv["nt-1"]["code"]) == ("rekey-due", "key-age-rekeyed"), \
             inv["nt-1"]
