@@ -38,7 +38,17 @@ struct scan_job {
 	char		 msg[1024];
 	struct inventory inv;
 	unsigned	*acts;
+	double		 wall, cpu;	/* the scan's wall time, its thread's CPU */
+	double		 proc_cpu;	/* the process's CPU when it ended */
 };
+
+static double
+clock_s(clockid_t id)
+{
+	struct timespec ts;
+	clock_gettime(id, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static void
 scan_work(struct vconn *c, void *arg)
@@ -48,9 +58,13 @@ scan_work(struct vconn *c, void *arg)
 	 * during its scan (which VMs are due depends on them); `run` after it
 	 * (ages_submit), so that they never delay enforcement. */
 	const struct config *cfg = cfgref_get(j->cfg);
+	double w0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
 	j->rc = enforce_scan(j->rc_->c->enf, cfg, c, 500, (j->final ? 0 : INV_LEAN) |
 	    (j->rc_->c->once && cfg->rekey_max_age > 0 ? SCAN_KEY_EVENTS : 0),
 	    &j->inv, &j->acts);
+	j->wall = clock_s(CLOCK_MONOTONIC) - w0;
+	j->cpu = clock_s(CLOCK_THREAD_CPUTIME_ID) - c0;
+	j->proc_cpu = clock_s(CLOCK_PROCESS_CPUTIME_ID);
 	if (j->rc != 0)
 		snprintf(j->msg, sizeof(j->msg), "%s", vconn_error(c));
 }
@@ -296,6 +310,12 @@ scan_done(void *arg)
 	} else {
 		scan_result(rec, j);
 	}
+	/* After the summary, which callers wait for: what the scan cost. */
+	if (j->rc == 0)
+		log_info("reconcile: scanned %zu VMs in %.3f s, %.3f s of CPU "
+		    "(%.1f us per VM); the process's CPU so far %.3f s", j->inv.nvms,
+		    j->wall, j->cpu, j->inv.nvms ? 1e6 * j->cpu / (double)j->inv.nvms : 0.0,
+		    j->proc_cpu);
 	inventory_free(&j->inv);
 	free(j->acts);
 	cfgref_drop(j->cfg);
