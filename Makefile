@@ -299,6 +299,7 @@ fuzz: fuzz-build
 # BENCHMARKS.md says how they were read.
 bench: deps $(BIN) tools
 	apt_missing=""; command -v valgrind >/dev/null || apt_missing=valgrind; \
+	command -v gnuplot >/dev/null || apt_missing="$$apt_missing gnuplot-nox"; \
 	[ -z "$$apt_missing" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$apt_missing >/dev/null
 	VMCRYPT_BIN=$(abspath $(BIN)) VMCRYPT_TOOLS=$(abspath $(TOOLS)) \
 	  PYTHONPATH=$(abspath .deps/python) python3 tests/bench/bench.py $(if $(QUICK),--quick) \

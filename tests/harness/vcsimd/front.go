@@ -94,6 +94,10 @@ type front struct {
 	// When the last successful ReconfigVM_Task of each VM (any client but
 	// govc) finished, from the simulator's own task object.
 	reconfigDone map[string]int64
+	// The agent's calls in order: method, arrival and end (Unix ns), at
+	// most timelineMax (benchmarks: the simulator's and the agent's shares
+	// of a reaction, /harness/timeline).
+	timeline []timedCall
 	assocs       map[string]assoc // "vm-42" or "vm-42:2000" -> profile
 	kmsStatus    map[string]kmsOverride
 	denied       map[string]bool
@@ -117,6 +121,14 @@ type kmsOverride struct {
 }
 
 var methodRE = regexp.MustCompile(`<(?:[A-Za-z0-9_.-]+:)?Body[^>]*>\s*<(?:[A-Za-z0-9_.-]+:)?([A-Za-z0-9_]+)`)
+
+// timedCall is one call of the agent's, as the front saw it.
+type timedCall struct {
+	method     string
+	start, end int64
+}
+
+const timelineMax = 1 << 20
 
 func newFront(model *simulator.Model, backend *url.URL, api string, strict bool) *front {
 	f := &front{
@@ -209,9 +221,13 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	start := time.Now()
 	defer func() {
+		end := time.Now()
 		f.mu.Lock()
-		f.callNs[who+method] += time.Since(start).Nanoseconds()
+		f.callNs[who+method] += end.Sub(start).Nanoseconds()
 		f.callBy[who+method]++
+		if who == "agent/" && len(f.timeline) < timelineMax {
+			f.timeline = append(f.timeline, timedCall{method, start.UnixNano(), end.UnixNano()})
+		}
 		f.mu.Unlock()
 	}()
 	f.holdIfArmed(method, r)
@@ -759,6 +775,7 @@ func (f *front) control(w http.ResponseWriter, r *http.Request) {
 			f.reconfigs = map[string]int{}
 			f.reconfigAt = map[string]int64{}
 			f.reconfigDone = map[string]int64{}
+			f.timeline = nil
 			f.mu.Unlock()
 			w.WriteHeader(http.StatusNoContent)
 			return
@@ -919,6 +936,18 @@ func (f *front) control(w http.ResponseWriter, r *http.Request) {
 	case "/harness/password":
 		// The account's password changed, as in vCenter (password.go).
 		f.pw.control(w, r, q)
+	case "/harness/timeline":
+		// The agent's calls since the last DELETE /harness/stats:
+		// [method, arrival ns, end ns], in arrival order.
+		f.mu.Lock()
+		out := make([][3]any, len(f.timeline))
+		for i, c := range f.timeline {
+			out[i] = [3]any{c.method, c.start, c.end}
+		}
+		data, _ := json.Marshal(out)
+		f.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(data)
 	case "/harness/fast-collector":
 		// What the fast collector served and refused (fastcollector.go).
 		if f.fast == nil {
