@@ -314,6 +314,42 @@ def test_hostile_peers_on_the_socket_change_nothing(vc, workdir):
     assert bad not in a.text()
 
 
+def test_a_refused_handover_still_writes_the_file(workdir):
+    """The agent answers an error: `credential set` exits 15 with the
+    agent's reason and the fix (a restart), and the file is written all
+    the same.  What it sent is the documented message, the secret once."""
+    sock = os.path.join(sock_dir(), "credential.sock")
+    srv = socket.socket(socket.AF_UNIX)
+    srv.bind(sock)
+    srv.listen(1)
+    got = []
+
+    def serve():
+        c, _ = srv.accept()
+        data = b""
+        while True:
+            b = c.recv(4096)
+            if not b:
+                break
+            data += b
+        got.append(data)
+        c.sendall(b"error: not now\n")
+        c.close()
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    store, bare = os.path.join(workdir, "store"), os.path.join(workdir, "bare")
+    os.mkdir(bare)
+    r = credential_set("vcenter.password", "s3cret-x\n", "--dir", store,
+                       env={"PATH": bare, "VMCRYPT_CREDENTIAL_SOCKET": sock})
+    t.join(10)
+    srv.close()
+    assert r.returncode == 15, r.stdout + r.stderr
+    assert "written, but the running agent did not take it (not now)" in r.stderr, r.stderr
+    assert "systemctl restart vmcrypt-agent" in r.stderr
+    assert open(os.path.join(store, "vcenter.password")).read() == "s3cret-x"
+    assert got == [b"vcenter.password\ns3cret-x\n"]
+
+
 # ---------------------------------------------------------------- credential set
 
 def credential_set(name, secret, *opts, env=None):
