@@ -227,6 +227,37 @@ def test_vcenter_refusing_the_signed_certificate_leaves_the_old_one(bed, workdir
 
 
 @pytest.mark.api
+def test_renewal_deletes_its_own_old_credential_from_a_later_page(bed, workdir):
+    """okms-facts §2: the credential list is paged.  Four other vCenters'
+    credentials first, pages of two: ours is on the third page.  The
+    renewal reads every page, and deletes only its own old credential."""
+    v, fake = bed
+    others = [{"id": str(uuid.uuid4()), "name": f"vmcrypt-agent other-vc-{i}",
+               "status": "READY", "identityURNs": ["urn:v1:eu:identity:account:xx1111-ovh"],
+               "fromCSR": True} for i in range(4)]
+    fake.setup(rules=RENEW_RULES, okms={"resources": [{"id": OKMS_ID}], "ready_after": 1,
+                                        "page_size": 2, "credentials": {OKMS_ID: others}})
+    cfg = okms_cfg(v)
+    r, doc = kms_setup(fake, workdir, cfg, "--okms-validity", "20")
+    assert r.returncode == 0, r.stdout + r.stderr
+    old = doc["okms"]["credential"]
+    assert list(credentials(fake))[-1] == old and len(credentials(fake)) == 5
+    n = len(fake.requests())
+    r, doc = renew(fake, workdir, cfg)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert steps(doc)["old-credential"] == "done", r.stdout
+    log = fake.requests()[n:]
+    lists = [q for q in log if q["method"] == "GET" and q["path"].endswith("/credential")]
+    assert len(lists) == 3 and lists[0]["cursor"] is None and lists[2]["cursor"], lists
+    assert [q["path"].rsplit("/", 1)[1] for q in deletes(fake)] == [old]
+    creds = credentials(fake)
+    assert all(c["id"] in creds and creds[c["id"]]["status"] == "READY" for c in others)
+    new = [c for c in creds.values() if c["id"] not in {o["id"] for o in others}]
+    assert len(new) == 1 and new[0]["id"] != old and new[0]["status"] == "READY"
+    assert vcenter_cert(v).strip() == new[0]["certificatePEM"].strip()
+
+
+@pytest.mark.api
 def test_endpoint_drift_said_by_run_without_calling_ovhcloud(bed, workdir):
     """Issue #25 point 4: the OKMS endpoint now resolves to an address kms
     setup did not register in the firewall (here: the state file says
