@@ -143,7 +143,7 @@ layers: $(AGENT_OBJS)
 	  --cc "$(CC)" --cflags "$(CFLAGS) $(ALL_INC)"
 
 # ---- tests ------------------------------------------------------------------
-UNIT_TESTS := test_config test_decode test_xnode test_tls test_inventory test_policy test_checkpoint test_enforce test_kms test_kmip test_ovh test_okms test_httpd test_trace test_plan test_engine test_lease test_opts test_canary test_controls test_period test_sign test_evidence test_evmap
+UNIT_TESTS := test_config test_decode test_xnode test_tls test_inventory test_policy test_checkpoint test_enforce test_kms test_kmip test_ovh test_okms test_httpd test_credsock test_trace test_plan test_engine test_lease test_opts test_canary test_controls test_period test_sign test_evidence test_evmap
 UNIT_BINS  := $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 
 $(BUILD)/tests/%.o: tests/unit/%.c $(HEADERS) $(BUILD)/stubs/soapH.h

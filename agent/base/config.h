@@ -126,6 +126,18 @@ char	*config_password_read(const char *password_file, const char *cfg_path,
 	    char *err, size_t errlen);
 /* Names where that password comes from now (never the secret). */
 void	 config_password_source(const char *password_file, char *buf, size_t len);
+/*
+ * A secret `credential set` handed to the running agent (credsock.c): only
+ * vcenter.password is taken (the OVHcloud ones are not read by `run`);
+ * anything else is refused with why in reply.  A copy is held in memory
+ * and config_password_read returns it before its file, for as long as
+ * that file (the credential in $CREDENTIALS_DIRECTORY, or the
+ * password-file it was last called with) is the copy it was at the
+ * hand-over: systemd before 260 never refreshes it, and a newer file wins.
+ * 0 or -1.  Thread-safe.
+ */
+int	 config_password_handover(const char *name, const char *secret, size_t len,
+	    char *reply, size_t rlen);
 void	 secret_free(char *);
 
 /*

@@ -21,5 +21,7 @@
 #define EXIT_CANARY_PRIVILEGE	12	/* the account lacks a privilege the canary needs */
 #define EXIT_CANARY_NO_PROVIDER	13	/* no usable default key provider */
 #define EXIT_CANARY_LEFT	14	/* the canary VM could not be deleted */
+/* credential set */
+#define EXIT_HANDOVER_REFUSED	15	/* written, but the running agent did not take it */
 
 #endif

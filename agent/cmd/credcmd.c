@@ -5,9 +5,14 @@
  * where the unit's LoadCredentialEncrypted= reads it.  Without
  * systemd-creds (systemd older than 250), a plain file, mode 0600, for
  * LoadCredential=, said as such.  Written to a new file and renamed over
- * the old: a failure leaves the credential as it was.
+ * the old: a failure leaves the credential as it was.  Then, where it is
+ * used: vcenter.password handed to the running agent (credsend.c: systemd
+ * before 260 gives a service its credentials only at start); an OVHcloud
+ * secret gets the renewal unit's drop-in that loads it (a unit listing a
+ * credential file that is missing fails, so the unit cannot list them).
  */
 #include "cli.h"
+#include "credsend.h"
 #include "exitcode.h"
 #include "opts.h"
 
@@ -28,6 +33,8 @@
  * the names (vcenter.password) are not ours alone on a host. */
 #define DIR_ENCRYPTED	"/etc/credstore.encrypted"
 #define DIR_PLAIN	"/etc/credstore"
+/* The renewal unit's drop-ins: one per OVHcloud secret, named after it. */
+#define DIR_DROPIN	"/etc/systemd/system/vmcrypt-agent-renew.service.d"
 
 /* The credentials the agent's units load.  */
 static const char *const cred_names[] = {
@@ -42,9 +49,17 @@ struct credset {
 	const char	*dir;
 	const char	*with_key;
 	const char	*instance;
+	const char	*dropin_dir;
 	int		 json;
 	char		 path[4096];
 	int		 encrypted;
+	/* vcenter.password: the hand-over to the running agent */
+	int		 handover;	/* 0 not tried, else 1 + enum credsend_result */
+	char		 sock[4096], why[512];
+	/* an OVHcloud secret: the renewal unit's drop-in */
+	int		 dropin;	/* 0 none, 1 written, 2 unchanged, -1 failed */
+	int		 reloaded;	/* daemon-reload: 1 done, 0 no systemd, -1 failed */
+	char		 dropin_path[4200];
 };
 
 static int
@@ -224,17 +239,138 @@ credential_write(struct credset *cs, const char *secret, size_t n)
 	return EXIT_OK;
 }
 
+/* vcenter.password to the running agent, if one listens. */
+static void
+hand_over(struct credset *cs, const char *secret, size_t n)
+{
+	credsend_path(cs->instance, cs->sock, sizeof(cs->sock));
+	cs->handover = 1 + (int)credsend(cs->sock, cs->name, secret, n, cs->why,
+	    sizeof(cs->why));
+}
+
+/* `systemctl daemon-reload` where systemd runs (sd_booted's test): 1 done,
+ * 0 not running here, -1 failed. */
+static int
+daemon_reload(void)
+{
+	int st;
+	pid_t pid;
+
+	if (access("/run/systemd/system", F_OK) != 0)
+		return 0;
+	if ((pid = fork()) == -1)
+		return -1;
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+		if (null != -1)
+			dup2(null, STDOUT_FILENO);
+		execlp("systemctl", "systemctl", "daemon-reload", (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
+		;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 1 : -1;
+}
+
+/* The renewal unit's drop-in loading this OVHcloud secret: written (or
+ * found as it should be), then systemd told.  0 or -1 (said). */
+static int
+dropin_write(struct credset *cs)
+{
+	char want[8400], have[8400] = "", tmp[4300], abs[4096];
+	const char *dir = cs->dropin_dir ? cs->dropin_dir : DIR_DROPIN;
+	FILE *f;
+	size_t got = 0;
+
+	if (realpath(cs->path, abs) == NULL)
+		snprintf(abs, sizeof(abs), "%s", cs->path);
+	snprintf(want, sizeof(want), "# Written by `vmcrypt-agent credential set %s`: the "
+	    "renewal\n# (kms renew-client-cert with OKMS) calls the OVHcloud API with it.\n"
+	    "[Service]\n%s=%s:%s\n", cs->name, cs->encrypted ? "LoadCredentialEncrypted" :
+	    "LoadCredential", cs->name, abs);
+	snprintf(cs->dropin_path, sizeof(cs->dropin_path), "%s/%s.conf", dir, cs->name);
+	if ((f = fopen(cs->dropin_path, "r")) != NULL) {
+		got = fread(have, 1, sizeof(have) - 1, f);
+		have[got] = '\0';
+		fclose(f);
+	}
+	if (strcmp(have, want) == 0) {
+		cs->dropin = 2;
+		return 0;
+	}
+	snprintf(tmp, sizeof(tmp), "%s/.%s.conf.new-%d", dir, cs->name, (int)getpid());
+	if ((mkdir(dir, 0755) != 0 && errno != EEXIST) ||
+	    (f = fopen(tmp, "w")) == NULL || (fputs(want, f) < 0) + (fclose(f) != 0) ||
+	    chmod(tmp, 0644) != 0 || rename(tmp, cs->dropin_path) != 0) {
+		fprintf(stderr, "vmcrypt-agent: credential set: %s: %s; the renewal unit does "
+		    "not load %s: add `%s=%s:%s` under [Service] with `systemctl edit "
+		    "vmcrypt-agent-renew.service`\n", cs->dropin_path, strerror(errno),
+		    cs->name, cs->encrypted ? "LoadCredentialEncrypted" : "LoadCredential",
+		    cs->name, abs);
+		unlink(tmp);
+		cs->dropin = -1;
+		return -1;
+	}
+	cs->dropin = 1;
+	cs->reloaded = daemon_reload();
+	return 0;
+}
+
+static void
+report_json(const struct credset *cs)
+{
+	static const char *const handed[] = { "ok", "no-agent", "refused", "failed" };
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "name", json_object_new_string(cs->name));
+	json_object_object_add(o, "path", json_object_new_string(cs->path));
+	json_object_object_add(o, "encrypted", json_object_new_boolean(cs->encrypted));
+	if (cs->handover) {
+		json_object_object_add(o, "socket", json_object_new_string(cs->sock));
+		json_object_object_add(o, "handover",
+		    json_object_new_string(handed[cs->handover - 1]));
+	}
+	if (cs->dropin) {
+		json_object_object_add(o, "dropin", json_object_new_string(cs->dropin_path));
+		json_object_object_add(o, "dropin_changed", json_object_new_boolean(cs->dropin == 1));
+		json_object_object_add(o, "daemon_reload", json_object_new_string(
+		    cs->dropin != 1 ? "not needed" : cs->reloaded == 1 ? "done" :
+		    cs->reloaded == 0 ? "no systemd" : "failed"));
+	}
+	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+	    JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+}
+
+/* What the hand-over or the drop-in did, in words. */
+static void
+report_where(const struct credset *cs)
+{
+	const char *unit_at = cs->instance ? "@" : "", *inst = cs->instance ? cs->instance : "";
+
+	if (cs->handover == 1 + CREDSEND_OK)
+		printf("Handed over to the running agent (%s): it logs in with it as soon as "
+		    "vCenter refuses the old one; no restart.\n", cs->sock);
+	else if (cs->handover == 1 + CREDSEND_NOBODY)
+		printf("No agent listens at %s: vmcrypt-agent%s%s reads it when it next starts.\n",
+		    cs->sock, unit_at, inst);
+	if (cs->dropin == 1 || cs->dropin == 2)
+		printf("%s: %s; vmcrypt-agent-renew.service loads %s%s\n", cs->dropin_path,
+		    cs->dropin == 1 ? "written" : "unchanged", cs->name, cs->dropin == 2 ? "" :
+		    cs->reloaded == 1 ? " (systemctl daemon-reload done)" : cs->reloaded == 0 ?
+		    " (systemd is not running here: no daemon-reload)" :
+		    " once `systemctl daemon-reload` has run (it failed here)");
+	else if (cs->dropin == 0 && cs->instance != NULL && strncmp(cs->name, "ovh.", 4) == 0)
+		printf("No renewal unit per instance: load it in the unit that renews for "
+		    "vmcrypt-agent@%s with %s=%s:%s\n", inst, cs->encrypted ?
+		    "LoadCredentialEncrypted" : "LoadCredential", cs->name, cs->path);
+}
+
 static void
 credential_report(const struct credset *cs)
 {
 	if (cs->json) {
-		json_object *o = json_object_new_object();
-		json_object_object_add(o, "name", json_object_new_string(cs->name));
-		json_object_object_add(o, "path", json_object_new_string(cs->path));
-		json_object_object_add(o, "encrypted", json_object_new_boolean(cs->encrypted));
-		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-		    JSON_C_TO_STRING_NOSLASHESCAPE));
-		json_object_put(o);
+		report_json(cs);
 		return;
 	}
 	if (cs->encrypted) {
@@ -245,10 +381,7 @@ credential_report(const struct credset *cs)
 		    "250 or newer has it); the unit must load it with LoadCredential=%s:%s "
 		    "(README, Install as a service)\n", cs->path, cs->name, cs->path);
 	}
-	if (strcmp(cs->name, "vcenter.password") == 0)
-		printf("The running service keeps the copy systemd made when it started: "
-		    "`systemctl restart vmcrypt-agent%s%s` hands it this one.\n",
-		    cs->instance ? "@" : "", cs->instance ? cs->instance : "");
+	report_where(cs);
 }
 
 int
@@ -264,6 +397,9 @@ cmd_credential(int argc, char **argv)
 		  DIR_PLAIN "/UNIT without systemd-creds)" },
 		{ "with-key", 0, OPT_STRING, "KEY", &cs.with_key, NULL, 0, 0, NULL,
 		  "systemd-creds's --with-key: host, tpm2,\nhost+tpm2, auto (its default)" },
+		{ "dropin-dir", 0, OPT_STRING, "DIR", &cs.dropin_dir, NULL, 0, 0, NULL,
+		  "ovh.*: the renewal unit's drop-in in DIR\n(default /etc/systemd/system/\n"
+		  "vmcrypt-agent-renew.service.d)" },
 		{ "json", 0, OPT_FLAG, NULL, &cs.json, NULL, 0, 0, NULL,
 		  "say what was written as JSON" },
 		{ 0 },
@@ -274,10 +410,17 @@ cmd_credential(int argc, char **argv)
 		    "Reads one secret from stdin (not echoed on a terminal; never on the\n"
 		    "command line) and writes it as the systemd credential NAME, encrypted\n"
 		    "with systemd-creds, where the unit's LoadCredentialEncrypted= reads it.\n"
-		    "NAME: vcenter.password, ovh.application-secret, ovh.consumer-key.\n",
+		    "NAME: vcenter.password, ovh.application-secret, ovh.consumer-key.\n"
+		    "vcenter.password is then handed to the running agent, no restart, over\n"
+		    "its socket: $VMCRYPT_CREDENTIAL_SOCKET, else\n"
+		    CREDSEND_DEFAULT " (/run/vmcrypt-agent@NAME/... with --instance).\n"
+		    "An ovh.* secret gets the drop-in that makes vmcrypt-agent-renew.service\n"
+		    "load it, then `systemctl daemon-reload` where systemd runs.\n",
 		.tail =
-		    "exit status: 0 written, 1 not written (the old one is kept), 2 usage\n"
-		    "(an unknown NAME, nothing on stdin).\n",
+		    "exit status: 0 written (and handed over, or no agent listens),\n"
+		    "1 not written (the old one is kept), 2 usage (an unknown NAME, nothing\n"
+		    "on stdin), 15 written but the running agent did not take it (restart\n"
+		    "it).\n",
 		.opts = opts, .min_args = 2, .max_args = 2,
 		.args_name = "set NAME", .args = args,
 	};
@@ -314,8 +457,20 @@ cmd_credential(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	rc = credential_write(&cs, secret, (size_t)n);
+	if (rc == EXIT_OK && strcmp(cs.name, "vcenter.password") == 0)
+		hand_over(&cs, secret, (size_t)n);
 	explicit_bzero(secret, sizeof(secret));
-	if (rc == EXIT_OK)
-		credential_report(&cs);
+	if (rc != EXIT_OK)
+		return rc;
+	if (strncmp(cs.name, "ovh.", 4) == 0 && cs.instance == NULL && dropin_write(&cs) != 0)
+		rc = EXIT_FAIL;
+	credential_report(&cs);
+	if (cs.handover == 1 + CREDSEND_REFUSED || cs.handover == 1 + CREDSEND_FAILED) {
+		fprintf(stderr, "vmcrypt-agent: credential set %s: written, but the running "
+		    "agent did not take it (%s): `systemctl restart vmcrypt-agent%s%s` makes it "
+		    "read the new one\n", cs.name, cs.why, cs.instance ? "@" : "",
+		    cs.instance ? cs.instance : "");
+		rc = EXIT_HANDOVER_REFUSED;
+	}
 	return rc;
 }

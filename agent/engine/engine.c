@@ -24,6 +24,7 @@
 #include "engine.h"
 
 #include "config.h"
+#include "credsock.h"
 #include "enforce.h"
 #include "evmap.h"
 #include "exitcode.h"
@@ -160,6 +161,8 @@ close_all(struct engine *e)
 	tasks_close(&e->tasks);
 	httpd_stop(e->httpd);
 	e->httpd = NULL;
+	credsock_stop(e->credsock);
+	e->credsock = NULL;
 }
 
 /* The watcher is out and no job is left: close every handle. */
@@ -581,6 +584,8 @@ engine_loop(struct engine *e, const struct kms_health *kms_first)
 		uv_run(&e->loop, UV_RUN_DEFAULT);
 		return -1;
 	}
+	if (!e->core.once)
+		e->credsock = credsock_open(&e->loop);	/* a password handed over */
 	start_timers(e);
 	if (kms_first->known)
 		health_verdict(&e->health, kms_first->usable, kms_first->provider,

@@ -40,6 +40,7 @@ struct engine {
 	struct core	 core;		/* what the parts are handed */
 	struct vsession	*s;
 	struct httpd	*httpd;
+	struct credsock	*credsock;	/* the credential hand-over */
 
 	/* The parts below the loop (core.h). */
 	struct notes	 notes;

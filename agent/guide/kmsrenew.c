@@ -110,12 +110,22 @@ install(struct setup *s, struct vconn *c, struct renewal *rn, const char *crt)
 	struct kms_verdict v;
 
 	memset(&v, 0, sizeof(v));
-	if (want == 0 || vim_kms_update_signed_cert(c, cluster, crt) != 0) {
-		struct step *st = steps_add(&s->steps, "vcenter-certificate", STEP_FAILED, "%s",
-		    want == 0 ? "the signed certificate is not a PEM certificate" :
-		    vconn_error(c));
+	if (want == 0) {
+		struct step *st = steps_add(&s->steps, "vcenter-certificate", STEP_FAILED,
+		    "the signed certificate is not a PEM certificate");
 		return steps_fail(&s->steps, st, EXIT_FAIL, "it must be the certificate the KMS "
 		    "signed on the CSR vCenter holds; vCenter still presents the old one");
+	}
+	if (vim_kms_update_signed_cert(c, cluster, crt) != 0) {
+		/* vCenter refused it and kept its old certificate: it was not
+		 * switched, so there is nothing to put back. */
+		struct step *st = steps_add(&s->steps, "vcenter-certificate", STEP_FAILED, "%s",
+		    vconn_error(c));
+		return steps_fail(&s->steps, st, EXIT_FAIL, "vCenter refused the signed "
+		    "certificate and still presents the old one; if vCenter's CSR changed "
+		    "meanwhile (one generated in the vSphere Client), run `vmcrypt-agent kms "
+		    "renew-client-cert` again to have the new CSR signed; else see vCenter's "
+		    "reason above");
 	}
 	steps_add(&s->steps, "vcenter-certificate", STEP_DONE, "vCenter presents the new "
 	    "certificate (valid until %s)", utc(want, at, sizeof(at)));

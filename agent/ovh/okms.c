@@ -179,18 +179,9 @@ okms_credential_list(struct ovh_client *c, const char *okms_id, json_object **ou
     char *err, size_t errlen)
 {
 	char path[128];
-	int rc;
 
 	snprintf(path, sizeof(path), "/v2/okms/resource/%s/credential", okms_id);
-	if ((rc = ovh_call(c, "GET", path, NULL, 1, out, err, errlen)) != 0)
-		return rc;
-	if (*out == NULL || !json_object_is_type(*out, json_type_array)) {
-		snprintf(err, errlen, "GET %s: not a list of credentials", path);
-		json_object_put(*out);
-		*out = NULL;
-		return OVH_E_PROTO;
-	}
-	return 0;
+	return ovh_list(c, path, out, err, errlen);
 }
 
 json_object *

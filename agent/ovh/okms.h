@@ -45,7 +45,8 @@ int	okms_identities(struct ovh_client *, json_object **out, char *err, size_t er
 json_object *okms_credential_body(const char *name, const char *description,
 	    json_object *urns, const char *csr, int validity, char *err, size_t errlen);
 
-/* Every credential of the OKMS (*out an array of objects). */
+/* Every credential of the OKMS, every page (ovh_list); *out an array of
+ * objects. */
 int	okms_credential_list(struct ovh_client *, const char *okms_id, json_object **out,
 	    char *err, size_t errlen);
 /* The one named name among list (the newest if several), or NULL. */

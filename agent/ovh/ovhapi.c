@@ -21,6 +21,8 @@
 
 #define MAX_BODY	(4U << 20)	/* an answer larger than this is refused */
 #define GET_ATTEMPTS	3
+#define LIST_MAX_PAGES	1000		/* a list longer than this is refused */
+#define LIST_MAX_ITEMS	100000
 
 struct ovh_client {
 	struct soap	*soap;
@@ -29,7 +31,10 @@ struct ovh_client {
 	struct tls_trust trust;
 	long long	 delta;		/* OVH's clock minus ours */
 	char		 qid[128];	/* X-Ovh-QueryID of the last answer */
-	char		 headers[1024];
+	char		 headers[1600];
+	char		 cursor[512];	/* X-Pagination-Cursor to send ("": none) */
+	char		 next[512];	/* the last answer's X-Pagination-Cursor-Next */
+	int		 next_bad;	/* ... too long or not printable */
 	unsigned	 nreq;
 	char		 eclass[128];	/* the last refusal's class (or errorCode) */
 	char		 eactions[256];	/* and its details.unauthorizedActionsByIAM */
@@ -56,6 +61,13 @@ parse_header(struct soap *soap, const char *key, const char *val)
 	struct ovh_client *c = soap->user;
 	if (c != NULL && strcasecmp(key, "X-Ovh-QueryID") == 0)
 		snprintf(c->qid, sizeof(c->qid), "%s", val);
+	if (c != NULL && strcasecmp(key, "X-Pagination-Cursor-Next") == 0) {
+		/* Sent back in a header of ours: printable, no space, bounded. */
+		c->next_bad = strlen(val) >= sizeof(c->next);
+		for (const char *p = val; !c->next_bad && *p; p++)
+			c->next_bad = *p <= ' ' || *p > '~';
+		snprintf(c->next, sizeof(c->next), "%s", c->next_bad ? "" : val);
+	}
 	return http_parsehdr_orig(soap, key, val);
 }
 
@@ -176,7 +188,8 @@ exchange(struct ovh_client *c, const char *method, const char *url, const char *
 
 	*rbody = NULL;
 	*rlen = 0;
-	c->qid[0] = '\0';
+	c->qid[0] = c->next[0] = '\0';
+	c->next_bad = 0;
 	if (sign) {
 		long long now = (long long)time(NULL) + c->delta;
 		snprintf(ts, sizeof(ts), "%lld", now);
@@ -184,7 +197,8 @@ exchange(struct ovh_client *c, const char *method, const char *url, const char *
 		    sig);
 		snprintf(c->headers, sizeof(c->headers), "Accept: application/json\r\n"
 		    "X-Ovh-Application: %s\r\nX-Ovh-Consumer: %s\r\nX-Ovh-Timestamp: %s\r\n"
-		    "X-Ovh-Signature: %s", c->cr.application_key, c->cr.consumer_key, ts, sig);
+		    "X-Ovh-Signature: %s%s%s", c->cr.application_key, c->cr.consumer_key, ts, sig,
+		    c->cursor[0] ? "\r\nX-Pagination-Cursor: " : "", c->cursor);
 	} else {
 		snprintf(c->headers, sizeof(c->headers), "Accept: application/json%s%s",
 		    c->cr.application_key[0] ? "\r\nX-Ovh-Application: " : "",
@@ -344,6 +358,67 @@ ovh_call(struct ovh_client *c, const char *method, const char *path, json_object
 		*out = o;
 	}
 	free(rbody);
+	return 0;
+}
+
+/* One page of a list, its items appended to all.  0 or OVH_E_*. */
+static int
+list_page(struct ovh_client *c, const char *path, unsigned n, json_object *all, char *err,
+    size_t errlen)
+{
+	json_object *page = NULL;
+	char why[768];
+	int rc;
+
+	if ((rc = ovh_call(c, "GET", path, NULL, 1, &page, why, sizeof(why))) == 0 &&
+	    (page == NULL || !json_object_is_type(page, json_type_array))) {
+		snprintf(why, sizeof(why), "GET %s: not a list", path);
+		rc = OVH_E_PROTO;
+	}
+	if (rc == 0 && c->next_bad) {
+		snprintf(why, sizeof(why), "GET %s: X-Pagination-Cursor-Next is not a cursor "
+		    "(too long or not printable)", path);
+		rc = OVH_E_PROTO;
+	}
+	if (rc != 0) {
+		snprintf(err, errlen, "%s%s", why, n > 1 ? " (a later page: its cursor came "
+		    "with the page before)" : "");
+		json_object_put(page);
+		return rc;
+	}
+	for (size_t i = 0; i < json_object_array_length(page); i++)
+		json_object_array_add(all, json_object_get(json_object_array_get_idx(page, i)));
+	json_object_put(page);
+	return 0;
+}
+
+int
+ovh_list(struct ovh_client *c, const char *path, json_object **out, char *err,
+    size_t errlen)
+{
+	json_object *all = json_object_new_array();
+	unsigned n = 0;
+	int rc = 0;
+
+	*out = NULL;
+	c->cursor[0] = '\0';
+	while ((rc = list_page(c, path, ++n, all, err, errlen)) == 0 && c->next[0] != '\0') {
+		if (strcmp(c->next, c->cursor) == 0 || n >= LIST_MAX_PAGES ||
+		    json_object_array_length(all) > LIST_MAX_ITEMS) {
+			snprintf(err, errlen, "GET %s: the list does not end (%u pages, %zu items, "
+			    "the same cursor again or too many)", path, n,
+			    json_object_array_length(all));
+			rc = OVH_E_PROTO;
+			break;
+		}
+		snprintf(c->cursor, sizeof(c->cursor), "%s", c->next);
+	}
+	c->cursor[0] = '\0';
+	if (rc != 0) {
+		json_object_put(all);
+		return rc;
+	}
+	*out = all;
 	return 0;
 }
 

@@ -42,6 +42,19 @@ int	ovh_sync_time(struct ovh_client *, char *err, size_t errlen);
 int	ovh_call(struct ovh_client *, const char *method, const char *path,
 	    json_object *body, int sign, json_object **out, char *err, size_t errlen);
 
+/*
+ * GET path of an API v2 list, paged by cursor (okms-facts §2): each
+ * answer's X-Pagination-Cursor-Next sent back as X-Pagination-Cursor until
+ * an answer has none; every page's items in *out, one array (the caller
+ * puts it).  The server's page size is taken (X-Pagination-Size is not
+ * sent: its maximum is not documented).  Bounded: 1,000 pages, 100,000
+ * items, a cursor given twice in a row refused.  0 or OVH_E_* (err names
+ * the page, and a refused cursor's class, e.g.
+ * CredentialPaginationCursorInvalidValue).
+ */
+int	ovh_list(struct ovh_client *, const char *path, json_object **out, char *err,
+	    size_t errlen);
+
 /* The last refusal's class ("Client::Forbidden", or v1's errorCode) and
  * the IAM actions it said were not granted ("" if none); valid until the
  * next call. */

@@ -9,6 +9,7 @@ and the harness's call statistics."""
 import json
 import os
 import subprocess
+import uuid
 
 import pytest
 
@@ -296,3 +297,53 @@ def test_okms_endpoint_refuses_a_client_certificate_not_from_its_ca(bed, workdir
     assert srv["status"] == "red" and srv["serverTrustClient"] is False
     assert srv["clientTrustServer"] is True
     assert not any(hs["accepted"] for hs in okms_state(fake)["kmip"])
+
+
+def credential_lists(fake):
+    return [q for q in fake.requests() if q["method"] == "GET" and
+            q["path"] == f"/v2/okms/resource/{OKMS_ID}/credential"]
+
+
+@pytest.mark.api
+def test_credentials_listed_page_by_page_ours_found_on_a_later_page(bed, workdir):
+    """okms-facts §2: the credential list is paged by cursor.  Five other
+    vCenters' credentials come first, pages of two: ours, created by the
+    first run, is on the third page.  The second run follows
+    X-Pagination-Cursor-Next page by page, finds it and POSTs nothing.  A
+    cursor OKMS refuses (CredentialPaginationCursorInvalidValue) fails the
+    run with the class named, and nothing is created for want of seeing
+    the last page."""
+    v, fake = bed
+    others = [{"id": str(uuid.uuid4()), "name": f"vmcrypt-agent other-vc-{i}",
+               "status": "READY", "identityURNs": [ACCOUNT_URN], "fromCSR": True}
+              for i in range(5)]
+    fake.setup(rules=RULES, okms={"resources": [{"id": OKMS_ID}], "ready_after": 1,
+                                  "identities": [ACCOUNT_URN], "page_size": 2,
+                                  "credentials": {OKMS_ID: others}})
+    cfg = okms_cfg(v)
+    r, doc = kms_setup(fake, workdir, cfg)
+    assert r.returncode == 0, r.stdout + r.stderr
+    cid = doc["okms"]["credential"]
+    assert doc["okms"]["credential_created"] is True
+    creds = okms_state(fake)["resources"][OKMS_ID]["credentials"]
+    assert [c["id"] for c in creds][-1] == cid and len(creds) == 6
+
+    n = len(credential_lists(fake))
+    r, doc = kms_setup(fake, workdir, cfg)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert doc["okms"]["credential"] == cid and doc["okms"]["credential_created"] is False
+    assert len(posts(fake, "/v2/okms")) == 1
+    pages = credential_lists(fake)[n:]
+    # Three pages: the first without a cursor, each next one with the
+    # cursor the page before gave; the last gives none.
+    assert [q["cursor"] is None for q in pages] == [True, False, False], pages
+    assert [q["cursor"] for q in pages[1:]] == [q.get("next_cursor") for q in pages[:2]]
+    assert pages[2].get("next_cursor") is None
+    test_ovh.all_signed_and_verified(fake.requests())
+
+    # A cursor refused: the run fails naming the class, and POSTs nothing.
+    fake.ctl("POST", "/fake/okms", {"cursors_valid": False})
+    r, doc = kms_setup(fake, workdir, cfg)
+    assert r.returncode != 0, r.stdout + r.stderr
+    assert "CredentialPaginationCursorInvalidValue" in r.stdout, r.stdout
+    assert len(posts(fake, "/v2/okms")) == 1

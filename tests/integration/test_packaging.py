@@ -8,6 +8,7 @@ from the spec and holds the same files.
 This suite installs a package on the machine, so it runs as root only
 (CI is root); elsewhere it says why it did not run."""
 import glob
+import json
 import os
 import pwd
 import shutil
@@ -302,6 +303,71 @@ def test_deb_two_instances_side_by_side(deb, testbed, workdir):
                 if os.path.exists(f"/etc/vmcrypt-agent/{f}"):
                     os.unlink(f"/etc/vmcrypt-agent/{f}")
             shutil.rmtree(f"/run/credentials/vmcrypt-agent@{name}.service", ignore_errors=True)
+
+
+@pytest.mark.skipif(shutil.which("systemd-creds") is None, reason="systemd-creds")
+def test_renew_unit_loads_the_ovh_secrets_through_credential_sets_dropins(workdir):
+    """Issue #25: `credential set ovh.application-secret` / `ovh.consumer-key`
+    write the renewal unit's drop-in that loads the credential just written
+    (systemd 252 fails a unit listing a missing one, so the unit cannot);
+    written again, it is unchanged; the shipped unit plus the drop-ins pass
+    `systemd-analyze verify`, which reads drop-ins beside the unit (a broken
+    one is caught: shown first)."""
+    from conftest import BIN
+    units = os.path.join(workdir, "units")
+    drop = os.path.join(units, "vmcrypt-agent-renew.service.d")
+    store = os.path.join(workdir, "store")
+    os.makedirs(units)
+    text = open(os.path.join(ROOT, "packaging", "vmcrypt-agent-renew.service")).read()
+    with open(os.path.join(units, "vmcrypt-agent-renew.service"), "w") as f:
+        f.write(text.replace("/usr/bin/vmcrypt-agent", BIN))
+
+    def cred_set(name, secret):
+        return subprocess.run([BIN, "credential", "set", name, "--dir", store, "--with-key=host",
+                               "--dropin-dir", drop, "--json"], input=secret + "\n",
+                              capture_output=True, text=True, timeout=60)
+
+    def verify():
+        return sh("systemd-analyze", "verify", "--man=no",
+                  os.path.join(units, "vmcrypt-agent-renew.service"), check=False)
+
+    # verify reads the drop-ins beside the unit: a broken one is named.
+    os.makedirs(drop)
+    with open(os.path.join(drop, "broken.conf"), "w") as f:
+        f.write("[Service]\nLoadCredentialEncrypted=\x01bad\n")
+    r = verify()
+    assert "broken.conf" in r.stdout + r.stderr, r.stdout + r.stderr
+    os.unlink(os.path.join(drop, "broken.conf"))
+
+    for name in ("ovh.application-secret", "ovh.consumer-key"):
+        r = cred_set(name, "s-" + name)
+        assert r.returncode == 0, r.stdout + r.stderr
+        doc = json.loads(r.stdout)
+        conf = os.path.join(drop, f"{name}.conf")
+        assert doc["dropin"] == conf and doc["dropin_changed"] is True, doc
+        # No systemd here (not PID 1): no daemon-reload, said.
+        if not os.path.isdir("/run/systemd/system"):
+            assert doc["daemon_reload"] == "no systemd", doc
+        body = open(conf).read()
+        assert body.endswith(f"[Service]\nLoadCredentialEncrypted={name}:"
+                             f"{os.path.join(store, name)}\n"), body
+        assert os.stat(conf).st_mode & 0o777 == 0o644
+        # Again: the same drop-in, left as it is.
+        before = os.stat(conf).st_mtime_ns
+        r = cred_set(name, "s2-" + name)
+        doc = json.loads(r.stdout)
+        assert r.returncode == 0 and doc["dropin_changed"] is False, r.stdout + r.stderr
+        assert open(conf).read() == body and os.stat(conf).st_mtime_ns == before
+    assert sorted(os.listdir(drop)) == ["ovh.application-secret.conf", "ovh.consumer-key.conf"]
+    r = verify()
+    assert r.returncode == 0 and r.stdout == "" and r.stderr == "", r.stdout + r.stderr
+    # Words, without --json.
+    r = subprocess.run([BIN, "credential", "set", "ovh.consumer-key", "--dir", store,
+                        "--with-key=host", "--dropin-dir", drop], input="x\n",
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert f"{drop}/ovh.consumer-key.conf: unchanged; vmcrypt-agent-renew.service loads " \
+           "ovh.consumer-key" in r.stdout, r.stdout
 
 
 def test_rpm_built_from_the_spec():

@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from conftest import PASSWORD, USER, Agent, wait_until
+from conftest import PASSWORD, USER, Agent, Harness, wait_until
 from test_okms import (CLUSTER, OKMS_ID, RULES, bed, kms_setup, okms_cfg, okms_state,  # noqa: F401
                        posts, run)
 from test_ovh import SVC
@@ -184,6 +184,77 @@ def test_a_failure_at_each_step_leaves_the_old_certificate_working(bed, workdir)
     # The unused new credentials were deleted; the old one never was.
     mine = [c for c in credentials(fake).values() if c["name"] != "vmcrypt-agent other-vc"]
     assert [c["id"] for c in mine if c["status"] == "READY"].count(old["id"]) == 1
+
+
+@pytest.mark.api
+def test_vcenter_refusing_the_signed_certificate_leaves_the_old_one(bed, workdir):
+    """vCenter refuses UpdateKmsSignedCsrClientCert (a fault rule on the
+    trust call, tests/harness/vcsimd/trust.go): renew exits non-zero naming
+    the call and the fix; the old certificate is still what vCenter
+    presents and the provider green; the old credential untouched; the new
+    one, signed but never used, deleted."""
+    v, fake = bed
+    cfg, old = set_up(v, fake, workdir, 20)
+    old_pem = vcenter_cert(v)
+    before = set(credentials(fake))
+    h = Harness(v)
+    h.fault("UpdateKmsSignedCsrClientCert", "The certificate is not valid for this CSR")
+    try:
+        r, doc = renew(fake, workdir, cfg)
+    finally:
+        h.clear_faults()
+    assert r.returncode == 1, r.stdout + r.stderr
+    got = steps(doc)
+    assert got["credential"] == "done" and got["vcenter-certificate"] == "failed", r.stdout
+    st = [x for x in doc["steps"] if x["step"] == "vcenter-certificate"][0]
+    assert "UpdateKmsSignedCsrClientCert" in st["detail"], st
+    assert "The certificate is not valid for this CSR" in st["detail"], st
+    assert "vCenter refused the signed certificate and still presents the old one" in \
+        st["fix"] and "kms renew-client-cert` again" in st["fix"], st
+    assert "connection" not in got, got          # never switched, so never checked
+    # vCenter: the old certificate, green both ways.
+    assert vcenter_cert(v) == old_pem
+    assert green_both_ways(v)
+    # OKMS: the old credential untouched; the new one deleted, and only it.
+    creds = credentials(fake)
+    assert creds[old["id"]]["status"] == "READY"
+    assert set(creds) == before, (set(creds) - before, before - set(creds))
+    new = [q["path"].rsplit("/", 1)[1] for q in deletes(fake)]
+    assert len(new) == 1 and new[0] not in before, new
+    assert got["old-credential"] == "done", got
+    assert "the unused new credential" in [x for x in doc["steps"]
+                                            if x["step"] == "old-credential"][0]["detail"]
+
+
+@pytest.mark.api
+def test_renewal_deletes_its_own_old_credential_from_a_later_page(bed, workdir):
+    """okms-facts §2: the credential list is paged.  Four other vCenters'
+    credentials first, pages of two: ours is on the third page.  The
+    renewal reads every page, and deletes only its own old credential."""
+    v, fake = bed
+    others = [{"id": str(uuid.uuid4()), "name": f"vmcrypt-agent other-vc-{i}",
+               "status": "READY", "identityURNs": ["urn:v1:eu:identity:account:xx1111-ovh"],
+               "fromCSR": True} for i in range(4)]
+    fake.setup(rules=RENEW_RULES, okms={"resources": [{"id": OKMS_ID}], "ready_after": 1,
+                                        "page_size": 2, "credentials": {OKMS_ID: others}})
+    cfg = okms_cfg(v)
+    r, doc = kms_setup(fake, workdir, cfg, "--okms-validity", "20")
+    assert r.returncode == 0, r.stdout + r.stderr
+    old = doc["okms"]["credential"]
+    assert list(credentials(fake))[-1] == old and len(credentials(fake)) == 5
+    n = len(fake.requests())
+    r, doc = renew(fake, workdir, cfg)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert steps(doc)["old-credential"] == "done", r.stdout
+    log = fake.requests()[n:]
+    lists = [q for q in log if q["method"] == "GET" and q["path"].endswith("/credential")]
+    assert len(lists) == 3 and lists[0]["cursor"] is None and lists[2]["cursor"], lists
+    assert [q["path"].rsplit("/", 1)[1] for q in deletes(fake)] == [old]
+    creds = credentials(fake)
+    assert all(c["id"] in creds and creds[c["id"]]["status"] == "READY" for c in others)
+    new = [c for c in creds.values() if c["id"] not in {o["id"] for o in others}]
+    assert len(new) == 1 and new[0]["id"] != old and new[0]["status"] == "READY"
+    assert vcenter_cert(v).strip() == new[0]["certificatePEM"].strip()
 
 
 @pytest.mark.api

@@ -5,10 +5,19 @@ URL requested, from the host root), plus GET /1.0/auth/details.
 
 What it models, each from okms-facts.md:
   GET  /v2/okms/resource/{id}[?publicCA=true]      §3, §4 ResponseWithIAM
-  GET  /v2/okms/resource/{id}/credential           §3 (every one: no paging)
+  GET  /v2/okms/resource/{id}/credential           §3, paged by cursor (§2)
   POST /v2/okms/resource/{id}/credential           §4 Creation -> CreationResponse
   GET  /v2/okms/resource/{id}/credential/{cid}     §4 GetResponse
   DELETE /v2/okms/resource/{id}/credential/{cid}   §3 (-> DELETING, then gone)
+The credential list is paged (okms-facts §2): at most `page_size` items
+a page (setup; default 3, small so that tests page: the real default and
+maximum are UNCONFIRMED), fewer if X-Pagination-Size asks; the next page's
+cursor in the answer's X-Pagination-Cursor-Next (absent on the last page),
+sent back as X-Pagination-Cursor.  A cursor names the last item given (by
+creation order), so a credential deleted between pages shifts nothing; one
+the fake did not issue (or every one, once a test sets cursors_valid
+false) is refused, 400 Client::BadRequest::
+CredentialPaginationCursorInvalidValue (§3; the message is a GUESS).
 A credential is CREATING after its POST and READY after `ready_after` GETs
 of it (never, if ready_after is null; §4: how long is UNCONFIRMED).  A CSR
 is signed by the OKMS's own test CA for `validity` days (default 365, max
@@ -26,9 +35,11 @@ on 127.0.0.1 whose certificate the OKMS CA signed (SAN localhost,
 provider is trusted both ways only when the whole flow really worked.  It
 records each handshake (accepted or refused).
 """
+import base64
 import datetime
 import json
 import re
+import secrets
 import socket
 import ssl
 import tempfile
@@ -52,6 +63,13 @@ ACTIONS = {"resource/get": "okms:apiovh:resource/get",
 class ApiError(Exception):
     def __init__(self, status, body):
         self.status, self.body = status, body
+
+
+class Page(list):
+    """A page of a list, and the cursor of the next one (None: the last)."""
+    def __init__(self, items, next_cursor):
+        super().__init__(items)
+        self.next_cursor = next_cursor
 
 
 def bad(cls, msg):
@@ -191,6 +209,10 @@ class Okms:
         self.denied = set(cfg.get("denied", []))
         self.max_validity = cfg.get("max_validity", MAX_VALIDITY)
         self.signer = self.ca
+        self.page_size = cfg.get("page_size", 3)
+        self.cursors = {}           # issued: token -> the last item's seq
+        self.cursors_valid = True
+        self.seq = 0
         self.resources = {}
         for r in cfg.get("resources", []):
             self.resources[r["id"]] = {"region": r.get("region", "eu-west-rbx"),
@@ -199,6 +221,7 @@ class Okms:
             for c in creds:
                 c = dict(c)
                 c.setdefault("_gets", 0)
+                c["_seq"] = self.next_seq()
                 self.resources[oid]["creds"][c["id"]] = c
         self.posts = []
 
@@ -212,13 +235,46 @@ class Okms:
             self.signer = CA() if cfg["other_ca"] else self.ca
         if "denied" in cfg:
             self.denied = set(cfg["denied"])
+        if "page_size" in cfg:
+            self.page_size = cfg["page_size"]
+        if "cursors_valid" in cfg:  # false: every cursor refused (as if expired)
+            self.cursors_valid = cfg["cursors_valid"]
+
+    def next_seq(self):
+        self.seq += 1
+        return self.seq
+
+    def page(self, res, headers):
+        """One page of res's credentials (okms-facts §2, §3)."""
+        after = 0
+        cur = headers.get("X-Pagination-Cursor")
+        if cur is not None:
+            if not self.cursors_valid or cur not in self.cursors:
+                raise bad("CredentialPaginationCursorInvalidValue",
+                          "Invalid pagination cursor")                           # GUESS
+            after = self.cursors[cur]
+        size = self.page_size
+        want = headers.get("X-Pagination-Size")
+        if want is not None and want.isdigit() and 0 < int(want) < size:
+            size = int(want)
+        items = sorted((c for c in res["creds"].values()
+                        if c["status"] != "GONE" and c["_seq"] > after),
+                       key=lambda c: c["_seq"])
+        page, rest = items[:size], items[size:]
+        nxt = None
+        if rest:
+            nxt = base64.urlsafe_b64encode(secrets.token_bytes(18)).decode()
+            self.cursors[nxt] = page[-1]["_seq"]
+        return Page([self.view(c) for c in page], nxt)
 
     def endpoint(self):
         return f"localhost:{self.kmip.port}"
 
     # -------------------------------------------------------- routes
-    def route(self, method, path, query, raw):
-        """path without the query, starting with /v2/okms/resource."""
+    def route(self, method, path, query, raw, headers=None):
+        """path without the query, starting with /v2/okms/resource; headers:
+        the request's (the pagination ones are read).  A list answers a
+        Page."""
         parts = path.strip("/").split("/")[3:]       # after v2/okms/resource
         if not parts:
             raise not_found("path")
@@ -232,8 +288,7 @@ class Okms:
             raise not_found(f"okmsId = {parts[0]}")
         if parts[1:] == ["credential"] and method == "GET":
             self.allow("credential/get")
-            return [self.view(c) for c in res["creds"].values()
-                    if c["status"] != "GONE"]
+            return self.page(res, headers or {})
         if parts[1:] == ["credential"] and method == "POST":
             self.allow("credential/create")
             return self.create(res, raw)
@@ -327,7 +382,8 @@ class Okms:
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cid)])
         c = {"id": cid, "name": name, "description": desc, "identityURNs": urns,
              "status": "CREATING", "fromCSR": csr is not None, "createdAt": iso(now),
-             "expiredAt": iso(now + datetime.timedelta(days=validity)), "_gets": 0}
+             "expiredAt": iso(now + datetime.timedelta(days=validity)), "_gets": 0,
+             "_seq": self.next_seq()}
         key_pem = None
         if csr is not None:
             if not isinstance(csr, str) or len(csr) > 16384:

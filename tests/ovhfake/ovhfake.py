@@ -131,14 +131,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.handle_any("DELETE")
 
     def send(self, status, body, rec=None):
-        self.send_raw(status, b"" if body is None else json.dumps(body).encode(), rec)
+        extra = {}
+        if isinstance(body, okmsfake.Page) and body.next_cursor is not None:
+            extra["X-Pagination-Cursor-Next"] = body.next_cursor
+        self.send_raw(status, b"" if body is None else json.dumps(body).encode(), rec, extra)
 
-    def send_raw(self, status, data, rec=None):
+    def send_raw(self, status, data, rec=None, extra=None):
         QID[0] += 1
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
         self.send_header("X-Ovh-QueryID", f"FAKE.ext-{QID[0]}.{secrets.token_hex(4)}")
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+            if rec is not None:
+                rec["next_cursor"] = v
         self.end_headers()
         self.wfile.write(data)
         if rec is not None:
@@ -152,7 +159,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if path.startswith("/fake/"):
             return self.control(method, path, raw)
         rec = {"method": method, "path": path, "body": raw.decode("utf-8", "replace"),
-               "signed": False, "signature_ok": None, "time": time.time()}
+               "signed": False, "signature_ok": None, "time": time.time(),
+               "cursor": self.headers.get("X-Pagination-Cursor")}
         with LOCK:
             LOG.append(rec)
             try:
@@ -315,7 +323,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise Reply(f["status"], {"class": "Server::InternalServerError",
                                           "message": "Internal server error"})
         try:
-            return 200, OKMS[0].route(method, u.path, urllib.parse.parse_qs(u.query), raw)
+            return 200, OKMS[0].route(method, u.path, urllib.parse.parse_qs(u.query), raw,
+                                      self.headers)
         except okmsfake.ApiError as e:
             raise Reply(e.status, e.body)
 

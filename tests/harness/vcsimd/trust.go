@@ -29,6 +29,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25/types"
 )
 
@@ -97,7 +98,36 @@ func pemCerts(text string) ([]*x509.Certificate, error) {
 	return out, nil
 }
 
-// trustCall serves the trust methods; false if method is not one.
+// injectedFault answers a fault rule (/harness/fault) on a method the
+// front serves itself, which the simulator's own dispatch (where its
+// FaultInjector is consulted) never sees: the rule is matched by the same
+// FaultInjector (method name, object type, probability, counts), and its
+// fault (RuntimeFault with the rule's message, or NoPermission) answered
+// as the simulator answers one, a SOAP fault with the fault in its detail.
+func (f *front) injectedFault(w http.ResponseWriter, method string, this types.ManagedObjectReference) bool {
+	rule := f.model.Service.FaultInjector().ShouldInjectFault(&simulator.Method{Name: method, This: this}, nil)
+	if rule == nil {
+		return false
+	}
+	msg := rule.Message
+	if msg == "" {
+		msg = "Fault injected by simulator"
+	}
+	switch fault := rule.Fault.(type) {
+	case *types.NoPermission:
+		inner := ""
+		if fault.Object != nil {
+			inner = fmt.Sprintf(`<object type="%s">%s</object>`, fault.Object.Type, xmlText(fault.Object.Value))
+		}
+		soapFault(w, "NoPermission", msg, inner+"<privilegeId>"+xmlText(fault.PrivilegeId)+"</privilegeId>")
+	default:
+		soapFault(w, "RuntimeFault", msg, "")
+	}
+	return true
+}
+
+// trustCall serves the trust methods; false if method is not one.  A fault
+// rule on one of them is answered first (injectedFault).
 func (f *front) trustCall(w http.ResponseWriter, method string, body []byte) bool {
 	switch method {
 	case "UploadKmipServerCert", "UploadClientCert", "GenerateSelfSignedClientCert",
@@ -109,12 +139,16 @@ func (f *front) trustCall(w http.ResponseWriter, method string, body []byte) boo
 	var env struct {
 		Body struct {
 			Inner struct {
+				This types.ManagedObjectReference `xml:"_this"`
 				trustReq
 			} `xml:",any"`
 		} `xml:"Body"`
 	}
 	if err := xml.Unmarshal(body, &env); err != nil {
 		invalidArgument(w, "body", err.Error())
+		return true
+	}
+	if f.injectedFault(w, method, env.Body.Inner.This) {
 		return true
 	}
 	req := env.Body.Inner.trustReq
