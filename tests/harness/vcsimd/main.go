@@ -45,6 +45,7 @@ func main() {
 	load := flag.String("load", "", "restart from this inventory (govc object.save -d DIR, plus /harness/save?dir=DIR for the front's state)")
 	instanceUUID := flag.String("instance-uuid", "", "about.instanceUuid (default vcsim's, derived from the host's node id: the same for every vcsim on a machine; each vCenter has its own)")
 	taskDelay := flag.String("task-delay", "", "run these tasks this long, e.g. ReconfigVm=1500 (the task name, ms, comma-separated); objects stay readable meanwhile, as on vCenter")
+	workers := flag.Int("create-workers", 1, "make the -vm VMs from this many goroutines (bulkcreate.go: the same VMs as one at a time, faster for benchmarks' large inventories)")
 	fast := flag.Bool("fast-collector", false, "serve RetrievePropertiesEx over a container view of VirtualMachine from each VM's rendered answer, at a real collector's speed (fastcollector.go)")
 	flag.Parse()
 
@@ -75,6 +76,10 @@ func main() {
 		model.Cluster = *clusters
 	}
 	model.Machine = *vms
+	bulk := *workers > 1 && *vms > 0 && !*esx && *load == ""
+	if bulk {
+		model.Machine = 0 // made below, concurrently
+	}
 	model.Autostart = false
 	if *load != "" {
 		// The same inventory as before a kill: what govc object.save wrote,
@@ -84,6 +89,11 @@ func main() {
 		}
 	} else if err := model.Create(); err != nil {
 		log.Fatalf("vcsimd: create model: %v", err)
+	}
+	if bulk {
+		if err := createVMs(model, *vms, *workers); err != nil {
+			log.Fatalf("vcsimd: create VMs: %v", err)
+		}
 	}
 	defer model.Remove()
 	if *load != "" {
