@@ -28,7 +28,27 @@
 #include <string.h>
 
 #include <json-c/json.h>
+#include <malloc.h>
 #include <time.h>
+
+/*
+ * What `run` keeps of each VM a scan read.  The inventory itself is freed
+ * in the scan's thread as soon as the decisions are made: at 45,000 VMs it
+ * is most of the agent's memory, and the table's records are made after
+ * it (scan_result), so that the two never peak together.
+ */
+struct scan_row {
+	char		 moref[sizeof(((struct vm_info *)0)->moref)];
+	char		*name;		/* taken from the inventory */
+	char		*reason;	/* ditto */
+	char		*key_id;	/* ditto */
+	const char	*code;		/* static */
+	enum vm_state	 state;
+	int		 encrypted;
+	double		 key_since;
+	char		 uuid[sizeof(((struct vm_info *)0)->uuid)];
+	char		 created[sizeof(((struct vm_info *)0)->created)];
+};
 
 struct scan_job {
 	struct reconcile *rc_;
@@ -36,7 +56,9 @@ struct scan_job {
 	int		 final;		/* reconcile command: the report's scan */
 	int		 rc;
 	char		 msg[1024];
-	struct inventory inv;
+	struct inventory inv;		/* the final scan's; run's is freed */
+	struct scan_row	*rows;		/* run's scan: what it keeps */
+	size_t		 nvms;
 	unsigned	*acts;
 	double		 wall, cpu;	/* the scan's wall time, its thread's CPU */
 	double		 proc_cpu;	/* the process's CPU when it ended */
@@ -48,6 +70,65 @@ clock_s(clockid_t id)
 	struct timespec ts;
 	clock_gettime(id, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * run's scan: the rows it keeps, made in place over the inventory's own
+ * array, which is then shrunk to them.  A row is smaller than a vm_info,
+ * so row i ends before vm_info i begins (for i >= 1; row 0 is written
+ * after vm_info 0 is read): each VM is read, its other strings freed, then
+ * its row written over VMs already consumed.  No second array at the
+ * scan's peak.
+ */
+_Static_assert(sizeof(struct scan_row) * 2 <= sizeof(struct vm_info),
+    "a row must fit before its own vm_info");
+
+static void
+scan_compact(struct scan_job *j)
+{
+	size_t n = j->inv.nvms;
+	struct scan_row *rows = (struct scan_row *)(void *)j->inv.vms;
+
+	for (size_t i = 0; i < n; i++) {
+		struct vm_info *vm = &j->inv.vms[i];
+		struct scan_row r;
+		memcpy(r.moref, vm->moref, sizeof(r.moref));
+		memcpy(r.uuid, vm->uuid, sizeof(r.uuid));
+		memcpy(r.created, vm->created, sizeof(r.created));
+		r.name = vm->name;
+		r.reason = vm->reason;
+		r.key_id = vm->key_id;
+		vm->name = vm->reason = vm->key_id = NULL;
+		r.code = vm->code;
+		r.state = vm->state;
+		r.encrypted = vm->encrypted;
+		r.key_since = vm->key_since;
+		vm_info_clear(vm);
+		memcpy(&rows[i], &r, sizeof(r));
+	}
+	j->inv.vms = NULL;
+	j->inv.nvms = 0;
+	inventory_free(&j->inv);
+	if (n > 0) {
+		j->rows = xreallocarray(rows, n, sizeof(*rows));
+	} else {
+		free(rows);
+		j->rows = NULL;
+	}
+	/* The strings were many and small, in this thread's arena, which the
+	 * loop thread that makes the table's records does not use. */
+	malloc_trim(0);
+}
+
+static void
+rows_free(struct scan_row *rows, size_t n)
+{
+	for (size_t i = 0; rows != NULL && i < n; i++) {
+		free(rows[i].name);
+		free(rows[i].reason);
+		free(rows[i].key_id);
+	}
+	free(rows);
 }
 
 static void
@@ -62,6 +143,9 @@ scan_work(struct vconn *c, void *arg)
 	j->rc = enforce_scan(j->rc_->c->enf, cfg, c, 500, (j->final ? 0 : INV_LEAN) |
 	    (j->rc_->c->once && cfg->rekey_max_age > 0 ? SCAN_KEY_EVENTS : 0),
 	    &j->inv, &j->acts);
+	j->nvms = j->inv.nvms;
+	if (j->rc == 0 && !j->final)
+		scan_compact(j);
 	j->wall = clock_s(CLOCK_MONOTONIC) - w0;
 	j->cpu = clock_s(CLOCK_THREAD_CPUTIME_ID) - c0;
 	j->proc_cpu = clock_s(CLOCK_PROCESS_CPUTIME_ID);
@@ -70,18 +154,17 @@ scan_work(struct vconn *c, void *arg)
 }
 
 static void
-scan_status(struct reconcile *rec, const struct inventory *inv, const size_t *counts,
-    size_t acting)
+scan_status(struct reconcile *rec, size_t nvms, const size_t *counts, size_t acting)
 {
 	notify_send("STATUS=%zu VMs: %zu compliant, %zu pending, %zu deferred, %zu blocked, "
-	    "%zu hw-too-old, %zu excluded%s", inv->nvms, counts[VS_COMPLIANT],
+	    "%zu hw-too-old, %zu excluded%s", nvms, counts[VS_COMPLIANT],
 	    counts[VS_PENDING], counts[VS_DEFERRED], counts[VS_BLOCKED], counts[VS_HW_TOO_OLD],
 	    counts[VS_EXCLUDED], health_held(rec->health) ? "; KMS unusable: encryption paused" : "");
 	log_info("reconcile: %zu VMs: %zu compliant, %zu pending, %zu deferred, "
 	    "%zu blocked, %zu hw-too-old, %zu excluded, %zu templates, %zu inaccessible, "
 	    "%zu wrong-provider, %zu vsan-encrypted, %zu key-missing, %zu vtpm-only, "
 	    "%zu rekey-due; "
-	    "%zu to act on", inv->nvms,
+	    "%zu to act on", nvms,
 	    counts[VS_COMPLIANT], counts[VS_PENDING], counts[VS_DEFERRED], counts[VS_BLOCKED],
 	    counts[VS_HW_TOO_OLD], counts[VS_EXCLUDED], counts[VS_TEMPLATE],
 	    counts[VS_INACCESSIBLE], counts[VS_WRONG_PROVIDER], counts[VS_VSAN_ENCRYPTED],
@@ -139,21 +222,21 @@ ages_done(void *arg)
 
 /* The encrypted VMs of a scan whose key's age the book did not know. */
 static void
-ages_submit(struct reconcile *rec, const struct inventory *inv)
+ages_submit(struct reconcile *rec, const struct scan_row *rows, size_t nvms)
 {
 	size_t n = 0;
 
 	if (rec->ages_out || rec->c->once)
 		return;
-	for (size_t i = 0; i < inv->nvms; i++)
-		n += inv->vms[i].encrypted && inv->vms[i].key_id && inv->vms[i].key_since == 0;
+	for (size_t i = 0; i < nvms; i++)
+		n += rows[i].encrypted && rows[i].key_id && rows[i].key_since == 0;
 	if (n == 0)
 		return;
 	struct ages_job *j = xcalloc(1, sizeof(*j));
 	j->rec = rec;
 	j->vms = xcalloc(n, sizeof(*j->vms));
-	for (size_t i = 0; i < inv->nvms && j->n < n; i++) {
-		const struct vm_info *v = &inv->vms[i];
+	for (size_t i = 0; i < nvms && j->n < n; i++) {
+		const struct scan_row *v = &rows[i];
 		if (!v->encrypted || v->key_id == NULL || v->key_since != 0)
 			continue;
 		struct vm_info *d = &j->vms[j->n++];
@@ -178,8 +261,8 @@ scan_result(struct reconcile *rec, struct scan_job *j)
 	struct vmtable *vms = rec->c->vms;
 	size_t counts[VS_COUNT] = { 0 }, acting = 0;
 
-	for (size_t i = 0; i < j->inv.nvms; i++) {
-		struct vm_info *vm = &j->inv.vms[i];
+	for (size_t i = 0; i < j->nvms; i++) {
+		struct scan_row *vm = &j->rows[i];
 		struct vmrec *r = vm_find(vms, vm->moref, 1);
 		enum vm_state st = vm->state;
 		counts[st]++;
@@ -201,18 +284,18 @@ scan_result(struct reconcile *rec, struct scan_job *j)
 			vm_enqueue(vms, r, "reconcile");
 	}
 	double oldest = 0;
-	for (size_t i = 0; i < j->inv.nvms; i++) {
-		double t = j->inv.vms[i].key_since;
+	for (size_t i = 0; i < j->nvms; i++) {
+		double t = j->rows[i].key_since;
 		if (t > 0 && (oldest == 0 || t < oldest))
 			oldest = t;
 	}
 	metrics_key_oldest(rec->c->met, oldest);
-	ages_submit(rec, &j->inv);
+	ages_submit(rec, j->rows, j->nvms);
 	rec->scans_done++;
 	rec->takeover = 0;
 	rec->last = time(NULL);
 	jobs_scanned(rec->jobs);
-	scan_status(rec, &j->inv, counts, acting);
+	scan_status(rec, j->nvms, counts, acting);
 }
 
 /* The plan of the cryptoperiod's rekeys, in reconcile --json: when each
@@ -313,10 +396,11 @@ scan_done(void *arg)
 	/* After the summary, which callers wait for: what the scan cost. */
 	if (j->rc == 0)
 		log_info("reconcile: scanned %zu VMs in %.3f s, %.3f s of CPU "
-		    "(%.1f us per VM); the process's CPU so far %.3f s", j->inv.nvms,
-		    j->wall, j->cpu, j->inv.nvms ? 1e6 * j->cpu / (double)j->inv.nvms : 0.0,
+		    "(%.1f us per VM); the process's CPU so far %.3f s", j->nvms,
+		    j->wall, j->cpu, j->nvms ? 1e6 * j->cpu / (double)j->nvms : 0.0,
 		    j->proc_cpu);
 	inventory_free(&j->inv);
+	rows_free(j->rows, j->nvms);
 	free(j->acts);
 	cfgref_drop(j->cfg);
 	free(j);
