@@ -347,6 +347,15 @@ evidence_flush(struct evidence *ev, char *err, size_t errlen)
 	return rc;
 }
 
+size_t
+evidence_pending(struct evidence *ev)
+{
+	pthread_mutex_lock(&ev->mu);
+	size_t n = ev->len;
+	pthread_mutex_unlock(&ev->mu);
+	return n;
+}
+
 void
 evidence_head(struct evidence *ev, long long *seq, char hash[65])
 {

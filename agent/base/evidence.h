@@ -78,6 +78,8 @@ long long	 evidence_append(struct evidence *, const struct evrec *);
  * 0, or -1 with err (the records stay buffered for the next flush). */
 int		 evidence_flush(struct evidence *, char *err, size_t errlen);
 /* The chain's head: the last record's seq and hash (hex). */
+/* Bytes appended and not yet written. */
+size_t		 evidence_pending(struct evidence *);
 void		 evidence_head(struct evidence *, long long *seq, char hash[65]);
 /* Flushes and closes (safe on NULL). */
 void		 evidence_close(struct evidence *);
