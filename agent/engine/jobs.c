@@ -97,18 +97,18 @@ void
 jobs_key_seen(struct jobs *js, struct vmrec *r)
 {
 	char m[1024];
-	int was = strcmp(r->logged, vm_state_name(VS_KEY_MISSING)) == 0;
+	int was = r->logged != NULL && strcmp(r->logged, vm_state_name(VS_KEY_MISSING)) == 0;
 
 	if (r->state == VS_KEY_MISSING && !was) {
 		log_warnx("VM %s (%s): key-missing: %s", vm_name(r), r->moref,
 		    r->reason ? r->reason : "");
 		refusal_text(r->state, r->reason, m, sizeof(m));
 		jobs_audit(js, r->moref, m);
-		snprintf(r->logged, sizeof(r->logged), "%s", vm_state_name(VS_KEY_MISSING));
+		r->logged = vm_state_name(VS_KEY_MISSING);
 	} else if (r->state != VS_KEY_MISSING && was) {
 		log_info("VM %s (%s): its keys are available again (%s)", vm_name(r), r->moref,
 		    vm_state_name(r->state));
-		r->logged[0] = '\0';
+		r->logged = NULL;
 	}
 }
 
@@ -124,7 +124,7 @@ struct enforce_job {
 	int		 check_running;
 	int		 audit;
 	int		 dry_run;
-	char		 logged[32];
+	const char	*logged;	/* static vm_state_name(), NULL none */
 	struct outcome	 out;
 };
 
@@ -147,16 +147,17 @@ enforce_work(struct vconn *c, void *arg)
 	    j->check_running, o);
 	/* An issued task is followed once the loop has counted it. */
 	if (!o->issued && j->audit && !j->dry_run && o->err == 0 && !o->gone &&
-	    refusal(o->state) && strcmp(j->logged, vm_state_name(o->state)) != 0) {
+	    refusal(o->state) && (j->logged == NULL ||
+	    strcmp(j->logged, vm_state_name(o->state)) != 0)) {
 		char m[1024];
 		refusal_text(o->state, o->reason, m, sizeof(m));
 		audit(c, j->vm, m, acting_agent(j->js->c));
-		snprintf(j->logged, sizeof(j->logged), "%s", vm_state_name(o->state));
+		j->logged = vm_state_name(o->state);
 	}
 	/* Its key is back: the next time it goes missing is said again. */
 	if (o->err == 0 && !o->gone && o->state != VS_KEY_MISSING &&
-	    strcmp(j->logged, vm_state_name(VS_KEY_MISSING)) == 0)
-		j->logged[0] = '\0';
+	    j->logged != NULL && strcmp(j->logged, vm_state_name(VS_KEY_MISSING)) == 0)
+		j->logged = NULL;
 }
 
 /*
@@ -207,7 +208,8 @@ enforce_issued(struct jobs *js, struct vmrec *r, const struct enforce_job *j)
 	r->task_actions = o->actions;
 	r->origin = !o->adopted ? TASK_OURS : o->adopted_ours ? TASK_ADOPTED_OURS :
 	    TASK_ADOPTED_OTHER;
-	snprintf(r->task, sizeof(r->task), "%s", o->task.value);
+	free(r->task);
+	r->task = xstrdup(o->task.value);
 	free(r->task_key);
 	r->task_key = o->key.key_id[0] && !o->adopted ? xstrdup(o->key.key_id) : NULL;
 	vm_set_sched(js->c->vms, r, VM_TASK, o->adopted ? "a task already runs" : "task issued");
@@ -301,7 +303,7 @@ enforce_done(void *arg)
 	struct vmrec *r = vm_find(js->c->vms, j->vm, 1);
 
 	sched_job_ended(js->sched);
-	snprintf(r->logged, sizeof(r->logged), "%s", j->logged);
+	r->logged = j->logged;
 	if (j->gate == CRYPTO_PROBE && !(o->issued && !o->adopted && (o->actions & ACT_KMS)))
 		health_probe_done(js->health);	/* the probe did not test the KMS */
 	if (o->gone) {
@@ -346,7 +348,7 @@ jobs_submit_enforce(void *arg, struct vmrec *r, enum crypto_gate gate)
 	j->check_running = !js->scanned || r->start_scan;
 	j->audit = r->audit;
 	j->dry_run = js->c->dry_run;
-	snprintf(j->logged, sizeof(j->logged), "%s", r->logged);
+	j->logged = r->logged;
 	int rc = pool_submit(js->c->pool, enforce_work, enforce_done, j);
 	if (rc != 0) {
 		cfgref_drop(j->cfg);
@@ -446,7 +448,7 @@ enter_task(void *arg, struct vmrec *r, const char *why)
 
 	(void)why;
 	snprintf(task.type, sizeof(task.type), "Task");
-	snprintf(task.value, sizeof(task.value), "%s", r->task);
+	snprintf(task.value, sizeof(task.value), "%s", r->task ? r->task : "");
 	tasks_follow(js->c->tasks, &task, r->moref);
 }
 

@@ -82,7 +82,7 @@ ckpt_target(struct progress *p, struct checkpoint *cp)
 		vm_each(c->vms, VM_SCHED_COUNT, lowest, &l);
 	if (l.key >= 0) {
 		cp->key = l.key - 1;
-		snprintf(cp->time, sizeof(cp->time), "%s", l.time);
+		snprintf(cp->time, sizeof(cp->time), "%s", l.time ? l.time : "");
 	} else {
 		cp->key = p->max_key;
 		snprintf(cp->time, sizeof(cp->time), "%s", p->max_time);

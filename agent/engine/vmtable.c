@@ -57,6 +57,8 @@ rec_free(struct vmrec *r)
 	free(r->name);
 	free(r->reason);
 	free(r->task_key);
+	free(r->task);
+	free(r->pend_time);
 	free(r);
 }
 
@@ -248,8 +250,14 @@ vm_set_pend(struct vmtable *t, struct vmrec *r, long long key, const char *time)
 	if (r->pend_key != key)
 		t->pend_gen++;
 	r->pend_key = key;
-	if (key >= 0)
-		snprintf(r->pend_time, sizeof(r->pend_time), "%s", time);
+	if (key >= 0) {
+		if (time == NULL)
+			time = "";
+		if (r->pend_time == NULL || strcmp(r->pend_time, time) != 0) {
+			free(r->pend_time);
+			r->pend_time = xstrdup(time);
+		}
+	}
 }
 
 void

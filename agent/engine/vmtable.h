@@ -75,8 +75,8 @@ struct vmrec {
 	/* Retries. */
 	unsigned	 attempts;
 	uint64_t	 due;		/* VM_BACKOFF: retry then (ms) */
-	/* The task followed in VM_TASK. */
-	char		 task[96];
+	/* The task followed in VM_TASK (its moref value; NULL none). */
+	char		*task;
 	unsigned	 task_actions;
 	enum task_origin origin;
 	int		 probe;		/* it is the breaker's probe */
@@ -84,10 +84,11 @@ struct vmrec {
 					   task of the previous run may be running */
 	/* The audit trail in vCenter. */
 	int		 audit;		/* refusals go to vCenter */
-	char		 logged[32];	/* last state written there */
+	const char	*logged;	/* last state written there: a static
+					   vm_state_name(), NULL none */
 	/* Checkpoint and latency. */
 	long long	 pend_key;	/* earliest unhandled event, -1 none */
-	char		 pend_time[64];
+	char		*pend_time;	/* its createdTime; NULL none */
 	uint64_t	 ev_ms;		/* loop time of the event that found it open */
 	uint64_t	 ok_ms;		/* ... and of its reconfigure's success */
 	time_t		 done_at;	/* vCenter's completeTime of our last
