@@ -159,6 +159,21 @@ def test_a_failure_at_each_step_leaves_the_old_certificate_working(bed, workdir)
         assert credentials(fake)[old["id"]]["status"] == "READY", why
         assert deletes(fake) == [] or all(old["id"] not in q["path"] for q in deletes(fake)), why
 
+    # 0. vCenter cannot give its CSR (RetrieveClientCsr refused): nothing
+    # is asked of OKMS.
+    posts = len([q for q in fake.requests() if q["method"] == "POST"])
+    h = Harness(v)
+    h.fault("RetrieveClientCsr", "CSR store unavailable")
+    try:
+        r, doc = renew(fake, workdir, cfg)
+    finally:
+        h.clear_faults()
+    assert r.returncode != 0, r.stdout + r.stderr
+    assert steps(doc)["kms-trusts-vcenter"] == "failed", r.stdout
+    assert "RetrieveClientCsr" in r.stdout and "CSR store unavailable" in r.stdout, r.stdout
+    assert len([q for q in fake.requests() if q["method"] == "POST"]) == posts
+    unchanged("no CSR")
+
     # 1. OVHcloud refuses the new credential (IAM).
     fake.ctl("POST", "/fake/okms", {"denied": ["okms:apiovh:credential/create"]})
     r, doc = renew(fake, workdir, cfg)
