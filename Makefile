@@ -294,7 +294,8 @@ fuzz: fuzz-build
 
 # ---- benchmarks (not part of check) ------------------------------------------
 # make bench: full sizes (300 sequential, 1,000 burst, 10,000 catch-up, 10 min
-# idle, 45,000 catch-up); make bench QUICK=1 for a short run; BASELINE=BINARY
+# idle, the scale curve 1,000 to 45,000 VMs); make bench QUICK=1 for a short
+# run (the curve to 10,000: make bench QUICK=1 ONLY=scale); BASELINE=BINARY
 # runs every section with that agent too, first, for a before/after.  Results in build/bench/results.json;
 # BENCHMARKS.md says how they were read.
 bench: deps $(BIN) tools

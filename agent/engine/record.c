@@ -104,6 +104,7 @@ flush_work(struct vconn *c, void *arg)
 	do
 		j->rc_ = evidence_flush(j->rc->ev, j->err, sizeof(j->err));
 	while (j->rc_ == 0 && evidence_pending(j->rc->ev) >= RECORD_SPILL_BYTES);
+	atomic_fetch_sub(&j->rc->writing, 1);
 }
 
 static void
@@ -112,7 +113,7 @@ flush_done(void *arg)
 	struct flush_job *j = arg;
 	struct record *rc = j->rc;
 
-	rc->flushing = 0;
+	rc->flushing--;
 	if (j->rc_ != 0) {
 		if (!rc->failing)
 			log_error("evidence: %s; the records wait in memory and are "
@@ -132,10 +133,12 @@ flush_submit(struct record *rc, uint64_t now)
 	struct flush_job *j = xcalloc(1, sizeof(*j));
 	j->rc = rc;
 	rc->dirty = 0;
-	rc->flushing = 1;
+	rc->flushing++;
+	atomic_fetch_add(&rc->writing, 1);
 	rc->last = now;
 	if (pool_submit(rc->c->pool, flush_work, flush_done, j) != 0) {
-		rc->flushing = 0;
+		rc->flushing--;
+		atomic_fetch_sub(&rc->writing, 1);
 		rc->dirty = 1;
 		free(j);
 		return now + RECORD_FLUSH_MS;
@@ -157,7 +160,9 @@ record_maybe_flush(struct record *rc)
 static void
 spill(struct record *rc)
 {
-	if (rc->flushing || rc->c->closing ||
+	/* Not rc->flushing: a job that has ended has its done callback
+	 * waiting for this very callback to return. */
+	if (atomic_load(&rc->writing) > 0 || rc->c->closing ||
 	    evidence_pending(rc->ev) < RECORD_SPILL_BYTES)
 		return;
 	(void)flush_submit(rc, rc->c->now(rc->c));

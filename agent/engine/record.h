@@ -12,6 +12,7 @@
 #ifndef VMCRYPT_RECORD_H
 #define VMCRYPT_RECORD_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -32,7 +33,10 @@ struct vsession;
 struct record {
 	const struct core *c;
 	struct evidence	*ev;		/* NULL: no log kept */
-	int		 flushing;	/* a flush job is out */
+	int		 flushing;	/* flush jobs out (loop's count) */
+	atomic_int	 writing;	/* flush jobs queued or writing: a job
+					   lowers it as it ends, before its done
+					   callback can run on the loop */
 	int		 dirty;		/* appended since it started */
 	int		 failing;	/* the last flush failed (said once) */
 	uint64_t	 last;		/* when the last flush began (loop ms) */
